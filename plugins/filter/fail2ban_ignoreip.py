@@ -25,6 +25,12 @@ options:
     type: list
     elements: dict
     required: true
+  extra:
+    description:
+      - More addresses or subnets to add (C(pbx_firewall_fail2ban_ignoreip_extra)), validated like
+        network subnets.
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
@@ -46,8 +52,8 @@ from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import call_core
 
 
-def fail2ban_ignoreip(networks):
-    return call_core('fail2ban_ignoreip', _policy.fail2ban_ignoreip, networks)
+def fail2ban_ignoreip(networks, extra=None):
+    return call_core('fail2ban_ignoreip', _policy.fail2ban_ignoreip, networks, extra=extra)
 
 
 class FilterModule(object):

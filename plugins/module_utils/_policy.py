@@ -947,11 +947,20 @@ def merge_subnets(subnets):
 LOOPBACK = ('127.0.0.0/8', '::1/128')
 
 
-def fail2ban_ignoreip(networks):
-    """Loopback + every never_block subnet, merged and sorted, as CIDR strings."""
+def fail2ban_ignoreip(networks, extra=None):
+    """Loopback + every never_block subnet + ``extra``, merged and sorted, as CIDR strings."""
     nets = validate_networks(networks)
     subnets = [parse_subnet(text) for text in LOOPBACK]
     subnets += [s for net in nets if net['never_block'] for s in net['subnets']]
+    errors = []
+    for pos, item in enumerate(_check_list(extra or [], 'pbx_firewall_fail2ban_ignoreip_extra',
+                                           errors)):
+        try:
+            subnets.append(parse_subnet(item))
+        except ValueError as exc:
+            errors.append('pbx_firewall_fail2ban_ignoreip_extra[%d]: %s' % (pos, exc))
+    if errors:
+        raise PolicyError(errors)
     return [s.cidr() for s in merge_subnets(subnets)]
 
 
@@ -960,3 +969,31 @@ def asterisk_localnet(networks):
     nets = validate_networks(networks)
     subnets = [s for net in nets if net['local_network'] for s in net['subnets']]
     return [s.cidr() for s in merge_subnets(subnets)]
+
+
+def addresses_in(addresses, cidrs):
+    """The addresses (strings) that fall in any of ``cidrs``, deduplicated and sorted."""
+    require_netaddr()
+    errors = []
+    covered = netaddr.IPSet()
+    for pos, text in enumerate(_check_list(cidrs, 'subnets', errors)):
+        try:
+            subnet = parse_subnet(text)
+        except ValueError as exc:
+            errors.append('subnets[%d]: %s' % (pos, exc))
+            continue
+        covered.add(netaddr.IPNetwork(subnet.cidr()))
+    found = set()
+    for pos, text in enumerate(_check_list(addresses, 'addresses', errors)):
+        try:
+            address = parse_subnet(text)
+        except ValueError as exc:
+            errors.append('addresses[%d]: %s' % (pos, exc))
+            continue
+        if not address.is_host:
+            errors.append('addresses[%d]: %r is a subnet, not an address' % (pos, text))
+        elif netaddr.IPAddress(address.value, address.version) in covered:
+            found.add(address)
+    if errors:
+        raise PolicyError(errors)
+    return [subnet.address() for subnet in sorted(found)]

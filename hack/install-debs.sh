@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite needs (integration tests, lab, Molecule).
+# Idempotent: apt is skipped entirely when every package is already installed.
+set -euo pipefail
+
+PKGS=(
+  iptables ipset fail2ban docker.io debootstrap iproute2 conntrack
+  netcat-openbsd openssh-client rsync socat tcpdump
+  shellcheck  # ansible-test sanity "shellcheck" is skipped (with only a warning) without it
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  if [[ "$status" != "installed" ]]; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-debs: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  SUDO=(sudo)
+else
+  SUDO=()
+fi
+
+echo "install-debs: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 NEEDRESTART_MODE=a apt-get update -qq \
+  -o DPkg::Lock::Timeout=600
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 NEEDRESTART_MODE=a apt-get install -y -qq \
+  -o DPkg::Lock::Timeout=600 \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+  "${missing[@]}" </dev/null >/dev/null
+echo "install-debs: done"
