@@ -314,6 +314,7 @@ class Policy(object):
         self.custom_rules = {4: [], 6: []}
         self.ipset_threshold = DEFAULT_IPSET_THRESHOLD
         self.ipv6 = True
+        self.docker = False
 
 
 def _check_list(value, path, errors, allow_scalar=False):
@@ -660,7 +661,7 @@ def _validate_int(value, path, minimum, errors, what):
 
 def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                 sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
-                ipv6=True, resolver=None):
+                ipv6=True, docker=False, resolver=None):
     """Validate and normalize the whole inventory. Raises PolicyError listing every problem."""
     require_netaddr()
     errors = []
@@ -689,6 +690,9 @@ def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
     if not isinstance(ipv6, bool):
         errors.append('ipv6: must be true or false, got %s %r' % (_type_name(ipv6), ipv6))
     policy.ipv6 = ipv6 is not False
+    if not isinstance(docker, bool):
+        errors.append('docker: must be true or false, got %s %r' % (_type_name(docker), docker))
+    policy.docker = docker is True
     if errors:
         raise PolicyError(errors)
     return policy
@@ -697,15 +701,52 @@ def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
 # --------------------------------------------------------------------------- compilation
 
 
-def _proto_match(proto, ports, version):
-    """Match arguments for one protocol and a sorted list of port ranges (<= 15 slots)."""
+class Hook(tuple):
+    """Where a compiled chain hangs: its name, what "allow" means there, and how ports match.
+
+    INPUT: packets to the PBX itself; allowed ones are accepted, ports are the
+    packet's destination ports. Docker-host mode: packets forwarded to published
+    container ports (DOCKER-USER); the port is conntrack's *original* destination
+    port (the published host port, before Docker's DNAT), and allowed packets
+    RETURN to Docker's own chains instead of being accepted outright.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, chain, allow, forwarded):
+        return tuple.__new__(cls, (chain, allow, forwarded))
+
+    chain = property(lambda self: self[0])
+    allow = property(lambda self: self[1])
+    forwarded = property(lambda self: self[2])
+
+    def target(self, verdict):
+        return self.allow if verdict == ACCEPT else verdict
+
+
+DOCKER_CHAIN = CHAIN_PREFIX + 'DOCKER'
+INPUT_HOOK = Hook(MAIN_CHAIN, ACCEPT, False)
+DOCKER_HOOK = Hook(DOCKER_CHAIN, 'RETURN', True)
+
+
+def _port_matches(proto, ports, version, hook):
+    """Match texts for one protocol and its sorted, merged port ranges."""
     if proto == 'icmp':
+        if hook.forwarded:   # echo requests to the host never cross DOCKER-USER
+            return []
         if version == 4:
-            return '-p icmp -m icmp --icmp-type 8'
-        return '-p ipv6-icmp -m icmp6 --icmpv6-type 128'
-    if len(ports) == 1:
-        return '-p %s -m %s --dport %s' % (proto, proto, _port_text(ports[0]))
-    return '-p %s -m multiport --dports %s' % (proto, ','.join(_port_text(p) for p in ports))
+            return ['-p icmp -m icmp --icmp-type 8']
+        return ['-p ipv6-icmp -m icmp6 --icmpv6-type 128']
+    if hook.forwarded:       # conntrack takes one port or range per match
+        return ['-p %s -m conntrack --ctorigdstport %s' % (proto, _port_text(p)) for p in ports]
+    matches = []
+    for chunk in _port_chunks(ports):
+        if len(chunk) == 1:
+            matches.append('-p %s -m %s --dport %s' % (proto, proto, _port_text(chunk[0])))
+        else:
+            matches.append('-p %s -m multiport --dports %s'
+                           % (proto, ','.join(_port_text(p) for p in chunk)))
+    return matches
 
 
 def _port_chunks(ports):
@@ -733,8 +774,8 @@ def _merge_ports(ports):
     return merged
 
 
-def _matches_by_proto(policy, services, version, parts=None):
-    """[(proto, match text)] for a set of services, grouped per protocol in a stable order."""
+def _matches_by_proto(policy, services, version, hook, parts=None):
+    """Match texts for a set of services, grouped per protocol in a stable order."""
     by_proto = {}
     for svc in services:
         for proto, key in (parts or policy.services[svc]):
@@ -743,11 +784,7 @@ def _matches_by_proto(policy, services, version, parts=None):
                 by_proto[proto].append(policy.ports[key])
     result = []
     for proto in sorted(by_proto):
-        if proto == 'icmp':
-            result.append(_proto_match(proto, [], version))
-            continue
-        for chunk in _port_chunks(_merge_ports(by_proto[proto])):
-            result.append(_proto_match(proto, chunk, version))
+        result += _port_matches(proto, _merge_ports(by_proto[proto]), version, hook)
     return result
 
 
@@ -767,34 +804,41 @@ def _names(nets):
     return ', '.join(sorted(set(nets)))
 
 
-def _prelude(version):
+def _prelude(version, hook):
+    if hook.forwarded:
+        return [
+            _rule(hook.chain, 'pbx-firewall: established, related', 'RETURN',
+                  match='-m conntrack --ctstate RELATED,ESTABLISHED'),
+            _rule(hook.chain, 'pbx-firewall: not to a published port', 'RETURN',
+                  match='-m conntrack ! --ctstate DNAT'),
+        ]
     rules = [
-        _rule(MAIN_CHAIN, 'pbx-firewall: established, related', ACCEPT,
+        _rule(hook.chain, 'pbx-firewall: established, related', ACCEPT,
               match='-m conntrack --ctstate RELATED,ESTABLISHED'),
         '-A %s -i lo -m comment --comment %s -j ACCEPT'
-        % (MAIN_CHAIN, comment_arg('pbx-firewall: loopback')),
+        % (hook.chain, comment_arg('pbx-firewall: loopback')),
     ]
     if version == 6:
         for icmp_type, label in ICMPV6_REQUIRED:
-            rules.append(_rule(MAIN_CHAIN, 'pbx-firewall: IPv6 needs %s' % label, ACCEPT,
+            rules.append(_rule(hook.chain, 'pbx-firewall: IPv6 needs %s' % label, ACCEPT,
                                match='-p ipv6-icmp -m icmp6 --icmpv6-type %d' % icmp_type))
     return rules
 
 
-def _sip_guard(policy, version):
+def _sip_guard(policy, version, hook):
     rules = []
     if 'sip' not in policy.services:
         return rules
     for agent in policy.sip_scanner_agents:
-        for match in _matches_by_proto(policy, ['sip'], version, SIP_PLAINTEXT):
-            rules.append(_rule(MAIN_CHAIN, 'SIP scanner %s: block' % agent, DROP, match=match,
+        for match in _matches_by_proto(policy, ['sip'], version, hook, SIP_PLAINTEXT):
+            rules.append(_rule(hook.chain, 'SIP scanner %s: block' % agent, DROP, match=match,
                                extra='-m string --string "%s" --algo bm' % agent))
     if policy.sip_rate_limit:
         rate = policy.sip_rate_limit
         limit = ('-m hashlimit --hashlimit-above %d/sec --hashlimit-burst %d '
                  '--hashlimit-mode srcip --hashlimit-name %s' % (rate, 2 * rate, HASHLIMIT_NAME))
-        for match in _matches_by_proto(policy, ['sip'], version, SIP_SIGNALLING):
-            rules.append(_rule(MAIN_CHAIN, 'SIP flood above %d/s per source: block' % rate, DROP,
+        for match in _matches_by_proto(policy, ['sip'], version, hook, SIP_SIGNALLING):
+            rules.append(_rule(hook.chain, 'SIP flood above %d/s per source: block' % rate, DROP,
                                match=match, extra=limit))
     return rules
 
@@ -817,28 +861,29 @@ def _set_entries(positive, negative):
     return [text for _subnet, text in entries]
 
 
-def _trunk_rules(policy, version, ipsets):
+def _trunk_rules(policy, version, hook, ipsets):
     trunks = [(label, subnet) for label, subnet in policy.trunks if subnet.version == version]
     if not trunks or 'sip' not in policy.services:
         return []
-    matches = _matches_by_proto(policy, ['sip'], version)
+    matches = _matches_by_proto(policy, ['sip'], version, hook)
+    allow = hook.target(ACCEPT)
     subnets = sorted({subnet for _label, subnet in trunks})
     if policy.ipset_threshold and len(subnets) > policy.ipset_threshold:
         ipset = _ipset('trunk', version, _set_entries(subnets, []))
         ipsets.append(ipset)
         comment = 'SIP trunks: allow sip (%d addresses)' % len(subnets)
         extra = '-m set --match-set %s src' % ipset['name']
-        return [_rule(MAIN_CHAIN, comment, ACCEPT, match=m, extra=extra) for m in matches]
+        return [_rule(hook.chain, comment, allow, match=m, extra=extra) for m in matches]
     rules = []
     for subnet in subnets:
         labels = sorted({label for label, s in trunks if s == subnet})
         comment = 'trunk %s: allow sip' % ', '.join(labels)
-        rules += [_rule(MAIN_CHAIN, comment, ACCEPT, source=subnet.cidr(), match=m)
+        rules += [_rule(hook.chain, comment, allow, source=subnet.cidr(), match=m)
                   for m in matches]
     return rules
 
 
-def _network_rules(policy, version, ipsets):
+def _network_rules(policy, version, hook, ipsets):
     """Rules for specific networks (longest prefix first) and for catch-all networks."""
     decisions = policy.decisions[version]
     direct = {}      # Subnet -> verdict -> ([services], [names])
@@ -866,8 +911,9 @@ def _network_rules(policy, version, ipsets):
                 continue
             services, names = direct[subnet][verdict]
             comment = '%s: %s %s' % (_names(names), VERB[verdict], ','.join(services))
-            for match in _matches_by_proto(policy, services, version):
-                rules.append(_rule(MAIN_CHAIN, comment, verdict, source=subnet.cidr(), match=match))
+            for match in _matches_by_proto(policy, services, version, hook):
+                rules.append(_rule(hook.chain, comment, hook.target(verdict),
+                                   source=subnet.cidr(), match=match))
 
     for svc, specific in via_set:
         by_verdict = {ACCEPT: [], DROP: []}
@@ -882,41 +928,52 @@ def _network_rules(policy, version, ipsets):
             ipsets.append(ipset)
             comment = '%s: %s %d subnets' % (svc, VERB[verdict], len(own))
             extra = '-m set --match-set %s src' % ipset['name']
-            for match in _matches_by_proto(policy, [svc], version):
-                rules.append(_rule(MAIN_CHAIN, comment, verdict, match=match, extra=extra))
+            for match in _matches_by_proto(policy, [svc], version, hook):
+                rules.append(_rule(hook.chain, comment, hook.target(verdict), match=match,
+                                   extra=extra))
 
     tail = []
     for verdict in (ACCEPT, DROP):
         if verdict in catch_all:
             services, names = catch_all[verdict]
             comment = '%s: %s %s' % (_names(names), VERB[verdict], ','.join(services))
-            for match in _matches_by_proto(policy, services, version):
-                tail.append(_rule(MAIN_CHAIN, comment, verdict, match=match))
+            for match in _matches_by_proto(policy, services, version, hook):
+                tail.append(_rule(hook.chain, comment, hook.target(verdict), match=match))
     return rules, tail
 
 
-def compile_family(policy, version, ipsets):
-    """The owned chain for one address family, as iptables-save prints it."""
-    rules = _prelude(version)
-    rules += _sip_guard(policy, version)
-    rules += _trunk_rules(policy, version, ipsets)
-    specific, catch_all = _network_rules(policy, version, ipsets)
+def compile_chain(policy, version, hook, ipsets):
+    """One owned chain for one address family, as iptables-save prints it."""
+    rules = _prelude(version, hook)
+    rules += _sip_guard(policy, version, hook)
+    rules += _trunk_rules(policy, version, hook, ipsets)
+    specific, catch_all = _network_rules(policy, version, hook, ipsets)
     rules += specific
-    rules += ['-A %s %s' % (MAIN_CHAIN, rule) for rule in policy.custom_rules[version]]
+    if not hook.forwarded:   # custom rules are written for INPUT
+        rules += ['-A %s %s' % (hook.chain, rule) for rule in policy.custom_rules[version]]
     rules += catch_all
     if policy.networks:
-        rules.append(_rule(MAIN_CHAIN, 'pbx-firewall: drop everything else', DROP))
+        rules.append(_rule(hook.chain, 'pbx-firewall: drop everything else', DROP))
     return rules
 
 
 def compile_policy(policy):
-    """Policy -> the ruleset dict the iptables_ruleset module applies (docs/ruleset-format.md)."""
+    """Policy -> the ruleset dict the iptables_ruleset module applies (docs/ruleset-format.md).
+
+    Docker-host mode adds the chain behind DOCKER-USER for IPv4 (Docker publishes
+    ports with IPv4 NAT by default); a family's jump exists only where that family
+    defines the target chain.
+    """
     ipsets = []
-    ruleset = {'ipv4': compile_family(policy, 4, ipsets), 'ipv6': []}
+    ruleset = {'ipv4': compile_chain(policy, 4, INPUT_HOOK, ipsets), 'ipv6': []}
+    jumps = [{'chain': 'INPUT', 'target': MAIN_CHAIN}]
+    if policy.docker:
+        ruleset['ipv4'] += compile_chain(policy, 4, DOCKER_HOOK, ipsets)
+        jumps.append({'chain': 'DOCKER-USER', 'target': DOCKER_CHAIN})
     if policy.ipv6:
-        ruleset['ipv6'] = compile_family(policy, 6, ipsets)
-    ruleset['ipsets'] = sorted(ipsets, key=lambda s: s['name'])
-    ruleset['jumps'] = [{'chain': 'INPUT', 'target': MAIN_CHAIN}]
+        ruleset['ipv6'] = compile_chain(policy, 6, INPUT_HOOK, ipsets)
+    ruleset['ipsets'] = sorted({s['name']: s for s in ipsets}.values(), key=lambda s: s['name'])
+    ruleset['jumps'] = jumps
     return ruleset
 
 

@@ -61,6 +61,8 @@ CASES = {
         custom_services={'svc': [{'proto': 'tcp', 'port': p} for p in
                                  (2001, 2003, '2005-2006', 2008, '2010-2011', 2013, 2015, 2017,
                                   2019, 2021, '2023-2024', 2026, 2028, 2030, 2032, 2034)]}),
+    'docker-host': dict(networks=[OFFICE, VPN, HOST, INTERNET], trunks=['198.51.100.7'],
+                        sip_rate_limit=10, sip_scanner_agents=['friendly-scanner'], docker=True),
     # a region allows ajam and every seventh site inside it blocks it: nomatch exceptions
     'ipsets': dict(networks=_many(300) + [INTERNET, {
         'name': 'region', 'subnet': ['10.64.0.0/10', 'fd64::/16'], 'services': ['ajam']}],
