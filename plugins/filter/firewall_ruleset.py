@@ -83,6 +83,14 @@ options:
         leaves ip6tables alone.
     type: bool
     default: true
+  docker:
+    description:
+      - Docker-host mode. Also compile the chain C(PBX-FW-DOCKER), jumped to from C(DOCKER-USER), that
+        applies the same policy to IPv4 traffic forwarded to published container ports. A packet's
+        service is decided by conntrack's original destination port, so the published host port
+        counts, not the container port; allowed packets return to Docker's own chains.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -133,11 +141,12 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support im
 
 def firewall_ruleset(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                      sip_scanner_agents=None, custom_rules=None,
-                     ipset_threshold=_policy.DEFAULT_IPSET_THRESHOLD, ipv6=True):
+                     ipset_threshold=_policy.DEFAULT_IPSET_THRESHOLD, ipv6=True, docker=False):
     return call_core('firewall_ruleset', _policy.firewall_ruleset, networks, ports=ports,
                      custom_services=custom_services, trunks=trunks,
                      sip_rate_limit=sip_rate_limit, sip_scanner_agents=sip_scanner_agents,
-                     custom_rules=custom_rules, ipset_threshold=ipset_threshold, ipv6=ipv6)
+                     custom_rules=custom_rules, ipset_threshold=ipset_threshold, ipv6=ipv6,
+                     docker=docker)
 
 
 class FilterModule(object):
