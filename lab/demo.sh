@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# The demo fleet: three PBX containers and their clients on Docker networks.
+#
+#   lab/demo.sh up [--fresh]   start docker, build the image, bring the lab up
+#                              (keeps running containers; --fresh recreates them),
+#                              then, if playbooks/rollout.yml exists, roll out
+#                              (--check --diff first, then for real) and probe
+#   lab/demo.sh probe [ARGS]   run lab/probe.py against the running lab
+#   lab/demo.sh status         list the lab's containers and networks
+#   lab/demo.sh ssh pbx1 [CMD] ssh into a PBX as the controller does
+#   lab/demo.sh down           remove containers and networks (keeps image, cache)
+#
+# Lab layout (controller = this machine, on the mgmt bridge as .1):
+#   network        subnet            members
+#   pbxlab-mgmt    10.201.0.0/24     pbx1..3 (.11-.13)
+#   pbxlab-office  10.201.10.0/24    pbx1..3 (.11-.13), client-office (.101)
+#   pbxlab-vpn     10.201.20.0/24    pbx1..3 (.11-.13), client-vpn (.101)
+#   pbxlab-inet    10.201.30.0/24    pbx1..3 (.11-.13), client-inet (.101), client-inet2 (.102)
+# Generated: lab/.cache/inventory.yml (group pbx), lab/.cache/lab.json (for probe.py).
+set -euo pipefail
+
+lab=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$lab/.." && pwd)
+cache="$lab/.cache"
+image=${LAB_IMAGE:-pbxops/lab-pbx:bookworm}
+key="$cache/id_ed25519"
+venv=${LAB_VENV:-$repo/.venv}
+label=pbxops.lab=demo
+
+# short name -> docker network, subnet prefix (/24)
+nets=(mgmt office vpn inet)
+declare -A net_name=([mgmt]=pbxlab-mgmt [office]=pbxlab-office [vpn]=pbxlab-vpn [inet]=pbxlab-inet)
+declare -A net_prefix=([mgmt]=10.201.0 [office]=10.201.10 [vpn]=10.201.20 [inet]=10.201.30)
+pbxs=(pbx1 pbx2 pbx3)
+declare -A pbx_host=([pbx1]=11 [pbx2]=12 [pbx3]=13)
+clients=(client-office client-vpn client-inet client-inet2)
+declare -A client_net=([client-office]=office [client-vpn]=vpn [client-inet]=inet [client-inet2]=inet)
+declare -A client_host=([client-office]=101 [client-vpn]=101 [client-inet]=101 [client-inet2]=102)
+
+say() { echo "demo.sh: $*"; }
+die() { echo "demo.sh: $*" >&2; exit 1; }
+ssh_opts=(-i "$key" -o BatchMode=yes -o ConnectTimeout=3 -o StrictHostKeyChecking=no
+          -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR)
+
+# Refuse subnets that overlap a route of this machine other than our own bridges.
+check_routes() {
+  local subnets=()
+  for n in "${nets[@]}"; do subnets+=("${net_prefix[$n]}.0/24"); done
+  ip -o -4 route show | python3 -c '
+import ipaddress, sys
+ours = [ipaddress.ip_network(s) for s in sys.argv[1:]]
+bad = []
+for line in sys.stdin:
+    words = line.split()
+    dest, dev = words[0], words[words.index("dev") + 1] if "dev" in words else ""
+    if dest == "default" or dev.startswith("pbxlab-"):
+        continue
+    try:
+        net = ipaddress.ip_network(dest, strict=False)
+    except ValueError:
+        continue
+    bad += ["%s overlaps route %s" % (o, line.strip()) for o in ours if o.overlaps(net)]
+if bad:
+    sys.exit("demo.sh: lab subnets collide with this machine\x27s routes:\n  " + "\n  ".join(bad))
+' "${subnets[@]}"
+}
+
+ensure_networks() {
+  for n in "${nets[@]}"; do
+    local name=${net_name[$n]} subnet="${net_prefix[$n]}.0/24" have
+    have=$(docker network inspect "$name" --format '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null || true)
+    if [[ "$have" == "$subnet" ]]; then
+      continue
+    elif [[ -n "$have" ]]; then
+      die "network $name exists with subnet $have, expected $subnet; run: lab/demo.sh down"
+    fi
+    say "network $name $subnet"
+    docker network create --driver bridge --subnet "$subnet" --gateway "${net_prefix[$n]}.1" \
+      -o com.docker.network.bridge.name="$name" --label "$label" "$name" >/dev/null
+  done
+}
+
+# Start container $1 unless it already runs the current image; $2 = role,
+# remaining args = "net:host" attachments (the first one is the primary).
+ensure_container() {
+  local name=$1 role=$2; shift 2
+  local img_id cur_id state
+  img_id=$(docker image inspect "$image" --format '{{.Id}}')
+  cur_id=$(docker inspect "$name" --format '{{.Image}}' 2>/dev/null || true)
+  state=$(docker inspect "$name" --format '{{.State.Status}}' 2>/dev/null || true)
+  if [[ "$cur_id" == "$img_id" && "$state" == running ]]; then
+    return
+  fi
+  [[ -n "$cur_id" ]] && docker rm -f "$name" >/dev/null
+  local first=${1%%:*} host=${1##*:}; shift
+  say "container $name ($role) ${net_prefix[$first]}.$host${*:+ +$#}"
+  docker create --name "$name" --hostname "$name" --label "$label" \
+    --cap-add NET_ADMIN --cap-add NET_RAW -e LAB_ROLE="$role" \
+    -v "$key.pub:/run/lab/authorized_keys:ro" \
+    --network "${net_name[$first]}" --ip "${net_prefix[$first]}.$host" \
+    "$image" >/dev/null
+  for att in "$@"; do
+    docker network connect --ip "${net_prefix[${att%%:*}]}.${att##*:}" "${net_name[${att%%:*}]}" "$name"
+  done
+  docker start "$name" >/dev/null
+}
+
+wait_ssh() {
+  local deadline=$((SECONDS + 60)) pending=("${pbxs[@]}") left
+  while ((${#pending[@]})); do
+    left=()
+    for p in "${pending[@]}"; do
+      ssh "${ssh_opts[@]}" "root@${net_prefix[mgmt]}.${pbx_host[$p]}" true 2>/dev/null || left+=("$p")
+    done
+    pending=("${left[@]}")
+    ((${#pending[@]})) || break
+    ((SECONDS < deadline)) || die "no SSH from ${pending[*]} after 60 s (docker logs ${pending[0]})"
+    sleep 1
+  done
+  say "SSH answers on ${pbxs[*]}"
+}
+
+write_files() {
+  {
+    echo "# Generated by lab/demo.sh up; use with -i lab/inventory/ for the policy."
+    echo "pbx:"
+    echo "  hosts:"
+    for p in "${pbxs[@]}"; do
+      echo "    $p:"
+      echo "      ansible_host: ${net_prefix[mgmt]}.${pbx_host[$p]}"
+    done
+    echo "  vars:"
+    echo "    ansible_user: root"
+    echo "    ansible_ssh_private_key_file: $key"
+    echo "    ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+    echo "    ansible_python_interpreter: /usr/bin/python3"
+  } >"$cache/inventory.yml"
+
+  local first=1 sep
+  {
+    printf '{\n  "image": "%s",\n  "inventory": "%s",\n  "policy_dir": "%s",\n' \
+      "$image" "$cache/inventory.yml" "$lab/inventory"
+    printf '  "networks": {\n'
+    sep=""
+    for n in "${nets[@]}"; do
+      printf '%s    "%s": {"name": "%s", "subnet": "%s.0/24", "gateway": "%s.1"}' \
+        "$sep" "$n" "${net_name[$n]}" "${net_prefix[$n]}" "${net_prefix[$n]}"
+      sep=$',\n'
+    done
+    printf '\n  },\n  "pbx": {\n'
+    sep=""
+    for p in "${pbxs[@]}"; do
+      printf '%s    "%s": {"container": "%s", "addresses": {' "$sep" "$p" "$p"
+      local s2=""
+      for n in "${nets[@]}"; do
+        printf '%s"%s": "%s.%s"' "$s2" "$n" "${net_prefix[$n]}" "${pbx_host[$p]}"
+        s2=", "
+      done
+      printf '}}'
+      sep=$',\n'
+    done
+    printf '\n  },\n  "clients": [\n'
+    sep=""
+    for c in "${clients[@]}"; do
+      printf '%s    {"name": "%s", "container": "%s", "address": "%s.%s", "network": "%s"}' \
+        "$sep" "$c" "$c" "${net_prefix[${client_net[$c]}]}" "${client_host[$c]}" "${client_net[$c]}"
+      sep=$',\n'
+    done
+    printf '\n  ]\n}\n'
+  } >"$cache/lab.json"
+  python3 -m json.tool "$cache/lab.json" >/dev/null || die "wrote invalid $cache/lab.json"
+  say "wrote $cache/inventory.yml and $cache/lab.json"
+}
+
+# ansible-playbook with this repo as pbxops.firewall.
+ansible_env() {
+  if [[ -f "$repo/ansible.cfg" ]]; then
+    export ANSIBLE_CONFIG="$repo/ansible.cfg"
+  fi
+  # Make the collection importable either way (ansible.cfg may point here too).
+  local ns="$repo/.build/ansible_collections/pbxops"
+  mkdir -p "$ns"
+  if [[ "$(readlink "$ns/firewall" 2>/dev/null)" != "$repo" ]]; then
+    rm -rf "$ns/firewall"
+    ln -s "$repo" "$ns/firewall"
+  fi
+  if [[ ! -f "$repo/ansible.cfg" ]]; then
+    export ANSIBLE_COLLECTIONS_PATH="$repo/.build"
+  fi
+  export ANSIBLE_HOST_KEY_CHECKING=False
+}
+
+run_timed() {
+  local t=$SECONDS rc=0
+  echo "+ ${*/#$repo\//}"
+  "$@" || rc=$?
+  say "($((SECONDS - t)) s, exit $rc)"
+  return $rc
+}
+
+cmd_up() {
+  local fresh=0 t0=$SECONDS
+  [[ "${1:-}" == --fresh ]] && fresh=1
+  "$lab/docker.sh"
+  "$lab/image.sh"
+  mkdir -p "$cache"
+  if [[ ! -f "$key" ]]; then
+    ssh-keygen -q -t ed25519 -N '' -C pbxops-lab -f "$key"
+    say "generated SSH key $key"
+  fi
+  ((fresh)) && cmd_down
+  check_routes
+  ensure_networks
+  for p in "${pbxs[@]}"; do
+    local atts=()
+    for n in "${nets[@]}"; do atts+=("$n:${pbx_host[$p]}"); done
+    ensure_container "$p" pbx "${atts[@]}"
+  done
+  for c in "${clients[@]}"; do
+    ensure_container "$c" client "${client_net[$c]}:${client_host[$c]}"
+  done
+  wait_ssh
+  prune_images
+  write_files
+  say "lab up in $((SECONDS - t0)) s"
+
+  if [[ ! -f "$repo/playbooks/rollout.yml" ]]; then
+    say "playbooks/rollout.yml does not exist yet: lab is up, no rollout (lab/demo.sh probe --expect-all-open checks it)"
+    return 0
+  fi
+  ansible_env
+  local pb=("$venv/bin/ansible-playbook" -i "$cache/inventory.yml" -i "$lab/inventory/" pbxops.firewall.rollout)
+  say "rollout preview (--check --diff)"
+  run_timed "${pb[@]}" --check --diff
+  say "rollout"
+  run_timed "${pb[@]}"
+  say "probing real traffic"
+  run_timed "$venv/bin/python" "$lab/probe.py"
+  say "demo done in $((SECONDS - t0)) s"
+}
+
+cmd_down() {
+  local ids=()
+  mapfile -t ids < <(docker ps -aq --filter "label=$label" 2>/dev/null || true)
+  if ((${#ids[@]})); then
+    say "removing containers: $(docker ps -a --filter "label=$label" --format '{{.Names}}' | sort | tr '\n' ' ')"
+    docker rm -f "${ids[@]}" >/dev/null
+  fi
+  for n in "${nets[@]}"; do
+    local name=${net_name[$n]} _
+    docker network inspect "$name" >/dev/null 2>&1 || continue
+    # Docker releases the endpoints of removed containers asynchronously.
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      docker network rm "$name" >/dev/null 2>&1 && break
+      sleep 0.5
+    done
+    if docker network inspect "$name" >/dev/null 2>&1; then
+      say "warning: could not remove network $name; attached: $(docker network inspect "$name" \
+        --format '{{range .Containers}}{{.Name}} {{end}}')" >&2
+    else
+      say "removed network $name"
+    fi
+  done
+  prune_images
+}
+
+# Images of earlier builds that containers kept alive (lab/image.sh --force).
+prune_images() {
+  docker image prune -f --filter label=pbxops.lab.hash >/dev/null 2>&1 || true
+}
+
+cmd_status() {
+  if ! docker info >/dev/null 2>&1; then
+    say "docker is not running (lab/docker.sh starts it)"
+    return 0
+  fi
+  docker image ls "${image%%:*}" --format 'image: {{.Repository}}:{{.Tag}} {{.ID}} {{.CreatedSince}} {{.Size}}'
+  docker network ls --filter "label=$label" --format 'network: {{.Name}}'
+  local names
+  names=$(docker ps -a --filter "label=$label" --format '{{.Names}}' | sort)
+  if [[ -z "$names" ]]; then
+    say "lab is down"
+    return 0
+  fi
+  for c in $names; do
+    docker inspect "$c" --format '{{.Name}} {{.State.Status}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}' \
+      | sed 's#^/##'
+  done
+}
+
+case ${1:-} in
+  up) shift; cmd_up "$@" ;;
+  down) "$lab/docker.sh" >/dev/null; cmd_down ;;
+  status) cmd_status ;;
+  probe) shift; exec "$venv/bin/python" "$lab/probe.py" "$@" ;;
+  ssh)
+    shift
+    [[ -n "${1:-}" && -n "${pbx_host[$1]:-}" ]] || die "usage: lab/demo.sh ssh pbx1|pbx2|pbx3 [CMD]"
+    host=${net_prefix[mgmt]}.${pbx_host[$1]}; shift
+    exec ssh "${ssh_opts[@]}" "root@$host" "$@" ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
+esac

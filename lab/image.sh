@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Build the local lab image pbxops/lab-pbx:bookworm (no image registry needed).
+#
+#   lab/image.sh              # build if absent or if its inputs changed
+#   lab/image.sh --force      # rebuild the image (reuses the cached rootfs)
+#   lab/image.sh --rebuild-base   # also re-run debootstrap
+#
+# Two cached stages:
+#   1. rootfs tarball  lab/.cache/rootfs-bookworm-<key>.tar  (debootstrap, ~1-2 min),
+#      keyed by suite, package list and mirror;
+#   2. the image, labelled pbxops.lab.hash=<hash of this script, lab/image/*, key>;
+#      rebuilt (seconds) when that hash differs.
+# Mirror: LAB_MIRROR, else the Debian mirror of this machine's apt sources.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache="$here/.cache"
+image=${LAB_IMAGE:-pbxops/lab-pbx:bookworm}
+suite=bookworm
+pkgs=python3,openssh-server,openssh-client,iptables,ipset,iproute2,fail2ban,netcat-openbsd,procps,iputils-ping,sudo,ca-certificates
+
+force=0
+rebuild_base=0
+for arg in "$@"; do
+  case $arg in
+    --force) force=1 ;;
+    --rebuild-base) force=1; rebuild_base=1 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "image.sh: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
+
+say() { echo "image.sh: $*"; }
+t0=$SECONDS
+elapsed() { echo "$((SECONDS - t0)) s"; }
+
+# The first Debian mirror serving $suite in this machine's apt sources
+# (one-line and deb822 formats), else deb.debian.org.
+detect_mirror() {
+  python3 - "$suite" <<'PY'
+import glob, sys
+suite = sys.argv[1]
+files = ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")) \
+      + sorted(glob.glob("/etc/apt/sources.list.d/*.sources"))
+found = []
+for path in files:
+    try:
+        text = open(path, encoding="utf-8", errors="replace").read()
+    except OSError:
+        continue
+    if path.endswith(".sources"):
+        for stanza in text.split("\n\n"):
+            fields = {}
+            for line in stanza.splitlines():
+                if line.startswith("#") or ":" not in line or line[:1].isspace():
+                    continue
+                key, value = line.split(":", 1)
+                fields[key.strip().lower()] = value.split()
+            if "deb" in fields.get("types", []) and suite in fields.get("suites", []) \
+                    and fields.get("enabled", ["yes"])[0].lower() != "no":
+                found += fields.get("uris", [])
+    else:
+        for line in text.splitlines():
+            words = line.split("#", 1)[0].split()
+            if words[:1] != ["deb"]:
+                continue
+            words = words[1:]
+            if words and words[0].startswith("["):
+                while words and not words[0].endswith("]"):
+                    words.pop(0)
+                words = words[1:]
+            if len(words) >= 2 and words[1] == suite:
+                found.append(words[0])
+print((found or ["http://deb.debian.org/debian"])[0].rstrip("/"))
+PY
+}
+
+mirror=${LAB_MIRROR:-$(detect_mirror)}
+base_key=$(printf '%s\n' "$suite" "$pkgs" "$mirror" minbase | sha256sum | cut -c1-12)
+base_tar="$cache/rootfs-$suite-$base_key.tar"
+hash=$(cat "$here/image.sh" "$here"/image/* | cat - <(echo "$base_key") | sha256sum | cut -c1-16)
+
+mkdir -p "$cache"
+# One build at a time (demo, Molecule and benchmarks may all call this).
+exec 9>"$cache/image.lock"
+flock 9
+
+"$here/docker.sh" >/dev/null
+
+current=$(docker image inspect "$image" --format '{{ index .Config.Labels "pbxops.lab.hash" }}' 2>/dev/null || true)
+if [[ $force -eq 0 && "$current" == "$hash" ]]; then
+  say "$image is up to date (hash $hash)"
+  exit 0
+fi
+if [[ -n "$current" ]]; then
+  say "$image has hash ${current:-none}, inputs now $hash: rebuilding"
+else
+  say "$image is absent: building (hash $hash)"
+fi
+
+work=$(mktemp -d "$cache/build.XXXXXX")
+cleanup() { rm -rf --one-file-system "$work"; }
+trap cleanup EXIT
+
+# Print one line per debootstrap phase and a dot per 20 lines, so the user sees
+# it is alive; everything goes to the log.
+progress() {
+  awk -v logf="$1" '
+    { print >> logf; fflush(logf) }
+    /^[IEW]: / {
+      phase = ($2 == "Validating") ? "Retrieving" : $2
+      if (phase != last) { if (dots) printf "\n"; dots = 0; printf "  %s\n", $0; last = phase; fflush(); next }
+    }
+    { if (++n % 20 == 0) { printf "."; dots = 1; fflush() } }
+    END { if (dots) printf "\n" }'
+}
+
+if [[ $rebuild_base -eq 1 || ! -s "$base_tar" ]]; then
+  command -v debootstrap >/dev/null || { say "debootstrap not found; install it (hack/install-debs.sh)" >&2; exit 1; }
+  rootfs="$work/rootfs"
+  dlog="$cache/debootstrap.log"
+  : >"$dlog"
+  say "debootstrap $suite from $mirror (log: $dlog)"
+  # Two stages so that package scripts cannot start services (fail2ban,
+  # sshd) on this machine: policy-rc.d denies that during the second stage.
+  debootstrap --foreign --variant=minbase --include="$pkgs" "$suite" "$rootfs" "$mirror" 2>&1 \
+    | progress "$dlog"
+  printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
+  chmod +x "$rootfs/usr/sbin/policy-rc.d"
+  say "second stage (install and configure packages) [$(elapsed)]"
+  chroot "$rootfs" /debootstrap/debootstrap --second-stage 2>&1 | progress "$dlog"
+  rm -f "$rootfs/usr/sbin/policy-rc.d"
+  # Slim down and drop what must be unique per container.
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
+         "$rootfs"/etc/ssh/ssh_host_* "$rootfs"/var/log/*.log
+  : >"$rootfs/etc/machine-id"
+  say "packing rootfs to $base_tar [$(elapsed)]"
+  tar --numeric-owner -C "$rootfs" -cf "$base_tar.tmp" .
+  mv "$base_tar.tmp" "$base_tar"
+  rm -rf --one-file-system "$rootfs"
+  # Old rootfs tarballs of other keys are dead weight.
+  find "$cache" -maxdepth 1 -name "rootfs-$suite-*.tar" ! -name "$(basename "$base_tar")" -delete
+else
+  say "using cached rootfs $base_tar"
+fi
+
+# The image = the cached rootfs + the lab files, appended to a copy of the
+# tarball (extracting it would take longer than the import itself).
+overlay="$work/overlay"
+install -D -m 0755 "$here/image/lab-init" "$overlay/usr/local/sbin/lab-init"
+install -D -m 0755 "$here/image/lab-listener" "$overlay/usr/local/sbin/lab-listener"
+install -D -m 0644 "$here/image/sshd_config" "$overlay/etc/ssh/sshd_config.d/lab.conf"
+install -D -m 0644 "$here/image/jail.local" "$overlay/etc/fail2ban/jail.d/lab.local"
+install -D -m 0644 "$here/image/sshd-filter.local" "$overlay/etc/fail2ban/filter.d/sshd.local"
+install -D -m 0644 "$here/image/fail2ban.local" "$overlay/etc/fail2ban/fail2ban.d/lab.local"
+install -D -m 0644 "$here/image/pjsip.conf" "$overlay/etc/asterisk/pjsip.conf"
+cp "$base_tar" "$work/image.tar"
+(cd "$overlay" && find . -type f | sort) >"$work/overlay.list"
+tar --numeric-owner --owner=0 --group=0 -C "$overlay" -rf "$work/image.tar" -T "$work/overlay.list"
+
+say "importing $image [$(elapsed)]"
+old_id=$(docker image inspect "$image" --format '{{.Id}}' 2>/dev/null || true)
+docker import \
+  -c 'CMD ["/usr/local/sbin/lab-init"]' \
+  -c 'ENV LAB_ROLE=pbx' \
+  -c "LABEL pbxops.lab.hash=$hash" \
+  -c "LABEL pbxops.lab.base=$base_key" \
+  -m "pbxops lab image ($suite, $mirror)" \
+  "$work/image.tar" "$image" >/dev/null
+new_id=$(docker image inspect "$image" --format '{{.Id}}')
+if [[ -n "$old_id" && "$old_id" != "$new_id" ]]; then
+  # Drop the old image if nothing uses it any more (running containers keep it).
+  docker image rm "$old_id" >/dev/null 2>&1 || true
+fi
+say "built $image ($(docker image inspect "$image" --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1e6}')) in $(elapsed)"
