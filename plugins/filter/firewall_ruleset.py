@@ -56,6 +56,7 @@ options:
   sip_rate_limit:
     description:
       - New SIP requests per second per source above which packets are dropped; C(0) is off.
+      - At most C(1000); above that iptables cannot keep the rate exact.
     type: int
     default: 0
   sip_scanner_agents:

@@ -55,6 +55,7 @@ COMMENT_MAX_BYTES = 255          # XT_MAX_COMMENT_LEN is 256 including the NUL
 MULTIPORT_MAX_SLOTS = 15         # a range takes two slots
 DEFAULT_IPSET_THRESHOLD = 16
 HASHLIMIT_NAME = 'pbxfw-sip'
+SIP_RATE_LIMIT_MAX = 1000          # exact in hashlimit's microsecond arithmetic
 
 ACCEPT = 'ACCEPT'
 DROP = 'DROP'
@@ -372,7 +373,8 @@ def _normalize_network(index, raw, known_services, errors):
         for pos, svc in enumerate(_check_list(items, '%s.%s' % (label, field), errors)):
             if not isinstance(svc, str):
                 errors.append('%s.%s[%d]: must be a service name, got %s %r; valid: %s'
-                              % (label, field, pos, _type_name(svc), svc, _choices(known_services)))
+                              % (label, field, pos, _type_name(svc), svc,
+                                 'a string' if known_services is None else _choices(known_services)))
             elif known_services is not None and svc not in known_services:
                 errors.append('%s.%s[%d]: unknown service %r; valid: %s'
                               % (label, field, pos, svc, _choices(known_services)))
@@ -563,10 +565,14 @@ def _check_port_overlaps(services, ports, errors):
             if proto2 != proto or port2[0] > port[1]:
                 break
             if svc2 != svc:
+                # blame a custom service entry when one takes part: that is where to fix it
+                custom = key2 if '#' in key2 else key if '#' in key else None
+                path = ('pbx_firewall_custom_services.%s[%s].port' % tuple(custom.split('#'))
+                        if custom else 'pbx_firewall_ports')
                 errors.append(
-                    'pbx_firewall_ports: %s port %s (%s, service %r) overlaps %s (%s, service %r); '
+                    '%s: %s port %s (%s, service %r) overlaps %s (%s, service %r); '
                     'a port can belong to one service only'
-                    % (proto, _port_text(port, '-'), _port_owner(key) if '#' in key else key, svc,
+                    % (path, proto, _port_text(port, '-'), _port_owner(key) if '#' in key else key, svc,
                        _port_text(port2, '-'), _port_owner(key2) if '#' in key2 else key2, svc2))
 
 
@@ -675,6 +681,11 @@ def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
     policy.sip_rate_limit = _validate_int(
         0 if sip_rate_limit is None else sip_rate_limit, 'pbx_firewall_sip_rate_limit', 0,
         errors, 'new SIP requests per second per source; 0 turns it off') or 0
+    if policy.sip_rate_limit > SIP_RATE_LIMIT_MAX:
+        # hashlimit keeps 1/rate in microseconds: above 1000/s iptables-save prints
+        # another rate back (1032 -> 1033/sec) and the ruleset would never converge
+        errors.append('pbx_firewall_sip_rate_limit: %d is too high; valid: 0 (off) to %d new SIP '
+                      'requests per second per source' % (policy.sip_rate_limit, SIP_RATE_LIMIT_MAX))
     for pos, agent in enumerate(_check_list(sip_scanner_agents or [],
                                             'pbx_firewall_sip_scanner_agents', errors)):
         if not isinstance(agent, str) or not SCANNER_AGENT_RE.match(agent):
@@ -926,7 +937,7 @@ def _network_rules(policy, version, hook, ipsets):
             other = by_verdict[DROP if verdict == ACCEPT else ACCEPT]
             ipset = _ipset('%s-%s' % (svc, hint), version, _set_entries(own, other))
             ipsets.append(ipset)
-            comment = '%s: %s %d subnets' % (svc, VERB[verdict], len(own))
+            comment = '%s: %s %d subnet%s' % (svc, VERB[verdict], len(own), '' if len(own) == 1 else 's')
             extra = '-m set --match-set %s src' % ipset['name']
             for match in _matches_by_proto(policy, [svc], version, hook):
                 rules.append(_rule(hook.chain, comment, hook.target(verdict), match=match,

@@ -1,0 +1,263 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The filters, called the way playbooks call them: through Ansible's templar.
+
+The templar hands the filters ansible-core's lazy, tagged containers (2.19+);
+the filters must give exactly what the policy core gives for plain data, and
+turn bad input into AnsibleFilterError naming the filter.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+
+from ansible_collections.pbxops.firewall.plugins.filter import select_networks as select_networks_plugin
+from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))))
+BUILD = os.path.join(ROOT, '.build')
+FILTERS = ('firewall_ruleset', 'fail2ban_ignoreip', 'asterisk_localnet', 'select_networks')
+
+OFFICE = {'name': 'Office LAN', 'subnet': '192.168.10.0/24',
+          'services': ['sip', 'web', 'ssh', 'icmp'], 'local_network': True, 'never_block': True}
+VPN = {'name': 'VPN', 'subnet': ['10.8.0.0/24', '10.8.1.0/24', 'fd00:8::/64'],
+       'services': ['sip'], 'block': ['ssh'], 'local_network': True}
+ADMIN = {'name': 'admin', 'subnet': ['10.8.0.7', '2001:db8::7'], 'services': ['ssh'],
+         'never_block': True}
+INTERNET = {'name': 'Internet', 'subnet': ['0.0.0.0/0', '::/0'], 'services': ['sip']}
+NETWORKS = [OFFICE, VPN, ADMIN, INTERNET]
+
+
+def render(expression, **variables):
+    templar = Templar(loader=DataLoader(), variables=variables)
+    return templar.template(trust_as_template(expression))
+
+
+def filter_error(excinfo):
+    """The message of the filter's own AnsibleFilterError within the templar's error chain."""
+    exc = excinfo.value
+    while exc is not None:
+        if str(exc).startswith('pbxops.firewall.'):
+            return str(exc)
+        exc = exc.__cause__ or exc.__context__
+    raise AssertionError('no pbxops.firewall error in %r' % excinfo.value)
+
+
+# --------------------------------------------------------------------------- same as the core
+
+
+@pytest.mark.parametrize('networks, call, options', [
+    (NETWORKS, 'firewall_ruleset', {}),
+    ([], 'firewall_ruleset', {}),
+    (NETWORKS, 'firewall_ruleset(ports=ports, trunks=trunks, sip_rate_limit=10, '
+               'sip_scanner_agents=["friendly-scanner"], ipset_threshold=1, ipv6=false, '
+               'custom_rules=["-s 198.51.100.7/32 -p tcp -m tcp --dport 8080 -j ACCEPT"], '
+               'custom_services=custom)',
+     dict(ports={'rtp': '12000-12100', 'ssh': 2222}, trunks=['203.0.113.5', '2001:db8:5::/48'],
+          sip_rate_limit=10, sip_scanner_agents=['friendly-scanner'], ipset_threshold=1,
+          ipv6=False, custom_rules=['-s 198.51.100.7/32 -p tcp -m tcp --dport 8080 -j ACCEPT'],
+          custom_services={'prov': [{'proto': 'tcp', 'port': 8081}]})),
+], ids=['networks', 'empty', 'all-options'])
+def test_firewall_ruleset_equals_the_core(networks, call, options):
+    variables = {'nets': networks, 'ports': options.get('ports'), 'trunks': options.get('trunks'),
+                 'custom': options.get('custom_services')}
+    got = render('{{ nets | pbxops.firewall.%s }}' % call, **variables)
+    assert got == _policy.firewall_ruleset(networks, **options)
+    assert json.dumps(got, sort_keys=True)   # plain data: serializable
+
+
+@pytest.mark.parametrize('name, expected', [
+    ('fail2ban_ignoreip', ['10.8.0.7/32', '127.0.0.0/8', '192.168.10.0/24', '::1/128',
+                           '2001:db8::7/128']),
+    ('asterisk_localnet', ['10.8.0.0/23', '192.168.10.0/24', 'fd00:8::/64']),
+])
+def test_list_filters_equal_the_core(name, expected):
+    got = render('{{ nets | pbxops.firewall.%s }}' % name, nets=NETWORKS)
+    assert got == expected == getattr(_policy, name)(NETWORKS)
+
+
+def test_nested_templates_in_the_inventory_are_resolved():
+    """Lazy containers with templated members (how inventory vars arrive) work like plain data."""
+    networks = [{'name': trust_as_template('{{ site }} LAN'),
+                 'subnet': [trust_as_template('{{ prefix }}.0/24'), '2001:db8:10::/48'],
+                 'services': trust_as_template('{{ voice }}'),
+                 'never_block': trust_as_template('{{ trusted }}'),
+                 'local_network': True}]
+    variables = {'nets': networks, 'site': 'Office', 'prefix': '192.168.10',
+                 'voice': ['sip', 'icmp'], 'trusted': True}
+    plain = [{'name': 'Office LAN', 'subnet': ['192.168.10.0/24', '2001:db8:10::/48'],
+              'services': ['sip', 'icmp'], 'never_block': True, 'local_network': True}]
+    assert (render('{{ nets | pbxops.firewall.firewall_ruleset }}', **variables)
+            == _policy.firewall_ruleset(plain))
+    assert (render('{{ nets | pbxops.firewall.fail2ban_ignoreip | join(" ") }}', **variables)
+            == '127.0.0.0/8 192.168.10.0/24 ::1/128 2001:db8:10::/48')
+    assert (render('{{ nets | pbxops.firewall.asterisk_localnet }}', **variables)
+            == ['192.168.10.0/24', '2001:db8:10::/48'])
+
+
+# --------------------------------------------------------------------------- errors
+
+
+BAD = [{'name': 'Office', 'subnet': '192.168.10.1/24', 'services': ['sip']}]
+BAD_TEXT = ("pbx_firewall_networks[0] ('Office').subnet: '192.168.10.1/24' has host bits set; "
+            "did you mean 192.168.10.0/24?")
+
+
+@pytest.mark.parametrize('name', ['firewall_ruleset', 'fail2ban_ignoreip', 'asterisk_localnet'])
+def test_bad_inventory_fails_with_the_precise_message(name):
+    with pytest.raises(AnsibleFilterError) as excinfo:
+        render('{{ nets | pbxops.firewall.%s }}' % name, nets=BAD)
+    assert filter_error(excinfo) == 'pbxops.firewall.%s: invalid inventory:\n%s' % (name, BAD_TEXT)
+    assert BAD_TEXT in str(excinfo.value)
+
+
+@pytest.mark.parametrize('expression, expected', [
+    ('{{ nets | pbxops.firewall.firewall_ruleset(ports={"ssh": 0}) }}',
+     'pbxops.firewall.firewall_ruleset: invalid inventory:\npbx_firewall_ports.ssh: 0: port 0 is '
+     'out of range; valid: an integer 1-65535 or a range "FROM-TO" with FROM <= TO, '
+     'e.g. "10000-10200"'),
+    ('{{ nets | pbxops.firewall.firewall_ruleset(trunks="sip.example.com") }}',
+     "pbxops.firewall.firewall_ruleset: invalid inventory:\npbx_firewall_trunks: must be a list, "
+     "got string 'sip.example.com'"),
+    ('{{ nets | pbxops.firewall.firewall_ruleset(ipv6="no") }}',
+     "pbxops.firewall.firewall_ruleset: invalid inventory:\nipv6: must be true or false, "
+     "got string 'no'"),
+    ('{{ "10.0.0.0/8" | pbxops.firewall.fail2ban_ignoreip }}',
+     "pbxops.firewall.fail2ban_ignoreip: invalid inventory:\npbx_firewall_networks: must be a "
+     "list of networks, got string '10.0.0.0/8'"),
+    ('{{ [{"name": "x", "subnet": "10.0.0.0/8", "services": [5]}] '
+     '| pbxops.firewall.asterisk_localnet }}',
+     "pbxops.firewall.asterisk_localnet: invalid inventory:\npbx_firewall_networks[0] ('x')."
+     "services[0]: must be a service name, got integer 5; valid: a string"),
+])
+def test_bad_arguments_fail_with_the_precise_message(expression, expected):
+    with pytest.raises(AnsibleFilterError) as excinfo:
+        render(expression, nets=[OFFICE])
+    assert filter_error(excinfo) == expected
+
+
+@pytest.mark.parametrize('name', ['firewall_ruleset', 'fail2ban_ignoreip', 'asterisk_localnet'])
+def test_missing_netaddr_gives_one_install_line(monkeypatch, name):
+    monkeypatch.setattr(_policy, 'HAS_NETADDR', False)
+    with pytest.raises(AnsibleFilterError) as excinfo:
+        render('{{ nets | pbxops.firewall.%s }}' % name, nets=NETWORKS)
+    assert filter_error(excinfo) == (
+        'pbxops.firewall.%s: the Python library netaddr is required: install it on the '
+        'controller (pip install netaddr)' % name)
+
+
+# --------------------------------------------------------------------------- select_networks
+
+
+SITE = {
+    'networks': [
+        {'name': 'Office LAN', 'subnet': '192.168.10.0/24', 'services': ['sip', 'web'],
+         'tags': ['voip', 'lan']},
+        {'name': 'Printers', 'subnet': '192.168.20.0/24', 'services': [], 'tags': ['lan']},
+        {'name': 'Branch', 'subnet': '10.20.0.0/16', 'services': ['sip'], 'tags': ['voip']},
+    ],
+    'owner': 'ops',
+}
+
+
+@pytest.mark.parametrize('expression, expected', [
+    ("networks[?contains(tags, 'voip')]", [SITE['networks'][0], SITE['networks'][2]]),
+    ("networks[?contains(tags, 'lan')].{name: name, subnet: subnet}",
+     [{'name': 'Office LAN', 'subnet': '192.168.10.0/24'},
+      {'name': 'Printers', 'subnet': '192.168.20.0/24'}]),
+    ("networks[?contains(tags, 'wan')]", []),
+    ('nothing_here', []),                       # null -> []
+    ('networks', SITE['networks']),
+])
+def test_select_networks(expression, expected):
+    got = render('{{ site | pbxops.firewall.select_networks(expr) }}', site=SITE, expr=expression)
+    assert got == expected
+    assert got.__class__ is list and all(n.__class__ is dict for n in got)   # plain, not lazy
+
+
+def test_select_networks_feeds_the_other_filters():
+    site = {'networks': [dict(n, local_network=True) for n in SITE['networks']]}
+    got = render("{{ site | pbxops.firewall.select_networks(\"networks[?contains(tags, 'voip')]\") "
+                 "| pbxops.firewall.asterisk_localnet }}", site=site)
+    assert got == ['10.20.0.0/16', '192.168.10.0/24']
+
+
+@pytest.mark.parametrize('expression, expected', [
+    ('owner', "pbxops.firewall.select_networks: 'owner' must select a list of networks "
+              "(mappings), got 'ops'"),
+    ('networks[0]', "pbxops.firewall.select_networks: 'networks[0]' must select a list of "
+                    "networks (mappings), got %r" % (SITE['networks'][0],)),
+    ('networks[].name', "pbxops.firewall.select_networks: 'networks[].name' must select a list "
+                        "of networks (mappings), got ['Office LAN', 'Printers', 'Branch']"),
+    ('networks[?', None),
+    ('', "pbxops.firewall.select_networks: expression must be a non-empty JMESPath string, "
+         "got ''"),
+])
+def test_select_networks_errors(expression, expected):
+    with pytest.raises(AnsibleFilterError) as excinfo:
+        render('{{ site | pbxops.firewall.select_networks(expr) }}', site=SITE, expr=expression)
+    message = filter_error(excinfo)
+    if expected is None:
+        assert message.startswith("pbxops.firewall.select_networks: invalid JMESPath expression "
+                                  "'networks[?': ")
+        assert 'Incomplete expression' in message
+    else:
+        assert message == expected
+
+
+def test_select_networks_without_jmespath(monkeypatch):
+    monkeypatch.setattr(select_networks_plugin, 'HAS_JMESPATH', False)
+    with pytest.raises(AnsibleFilterError) as excinfo:
+        render("{{ site | pbxops.firewall.select_networks('networks') }}", site=SITE)
+    assert filter_error(excinfo) == (
+        'pbxops.firewall.select_networks: the Python library jmespath is required: install it '
+        'on the controller (pip install jmespath)')
+
+
+# --------------------------------------------------------------------------- documentation
+
+
+def _ansible_doc(tmp_path, *args):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=BUILD, ANSIBLE_NOCOLOR='1',
+               ANSIBLE_DEPRECATION_WARNINGS='1', ANSIBLE_LOCAL_TEMP=str(tmp_path),
+               HOME=str(tmp_path))
+    command = [os.path.join(os.path.dirname(sys.executable), 'ansible-doc'), '-t', 'filter']
+    return subprocess.run(command + list(args), env=env, cwd=str(tmp_path), capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def test_ansible_doc_renders_every_filter_without_warnings(tmp_path):
+    names = ['pbxops.firewall.%s' % name for name in FILTERS]
+    text = _ansible_doc(tmp_path, *names)
+    assert text.returncode == 0, text.stderr
+    assert text.stderr == ''
+    assert 'WARNING' not in text.stdout and 'ERROR' not in text.stdout
+    for name in names:
+        assert '> FILTER %s ' % name in text.stdout
+
+    docs = _ansible_doc(tmp_path, '--json', *names)
+    assert docs.returncode == 0 and docs.stderr == '', docs.stderr
+    data = json.loads(docs.stdout)
+    assert sorted(data) == sorted(names)
+    for name in names:
+        doc = data[name]
+        assert doc['doc']['name'] == name.rsplit('.', 1)[1]
+        assert doc['doc']['short_description']
+        assert doc['doc']['options']['_input']['required'] is True
+        assert doc['doc']['requirements']
+        assert doc['examples'].strip()
+        assert '_value' in doc['return']

@@ -1,0 +1,391 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Property tests: the compiled ruleset does what DESIGN.md "Policy semantics" says.
+
+Random inventories (subnets from a small address pool, so that networks nest and
+overlap often) are compiled; random packets are run through the compiled rules by
+an iptables interpreter (``ruleset_sim``) and through a naive evaluator of the
+written semantics (``reference``). Both must agree on every packet.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import json
+import random
+
+import pytest
+
+hypothesis = pytest.importorskip('hypothesis')
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ansible_collections.pbxops.firewall.plugins.module_utils import _policy  # noqa: E402
+from ansible_collections.pbxops.firewall.tests.unit.plugins.module_utils import (  # noqa: E402
+    reference,
+    ruleset_sim,
+)
+
+EXAMPLES = 200
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+# Few base addresses and many prefix lengths: generated subnets nest and collide often.
+V4_POOL = ('10.1.2.3', '10.1.2.200', '10.1.3.7', '10.2.0.1', '10.130.0.9', '192.168.10.66')
+V6_POOL = ('2001:db8::1', '2001:db8::8000:5', '2001:db8:0:1::1', '2001:db8:1::1',
+           '2001:db8:8000::7', 'fd00::1')
+V4_PREFIXES = (1, 8, 9, 15, 16, 22, 23, 24, 25, 30, 31, 32)
+V6_PREFIXES = (1, 16, 32, 33, 48, 63, 64, 96, 112, 120, 127, 128)
+
+BUILTIN_SERVICES = ('sip', 'iax', 'web', 'ssh', 'ami', 'ajam', 'icmp', 'cticlient')
+# Alternative port values that never collide with another built-in port.
+PORT_CHOICES = {
+    'ssh': (22, 2222),
+    'rtp': ('10000-10200', '20000-20010', '30000-30000', 10001),
+    'web_https': (443, 8443),
+    'ajam_tls': (8089, 8090),
+    'sip': (5060, '5060-5061'),   # overlaps tls: both belong to sip
+}
+NAME_STEMS = ('Office', 'VPN "east"', "Bob's lab", 'Zürich – Офис', 'x' * 120, 'ü' * 130,
+              'back\\slash')
+
+BOOLEANS = st.booleans()
+VERSIONS = st.sampled_from((4, 6))
+ONE_IN_16 = st.integers(0, 15)
+V4_BASES, V6_BASES = st.sampled_from(V4_POOL), st.sampled_from(V6_POOL)
+V4_LENGTHS, V6_LENGTHS = st.sampled_from(V4_PREFIXES), st.sampled_from(V6_PREFIXES)
+
+
+@st.composite
+def subnets(draw, catch_all=True):
+    version = draw(VERSIONS)
+    if catch_all and draw(ONE_IN_16) == 0:
+        return '0.0.0.0/0' if version == 4 else '::/0'
+    base = draw(V4_BASES if version == 4 else V6_BASES)
+    length = draw(V4_LENGTHS if version == 4 else V6_LENGTHS)
+    net = ipaddress.ip_network('%s/%d' % (base, length), strict=False)
+    if net.prefixlen == net.max_prefixlen and draw(BOOLEANS):
+        return str(net.network_address)          # a bare address means /32 or /128
+    return str(net)
+
+
+SUBNETS = subnets()
+TRUNK_LISTS = st.lists(subnets(catch_all=False), max_size=3)
+SUBNET_LISTS = st.lists(SUBNETS, min_size=1, max_size=3)
+PROTO_LISTS = st.lists(st.sampled_from(('tcp', 'udp')), min_size=1, max_size=2, unique=True)
+RANGE_WIDTHS = st.sampled_from((0, 0, 3, 9))
+CUSTOM_BASES = st.lists(st.integers(0, 99), max_size=10, unique=True)
+NAME_STEM = st.sampled_from(NAME_STEMS)
+
+
+@st.composite
+def custom_services(draw):
+    """Up to 10 services on disjoint ports 40000-40999; some are ranges (two multiport slots)."""
+    result = {}
+    for index, base in enumerate(draw(CUSTOM_BASES)):
+        low = 40000 + base * 10
+        entries = []
+        for proto in draw(PROTO_LISTS):
+            width = draw(RANGE_WIDTHS)
+            entries.append({'proto': proto, 'port': low if not width else '%d-%d' % (low, low + width)})
+        result['cs%d' % index] = entries
+    return result
+
+
+def _repair_conflicts(networks):
+    """Drop verdicts that would give one subnet both allow and block for a service."""
+    seen = {}
+    for net in networks:
+        subs = [str(ipaddress.ip_network(s)) for s in
+                (net['subnet'] if isinstance(net['subnet'], list) else [net['subnet']])]
+        for field, verdict in (('services', 'ACCEPT'), ('block', 'DROP')):
+            keep = []
+            for svc in net[field]:
+                if all(seen.get((s, svc), verdict) == verdict for s in subs):
+                    keep.append(svc)
+            net[field] = keep
+        for field, verdict in (('services', 'ACCEPT'), ('block', 'DROP')):
+            for svc in net[field]:
+                for s in subs:
+                    seen[(s, svc)] = verdict
+    return networks
+
+
+@st.composite
+def network_lists(draw, service_names, min_size=0, max_size=8):
+    count = draw(st.integers(min_size, max_size))
+    # sip and ssh are drawn more often, so that many networks mention the same service
+    verdict_maps = st.dictionaries(st.sampled_from(list(service_names) + ['sip', 'ssh'] * 4),
+                                   BOOLEANS, max_size=4)
+    networks = []
+    for index in range(count):
+        subs = draw(SUBNET_LISTS)
+        verdicts = draw(verdict_maps)
+        if draw(ONE_IN_16) < 3:
+            # everything at once: long multiport lists (chunking) and long comments
+            verdicts = dict.fromkeys(service_names, draw(BOOLEANS))
+        net = {
+            'name': '%s %d' % (draw(NAME_STEM), index),
+            'subnet': subs[0] if len(subs) == 1 and draw(BOOLEANS) else subs,
+            'services': sorted(s for s, allow in verdicts.items() if allow),
+            'block': sorted(s for s, allow in verdicts.items() if not allow),
+        }
+        for flag in ('never_block', 'local_network'):
+            value = draw(FLAGS)
+            if value is not None:
+                net[flag] = value
+        networks.append(net)
+    return _repair_conflicts(networks)
+
+
+FLAGS = st.sampled_from((None, True, False))
+PORT_OVERRIDES = {key: st.sampled_from((None,) + choices) for key, choices in PORT_CHOICES.items()}
+OPTIONS = st.fixed_dictionaries({
+    'sip_rate_limit': st.sampled_from((0, 0, 1, 50)),
+    'sip_scanner_agents': st.sampled_from(([], ['friendly-scanner'], ['sipvicious', 'VaxSIPUserAgent'])),
+    'ipset_threshold': st.sampled_from((0, 1, 1, 2, 3, 16)),
+    'ipv6': st.sampled_from((True, True, True, False)),
+})
+CUSTOM_SERVICES = custom_services()
+
+
+@st.composite
+def inventories(draw):
+    customs = draw(CUSTOM_SERVICES)
+    names = list(BUILTIN_SERVICES) + sorted(customs)
+    ports = {}
+    for key in sorted(PORT_OVERRIDES):
+        value = draw(PORT_OVERRIDES[key])
+        if value is not None:
+            ports[key] = value
+    inventory = {
+        'networks': draw(network_lists(names)),
+        'ports': ports,
+        'custom_services': customs,
+        'trunks': draw(TRUNK_LISTS),
+    }
+    inventory.update(draw(OPTIONS))
+    return inventory
+
+
+def _all_subnets(inventory):
+    result = []
+    for net in inventory['networks']:
+        subs = net['subnet'] if isinstance(net['subnet'], list) else [net['subnet']]
+        result += [ipaddress.ip_network(s) for s in subs]
+    result += [ipaddress.ip_network(t) for t in inventory['trunks']]
+    return result
+
+
+def address_near(rng, inventory):
+    """A source inside, at the edge of or just outside one of the inventory's subnets."""
+    subs = [s for s in _all_subnets(inventory) if s.prefixlen > 0]
+    if subs and rng.random() < 0.7:
+        net = rng.choice(subs)
+        first, last = int(net.network_address), int(net.broadcast_address)
+        top = (1 << net.max_prefixlen) - 1
+        value = rng.choice((first, last, max(first - 1, 0), min(last + 1, top),
+                            rng.randint(first, last)))
+        return str(type(net.network_address)(value))
+    base = ipaddress.ip_address(rng.choice(rng.choice((V4_POOL, V6_POOL))))
+    return str(type(base)(int(base) ^ (1 << rng.randrange(base.max_prefixlen))))
+
+
+def _service_ports(inventory):
+    table = reference.service_table(inventory['ports'], inventory['custom_services'])
+    ports = {1, 65535}
+    for parts in table.values():
+        for _proto, rng in parts:
+            if rng is not None:
+                ports.update((rng[0], rng[1], rng[0] - 1, rng[1] + 1, (rng[0] + rng[1]) // 2))
+    return sorted(ports)
+
+
+def _mentioned(inventory):
+    """(network subnets, services the network mentions) for the networks that mention any."""
+    result = []
+    for net in inventory['networks']:
+        mentioned = net['services'] + net['block']
+        if mentioned:
+            subs = net['subnet'] if isinstance(net['subnet'], list) else [net['subnet']]
+            result.append(([ipaddress.ip_network(s) for s in subs], mentioned))
+    return result
+
+
+def _packet_to(rng, table, service):
+    proto, rng_ports = rng.choice(table[service])
+    if rng_ports is None:
+        return proto, None
+    return proto, rng.choice((rng_ports[0], rng_ports[1], rng.randint(*rng_ports)))
+
+
+def packets(rng, inventory, count=30):
+    """Random new packets; sources and ports cluster where the decisions change."""
+    ports = _service_ports(inventory)
+    table = reference.service_table(inventory['ports'], inventory['custom_services'])
+    mentioned = _mentioned(inventory)
+    result = []
+    for _packet in range(count):
+        if mentioned and rng.random() < 0.6:
+            # aimed: from (or next to) a network, to a service it mentions
+            subs, services = rng.choice(mentioned)
+            net = rng.choice(subs)
+            proto, port = _packet_to(rng, table, rng.choice(services))
+            if net.prefixlen and rng.random() < 0.8:
+                source = str(type(net.network_address)(
+                    rng.randint(int(net.network_address), int(net.broadcast_address))))
+            else:
+                source = address_near(rng, inventory)
+        else:
+            proto = rng.choice(('tcp', 'udp', 'tcp', 'udp', 'icmp'))
+            port = None
+            if proto != 'icmp':
+                port = rng.choice(ports) if rng.random() < 0.8 else rng.randint(1, 65535)
+            source = address_near(rng, inventory)
+        result.append((source, proto, port))
+    return result
+
+
+def _compile(inventory):
+    return _policy.firewall_ruleset(
+        inventory['networks'], ports=inventory['ports'],
+        custom_services=inventory['custom_services'], trunks=inventory['trunks'],
+        sip_rate_limit=inventory['sip_rate_limit'],
+        sip_scanner_agents=inventory['sip_scanner_agents'],
+        ipset_threshold=inventory['ipset_threshold'], ipv6=inventory['ipv6'])
+
+
+@st.composite
+def scenarios(draw):
+    inventory = draw(inventories())
+    return inventory, packets(draw(st.randoms(use_true_random=False)), inventory)
+
+
+@SETTINGS
+@given(scenarios())
+def test_compiled_rules_agree_with_the_reference_semantics(scenario):
+    inventory, traffic = scenario
+    chains = ruleset_sim.Ruleset(_compile(inventory))
+    for source, proto, port in traffic:
+        expected = reference.verdict(
+            inventory['networks'], source, proto, port, ports=inventory['ports'],
+            custom_services=inventory['custom_services'], trunks=inventory['trunks'],
+            ipv6=inventory['ipv6'])
+        got = chains.verdict(ruleset_sim.Packet(source, proto, port))
+        assert got == expected, (source, proto, port)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from((4, 6)), st.integers(0, 6), st.integers(0, 9999)),
+                max_size=12))
+def test_both_ipset_and_direct_modes_agree(spec):
+    """Many subnets of one service around one address: ipset (threshold 1) == direct (0)."""
+    networks = []
+    for index, (version, shift, seed) in enumerate(spec):
+        base = ipaddress.ip_address('10.20.30.40' if version == 4 else '2001:db8::2:40')
+        length = base.max_prefixlen - shift * (2 if version == 4 else 8)
+        net = ipaddress.ip_network('%s/%d' % (base, length), strict=False)
+        verdict = 'services' if seed % 3 else 'block'
+        networks.append({'name': 'n%d' % index, 'subnet': str(net), verdict: ['ssh']})
+    networks = _repair_conflicts([dict(n, services=n.get('services', []), block=n.get('block', []))
+                                  for n in networks])
+    direct = ruleset_sim.Ruleset(_policy.firewall_ruleset(networks, ipset_threshold=0))
+    via_set = ruleset_sim.Ruleset(_policy.firewall_ruleset(networks, ipset_threshold=1))
+    rng = random.Random(repr(spec))
+    for version, base in ((4, '10.20.30.40'), (6, '2001:db8::2:40')):
+        for _packet in range(40):
+            value = int(ipaddress.ip_address(base)) ^ rng.getrandbits(rng.choice((1, 4, 8, 16, 24)))
+            source = str(type(ipaddress.ip_address(base))(value))
+            packet = ruleset_sim.Packet(source, 'tcp', 22)
+            expected = reference.verdict(networks, source, 'tcp', 22)
+            assert direct.verdict(packet) == expected == via_set.verdict(packet), source
+
+
+def _covered(cidrs):
+    """The address set as a canonical list: the unique minimal CIDR cover, per family."""
+    nets = [ipaddress.ip_network(c) for c in cidrs]
+    result = []
+    for version in (4, 6):
+        result += [str(n) for n in ipaddress.collapse_addresses(n for n in nets if n.version == version)]
+    return result
+
+
+@SETTINGS
+@given(network_lists(list(BUILTIN_SERVICES), max_size=10))
+def test_merging_keeps_exactly_the_covered_addresses(networks):
+    def picked(flag):
+        found = []
+        for net in networks:
+            if net.get(flag):
+                found += net['subnet'] if isinstance(net['subnet'], list) else [net['subnet']]
+        return found
+
+    ignoreip = _policy.fail2ban_ignoreip(networks)
+    localnet = _policy.asterisk_localnet(networks)
+    assert ignoreip == _covered(picked('never_block') + ['127.0.0.0/8', '::1/128'])
+    assert localnet == _covered(picked('local_network'))
+    for output in (ignoreip, localnet):
+        # sorted IPv4 first, strict CIDRs, pairwise disjoint
+        nets = [ipaddress.ip_network(c) for c in output]
+        assert [n.version for n in nets] == sorted(n.version for n in nets)
+        assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])
+
+
+@st.composite
+def shuffled_inventories(draw):
+    inventory = draw(inventories())
+    shuffled = dict(inventory)
+    rng = draw(st.randoms(use_true_random=False))
+    nets = []
+    for net in inventory['networks']:
+        copy = dict(net)
+        for key in ('services', 'block'):
+            copy[key] = rng.sample(net[key], len(net[key]))
+        if isinstance(net['subnet'], list):
+            copy['subnet'] = rng.sample(net['subnet'], len(net['subnet']))
+        nets.append(copy)
+    rng.shuffle(nets)
+    shuffled['networks'] = nets
+    shuffled['trunks'] = rng.sample(inventory['trunks'], len(inventory['trunks']))
+    shuffled['custom_services'] = dict(rng.sample(sorted(inventory['custom_services'].items()),
+                                                  len(inventory['custom_services'])))
+    return inventory, shuffled
+
+
+@SETTINGS
+@given(shuffled_inventories())
+def test_output_is_deterministic(pair):
+    inventory, shuffled = pair
+    first = _compile(inventory)
+    assert _compile(shuffled) == first
+    assert json.dumps(_compile(shuffled)) == json.dumps(first)      # byte for byte, key order too
+    assert _policy.fail2ban_ignoreip(shuffled['networks']) == _policy.fail2ban_ignoreip(inventory['networks'])
+    assert _policy.asterisk_localnet(shuffled['networks']) == _policy.asterisk_localnet(inventory['networks'])
+
+
+@SETTINGS
+@given(inventories())
+def test_kernel_limits_are_respected(inventory):
+    compiled = _compile(inventory)
+    chains = ruleset_sim.Ruleset(compiled)     # parses every line: only the known syntax
+    used = set()
+    for rule in chains.rules():
+        assert all(slots <= ruleset_sim.MULTIPORT_MAX_SLOTS for slots in rule.multiport_slots)
+        if rule.comment is not None:
+            assert len(rule.comment.encode('utf-8')) <= ruleset_sim.COMMENT_MAX_BYTES
+        used.update(rule.set_names)
+    names = [s['name'] for s in compiled['ipsets']]
+    assert names == sorted(set(names))
+    assert set(names) == used                 # every set is used, every used set exists
+    for spec in compiled['ipsets']:
+        assert spec['name'].startswith('pbxfw-') and len(spec['name']) <= 31
+        version = spec['name'].split('-')[-2][-1]
+        assert spec['family'] == {'4': 'inet', '6': 'inet6'}[version]
+    if not inventory['ipv6']:
+        assert compiled['ipv6'] == []
+    assert compiled['jumps'] == [{'chain': 'INPUT', 'target': 'PBX-FIREWALL'}]
