@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   iptables ipset fail2ban docker.io debootstrap iproute2 conntrack
-  netcat-openbsd openssh-client rsync socat tcpdump
+  netcat-openbsd openssh-client openssh-server rsync socat tcpdump
   shellcheck  # ansible-test sanity "shellcheck" is skipped (with only a warning) without it
 )
 

@@ -1,0 +1,196 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Action plugin for pbxops.firewall.iptables_ruleset: confirms an apply over a new connection.
+
+The module arms a watcher on the host before it changes anything. This plugin gives the
+module a fresh rollback token, runs it, and when the module reports a pending rollback
+it drops the existing connection (an SSH ControlMaster would keep an established
+session alive through rules that block new connections), then removes the pending
+marker over a *new* connection. When no new connection gets through before the
+deadline, the host restores the previous ruleset by itself and the task fails.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import secrets
+import time
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+display = Display()
+
+MODULE = 'pbxops.firewall.iptables_ruleset'
+PRIVATE_KEY = '_pbxfw_rollback'
+DEFAULT_RUN_DIR = '/run/pbx-firewall'
+CONFIRM_MARGIN = 1.0        # stop confirming this long before the host's deadline
+GRACE = 4.0                 # how long after the deadline the rollback may take
+CONNECT_TIMEOUT_MAX = 5     # connect timeout while confirming (seconds)
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+
+        args = dict(self._task.args)
+        if 'rollback_token' in args:
+            result.update(failed=True, msg='rollback_token is internal: the action plugin sets it')
+            return result
+        token = secrets.token_hex(12)
+        args['rollback_token'] = token
+        try:
+            timeout = max(int(args.get('rollback_timeout', 30)), 0)
+        except (TypeError, ValueError):
+            timeout = 0  # the module reports the bad value
+        started = time.monotonic()
+        try:
+            module_result = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+        except AnsibleConnectionFailure as exc:
+            if timeout <= 0 or self._task.check_mode:
+                raise
+            # The connection broke while the module ran: if the apply went through, nobody
+            # will confirm it and the host reverts at its deadline.
+            return self._lost(result, token, DEFAULT_RUN_DIR, started + timeout, timeout,
+                              'the connection broke while the module ran (%s)' % exc)
+
+        # remove the remote tmp dir now, while the connection that ran the module still works
+        self._cleanup_quietly()
+        pending = module_result.pop(PRIVATE_KEY, None)
+        result.update(module_result)
+        result.setdefault('rolled_back', False)
+        if not pending or result.get('failed'):
+            return result
+        result['rollback_token'] = token
+        deadline = time.monotonic() + float(pending['remaining'])
+        return self._confirm(result, token, pending.get('run_dir') or DEFAULT_RUN_DIR, deadline,
+                             int(pending['timeout']))
+
+    # -- confirmation ----------------------------------------------------------------------
+
+    def _marker_command(self, run_dir, token, remove):
+        pending = '%s/pending-%s' % (run_dir, token)
+        done = '%s/rolled-back-%s' % (run_dir, token)
+        claimed = '%s/claimed-%s' % (run_dir, token)
+        spec = '%s/rollback-%s.json' % (run_dir, token)
+        first = ('if rm %s 2>/dev/null; then rm -f %s; echo PBXFW-CONFIRMED; el' % (pending, spec)) if remove else ''
+        return (first + 'if test -e %s; then echo PBXFW-ROLLED-BACK; '
+                'elif test -e %s; then echo PBXFW-ROLLING-BACK; '
+                'elif test -e %s; then echo PBXFW-PENDING; '
+                'else echo PBXFW-UNKNOWN; fi' % (done, claimed, pending))
+
+    def _ask(self, command, connect_timeout):
+        """Run ``command`` over a new connection. The marker word, or None when unreachable."""
+        try:
+            self._connection.reset()
+        except Exception as exc:  # a failing reset must not stop the confirmation
+            display.vvv('pbxops.firewall: connection reset failed: %s' % exc)
+        saved = self._set_connect_timeout(connect_timeout)
+        try:
+            res = self._low_level_execute_command(command, sudoable=True)
+        except (AnsibleConnectionFailure, AnsibleError) as exc:
+            display.vvv('pbxops.firewall: confirmation attempt failed: %s' % exc)
+            return None
+        finally:
+            self._restore_connect_timeout(saved)
+        for word in ('PBXFW-CONFIRMED', 'PBXFW-ROLLED-BACK', 'PBXFW-ROLLING-BACK', 'PBXFW-PENDING',
+                     'PBXFW-UNKNOWN'):
+            if word in (res.get('stdout') or ''):
+                return word
+        display.vvv('pbxops.firewall: unexpected confirmation output rc=%s %r %r'
+                    % (res.get('rc'), res.get('stdout'), res.get('stderr')))
+        return None
+
+    def _set_connect_timeout(self, seconds):
+        try:
+            if self._connection.has_option('timeout'):
+                saved = self._connection.get_option('timeout')
+                self._connection.set_option('timeout', seconds)
+                return (True, saved)
+        except (AnsibleError, KeyError, AttributeError):
+            pass
+        return (False, None)
+
+    def _restore_connect_timeout(self, saved):
+        if saved[0]:
+            try:
+                self._connection.set_option('timeout', saved[1])
+            except (AnsibleError, KeyError, AttributeError):
+                pass
+
+    def _confirm(self, result, token, run_dir, deadline, timeout):
+        connect_timeout = max(1, min(CONNECT_TIMEOUT_MAX, int(timeout // 3) or 1))
+        command = self._marker_command(run_dir, token, remove=True)
+        while time.monotonic() < deadline - CONFIRM_MARGIN:
+            answer = self._ask(command, connect_timeout)
+            if answer == 'PBXFW-CONFIRMED':
+                return result
+            if answer in ('PBXFW-ROLLED-BACK', 'PBXFW-ROLLING-BACK'):
+                return self._rolled_back(result, token, run_dir, timeout, verified=True)
+            if answer == 'PBXFW-UNKNOWN':
+                result.update(failed=True, msg='the rollback marker of this run vanished from %s on the host; '
+                                               'cannot tell whether the apply was kept' % run_dir)
+                return result
+            time.sleep(0.5)
+        return self._lost(result, token, run_dir, deadline, timeout,
+                          'no new connection to the host succeeded within rollback_timeout=%ds' % timeout)
+
+    def _lost(self, result, token, run_dir, deadline, timeout, why):
+        """Wait for the host's own rollback, then look at its marker once it is reachable."""
+        display.warning('pbxops.firewall: %s; the host restores the previous ruleset at its deadline' % why)
+        command = self._marker_command(run_dir, token, remove=False)
+        wait = deadline + 1.0 - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        answer = None
+        give_up = deadline + GRACE + 2 * CONNECT_TIMEOUT_MAX
+        while True:
+            answer = self._ask(command, CONNECT_TIMEOUT_MAX) or answer
+            if answer in ('PBXFW-ROLLED-BACK', 'PBXFW-UNKNOWN') or time.monotonic() > give_up:
+                break
+            time.sleep(1)
+        verified = answer in ('PBXFW-ROLLED-BACK', 'PBXFW-ROLLING-BACK')
+        result = self._rolled_back(result, token, run_dir, timeout, verified=verified, why=why)
+        if answer in ('PBXFW-PENDING', 'PBXFW-UNKNOWN'):
+            result['msg'] += (' Could not verify the rollback: the host still reports %s; check it by hand.'
+                              % answer.lower().replace('pbxfw-', ''))
+        elif answer is None:
+            result['msg'] += ' The host is still unreachable, so the rollback could not be verified.'
+        return result
+
+    def _rolled_back(self, result, token, run_dir, timeout, verified, why=None):
+        result['failed'] = True
+        result['rolled_back'] = True
+        result['rollback_verified'] = verified
+        result['rollback_report'] = '%s/rolled-back-%s' % (run_dir, token)
+        result['msg'] = (
+            'The connection to the host was lost after the apply (%s), so the host restored the previous '
+            'ruleset by itself after rollback_timeout=%ds (rolled_back: true)%s; its report is %s on the host. '
+            'Check that the new rules still allow the controller (SSH from its address) before applying again.'
+            % (why or 'the confirmation arrived too late', timeout,
+               '' if verified else ', not verified', result['rollback_report']))
+        return result
+
+    # -- cleanup ---------------------------------------------------------------------------
+
+    def _cleanup_quietly(self):
+        try:
+            super(ActionModule, self).cleanup()
+        except (AnsibleConnectionFailure, AnsibleError) as exc:
+            display.vvv('pbxops.firewall: remote tmp cleanup failed: %s' % exc)
+
+    def cleanup(self, force=False):
+        try:
+            super(ActionModule, self).cleanup(force)
+        except (AnsibleConnectionFailure, AnsibleError) as exc:
+            display.vvv('pbxops.firewall: remote tmp cleanup failed: %s' % exc)

@@ -1,0 +1,972 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Netfilter state for pbxops.firewall: parse, normalize, validate, plan, render.
+
+Pure Python (standard library only, no Ansible imports) so it ships to the managed
+host with the ``iptables_ruleset`` module and is unit-tested on its own.
+
+What the collection owns in the ``filter`` table of each address family:
+
+* the chains ``PBX-FIREWALL`` and ``PBX-FW-*`` with all their rules;
+* every rule of another chain whose target (``-j``/``-g``) is an owned chain (the
+  *jumps*; normally exactly one, ``-A INPUT -j PBX-FIREWALL``);
+* the ipsets named ``pbxfw-*`` (ipsets are not per family).
+
+Everything else (fail2ban's ``f2b-*`` chains, Docker's, the administrator's rules) is
+read only to place the jumps: a jump sits after the last rule of its hook chain that
+jumps to an ``f2b-*`` chain, or first when there is none, and a jump that already sits
+after every fail2ban jump is not moved.
+
+The plan turns (live state, desired state) into the exact input of ``ipset restore``
+and of one ``iptables-restore --noflush`` transaction per family. Errors are raised
+as ``ValueError`` with a message naming the offending value.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import collections
+import hashlib
+import ipaddress
+import re
+
+MAIN_CHAIN = 'PBX-FIREWALL'
+CHAIN_PREFIX = 'PBX-FW-'
+IPSET_PREFIX = 'pbxfw-'
+IPSET_NAME_MAX = 31
+CHAIN_NAME_MAX = 28          # XT_EXTENSION_MAXNAMELEN (29) minus the NUL
+FAMILIES = ('ipv4', 'ipv6')
+IPSET_FAMILIES = ('inet', 'inet6')
+IPSET_TYPES = ('hash:net', 'hash:ip')
+DEFAULT_MAXELEM = 65536
+DEFAULT_JUMPS = ({'chain': 'INPUT', 'target': MAIN_CHAIN},)
+FAIL2BAN_PREFIX = 'f2b-'
+# Temporary sets used to swap new members into a set that keeps its name. The double
+# dash cannot come out of the compiler, so a user set never collides with one.
+SWAP_PREFIX = IPSET_PREFIX + '-'
+RULESET_KEYS = ('ipsets', 'ipv4', 'ipv6', 'jumps')
+IPSET_KEYS = ('entries', 'family', 'maxelem', 'name', 'type')
+BUILTIN_CHAINS = ('INPUT', 'FORWARD', 'OUTPUT')
+FAMILY_TOOL = {'ipv4': 'iptables', 'ipv6': 'ip6tables'}
+
+_OWNED_CHAIN_RE = re.compile(r'^(?:PBX-FIREWALL|PBX-FW-[A-Za-z0-9_.-]+)$')
+_CHAIN_RE = re.compile(r'^[A-Za-z0-9_.-][A-Za-z0-9_.:+-]*$')
+_IPSET_NAME_RE = re.compile(r'^pbxfw-[A-Za-z0-9_.:-]+$')
+_COUNTERS_RE = re.compile(r'^\[\d+:\d+\]\s+')
+_RESTORE_ERROR_LINE_RE = re.compile(r'(?:[Ee]rror occurred at line|[Ee]rror in line|line)\s*:?\s*(\d+)')
+_TARGET_FLAGS = ('-j', '--jump', '-g', '--goto')
+
+
+# --------------------------------------------------------------------------------------
+# names and rule tokens
+# --------------------------------------------------------------------------------------
+
+def is_owned_chain(name):
+    """True for ``PBX-FIREWALL`` and ``PBX-FW-*``."""
+    return name == MAIN_CHAIN or name.startswith(CHAIN_PREFIX)
+
+
+def is_owned_ipset(name):
+    return name.startswith(IPSET_PREFIX)
+
+
+def split_rule(line):
+    """Split an iptables-save line into raw tokens, keeping their quotes.
+
+    iptables-save quotes a value with double quotes and escapes ``"`` and ``\\``
+    inside them with a backslash. Raises ValueError on an unbalanced quote.
+    """
+    tokens = []
+    current = []
+    quoted = escaped = False
+    for char in line:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == '\\':
+            current.append(char)
+            escaped = True
+        elif char == '"':
+            current.append(char)
+            quoted = not quoted
+        elif char.isspace() and not quoted:
+            if current:
+                tokens.append(''.join(current))
+                current = []
+        else:
+            current.append(char)
+    if quoted or escaped:
+        raise ValueError('unbalanced quote or trailing backslash in %r' % line)
+    if current:
+        tokens.append(''.join(current))
+    return tokens
+
+
+def unquote(token):
+    """The value of one raw token (quotes removed, escapes resolved)."""
+    out = []
+    escaped = False
+    for char in token:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == '\\':
+            escaped = True
+        elif char != '"':
+            out.append(char)
+    return ''.join(out)
+
+
+def normalize_rule(line):
+    """One space between tokens outside quotes, no surrounding white space."""
+    return ' '.join(split_rule(line))
+
+
+def rule_chain(rule):
+    """The chain of an ``-A CHAIN ...`` line."""
+    parts = rule.split(None, 2)
+    if len(parts) < 2 or parts[0] != '-A':
+        raise ValueError('not an append rule: %r' % rule)
+    return parts[1]
+
+
+def rule_target(rule):
+    """The ``-j``/``-g`` target of a rule, or None."""
+    tokens = [unquote(t) for t in split_rule(rule)]
+    target = None
+    for index, token in enumerate(tokens[:-1]):
+        if token in _TARGET_FLAGS:
+            target = tokens[index + 1]
+    return target
+
+
+def rule_ipsets(rule):
+    """Names of the sets a rule matches with ``--match-set``."""
+    tokens = [unquote(t) for t in split_rule(rule)]
+    return [tokens[i + 1] for i, t in enumerate(tokens[:-1]) if t == '--match-set']
+
+
+def is_fail2ban_jump(rule):
+    target = rule_target(rule)
+    return target is not None and target.startswith(FAIL2BAN_PREFIX)
+
+
+def is_owned_jump(rule):
+    """A rule of a foreign chain whose target is an owned chain."""
+    target = rule_target(rule)
+    return target is not None and is_owned_chain(target) and not is_owned_chain(rule_chain(rule))
+
+
+def chain_sort_key(name):
+    return (name != MAIN_CHAIN, name)
+
+
+def swap_name(name):
+    """Temporary set name used to swap new members into ``name`` (<= 31 chars)."""
+    return SWAP_PREFIX + hashlib.sha1(name.encode('utf-8')).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------
+# parsing iptables-save and ipset save
+# --------------------------------------------------------------------------------------
+
+class Table:
+    """One table of iptables-save output: chains in order, policies, rules per chain."""
+
+    def __init__(self, name='filter', builtins=BUILTIN_CHAINS):
+        self.name = name
+        self.chains = collections.OrderedDict()   # name -> policy ('-' for user chains)
+        self.rules = {}
+        for chain in builtins:
+            self.add_chain(chain, 'ACCEPT')
+
+    def add_chain(self, name, policy='-'):
+        if name not in self.chains:
+            self.chains[name] = policy
+            self.rules[name] = []
+
+    def remove_chain(self, name):
+        self.chains.pop(name, None)
+        self.rules.pop(name, None)
+
+    def copy(self):
+        other = Table(self.name, builtins=())
+        for name, policy in self.chains.items():
+            other.add_chain(name, policy)
+            other.rules[name] = list(self.rules[name])
+        return other
+
+    def owned_chains(self):
+        """Owned chain -> rules, in canonical order (PBX-FIREWALL first, then by name)."""
+        names = sorted((c for c in self.chains if is_owned_chain(c)), key=chain_sort_key)
+        return collections.OrderedDict((c, list(self.rules[c])) for c in names)
+
+    def owned_jumps(self):
+        """[(chain, 1-based position, rule)] of rules in foreign chains that jump into owned ones."""
+        found = []
+        for chain in self.chains:
+            if is_owned_chain(chain):
+                continue
+            for index, rule in enumerate(self.rules[chain]):
+                if is_owned_jump(rule):
+                    found.append((chain, index + 1, rule))
+        return found
+
+    def referenced_ipsets(self):
+        names = set()
+        for rules in self.rules.values():
+            for rule in rules:
+                names.update(rule_ipsets(rule))
+        return names
+
+    def __eq__(self, other):
+        return (isinstance(other, Table) and self.name == other.name
+                and list(self.chains.items()) == list(other.chains.items()) and self.rules == other.rules)
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __repr__(self):
+        return 'Table(%r, %r)' % (self.name, dict(self.rules))
+
+
+def parse_save(text):
+    """Parse iptables-save output into {table name: Table}.
+
+    Counters (``[n:m]`` before a rule or after a policy) and comment lines (``#
+    Generated by``, warnings) are dropped; white space between tokens is normalized.
+    """
+    tables = collections.OrderedDict()
+    table = None
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith('#'):
+            continue
+        if line.startswith('*'):
+            table = Table(line[1:].strip(), builtins=())
+            tables[table.name] = table
+            continue
+        if table is None:
+            raise ValueError('iptables-save output line %d comes before any table: %r' % (number, raw))
+        if line == 'COMMIT':
+            table = None
+            continue
+        if line.startswith(':'):
+            parts = line[1:].split()
+            if not parts:
+                raise ValueError('iptables-save output line %d: empty chain declaration' % number)
+            table.add_chain(parts[0], parts[1] if len(parts) > 1 else '-')
+            continue
+        line = _COUNTERS_RE.sub('', line)
+        if line.startswith('-A '):
+            rule = normalize_rule(line)
+            chain = rule_chain(rule)
+            table.add_chain(chain)
+            table.rules[chain].append(rule)
+            continue
+        raise ValueError('iptables-save output line %d not understood: %r' % (number, raw))
+    return tables
+
+
+def filter_table(text):
+    """The filter table of iptables-save output (built-in chains only when absent)."""
+    tables = parse_save(text)
+    return tables.get('filter') or Table('filter')
+
+
+class IpSet:
+    """An ipset reduced to what the collection manages: type, family, maxelem, members."""
+
+    __slots__ = ('name', 'type', 'family', 'maxelem', 'entries')
+
+    def __init__(self, name, set_type='hash:net', family='inet', maxelem=DEFAULT_MAXELEM, entries=()):
+        self.name = name
+        self.type = set_type
+        self.family = family
+        self.maxelem = int(maxelem)
+        self.entries = tuple(sorted(set(entries), key=entry_sort_key))
+
+    def key(self):
+        return (self.name, self.type, self.family, self.maxelem, self.entries)
+
+    def same_kind(self, other):
+        return (self.type, self.family) == (other.type, other.family)
+
+    def create_line(self, name=None):
+        line = 'create %s %s' % (name or self.name, self.type)
+        if self.family:
+            line += ' family %s' % self.family
+        return line + ' maxelem %d' % self.maxelem
+
+    def add_lines(self, name=None):
+        return ['add %s %s' % (name or self.name, entry) for entry in self.entries]
+
+    def __eq__(self, other):
+        return isinstance(other, IpSet) and self.key() == other.key()
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash(self.key())
+
+    def __repr__(self):
+        return 'IpSet(%r, %r, %r, %r, %r)' % self.key()
+
+
+def entry_sort_key(entry):
+    """Sort members by family and address, then prefix, then flags."""
+    head, _sep, rest = entry.partition(' ')
+    try:
+        net = ipaddress.ip_network(head, strict=False)
+    except ValueError:
+        return (9, 0, 0, entry)
+    return (net.version, int(net.network_address), net.prefixlen, rest)
+
+
+def parse_ipset_save(text):
+    """Parse ``ipset save`` output into {name: IpSet} (every set, owned or not).
+
+    ``create`` options are reduced to type, family and maxelem; members are sorted.
+    """
+    sets = collections.OrderedDict()
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith('#'):
+            continue
+        parts = line.split()
+        if parts[0] == 'create' and len(parts) >= 3:
+            options = parts[3:]
+            family = _option_value(options, 'family')
+            maxelem = _option_value(options, 'maxelem') or DEFAULT_MAXELEM
+            sets[parts[1]] = IpSet(parts[1], parts[2], family, int(maxelem))
+        elif parts[0] == 'add' and len(parts) >= 3:
+            current = sets.get(parts[1])
+            if current is None:
+                raise ValueError('ipset save output line %d adds to an unknown set: %r' % (number, raw))
+            member = ' '.join(parts[2:])
+            current.entries = tuple(sorted(current.entries + (member,), key=entry_sort_key))
+        else:
+            raise ValueError('ipset save output line %d not understood: %r' % (number, raw))
+    return sets
+
+
+def _option_value(options, name):
+    for index, option in enumerate(options[:-1]):
+        if option == name:
+            return options[index + 1]
+    return None
+
+
+def owned_ipsets(sets):
+    return collections.OrderedDict(
+        (name, sets[name]) for name in sorted(sets) if is_owned_ipset(name))
+
+
+# --------------------------------------------------------------------------------------
+# the desired state: validating a ruleset
+# --------------------------------------------------------------------------------------
+
+class DesiredFamily:
+    """Owned chains (canonical order) with their rules, and the jump rules, of one family."""
+
+    def __init__(self, chains=None, jumps=None, origins=None):
+        self.chains = collections.OrderedDict(chains or ())
+        self.jumps = list(jumps or ())
+        # chain -> [label of each rule] so errors can name ruleset.ipv4[3]
+        self.origins = origins or {}
+
+    def rule_count(self):
+        return sum(len(rules) for rules in self.chains.values())
+
+    def origin(self, chain, index):
+        labels = self.origins.get(chain) or []
+        return labels[index] if index < len(labels) else '%s rule %d' % (chain, index + 1)
+
+
+class Desired:
+    def __init__(self, families=None, ipsets=None, ipset_origins=None):
+        self.families = families or {f: DesiredFamily() for f in FAMILIES}
+        self.ipsets = collections.OrderedDict(
+            (name, (ipsets or {})[name]) for name in sorted(ipsets or {}))
+        self.ipset_origins = ipset_origins or {}
+
+
+def _fail(path, message, value=None, show_value=True):
+    if show_value:
+        raise ValueError('%s: %s, got %r' % (path, message, value))
+    raise ValueError('%s: %s' % (path, message))
+
+
+def _as_list(value, path):
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        _fail(path, 'must be a list', value)
+    return list(value)
+
+
+def _check_chain_name(name, path, owned):
+    if not isinstance(name, str) or not name:
+        _fail(path, 'must be a non-empty chain name', name)
+    if len(name) > CHAIN_NAME_MAX:
+        _fail(path, 'chain names are at most %d characters' % CHAIN_NAME_MAX, name)
+    if owned and not _OWNED_CHAIN_RE.match(name):
+        _fail(path, "must be %r or start with %r followed by letters, digits, '_', '.' or '-'"
+              % (MAIN_CHAIN, CHAIN_PREFIX), name)
+    if not owned:
+        if is_owned_chain(name):
+            _fail(path, 'must be a chain the collection does not own (a hook chain such as INPUT)', name)
+        if not _CHAIN_RE.match(name):
+            _fail(path, 'is not a valid chain name', name)
+
+
+def _validate_rule(rule, path):
+    if not isinstance(rule, str):
+        _fail(path, 'must be a string in iptables-save syntax', rule)
+    if any(c in rule for c in '\n\r\0'):
+        _fail(path, 'must be one line (no newline, carriage return or NUL)', rule)
+    rule = rule.strip()
+    if not (rule.startswith('-A %s ' % MAIN_CHAIN) or rule.startswith('-A %s' % CHAIN_PREFIX)):
+        _fail(path, "must start with '-A %s ' or '-A %s<NAME> ' (the chains the module owns)"
+              % (MAIN_CHAIN, CHAIN_PREFIX), rule)
+    try:
+        rule = normalize_rule(rule)
+    except ValueError:
+        _fail(path, 'has an unbalanced double quote or a trailing backslash', rule)
+    parts = rule.split(None, 2)
+    _check_chain_name(parts[1], path + ' (chain)', owned=True)
+    if len(parts) < 3:
+        _fail(path, 'has no match or target after the chain name', rule)
+    target = rule_target(rule)
+    if target is not None and is_owned_chain(target):
+        _check_chain_name(target, path + ' (jump target)', owned=True)
+    for set_name in rule_ipsets(rule):
+        if not set_name:
+            _fail(path, 'has an empty --match-set name', rule)
+    return rule
+
+
+def normalize_entry(entry, family, set_type, path):
+    """An ipset member as ``ipset save`` prints it: host without /32 or /128, masked network."""
+    if not isinstance(entry, str) or not entry.strip():
+        _fail(path, 'must be an address or CIDR string', entry)
+    parts = entry.split()
+    flags = parts[1:]
+    for flag in flags:
+        if flag != 'nomatch':
+            _fail(path, "only the flag 'nomatch' is supported after the address", entry)
+    if flags and set_type != 'hash:net':
+        _fail(path, "'nomatch' is only valid in hash:net sets", entry)
+    try:
+        net = ipaddress.ip_network(parts[0], strict=False)
+    except ValueError:
+        _fail(path, 'is not an IP address or CIDR', entry)
+    want = 4 if family == 'inet' else 6
+    if net.version != want:
+        _fail(path, 'is an IPv%d entry in a family %s set (needs IPv%d)' % (net.version, family, want), entry)
+    if net.prefixlen == 0:
+        _fail(path, 'a /0 network cannot be a set member; match it with a plain rule instead', entry)
+    if set_type == 'hash:ip' and net.prefixlen != net.max_prefixlen:
+        _fail(path, 'hash:ip sets hold single addresses', entry)
+    if net.prefixlen == net.max_prefixlen:
+        text = str(net.network_address)
+    else:
+        text = str(net)
+    return ' '.join([text] + (['nomatch'] if flags else []))
+
+
+def _validate_ipset(item, path):
+    if not isinstance(item, dict):
+        _fail(path, 'must be a dict with name, family, maxelem and entries', item)
+    unknown = sorted(set(item) - set(IPSET_KEYS))
+    if unknown:
+        _fail(path, 'unknown key %r; valid keys: %s' % (unknown[0], ', '.join(IPSET_KEYS)), None, False)
+    name = item.get('name')
+    if not isinstance(name, str) or not _IPSET_NAME_RE.match(name):
+        _fail(path + '.name', "must start with %r followed by letters, digits, '_', '.', ':' or '-'"
+              % IPSET_PREFIX, name)
+    if len(name) > IPSET_NAME_MAX:
+        _fail(path + '.name', 'ipset names are at most %d characters' % IPSET_NAME_MAX, name)
+    if name.startswith(SWAP_PREFIX):
+        _fail(path + '.name', 'names starting %r are reserved for temporary swap sets' % SWAP_PREFIX, name)
+    set_type = item.get('type', 'hash:net')
+    if set_type not in IPSET_TYPES:
+        _fail(path + '.type', 'must be one of %s' % ', '.join(IPSET_TYPES), set_type)
+    family = item.get('family', 'inet')
+    if family not in IPSET_FAMILIES:
+        _fail(path + '.family', 'must be one of %s' % ', '.join(IPSET_FAMILIES), family)
+    maxelem = item.get('maxelem', DEFAULT_MAXELEM)
+    if isinstance(maxelem, str) and maxelem.isdigit():
+        maxelem = int(maxelem)
+    if isinstance(maxelem, bool) or not isinstance(maxelem, int) or maxelem < 1:
+        _fail(path + '.maxelem', 'must be a positive integer', maxelem)
+    entries = []
+    seen = {}       # address -> (member, path of its first occurrence)
+    for index, entry in enumerate(_as_list(item.get('entries'), path + '.entries')):
+        entry_path = '%s.entries[%d]' % (path, index)
+        member = normalize_entry(entry, family, set_type, entry_path)
+        first = seen.setdefault(member.split()[0], (member, entry_path))
+        if first[0] != member:
+            _fail(entry_path, 'is listed both with and without nomatch (also at %s)' % first[1], entry)
+        entries.append(member)
+    result = IpSet(name, set_type, family, maxelem, entries)
+    if len(result.entries) > maxelem:
+        _fail(path + '.maxelem', 'is smaller than the %d entries' % len(result.entries), maxelem)
+    return result
+
+
+def validate_ruleset(ruleset, path='ruleset'):
+    """Check a ruleset dict (docs/ruleset-format.md) and return a Desired.
+
+    Raises ValueError naming the offending key, index and value.
+    """
+    if not isinstance(ruleset, dict):
+        _fail(path, 'must be a dict with the keys %s' % ', '.join(RULESET_KEYS), ruleset)
+    unknown = sorted(set(ruleset) - set(RULESET_KEYS))
+    if unknown:
+        _fail(path, 'unknown key %r; valid keys: %s' % (unknown[0], ', '.join(RULESET_KEYS)), None, False)
+
+    rules = {}
+    for family in FAMILIES:
+        checked = []
+        for index, rule in enumerate(_as_list(ruleset.get(family), '%s.%s' % (path, family))):
+            label = '%s.%s[%d]' % (path, family, index)
+            checked.append((label, _validate_rule(rule, label)))
+        rules[family] = checked
+
+    jumps = []
+    raw_jumps = ruleset.get('jumps')
+    raw_jumps = [dict(j) for j in DEFAULT_JUMPS] if raw_jumps is None else _as_list(raw_jumps, path + '.jumps')
+    hooks = {}
+    for index, jump in enumerate(raw_jumps):
+        jpath = '%s.jumps[%d]' % (path, index)
+        if not isinstance(jump, dict) or set(jump) != {'chain', 'target'}:
+            _fail(jpath, 'must be a dict with exactly the keys chain and target', jump)
+        _check_chain_name(jump['chain'], jpath + '.chain', owned=False)
+        _check_chain_name(jump['target'], jpath + '.target', owned=True)
+        if jump['chain'] in hooks:
+            _fail(jpath + '.chain', 'a hook chain gets exactly one jump (also at %s)' % hooks[jump['chain']],
+                  jump['chain'])
+        hooks[jump['chain']] = jpath
+        jumps.append((jpath, jump['chain'], jump['target']))
+
+    families = {}
+    for family in FAMILIES:
+        if not rules[family]:
+            families[family] = DesiredFamily()
+            continue
+        chains = {MAIN_CHAIN: []}
+        origins = {MAIN_CHAIN: []}
+        for label, rule in rules[family]:
+            chain = rule_chain(rule)
+            chains.setdefault(chain, []).append(rule)
+            origins.setdefault(chain, []).append(label)
+            target = rule_target(rule)
+            if target is not None and is_owned_chain(target):
+                chains.setdefault(target, [])
+                origins.setdefault(target, [])
+        family_jumps = ['-A %s -j %s' % (chain, target) for _p, chain, target in jumps if target in chains]
+        ordered = collections.OrderedDict((c, chains[c]) for c in sorted(chains, key=chain_sort_key))
+        families[family] = DesiredFamily(ordered, family_jumps, origins)
+    for jpath, _chain, target in jumps:
+        used = [f for f in FAMILIES if target in families[f].chains]
+        if not used and any(rules[f] for f in FAMILIES):
+            _fail(jpath + '.target', 'is not a chain of any ipv4 or ipv6 rule', target)
+
+    ipsets = {}
+    ipset_origins = {}
+    for index, item in enumerate(_as_list(ruleset.get('ipsets'), path + '.ipsets')):
+        ipath = '%s.ipsets[%d]' % (path, index)
+        ipset = _validate_ipset(item, ipath)
+        if ipset.name in ipsets:
+            _fail(ipath + '.name', 'duplicate set name (also at %s)' % ipset_origins[ipset.name], ipset.name)
+        ipsets[ipset.name] = ipset
+        ipset_origins[ipset.name] = ipath
+    return Desired(families, ipsets, ipset_origins)
+
+
+def desired_from_live(tables, sets):
+    """The Desired that reproduces a live owned state (used to plan a rollback)."""
+    families = {}
+    for family in FAMILIES:
+        table = tables.get(family)
+        if table is None:
+            families[family] = DesiredFamily()
+            continue
+        chains = table.owned_chains()
+        jumps = []
+        for _chain, _position, rule in table.owned_jumps():
+            if rule not in jumps:
+                jumps.append(rule)
+        origins = {c: ['previous %s' % r for r in rules] for c, rules in chains.items()}
+        families[family] = DesiredFamily(chains, jumps, origins)
+    owned = owned_ipsets(sets)
+    return Desired(families, owned, {n: 'previous ipset %s' % n for n in owned})
+
+
+# --------------------------------------------------------------------------------------
+# the plan
+# --------------------------------------------------------------------------------------
+
+class FamilyPlan:
+    def __init__(self, family):
+        self.family = family
+        self.write = []         # owned chains declared (flushed) and refilled
+        self.stale = []         # owned chains removed
+        self.jump_ops = []      # (op, chain, position or None, rule)
+        self.lines = []         # iptables-restore input, without the trailing newline
+        self.origins = []       # label of each line, for error messages
+        self.after = None       # predicted filter Table
+        self.warnings = []
+
+    @property
+    def changed(self):
+        return bool(self.write or self.stale or self.jump_ops)
+
+    @property
+    def restore(self):
+        return '\n'.join(self.lines) + '\n' if self.changed else ''
+
+
+class Plan:
+    def __init__(self):
+        self.families = collections.OrderedDict()
+        self.ipset_create = []          # lines; run before --test (creates, never touches live sets)
+        self.ipset_create_origins = []
+        self.ipset_swap = []            # lines; run after --test (switches members of kept names)
+        self.ipset_swap_origins = []
+        self.ipset_destroy = []         # names destroyed after the rules no longer use them
+        self.ipset_cleanup = []         # names to destroy when the apply is abandoned after create
+        self.after_sets = collections.OrderedDict()
+
+    @property
+    def warnings(self):
+        return [w for fplan in self.families.values() for w in fplan.warnings]
+
+    @property
+    def changed(self):
+        return bool(self.ipset_create or self.ipset_swap or self.ipset_destroy
+                    or any(p.changed for p in self.families.values()))
+
+    @property
+    def ipset_create_text(self):
+        return '\n'.join(self.ipset_create) + '\n' if self.ipset_create else ''
+
+    @property
+    def ipset_swap_text(self):
+        return '\n'.join(self.ipset_swap) + '\n' if self.ipset_swap else ''
+
+    def steps(self, tools):
+        """The apply as [[argv, stdin], ...]; ``tools`` maps ipset/ipv4/ipv6 to binaries.
+
+        This is the form the rollback watcher replays (no --test: a revert is applied
+        as it comes).
+        """
+        steps = []
+        if self.ipset_create:
+            steps.append([[tools['ipset'], 'restore'], self.ipset_create_text])
+        if self.ipset_swap:
+            steps.append([[tools['ipset'], 'restore'], self.ipset_swap_text])
+        for family, fplan in self.families.items():
+            if fplan.changed:
+                steps.append([[tools[family], '-w', '--noflush'], fplan.restore])
+        for name in self.ipset_destroy:
+            steps.append([[tools['ipset'], 'destroy', name], None])
+        return steps
+
+
+def _jump_plan(table, hook, desired_jumps):
+    """Operations that leave ``desired_jumps`` (and no other owned jump) in ``hook``."""
+    rules = list(table.rules[hook])
+    ops = []
+    for rule in list(rules):
+        if is_owned_jump(rule) and rule not in desired_jumps:
+            ops.append(('-D', hook, None, rule))
+            rules.remove(rule)          # delete by spec removes the first identical rule
+    for jump in desired_jumps:
+        count = rules.count(jump)
+        # identical rules are interchangeable: deleting count-1 by spec keeps the last one,
+        # which is in a right place whenever any copy is (right = after every f2b jump).
+        for _n in range(max(count - 1, 0)):
+            ops.append(('-D', hook, None, jump))
+            rules.remove(jump)
+        last_f2b = max([i for i, r in enumerate(rules) if is_fail2ban_jump(r)] or [-1])
+        if count and rules.index(jump) > last_f2b:
+            continue
+        if count:
+            ops.append(('-D', hook, None, jump))
+            rules.remove(jump)
+            last_f2b = max([i for i, r in enumerate(rules) if is_fail2ban_jump(r)] or [-1])
+        position = last_f2b + 1
+        if position >= len(rules):
+            ops.append(('-A', hook, None, jump))
+        else:
+            ops.append(('-I', hook, position + 1, jump))
+        rules.insert(position, jump)
+    return ops, rules
+
+
+def _op_line(op, hook, position, rule):
+    spec = rule.split(None, 2)[2]
+    if op == '-I':
+        return '-I %s %d %s' % (hook, position, spec)
+    return '%s %s %s' % (op, hook, spec)
+
+
+def plan_family(family, table, desired):
+    """FamilyPlan turning the live filter ``table`` into ``desired`` (a DesiredFamily)."""
+    fplan = FamilyPlan(family)
+    live = table.owned_chains()
+    fplan.write = [c for c, rules in desired.chains.items() if live.get(c) != rules]
+    fplan.stale = [c for c in live if c not in desired.chains]
+
+    after = table.copy()
+    hooks = []
+    for jump in desired.jumps:
+        hook = rule_chain(jump)
+        if hook not in table.chains:
+            fplan.warnings.append('%s: the hook chain %s does not exist in the filter table, so its jump is left '
+                                  'out (Docker creates DOCKER-USER when it starts; run again afterwards)'
+                                  % (family, hook))
+        elif hook not in hooks:
+            hooks.append(hook)
+    for hook, _position, _rule in table.owned_jumps():
+        if hook not in hooks:
+            hooks.append(hook)
+    for hook in hooks:
+        wanted = [j for j in desired.jumps if rule_chain(j) == hook]
+        ops, rules = _jump_plan(table, hook, wanted)
+        fplan.jump_ops.extend(ops)
+        after.rules[hook] = rules
+
+    for chain in fplan.stale:
+        after.remove_chain(chain)
+    for chain in fplan.write:
+        after.add_chain(chain)
+        after.rules[chain] = list(desired.chains[chain])
+
+    fplan.after = after
+    if not fplan.changed:
+        return fplan
+
+    def emit(line, origin):
+        fplan.lines.append(line)
+        fplan.origins.append(origin)
+
+    emit('*filter', 'table header')
+    for chain in fplan.write:
+        emit(':%s - [0:0]' % chain, 'declaration of owned chain %s' % chain)
+    for chain in fplan.write:
+        for index, rule in enumerate(desired.chains[chain]):
+            emit(rule, desired.origin(chain, index))
+    for op, hook, position, rule in fplan.jump_ops:
+        emit(_op_line(op, hook, position, rule), 'jump %r' % rule)
+    for chain in fplan.stale:
+        emit('-F %s' % chain, 'flush of owned chain %s (no longer wanted)' % chain)
+    for chain in fplan.stale:
+        emit('-X %s' % chain, 'removal of owned chain %s (no longer wanted)' % chain)
+    emit('COMMIT', 'COMMIT')
+    return fplan
+
+
+def compute_plan(tables, sets, desired):
+    """The Plan from the live state to ``desired``.
+
+    ``tables``: {family: filter Table} for the families the host supports (others are
+    left alone); ``sets``: every live ipset ({name: IpSet}); ``desired``: a Desired.
+    """
+    plan = Plan()
+    for family in FAMILIES:
+        if family in tables:
+            plan.families[family] = plan_family(family, tables[family], desired.families[family])
+
+    live = owned_ipsets(sets)
+    referenced = set()
+    for table in tables.values():
+        referenced.update(table.referenced_ipsets())
+    reused = set()
+
+    def create(lines, origins, ipset, name=None):
+        label = desired.ipset_origins.get(ipset.name, 'ipset %s' % ipset.name)
+        lines.append(ipset.create_line(name))
+        origins.append('%s (create %s)' % (label, name or ipset.name))
+        for line, entry in zip(ipset.add_lines(name), ipset.entries):
+            lines.append(line)
+            origins.append('%s entry %r' % (label, entry))
+
+    for name, want in desired.ipsets.items():
+        have = live.get(name)
+        if have == want:
+            continue
+        if have is None:
+            create(plan.ipset_create, plan.ipset_create_origins, want)
+            plan.ipset_cleanup.append(name)
+        elif have.same_kind(want):
+            temp = swap_name(name)
+            if temp in live:
+                plan.ipset_create.append('destroy %s' % temp)
+                plan.ipset_create_origins.append('leftover temporary set %s' % temp)
+                reused.add(temp)
+            create(plan.ipset_create, plan.ipset_create_origins, want, temp)
+            plan.ipset_cleanup.append(temp)
+            plan.ipset_swap.extend(['swap %s %s' % (temp, name), 'destroy %s' % temp])
+            plan.ipset_swap_origins.extend(['swap of %s' % name, 'destroy of %s' % temp])
+        elif name in referenced:
+            raise ValueError('ipset %s exists as %s family %s and is used by live rules; it cannot become '
+                             '%s family %s in place. Give the set a new name.'
+                             % (name, have.type, have.family, want.type, want.family))
+        else:
+            plan.ipset_swap.append('destroy %s' % name)
+            plan.ipset_swap_origins.append('destroy of %s (type or family changes)' % name)
+            create(plan.ipset_swap, plan.ipset_swap_origins, want)
+    plan.ipset_destroy = [n for n in live if n not in desired.ipsets and n not in reused]
+    plan.after_sets = collections.OrderedDict((n, desired.ipsets[n]) for n in sorted(desired.ipsets))
+    return plan
+
+
+def after_state(tables, plan):
+    """The predicted {family: Table} once ``plan`` is applied."""
+    return {f: plan.families[f].after if f in plan.families else t for f, t in tables.items()}
+
+
+# --------------------------------------------------------------------------------------
+# diff rendering and error messages
+# --------------------------------------------------------------------------------------
+
+def render_owned(tables, sets, families=FAMILIES):
+    """Text of the owned state for --diff: per family the owned chains and jumps, then ipsets."""
+    lines = []
+    for family in families:
+        table = tables.get(family)
+        if table is None:
+            continue
+        lines.append('# %s (%s, filter table): owned chains' % (family, FAMILY_TOOL[family]))
+        for chain, rules in table.owned_chains().items():
+            lines.append(':%s' % chain)
+            lines.extend(rules)
+        lines.append('# %s: jumps into owned chains' % family)
+        for chain, position, rule in table.owned_jumps():
+            lines.append('%s  # position %d in %s' % (rule, position, chain))
+    lines.append('# ipsets')
+    for ipset in owned_ipsets(sets).values():
+        lines.append(ipset.create_line())
+        lines.extend(ipset.add_lines())
+    return '\n'.join(lines) + '\n'
+
+
+def explain_restore_error(tool, stderr, lines, origins):
+    """A failure message naming the rejected line of a restore input and where it came from."""
+    message = ' '.join(part.strip() for part in (stderr or '').strip().splitlines() if part.strip()
+                       and not part.startswith('Try `'))
+    match = _RESTORE_ERROR_LINE_RE.search(stderr or '')
+    if match:
+        number = int(match.group(1))
+        if 1 <= number <= len(lines):
+            return '%s rejected line %d, %s: %s -- %s' % (
+                tool, number, origins[number - 1], lines[number - 1], message or 'no message')
+    return '%s failed: %s' % (tool, message or 'no message')
+
+
+# --------------------------------------------------------------------------------------
+# persistence
+# --------------------------------------------------------------------------------------
+
+PERSIST_HEADER = '# Managed by pbxops.firewall (iptables_ruleset); restored at boot by %s.\n'
+
+
+def _sh_quote(value):
+    if value and re.match(r'^[A-Za-z0-9_./:=+-]+$', value):
+        return value
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def render_persist_rules(desired_family, script):
+    """iptables-restore --noflush input that recreates the owned chains of one family."""
+    text = PERSIST_HEADER % script
+    if not desired_family.chains:
+        return text + '# no owned chains for this family\n'
+    lines = ['*filter']
+    lines.extend(':%s - [0:0]' % chain for chain in desired_family.chains)
+    for rules in desired_family.chains.values():
+        lines.extend(rules)
+    lines.append('COMMIT')
+    return text + '\n'.join(lines) + '\n'
+
+
+def render_persist_ipsets(desired, script):
+    """ipset restore input (used with -exist) that recreates the owned sets."""
+    lines = []
+    for ipset in desired.ipsets.values():
+        lines.append(ipset.create_line())
+        lines.extend(ipset.add_lines())
+    return PERSIST_HEADER % script + ''.join(line + '\n' for line in lines)
+
+
+def render_restore_script(desired, persist_dir, tools):
+    """POSIX sh script that restores the owned sets, chains and jumps (boot or by hand).
+
+    ``tools`` maps ipset, ipv4, ipv6 (restore binaries) and ipv4_cmd, ipv6_cmd
+    (iptables/ip6tables binaries) to absolute paths; a family without rules is skipped.
+    """
+    quote = _sh_quote
+    out = [
+        '#!/bin/sh',
+        '# Managed by pbxops.firewall (iptables_ruleset); do not edit, the next run overwrites it.',
+        '# Restores the PBX firewall: owned ipsets, the owned chains of each family (with',
+        '# --noflush, so no other chain is touched), then the jump from each hook chain.',
+        'set -eu',
+        'dir=%s' % quote(persist_dir),
+        '',
+        'pbxfw_jump() {',
+        '    ipt=$1 hook=$2 target=$3',
+        '    # a hook chain that does not exist yet (DOCKER-USER before Docker starts) is skipped',
+        '    "$ipt" -w -S "$hook" >/dev/null 2>&1 || return 0',
+        '    if "$ipt" -w -C "$hook" -j "$target" 2>/dev/null; then return 0; fi',
+        '    # right after the last jump to a fail2ban chain, or first',
+        '    pos=$("$ipt" -w -S "$hook" | awk \'NR > 1 && / -[jg] f2b-/ { n = NR - 1 } END { print n + 1 }\')',
+        '    "$ipt" -w -I "$hook" "$pos" -j "$target"',
+        '}',
+        '',
+    ]
+    if desired.ipsets:
+        out.append('%s restore -exist < "$dir/ipsets"' % quote(tools['ipset']))
+    for family in FAMILIES:
+        fam = desired.families[family]
+        if not fam.chains:
+            continue
+        out.append('%s -w --noflush < "$dir/rules.%s"' % (quote(tools[family]), 'v4' if family == 'ipv4' else 'v6'))
+        for jump in fam.jumps:
+            hook = rule_chain(jump)
+            out.append('pbxfw_jump %s %s %s' % (quote(tools[family + '_cmd']), quote(hook), quote(rule_target(jump))))
+    out.append('exit 0')
+    return '\n'.join(out) + '\n'
+
+
+def render_unit(script):
+    """The systemd unit that runs the restore script early at boot."""
+    return '\n'.join([
+        '# Managed by pbxops.firewall (iptables_ruleset); do not edit.',
+        '[Unit]',
+        'Description=PBX firewall (pbxops.firewall): owned iptables chains and ipsets',
+        'Documentation=https://github.com/pbxops/firewall',
+        'DefaultDependencies=no',
+        'Wants=network-pre.target',
+        'Before=network-pre.target fail2ban.service shutdown.target',
+        '# after a whole-table restore (netfilter-persistent, iptables.service) so it cannot wipe ours',
+        'After=netfilter-persistent.service iptables.service ip6tables.service ipset.service',
+        'Conflicts=shutdown.target',
+        '',
+        '[Service]',
+        'Type=oneshot',
+        'RemainAfterExit=yes',
+        'ExecStart=%s' % script,
+        '',
+        '[Install]',
+        'WantedBy=multi-user.target',
+        '',
+    ])
