@@ -17,16 +17,17 @@ DIST := dist
 # Extra steps run by `make test` after the standard ones (e.g. molecule scenarios).
 # Later issues extend this list:   TEST_EXTRA += molecule
 TEST_EXTRA :=
+TEST_EXTRA += molecule
 # ---------------------------------------------------------------------------------------
 
 TEST_STEPS := unit integration sanity lint changelog-lint build-check $(TEST_EXTRA)
 
 .PHONY: help venv deps link unit integration sanity lint changelog-lint test bench \
-        demo demo-down build build-check clean
+        demo demo-down molecule build build-check clean
 
 help:
 	@echo "targets: venv deps unit integration sanity lint changelog-lint test"
-	@echo "         build build-check bench demo demo-down clean"
+	@echo "         build build-check bench demo demo-down molecule clean"
 	@echo "test runs: deps venv, then $(TEST_STEPS)"
 
 venv: $(VENV)/.stamp
@@ -78,14 +79,23 @@ test: deps venv
 	done
 	@echo "=== make test: all steps passed ($(TEST_STEPS))"
 
-bench: venv link
-	$(BIN)/python bench/run.py
+# Benchmarks (bench/run.py; ~15-25 min): its own pbxbench-* containers, removed at the end;
+# prints the tables and rewrites docs/benchmarks.md and docs/benchmarks.png.
+bench: deps venv link
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 demo: venv link
 	bash lab/demo.sh up
 
 demo-down:
 	bash lab/demo.sh down
+
+# Molecule scenarios (extensions/molecule/*), run from the collection root. They use
+# the lab fleet (lab/demo.sh create/destroy; needs root for Docker) and refuse to run
+# while a demo lab is up (make demo-down first). MOLECULE_ARGS: e.g. -s default.
+MOLECULE_ARGS ?= --all
+molecule: venv link
+	$(BIN)/molecule test $(MOLECULE_ARGS)
 
 build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path $(DIST)/

@@ -5,10 +5,18 @@
 #                              (keeps running containers; --fresh recreates them),
 #                              then, if playbooks/rollout.yml exists, roll out
 #                              (--check --diff first, then for real) and probe
+#   lab/demo.sh create [--fresh] [--owner NAME]
+#                              the lab only: docker, image, networks, containers,
+#                              SSH, generated files; no rollout (Molecule's create).
+#                              --owner NAME claims the lab for NAME (.cache/lab.owner)
+#                              and refuses a lab that exists without that claim
+#                              (e.g. a running demo); `up` refuses a claimed lab
 #   lab/demo.sh probe [ARGS]   run lab/probe.py against the running lab
 #   lab/demo.sh status         list the lab's containers and networks
 #   lab/demo.sh ssh pbx1 [CMD] ssh into a PBX as the controller does
-#   lab/demo.sh down           remove containers and networks (keeps image, cache)
+#   lab/demo.sh down|destroy [--owner NAME]
+#                              remove containers and networks (keeps image, cache);
+#                              with --owner only a lab that NAME claimed
 #
 # Lab layout (controller = this machine, on the mgmt bridge as .1):
 #   network        subnet            members
@@ -198,17 +206,53 @@ run_timed() {
   return $rc
 }
 
-cmd_up() {
-  local fresh=0 t0=$SECONDS
-  [[ "${1:-}" == --fresh ]] && fresh=1
+# Lab containers and networks that exist now, one per line (empty: no lab).
+lab_leftovers() {
+  docker ps -a --filter "label=$label" --format 'container {{.Names}} ({{.Status}})'
+  for n in "${nets[@]}"; do
+    docker network inspect "${net_name[$n]}" >/dev/null 2>&1 && echo "network ${net_name[$n]}"
+  done
+  return 0
+}
+
+# Who claimed the lab (create --owner): empty for the demo's own lab.
+owner_file="$cache/lab.owner"
+lab_owner() { cat "$owner_file" 2>/dev/null || true; }
+
+# The lab without a rollout. --fresh recreates it. --owner NAME: the lab is NAME's
+# (Molecule's): refuse one that exists without NAME's claim, claim it before
+# creating anything (so `down --owner NAME` cleans up after a failed create too).
+# Without --owner, refuse a lab someone else claimed.
+cmd_create() {
+  local fresh=0 owner="" t0=$SECONDS
+  while (($#)); do
+    case $1 in
+      --fresh) fresh=1 ;;
+      --owner) owner=${2:-}; [[ -n "$owner" ]] || die "create: --owner needs a name"; shift ;;
+      *) die "create: unknown argument $1 (--fresh, --owner NAME)" ;;
+    esac
+    shift
+  done
   "$lab/docker.sh"
-  "$lab/image.sh"
   mkdir -p "$cache"
+  local found have
+  found=$(lab_leftovers)
+  have=$(lab_owner)
+  if [[ -z "$found" ]]; then
+    rm -f "$owner_file"   # a claim on a lab that no longer exists
+    have=""
+  elif [[ "$have" != "$owner" ]]; then
+    die "the lab exists and belongs to ${have:-the demo (make demo)}, not ${owner:-the demo}:
+  ${found//$'\n'/$'\n'  }
+refusing to take it over; remove it with 'lab/demo.sh down' (make demo-down) first"
+  fi
+  "$lab/image.sh"
   if [[ ! -f "$key" ]]; then
     ssh-keygen -q -t ed25519 -N '' -C pbxops-lab -f "$key"
     say "generated SSH key $key"
   fi
   ((fresh)) && cmd_down
+  [[ -n "$owner" ]] && echo "$owner" >"$owner_file"
   check_routes
   ensure_networks
   for p in "${pbxs[@]}"; do
@@ -223,6 +267,12 @@ cmd_up() {
   prune_images
   write_files
   say "lab up in $((SECONDS - t0)) s"
+}
+
+cmd_up() {
+  local t0=$SECONDS
+  [[ -z "${1:-}" || "${1:-}" == --fresh ]] || die "up: unknown argument $1 (--fresh)"
+  cmd_create "$@"
 
   if [[ ! -f "$repo/playbooks/rollout.yml" ]]; then
     say "playbooks/rollout.yml does not exist yet: lab is up, no rollout (lab/demo.sh probe --expect-all-open checks it)"
@@ -262,6 +312,28 @@ cmd_down() {
     fi
   done
   prune_images
+  rm -f "$owner_file"
+}
+
+# down --owner NAME: only a lab that NAME claimed; leave anyone else's alone.
+cmd_destroy() {
+  local owner=""
+  case ${1:-} in
+    "") ;;
+    --owner) owner=${2:-}; [[ -n "$owner" ]] || die "down: --owner needs a name" ;;
+    *) die "down: unknown argument $1 (--owner NAME)" ;;
+  esac
+  if [[ -n "$owner" && "$(lab_owner)" != "$owner" ]]; then
+    local found
+    found=$(lab_leftovers)
+    if [[ -n "$found" ]]; then
+      say "the lab belongs to $(lab_owner | grep . || echo 'the demo'), not $owner: leaving it alone"
+    else
+      say "no lab to remove"
+    fi
+    return 0
+  fi
+  cmd_down
 }
 
 # Images of earlier builds that containers kept alive (lab/image.sh --force).
@@ -276,6 +348,7 @@ cmd_status() {
   fi
   docker image ls "${image%%:*}" --format 'image: {{.Repository}}:{{.Tag}} {{.ID}} {{.CreatedSince}} {{.Size}}'
   docker network ls --filter "label=$label" --format 'network: {{.Name}}'
+  [[ -s "$owner_file" ]] && echo "claimed by: $(lab_owner) (lab/demo.sh create --owner)"
   local names
   names=$(docker ps -a --filter "label=$label" --format '{{.Names}}' | sort)
   if [[ -z "$names" ]]; then
@@ -290,7 +363,8 @@ cmd_status() {
 
 case ${1:-} in
   up) shift; cmd_up "$@" ;;
-  down) "$lab/docker.sh" >/dev/null; cmd_down ;;
+  create) shift; cmd_create "$@" ;;
+  down|destroy) shift; "$lab/docker.sh" >/dev/null; cmd_destroy "$@" ;;
   status) cmd_status ;;
   probe) shift; exec "$venv/bin/python" "$lab/probe.py" "$@" ;;
   ssh)
@@ -298,5 +372,5 @@ case ${1:-} in
     [[ -n "${1:-}" && -n "${pbx_host[$1]:-}" ]] || die "usage: lab/demo.sh ssh pbx1|pbx2|pbx3 [CMD]"
     host=${net_prefix[mgmt]}.${pbx_host[$1]}; shift
     exec ssh "${ssh_opts[@]}" "root@$host" "$@" ;;
-  *) sed -n '2,13p' "$0"; exit 2 ;;
+  *) sed -n '2,20p' "$0"; exit 2 ;;
 esac
