@@ -84,7 +84,7 @@ test: deps venv
 bench: deps venv link
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-demo: venv link
+demo: deps venv link
 	bash lab/demo.sh up
 
 demo-down:
