@@ -48,6 +48,13 @@ fi
 
 # Docker's bridge networking needs forwarding; dockerd turns it on itself, but
 # only when it manages iptables, which we want anyway.
+# After a killed dockerd its containerd lingers for a second or two; a new dockerd
+# started meanwhile fails with "containerd is still running".
+ctr_pid=$(cat /var/run/docker/containerd/containerd.pid 2>/dev/null || true)
+if ! pgrep -x dockerd >/dev/null 2>&1 && [[ -n $ctr_pid ]]; then
+  for _ in $(seq 50); do kill -0 "$ctr_pid" 2>/dev/null || break; sleep 0.2; done
+fi
+
 if ! pgrep -x dockerd >/dev/null 2>&1; then
   say "starting dockerd (overlay2, cgroupfs, iptables on); log: $log"
   nohup dockerd \
