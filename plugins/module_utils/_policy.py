@@ -323,7 +323,8 @@ def _check_list(value, path, errors, allow_scalar=False):
         return list(value)
     if allow_scalar and isinstance(value, str):
         return [value]
-    errors.append('%s: must be a list, got %s %r' % (path, _type_name(value), value))
+    what = 'a string or a list' if allow_scalar else 'a list'
+    errors.append('%s: must be %s, got %s %r' % (path, what, _type_name(value), value))
     return []
 
 

@@ -1,0 +1,152 @@
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Check mode of the whole role, across every artefact, against a host in a different state.
+
+The host (a namespace, with the fail2ban configuration, the Asterisk configuration and
+the boot files under a temporary directory) first gets the role with an OLD inventory
+and carries foreign fail2ban rules and the administrator's Asterisk files. Then, with a
+NEW inventory that changes the firewall, ignoreip and local_net:
+
+1. ``--check --diff`` changes nothing (iptables-save of both backends and families,
+   ipset save, every file: identical digests) and its diffs show the rule, ipset,
+   ignoreip and local_net lines that would change;
+2. a real run then changes exactly the tasks check mode said would change (per task,
+   per loop item);
+3. ``--check`` after the real run reports changed=0 and changes nothing.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.pbxops.firewall.tests.integration.reliability import _support as sup
+
+OLD = [
+    {'name': 'Office LAN', 'subnet': '192.168.10.0/24', 'services': ['sip', 'web', 'ssh'],
+     'local_network': True, 'never_block': True},
+    {'name': 'Branch VPN', 'subnet': ['10.8.0.0/24', 'fd00:8::/64'], 'services': ['sip'], 'local_network': True},
+    {'name': 'Sites', 'subnet': ['10.70.%d.0/24' % i for i in range(20)], 'services': ['web']},
+    {'name': 'Internet', 'subnet': ['0.0.0.0/0', '::/0'], 'services': ['sip']},
+]
+NEW = [
+    {'name': 'Office LAN', 'subnet': '192.168.20.0/24', 'services': ['sip', 'web', 'ssh', 'icmp'],
+     'local_network': True, 'never_block': True},
+    {'name': 'Branch VPN', 'subnet': ['10.9.0.0/24', 'fd00:9::/64'], 'services': ['sip'], 'block': ['web'],
+     'local_network': True, 'never_block': True},
+    {'name': 'Sites', 'subnet': ['10.70.%d.0/24' % i for i in range(21)], 'services': ['web']},
+    {'name': 'Internet', 'subnet': ['0.0.0.0/0', '::/0'], 'services': ['sip']},
+]
+FOREIGN = ['-N f2b-sshd', '-A f2b-sshd -s 10.99.0.7/32 -j REJECT --reject-with icmp-port-unreachable',
+           '-A f2b-sshd -j RETURN', '-I INPUT 1 -p tcp -m multiport --dports 22 -j f2b-sshd']
+
+
+def _play(paths):
+    return [{'hosts': 'all', 'gather_facts': False, 'module_defaults': paths.module_defaults(),
+             'roles': [sup.ROLE]}]
+
+
+def _host(paths, networks):
+    return {'pbx': sup.local_host(pbx_firewall_networks=networks, pbx_firewall_asterisk_chan_sip=True,
+                                  pbx_firewall_asterisk_pjsip_transports=['transport-udp'], **paths.role_vars())}
+
+
+def _state(netns, paths):
+    return dict(sup.digest_of(sup.snapshot(netns.name)), **paths.artefacts())
+
+
+def _changes(run):
+    """{task: changed} of the role's tasks, with loop items ({task: [changed per item]})."""
+    found = {}
+    for result in run.of('pbx'):
+        outcome = result['result']
+        assert result['status'] in ('ok', 'skipped'), (result['task'], outcome)
+        if 'results' in outcome and isinstance(outcome['results'], list):
+            found[result['task']] = [bool(item.get('changed')) for item in outcome['results']]
+        else:
+            found[result['task']] = bool(outcome.get('changed'))
+    return found
+
+
+def _changed_tasks(changes, handlers=False, run=None):
+    names = {r['task'] for r in run.of('pbx', handler=handlers)} if run is not None else set(changes)
+    return sorted(t for t, c in changes.items() if t in names and (any(c) if isinstance(c, list) else c))
+
+
+def _diffs(run, task):
+    result = run.one('pbx', task)['result']
+    diffs = result.get('diff') or []
+    if isinstance(diffs, dict):
+        diffs = [diffs]
+    for item in result.get('results') or []:
+        extra = item.get('diff') or []
+        diffs += [extra] if isinstance(extra, dict) else extra
+    before = ''.join(str(d.get('before', '')) for d in diffs)
+    after = ''.join(str(d.get('after', '')) for d in diffs)
+    return before, after
+
+
+def test_check_mode_predicts_the_real_run_and_changes_nothing(netns, playbook, role_paths):
+    paths = role_paths
+    for command in FOREIGN:
+        netns.sh('iptables-nft -w %s' % command)
+
+    # the existing, different state
+    old = playbook.run(_play(paths), _host(paths, OLD), netns=netns.name)
+    assert old.rc == 0, old.output
+    assert 'PBX-FIREWALL' in netns.save('nft')
+    existing = _state(netns, paths)
+    jail_before = paths.jail_file.read_text()
+    assert 'ignoreip = 127.0.0.0/8 192.168.10.0/24 ::1/128' in jail_before
+
+    # 1. check + diff: nothing changes, the diffs show what would
+    check = playbook.run(_play(paths), _host(paths, NEW), netns=netns.name, check=True, diff=True)
+    assert check.rc == 0, check.output
+    assert _state(netns, paths) == existing
+    predicted = _changes(check)
+
+    before, after = _diffs(check, 'Apply the owned iptables and ip6tables chains')
+    old_ssh, new_ssh = ('-A PBX-FIREWALL -s 192.168.%d.0/24 -p tcp -m multiport --dports 22,' % n for n in (10, 20))
+    assert old_ssh in before and old_ssh not in after
+    assert new_ssh in after and new_ssh not in before
+    assert 'add pbxfw-web-a4-' in after and '10.70.20.0/24' in after and '10.70.20.0/24' not in before
+    before, after = _diffs(check, "Write the ignoreip jail.d file (fail2ban's own config test must pass)")
+    assert 'ignoreip = 127.0.0.0/8 192.168.10.0/24 ::1/128' in before
+    assert 'ignoreip = 10.9.0.0/24 127.0.0.0/8 192.168.20.0/24 ::1/128 fd00:9::/64' in after
+    before, after = _diffs(check, 'Write the PJSIP local_net template section')
+    assert 'local_net=10.8.0.0/24' in before and 'local_net=10.9.0.0/24' in after
+    assert 'local_net=10.8.0.0/24' not in after
+    before, after = _diffs(check, 'Write the chan_sip localnet include file')
+    assert 'localnet=192.168.10.0/24' in before and 'localnet=192.168.20.0/24' in after
+    before, after = _diffs(check, 'Manage local_net inside named PJSIP transports')
+    assert 'local_net=fd00:8::/64' in before and 'local_net=fd00:9::/64' in after
+
+    # 2. the real run changes exactly what check mode predicted
+    real = playbook.run(_play(paths), _host(paths, NEW), netns=netns.name)
+    assert real.rc == 0, real.output
+    done = _changes(real)
+    role_tasks = {r['task'] for r in real.of('pbx', handler=False)}
+    assert ({t: c for t, c in predicted.items() if t in role_tasks}
+            == {t: c for t, c in done.items() if t in role_tasks})
+    assert _changed_tasks(done, run=real) == sorted([
+        'Apply the owned iptables and ip6tables chains',
+        "Write the ignoreip jail.d file (fail2ban's own config test must pass)",
+        'Write the PJSIP local_net template section',
+        'Manage local_net inside named PJSIP transports',
+        'Write the chan_sip localnet include file',
+    ])
+    # the same handlers were notified in both runs
+    assert sorted(r['task'] for r in check.of('pbx', handler=True)) == sorted(r['task'] for r in real.of('pbx', handler=True))
+    assert real.one('pbx', 'Record what changed')['result']['ansible_facts']['pbx_firewall_changed'] == \
+        check.one('pbx', 'Record what changed')['result']['ansible_facts']['pbx_firewall_changed'] == \
+        ['firewall', 'fail2ban', 'asterisk']
+    applied = _state(netns, paths)
+    assert applied != existing
+    assert 'ignoreip = 10.9.0.0/24 127.0.0.0/8 192.168.20.0/24 ::1/128 fd00:9::/64' in paths.jail_file.read_text()
+    assert sup.filter_chains(netns.save('nft'))['INPUT'][:2] == [
+        '-A INPUT -p tcp -m multiport --dports 22 -j f2b-sshd', '-A INPUT -j PBX-FIREWALL']
+
+    # 3. after the real run: check reports changed=0, changes nothing; a real run is a no-op too
+    recheck = playbook.run(_play(paths), _host(paths, NEW), netns=netns.name, check=True, diff=True)
+    assert recheck.rc == 0, recheck.output
+    assert _changed_tasks(_changes(recheck)) == []
+    assert 'changed=0' in recheck.output
+    assert _state(netns, paths) == applied
