@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Expected firewall verdicts, read straight from DESIGN.md's policy semantics.
 
 Independent of the collection on purpose: lab/probe.py compares real traffic
@@ -79,8 +78,8 @@ def verdict(policy, source, service):
 
     if not deciders:
         return "drop", "no network containing %s mentions %s" % (source, service)
-    names = ", ".join(sorted({name for name, _ in deciders}))
-    if all(ok for _, ok in deciders):
+    names = ", ".join(sorted({name for name, _verdict in deciders}))
+    if all(ok for _name, ok in deciders):
         return "accept", "%s (/%d) allows %s" % (names, best, service)
     return "drop", "%s (/%d) blocks %s" % (names, best, service)
 

@@ -148,7 +148,7 @@ fi
 # tarball (extracting it would take longer than the import itself).
 overlay="$work/overlay"
 install -D -m 0755 "$here/image/lab-init" "$overlay/usr/local/sbin/lab-init"
-install -D -m 0755 "$here/image/lab-listener" "$overlay/usr/local/sbin/lab-listener"
+install -D -m 0644 "$here/image/lab-listener" "$overlay/usr/local/sbin/lab-listener"
 install -D -m 0644 "$here/image/sshd_config" "$overlay/etc/ssh/sshd_config.d/lab.conf"
 install -D -m 0644 "$here/image/jail.local" "$overlay/etc/fail2ban/jail.d/lab.local"
 install -D -m 0644 "$here/image/sshd-filter.local" "$overlay/etc/fail2ban/filter.d/sshd.local"

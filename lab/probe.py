@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Probe the lab with real traffic and compare with the expected verdicts.
 
 From every client container, against every PBX on that client's network:
@@ -105,10 +104,10 @@ def policy_for(args, lab, pbx):
 
 def run_client(client, targets, timeout):
     """targets: list of (pbx, service, proto, port, host) -> list of (status, detail)."""
-    spec = json.dumps([[proto, host, port] for _, _, proto, port, host in targets])
+    spec = json.dumps([[proto, host, port] for _pbx, _service, proto, port, host in targets])
     cmd = ["docker", "exec", client["container"], "python3", "-c", IN_CONTAINER, spec, str(timeout)]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout * 4 + 30)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout * 4 + 30, check=False)
     except subprocess.TimeoutExpired:
         return [("error", "docker exec timed out")] * len(targets)
     if out.returncode != 0:
@@ -118,7 +117,7 @@ def run_client(client, targets, timeout):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--lab", default=os.path.join(HERE, ".cache", "lab.json"))
     parser.add_argument("--inventory", help="inventory dir with group_vars/ host_vars/ (default: lab/inventory)")
     parser.add_argument("--policy", nargs="+", metavar="VARS.yml",
