@@ -237,7 +237,7 @@ class Lab:
         # wait out the stop timeout
         self.docker('run', '-d', '--name', CONTAINER, '--restart', 'always', '--init',
                     *[arg for spec in PUBLISH for arg in ('-p', spec)],
-                    IMAGE, '/usr/local/sbin/lab-listener')
+                    IMAGE, 'python3', '/usr/local/sbin/lab-listener')
         self.wait_for_pbx()
 
     def _add_namespace(self, namespace):
