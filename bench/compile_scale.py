@@ -16,6 +16,7 @@ import sys
 import time
 
 SIZES = (1000, 10000, 100000)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVICE_SETS = (['sip'], ['sip', 'web'], ['ssh', 'web'], ['ami', 'ajam'], ['icmp', 'sip'])
 
 
@@ -28,6 +29,8 @@ def networks(count):
 
 
 def child(count):
+    # the collection as ansible_collections.pbxops.firewall (make link / hack/link-collection.sh)
+    sys.path.insert(0, os.path.join(REPO, '.build'))
     from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
     nets = networks(count)
     start = time.perf_counter()

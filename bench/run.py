@@ -1,0 +1,178 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""`make bench`: every benchmark in one run, printed side by side and written to
+docs/benchmarks.md with the chart docs/benchmarks.png.
+
+    .venv/bin/python bench/run.py                 # everything (~15-25 min on 2 cores)
+    .venv/bin/python bench/run.py --quick         # smaller sizes, for trying the harness
+    .venv/bin/python bench/run.py --parts apply,noop --no-write
+
+Parts (each in its own file):
+    compile  compile_scale.py  compile 1k / 10k / 100k networks: time, peak RSS, rules
+    apply    apply_compare.py  60 / 600 rules: this collection vs an ansible.builtin.iptables loop
+                               vs a bare iptables-restore over ssh (+ ansible -m ping)
+    noop     noop_rerun.py     no-op rerun of the pbx_firewall role: changed=0, module runs, time
+    reload   reload_safety.py  50 re-applies under client traffic, vs a MikoPBX-style reload
+    fleet    fleet_scale.py    the role on 1 / 5 / 10 / 20 hosts, forks = hosts
+
+The lab is the benchmark's own (containers and networks named pbxbench-*, see lab.py); it is
+removed at the end of the run, also after a failure or Ctrl-C. Logs: lab/.cache/bench/logs/.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import lab  # noqa: E402
+import report  # noqa: E402
+
+PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet')
+
+
+def _terminate(signum, _frame):
+    raise KeyboardInterrupt('signal %d' % signum)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
+    parser.add_argument('--parts', default=','.join(PARTS), help='comma-separated subset of %s' % ', '.join(PARTS))
+    parser.add_argument('--quick', action='store_true', help='small sizes (not for the published numbers)')
+    parser.add_argument('--no-write', action='store_true', help='print only; leave docs/ alone')
+    parser.add_argument('--loop-limit', type=int, default=15 * 60,
+                        help='seconds after which the 600-rule builtin loop is stopped and extrapolated')
+    parser.add_argument('--render', metavar='RESULTS_JSON',
+                        help='measure nothing: print and write the page from a saved results file '
+                             '(lab/.cache/bench/results.json of an earlier run)')
+    args = parser.parse_args()
+    if args.render:
+        with open(args.render) as handle:
+            results = json.load(handle)
+        print(report.render_text(results))
+        if not args.no_write:
+            complete = set(results.get('parts', ())) == set(PARTS) and not results.get('quick')
+            md = report.DOC if complete else os.path.join(lab.CACHE, 'benchmarks-preview.md')
+            png = report.PNG if complete else os.path.join(lab.CACHE, 'benchmarks-preview.png')
+            report.write_docs(results, md, png)
+            lab.say('wrote %s and %s' % (os.path.relpath(md, lab.REPO), os.path.relpath(png, lab.REPO)))
+        return 0
+    parts = [p.strip() for p in args.parts.split(',') if p.strip()]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error('unknown parts: %s' % ', '.join(sorted(unknown)))
+    signal.signal(signal.SIGTERM, _terminate)
+
+    log_dir = os.path.join(lab.CACHE, 'logs')
+    os.makedirs(log_dir, exist_ok=True)
+    t0 = time.perf_counter()
+    results = {'parts': parts, 'quick': args.quick, 'machine': report.machine_info(),
+               'load_start': os.getloadavg()}
+    lab.say('load average at start: %.2f %.2f %.2f' % results['load_start'])
+    the_lab = lab.Lab()
+    failed = None
+    retried = []
+
+    def host1_lab():
+        """(Re)start host1 (+ the client when the reload part runs) in a fresh lab."""
+        the_lab.destroy(quiet=True)
+        the_lab.prepare()
+        specs = [(lab.HOST1, 'pbx', [('mgmt', lab.HOST1_IP['mgmt']), ('cli', lab.HOST1_IP['cli'])],
+                  lab.HOST1_ENV)]
+        if 'reload' in parts:
+            specs.append((lab.CLIENT, 'client', [('cli', lab.CLIENT_IP)]))
+        the_lab.start_many(specs)
+        results['machine']['iptables_host1'] = lab.dexec(lab.HOST1, 'iptables --version').stdout.strip()
+        time.sleep(2)
+
+    def guarded(name, func, relab):
+        """Run one part; when the lab broke under it (containers gone, e.g. someone else restarted
+        the Docker daemon), rebuild the lab with relab() and run the part once more."""
+        try:
+            return func()
+        except Exception as exc:
+            if the_lab.intact():
+                raise
+            lab.say('%s: the lab broke during the part (%s); containers not running: %s. Rebuilding it and '
+                    'running %s once more' % (name, str(exc).splitlines()[0][:200],
+                                              ', '.join(the_lab.broken()) or 'docker not answering', name))
+            retried.append(name)
+            relab()
+            return func()
+
+    try:
+        if 'compile' in parts:
+            import compile_scale
+            lab.say('compile scale...')
+            sizes = (1000, 10000) if args.quick else compile_scale.SIZES
+            results['compile'] = compile_scale.measure(sizes)
+            for row in results['compile']:
+                lab.say('compile %6d networks: %.2f s, peak RSS %.0f MiB, rules IPv4/IPv6 %d/%d, ipsets %d'
+                        % (row['networks'], row['seconds'], row['peak_mib'], row['rules_ipv4'],
+                           row['rules_ipv6'], row['ipsets']))
+        if set(parts) & {'apply', 'noop', 'reload'}:
+            host1_lab()
+        elif 'fleet' in parts:
+            the_lab.prepare()
+        if set(parts) & {'apply', 'noop', 'reload', 'fleet'}:
+            results['machine'].update(report.lab_info())
+        if 'apply' in parts:
+            import apply_compare
+            results['apply'] = guarded('apply', lambda: apply_compare.run(
+                sizes=(60,) if args.quick else (60, 600), loop_limit=args.loop_limit, log_dir=log_dir), host1_lab)
+        if 'noop' in parts:
+            import noop_rerun
+            results['noop'] = guarded('noop', lambda: noop_rerun.run(log_dir=log_dir), host1_lab)
+        if 'reload' in parts:
+            import reload_safety
+            results['reload'] = guarded('reload', lambda: reload_safety.run(
+                log_dir=log_dir, applies=10 if args.quick else 50), host1_lab)
+        if set(parts) & {'apply', 'noop', 'reload'}:
+            the_lab.remove([lab.HOST1, lab.CLIENT])
+        if 'fleet' in parts:
+            import fleet_scale
+
+            def fresh_lab():
+                the_lab.destroy(quiet=True)
+                the_lab.prepare()
+            results['fleet'] = guarded('fleet', lambda: fleet_scale.run(
+                the_lab, sizes=(1, 5) if args.quick else fleet_scale.SIZES, log_dir=log_dir), fresh_lab)
+    except (Exception, KeyboardInterrupt) as exc:
+        failed = exc
+        traceback.print_exc()
+    finally:
+        if the_lab.containers or set(parts) - {'compile'}:
+            lab.say('cleaning up the benchmark lab')
+            the_lab.destroy()
+    results['retried'] = retried
+
+    results['seconds'] = time.perf_counter() - t0
+    results['load_end'] = os.getloadavg()
+    for name in ('results.json', 'results-%s.json' % time.strftime('%Y%m%d-%H%M%S')):   # latest + kept copy
+        with open(os.path.join(lab.CACHE, name), 'w') as handle:
+            json.dump(results, handle, indent=1, default=str)
+    text = report.render_text(results)
+    print()
+    print(text)
+    if failed is not None:
+        lab.say('FAILED: %s (partial results in lab/.cache/bench/results.json; docs/ not written)' % failed)
+        return 1
+    if not args.no_write:
+        if args.quick or set(parts) != set(PARTS):
+            # a partial or quick run never overwrites the published page: preview in the cache
+            md, png = os.path.join(lab.CACHE, 'benchmarks-preview.md'), os.path.join(lab.CACHE, 'benchmarks-preview.png')
+        else:
+            md, png = report.DOC, report.PNG
+        report.write_docs(results, md, png)
+        lab.say('wrote %s and %s' % (os.path.relpath(md, lab.REPO), os.path.relpath(png, lab.REPO)))
+    lab.say('total %.0f s (%.1f min)' % (results['seconds'], results['seconds'] / 60))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
