@@ -970,3 +970,16 @@ def render_unit(script):
         'WantedBy=multi-user.target',
         '',
     ])
+
+
+def render_docker_dropin(script):
+    """The docker.service drop-in: dockerd recreates DOCKER-USER when it starts, after the boot
+    unit ran, so docker.service runs the restore script again to put the jump back."""
+    return '\n'.join([
+        '# Managed by pbxops.firewall (iptables_ruleset); do not edit.',
+        '# dockerd recreates DOCKER-USER when it starts; this puts the PBX firewall jump back.',
+        '[Service]',
+        '# "-": a missing script never fails docker.service',
+        'ExecStartPost=-%s' % script,
+        '',
+    ])

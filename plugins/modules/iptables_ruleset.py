@@ -62,8 +62,8 @@ options:
   state:
     description:
       - V(present) makes the owned chains, jumps and ipsets exactly what O(ruleset) says.
-      - V(absent) removes the owned chains, jumps and ipsets and the persistence files and
-        unit, and nothing else.
+      - V(absent) removes the owned chains, jumps and ipsets and the persistence files,
+        unit and drop-in, and nothing else.
     type: str
     choices: [present, absent]
     default: present
@@ -83,6 +83,10 @@ options:
       - The unit runs before C(network-pre.target) and C(fail2ban.service) and after
         C(netfilter-persistent.service), so a whole-table restore done by
         netfilter-persistent cannot wipe the owned chains.
+      - When a jump hooks C(DOCKER-USER) (Docker-host mode), also a C(docker.service) drop-in
+        C(docker.service.d/pbx-firewall.conf) in O(unit_dir) that runs the restore script again
+        once dockerd has started, because dockerd recreates C(DOCKER-USER) and so drops the jump.
+        It is removed when no jump hooks C(DOCKER-USER).
       - V(false) neither writes nor removes persistence files.
       - Ignored with O(state=absent), which always removes them.
     type: bool
@@ -95,8 +99,8 @@ options:
     default: /etc/pbx-firewall
   unit_dir:
     description:
-      - Directory of the systemd unit C(pbx-firewall.service) and of
-        C(multi-user.target.wants/).
+      - Directory of the systemd unit C(pbx-firewall.service), of
+        C(multi-user.target.wants/) and of C(docker.service.d/).
       - C(systemctl daemon-reload) runs after a unit change only when systemd is running.
     type: path
     default: /etc/systemd/system
@@ -294,6 +298,7 @@ LOCK_WAIT = 120
 RUN_DIR = '/run/pbx-firewall'
 UNIT_NAME = 'pbx-firewall.service'
 WANTS_DIR = 'multi-user.target.wants'
+DOCKER_DROPIN = os.path.join('docker.service.d', 'pbx-firewall.conf')
 _TOKEN_RE = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
 
 # The rollback watcher: started before the apply, it detaches and outlives the module (whose
@@ -536,11 +541,12 @@ def persistence_ops(params, desired, host):
     script = os.path.join(persist_dir, 'restore')
     unit = os.path.join(unit_dir, UNIT_NAME)
     link = os.path.join(unit_dir, WANTS_DIR, UNIT_NAME)
+    dropin = os.path.join(unit_dir, DOCKER_DROPIN)
     files = [os.path.join(persist_dir, 'rules.v4'), os.path.join(persist_dir, 'rules.v6'),
              os.path.join(persist_dir, 'ipsets'), script, unit]
     ops = []
     if params['state'] == 'absent':
-        for path in files + [link]:
+        for path in files + [link, dropin]:
             before = _read_file(path)
             if before != (None, None, None) or os.path.lexists(path):
                 ops.append(('remove', path, None, None, before))
@@ -559,6 +565,12 @@ def persistence_ops(params, desired, host):
         (script, nf.render_restore_script(desired, persist_dir, tools), 0o755),
         (unit, nf.render_unit(script), 0o644),
     ]
+    # dockerd recreates DOCKER-USER when it starts, after the boot unit ran: a drop-in makes
+    # docker.service run the restore script again, which puts the jump back.
+    docker = any(nf.rule_chain(jump) == 'DOCKER-USER'
+                 for family in desired.families.values() for jump in family.jumps)
+    if docker:
+        wanted.append((dropin, nf.render_docker_dropin(script), 0o644))
     for path, content, mode in wanted:
         before = _read_file(path)
         if before != (content, mode, None):
@@ -566,7 +578,15 @@ def persistence_ops(params, desired, host):
     before = _read_file(link)
     if before[2] != unit:
         ops.append(('symlink', link, unit, None, before))
+    if not docker:
+        before = _read_file(dropin)
+        if before != (None, None, None) or os.path.lexists(dropin):
+            ops.append(('remove', dropin, None, None, before))
     return ops
+
+
+def _unit_file(path):
+    return path.endswith(UNIT_NAME) or path.endswith(DOCKER_DROPIN)
 
 
 def _write_file(path, content, mode):
@@ -601,12 +621,17 @@ def apply_persistence(module, ops, params):
         elif kind == 'remove':
             if os.path.lexists(path):
                 os.unlink(path)
+    # directories the module creates go once they are empty (rmdir leaves a non-empty one)
+    empty = [os.path.dirname(path) for kind, path, _v, _m, _b in ops
+             if kind == 'remove' and path.endswith(DOCKER_DROPIN)]
     if params['state'] == 'absent':
+        empty.append(params['persist_dir'])
+    for directory in empty:
         try:
-            os.rmdir(params['persist_dir'])
+            os.rmdir(directory)
         except OSError:
             pass
-    if _systemd_running() and any(p.endswith(UNIT_NAME) for _k, p, _v, _m, _b in ops):
+    if _systemd_running() and any(_unit_file(p) for _k, p, _v, _m, _b in ops):
         systemctl = module.get_bin_path('systemctl')
         if systemctl:
             module.run_command([systemctl, 'daemon-reload'])
@@ -627,7 +652,7 @@ def persistence_revert_steps(module, ops):
             steps.append({'write': path, 'content': content, 'mode': mode})
         else:
             steps.append({'remove': path})
-    if ops and _systemd_running():
+    if any(_unit_file(path) for _k, path, _v, _m, _b in ops) and _systemd_running():
         systemctl = module.get_bin_path('systemctl')
         if systemctl:
             steps.append({'argv': [systemctl, 'daemon-reload'], 'stdin': None})

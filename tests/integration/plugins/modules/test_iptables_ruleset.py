@@ -413,18 +413,23 @@ def test_absent_removes_exactly_what_is_owned(netns, ansible, backend, tmp_path)
                    jumps=[{'chain': 'INPUT', 'target': 'PBX-FIREWALL'},
                           {'chain': 'DOCKER-USER', 'target': 'PBX-FIREWALL'}])
     absent = dict(state='absent', backend=backend, **paths)
-    applied, snap1, check, snap2, first, second, snap3 = ansible.local(netns, [
+    dropin = tmp_path / 'systemd' / 'docker.service.d' / 'pbx-firewall.conf'
+    applied, snap1, dropin_applied, check, snap2, dropin_checked, first, second, snap3 = ansible.local(netns, [
         task(with_backend(ruleset, backend, persist=True, **paths)), ansible.snapshot_task(),
-        task(absent, check_mode=True), ansible.snapshot_task(),
+        ansible.shell_task('cat %s' % dropin),
+        task(absent, check_mode=True), ansible.snapshot_task(), ansible.shell_task('cat %s' % dropin),
         task(absent), task(absent), ansible.snapshot_task()])
     ok(applied, True)
     assert any('DOCKER-USER does not exist' in w for w in applied['_warnings'])   # not in IPv6
     state = ansible.state(snap1)
     assert owned(state[backend + '6']) == {'PBX-FIREWALL': ['-A PBX-FIREWALL -j ACCEPT']}
     assert owned(state[backend + '4']) == EXPECTED_OWNED
+    # a DOCKER-USER jump brings the docker.service drop-in that re-runs the restore script
+    assert 'ExecStartPost=-%s' % (tmp_path / 'etc' / 'restore') in dropin_applied['stdout_lines']
 
     ok(check, True)
     assert ansible.state(snap2) == state
+    assert dropin_checked['stdout'] == dropin_applied['stdout']
 
     ok(first, True)
     ok(second, False)
@@ -434,6 +439,7 @@ def test_absent_removes_exactly_what_is_owned(netns, ansible, backend, tmp_path)
     assert not os.path.exists(str(tmp_path / 'etc'))
     assert not os.path.lexists(str(tmp_path / 'systemd' / 'pbx-firewall.service'))
     assert not os.path.lexists(str(tmp_path / 'systemd' / 'multi-user.target.wants' / 'pbx-firewall.service'))
+    assert not os.path.lexists(str(dropin.parent))
 
 
 # ------------------------------------------------------------------------------------------
@@ -491,6 +497,8 @@ def test_persistence_files_restore_the_ruleset(netns, ansible, backend, tmp_path
         assert line in unit.splitlines() or any(l.startswith(line) for l in unit.splitlines()), line
     link = unit_dir / 'multi-user.target.wants' / 'pbx-firewall.service'
     assert os.readlink(str(link)) == str(unit_dir / 'pbx-firewall.service')
+    # no DOCKER-USER jump in this ruleset: no docker.service drop-in
+    assert not (unit_dir / 'docker.service.d').exists()
 
     applied = ansible.state(snap1)
     lost = ansible.state(snap2)

@@ -499,3 +499,7 @@ def test_render_persistence():
                  'ExecStart=/etc/pbx-firewall/restore', 'WantedBy=multi-user.target'):
         assert line in unit
     assert any(line.startswith('After=netfilter-persistent.service') for line in unit)
+    dropin = nf.render_docker_dropin(script_path).splitlines()
+    assert '[Service]' in dropin
+    assert [line for line in dropin if not line.startswith('#')] == [
+        '[Service]', 'ExecStartPost=-/etc/pbx-firewall/restore']
