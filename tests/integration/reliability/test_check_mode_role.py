@@ -44,9 +44,10 @@ def _play(paths):
              'roles': [sup.ROLE]}]
 
 
-def _host(paths, networks):
+def _host(paths, networks, **extra):
     return {'pbx': sup.local_host(pbx_firewall_networks=networks, pbx_firewall_asterisk_chan_sip=True,
-                                  pbx_firewall_asterisk_pjsip_transports=['transport-udp'], **paths.role_vars())}
+                                  pbx_firewall_asterisk_pjsip_transports=['transport-udp'],
+                                  **dict(paths.role_vars(), **extra))}
 
 
 def _state(netns, paths):
@@ -88,6 +89,8 @@ def test_check_mode_predicts_the_real_run_and_changes_nothing(netns, playbook, r
     paths = role_paths
     for command in FOREIGN:
         netns.sh('iptables-nft -w %s' % command)
+    admin_files = {name: (paths.asterisk_dir / name).read_text() for name in ('pjsip.conf', 'sip.conf')}
+    foreign_only = sup.filter_chains(netns.save('nft'))
 
     # the existing, different state
     old = playbook.run(_play(paths), _host(paths, OLD), netns=netns.name)
@@ -150,3 +153,13 @@ def test_check_mode_predicts_the_real_run_and_changes_nothing(netns, playbook, r
     assert _changed_tasks(_changes(recheck)) == []
     assert 'changed=0' in recheck.output
     assert _state(netns, paths) == applied
+
+    # 4. pbx_firewall_enabled: false takes back every owned chain, file and line, and nothing else
+    removed = playbook.run(_play(paths), _host(paths, NEW, pbx_firewall_enabled=False), netns=netns.name)
+    assert removed.rc == 0, removed.output
+    assert sup.filter_chains(netns.save('nft')) == foreign_only
+    assert sorted(p.name for p in paths.asterisk_dir.iterdir()) == sorted(admin_files)
+    assert {name: (paths.asterisk_dir / name).read_text() for name in admin_files} == admin_files
+    assert not paths.jail_file.exists()
+    assert not paths.persist_dir.exists()
+    assert sorted(str(p.relative_to(paths.unit_dir)) for p in paths.unit_dir.rglob('*')) == ['multi-user.target.wants']
