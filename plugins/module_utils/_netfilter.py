@@ -74,40 +74,35 @@ def is_owned_ipset(name):
     return name.startswith(IPSET_PREFIX)
 
 
+# One raw token: runs of plain characters, backslash escapes and double-quoted parts.
+_TOKEN_RE = re.compile(r'(?:[^\s"\\]+|\\.|"(?:[^"\\]|\\.)*")+', re.S)
+
+
 def split_rule(line):
     """Split an iptables-save line into raw tokens, keeping their quotes.
 
     iptables-save quotes a value with double quotes and escapes ``"`` and ``\\``
     inside them with a backslash. Raises ValueError on an unbalanced quote.
     """
+    if '"' not in line and '\\' not in line:
+        return line.split()
     tokens = []
-    current = []
-    quoted = escaped = False
-    for char in line:
-        if escaped:
-            current.append(char)
-            escaped = False
-        elif char == '\\':
-            current.append(char)
-            escaped = True
-        elif char == '"':
-            current.append(char)
-            quoted = not quoted
-        elif char.isspace() and not quoted:
-            if current:
-                tokens.append(''.join(current))
-                current = []
-        else:
-            current.append(char)
-    if quoted or escaped:
+    end = 0
+    for match in _TOKEN_RE.finditer(line):
+        # anything but white space between tokens is a quote or backslash left unmatched
+        if match.start() > end and not line[end:match.start()].isspace():
+            raise ValueError('unbalanced quote or trailing backslash in %r' % line)
+        tokens.append(match.group())
+        end = match.end()
+    if line[end:].strip():
         raise ValueError('unbalanced quote or trailing backslash in %r' % line)
-    if current:
-        tokens.append(''.join(current))
     return tokens
 
 
 def unquote(token):
     """The value of one raw token (quotes removed, escapes resolved)."""
+    if '"' not in token and '\\' not in token:
+        return token
     out = []
     escaped = False
     for char in token:

@@ -565,8 +565,7 @@ def persistence_ops(params, desired, host):
         (script, nf.render_restore_script(desired, persist_dir, tools), 0o755),
         (unit, nf.render_unit(script), 0o644),
     ]
-    # dockerd recreates DOCKER-USER when it starts, after the boot unit ran: a drop-in makes
-    # docker.service run the restore script again, which puts the jump back.
+    # Docker-host mode: the docker.service drop-in (see nf.render_docker_dropin)
     docker = any(nf.rule_chain(jump) == 'DOCKER-USER'
                  for family in desired.families.values() for jump in family.jumps)
     if docker:

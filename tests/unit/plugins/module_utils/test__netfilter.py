@@ -57,6 +57,41 @@ def test_split_rule_rejects_unbalanced(line):
         nf.split_rule(line)
 
 
+def _reference_split(line):
+    """split_rule spelled out one character at a time (the specification it must meet)."""
+    tokens, current, quoted, escaped = [], [], False, False
+    for char in line:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == '\\':
+            current.append(char)
+            escaped = True
+        elif char == '"':
+            current.append(char)
+            quoted = not quoted
+        elif char.isspace() and not quoted:
+            if current:
+                tokens.append(''.join(current))
+            current = []
+        else:
+            current.append(char)
+    if quoted or escaped:
+        return ValueError
+    return tokens + ([''.join(current)] if current else [])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet='ab -"\\\t\n\x1c\u00a0', max_size=30))
+def test_split_rule_agrees_with_the_character_by_character_reference(line):
+    expected = _reference_split(line)
+    if expected is ValueError:
+        with pytest.raises(ValueError, match='unbalanced'):
+            nf.split_rule(line)
+    else:
+        assert nf.split_rule(line) == expected
+
+
 @pytest.mark.parametrize('token, value', [
     ('ACCEPT', 'ACCEPT'), ('"a b"', 'a b'), (r'"a\"b"', 'a"b'), (r'"a\\b"', 'a\\b'),
 ])
