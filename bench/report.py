@@ -184,13 +184,13 @@ def _fleet_advice(f):
         text += (' The apply used %.0f CPU seconds for %d hosts (%.1f per host: %.1f on the controller, %.1f on '
                  'the host), so two cores need at least %s for it, %.1f× the one-host wall time of %s, before '
                  'any waiting. One host alone already keeps %.1f cores busy (%.1f CPU s in %s); %d hosts are '
-                 'CPU-bound. Within 3× on two cores would need about %.1f CPU s per host, a third of today\'s. '
+                 'CPU-bound. Within 3× on two cores would need about %.1f CPU s per host, %.0f%% of today\'s. '
                  'The no-op rerun used %.0f CPU s (%.1f per host).'
                  % (big['apply_cpu'], big['hosts'], per_host, big['apply_cpu_controller'] / big['hosts'],
                     big['apply_cpu_hosts'] / big['hosts'], _s(big['apply_cpu_floor']),
                     big['apply_cpu_floor'] / one['apply'], _s(one['apply']), one['apply_cpu'] / one['apply'],
                     one['apply_cpu'], _s(one['apply']), big['hosts'], 3 * one['apply'] * 2 / big['hosts'],
-                    big['noop_cpu'], big['noop_cpu'] / big['hosts']))
+                    100 * 3 * one['apply'] * 2 / big['hosts'] / per_host, big['noop_cpu'], big['noop_cpu'] / big['hosts']))
     return text + '\n'
 
 
