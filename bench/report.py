@@ -180,17 +180,28 @@ def _fleet_advice(f):
     text = ('\nGoal not met: %d hosts took %.1f× (apply) and %.1f× (no-op) the one-host time.'
             % (big['hosts'], big['apply_vs_1'], big['noop_vs_1']))
     if big.get('apply_cpu') and one.get('apply_cpu'):
-        per_host = big['apply_cpu'] / big['hosts']
+        n = big['hosts']
+        per_host = big['apply_cpu'] / n
+        # CPU that does not grow with the hosts (ansible-playbook start, inventory, role loading),
+        # estimated as what one host's run uses beyond the per-host share of the big run.
+        fixed = max(one['apply_cpu'] - per_host, 0.0)
+        # With one host busy on one core, wall(1) ~ fixed + c; n hosts on two cores need at least
+        # (fixed + n c) / 2. Within 3x: (fixed + n c) / 2 <= 3 (fixed + c), so c <= 5 fixed / (n - 6).
+        needed = 5 * fixed / (n - 6) if n > 6 else None
         text += (' The apply used %.0f CPU seconds for %d hosts (%.1f per host: %.1f on the controller, %.1f on '
                  'the host), so two cores need at least %s for it, %.1f× the one-host wall time of %s, before '
                  'any waiting. One host alone already keeps %.1f cores busy (%.1f CPU s in %s); %d hosts are '
-                 'CPU-bound. Within 3× on two cores would need about %.1f CPU s per host, %.0f%% of today\'s. '
-                 'The no-op rerun used %.0f CPU s (%.1f per host).'
-                 % (big['apply_cpu'], big['hosts'], per_host, big['apply_cpu_controller'] / big['hosts'],
-                    big['apply_cpu_hosts'] / big['hosts'], _s(big['apply_cpu_floor']),
+                 'CPU-bound.'
+                 % (big['apply_cpu'], n, per_host, big['apply_cpu_controller'] / n,
+                    big['apply_cpu_hosts'] / n, _s(big['apply_cpu_floor']),
                     big['apply_cpu_floor'] / one['apply'], _s(one['apply']), one['apply_cpu'] / one['apply'],
-                    one['apply_cpu'], _s(one['apply']), big['hosts'], 3 * one['apply'] * 2 / big['hosts'],
-                    100 * 3 * one['apply'] * 2 / big['hosts'] / per_host, big['noop_cpu'], big['noop_cpu'] / big['hosts']))
+                    one['apply_cpu'], _s(one['apply']), n))
+        if needed is not None:
+            text += (' About %.1f CPU s of a run does not grow with the hosts (Ansible starting, reading the '
+                     'inventory and the role); with that, %d hosts fit in 3× one host only at about %.1f CPU s '
+                     'per host or less, %.0f%% of today\'s.' % (fixed, n, needed, 100 * needed / per_host))
+        text += ' The no-op rerun, three module runs per host, used %.0f CPU s (%.1f per host).' % (
+            big['noop_cpu'], big['noop_cpu'] / n)
     return text + '\n'
 
 
