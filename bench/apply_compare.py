@@ -92,7 +92,7 @@ def _extrapolated_loop(n, inventory, play_loop, log_dir, sample=100):
     """(extrapolated seconds for n rules, state of the n-rule loop replaced by the n-rule restore)."""
     nets = policies.networks(sample)
     rules = policies.compile_rules(nets)['ipv4']
-    extra = _write(os.path.join(lab.CACHE, 'vars-%d.json' % sample), json.dumps(
+    extra = _write(os.path.join(lab.CACHE, 'vars-loop-%d.json' % sample), json.dumps(
         {'bench_rules': [policies.builtin_params(r) for r in rules]}))
     seconds, _proc = lab.ansible(['ansible-playbook', '-i', inventory, play_loop, '-e', '@' + extra],
                                  log=os.path.join(log_dir, 'apply-loop-%d.log' % sample))
@@ -132,9 +132,10 @@ def run(sizes=(60, 600), repeats=3, loop_limit=15 * 60, log_dir=None):
         rules = policies.compile_rules(nets)['ipv4']
         lab.say('%d-rule policy: %d networks compile to %d IPv4 rules (ipset_threshold 0, no IPv6)'
                 % (n, len(nets), len(rules)))
-        extra = _write(os.path.join(lab.CACHE, 'vars-%d.json' % n), json.dumps(
-            {'bench_networks': nets, 'bench_expected_rules': n,
-             'bench_rules': [policies.builtin_params(r) for r in rules]}))
+        # each side loads only its own input: the networks, or the loop's task parameters
+        extra = _write(os.path.join(lab.CACHE, 'vars-%d.json' % n), json.dumps({'bench_networks': nets}))
+        extra_loop = _write(os.path.join(lab.CACHE, 'vars-loop-%d.json' % n), json.dumps(
+            {'bench_rules': [policies.builtin_params(r) for r in rules]}))
         row = {'rules': n, 'networks': len(nets)}
 
         # (c) bare restore: the floor
@@ -165,7 +166,7 @@ def run(sizes=(60, 600), repeats=3, loop_limit=15 * 60, log_dir=None):
         lab.say('%d rules: ansible.builtin.iptables loop (%d module runs: chain, %d rules, jump)...'
                 % (n, n + 2, n))
         try:
-            seconds, _proc = lab.ansible(['ansible-playbook', '-i', inventory, play_loop, '-e', '@' + extra],
+            seconds, _proc = lab.ansible(['ansible-playbook', '-i', inventory, play_loop, '-e', '@' + extra_loop],
                                          log=os.path.join(log_dir, 'apply-loop-%d.log' % n), timeout=loop_limit)
             row['loop'] = seconds
             row['loop_measured'] = True
