@@ -5,7 +5,8 @@
 
 (a) this collection: ``ansible-playbook`` with one ``pbxops.firewall.iptables_ruleset`` task
     (the policy compiled by the ``firewall_ruleset`` filter in the task, rollback confirmation
-    over a new connection included, ``persist: false``);
+    over a new connection included, ``persist: false``); the same run with ``rollback_timeout: 0``
+    is timed too, to show what the confirmation costs;
 (b) a loop of ``ansible.builtin.iptables`` tasks adding the same rules, in the same chain and
     order (create the chain, one loop item per rule, then the INPUT jump);
 (c) the floor: the same rules as one ``iptables-restore --noflush`` over one ``ssh`` call,
@@ -32,7 +33,7 @@ PLAY_COLLECTION = '''---
       pbxops.firewall.iptables_ruleset:
         ruleset: "{{ bench_networks | pbxops.firewall.firewall_ruleset(ipset_threshold=0, ipv6=false,
                      sip_scanner_agents=[]) }}"
-        rollback_timeout: 30
+        rollback_timeout: %d
         persist: false
 '''
 
@@ -113,7 +114,9 @@ def run(sizes=(60, 600), repeats=3, loop_limit=15 * 60, log_dir=None):
     """Returns {'ping': s, 'sizes': [{rules, collection, loop, restore, ...}]}."""
     inventory = lab.write_inventory(os.path.join(lab.CACHE, 'inventory-host1.yml'),
                                     [('host1', lab.HOST1_IP['mgmt'])])
-    play_collection = _write(os.path.join(lab.CACHE, 'apply-collection.yml'), PLAY_COLLECTION)
+    play_collection = _write(os.path.join(lab.CACHE, 'apply-collection.yml'), PLAY_COLLECTION % 30)
+    # the same run without the rollback, to show what the confirmation costs (not a compared side)
+    play_unconfirmed = _write(os.path.join(lab.CACHE, 'apply-collection-no-rollback.yml'), PLAY_COLLECTION % 0)
     play_loop = _write(os.path.join(lab.CACHE, 'apply-loop.yml'), PLAY_LOOP)
     log_dir = log_dir or lab.CACHE
 
@@ -159,6 +162,17 @@ def run(sizes=(60, 600), repeats=3, loop_limit=15 * 60, log_dir=None):
         state_collection = lab.filter_state(lab.HOST1)
         lab.say('%d rules: collection %.2f s (median of %s), bare restore %.3f s'
                 % (n, row['collection'], ', '.join('%.2f' % s for s in runs), row['restore']))
+        unconfirmed = []
+        for i in range(repeats):
+            lab.reset(lab.HOST1)
+            seconds, _proc = lab.ansible(['ansible-playbook', '-i', inventory, play_unconfirmed, '-e', '@' + extra],
+                                         log=os.path.join(log_dir, 'apply-no-rollback-%d-%d.log' % (n, i)))
+            unconfirmed.append(seconds)
+        row['no_rollback'] = statistics.median(unconfirmed)
+        if lab.filter_state(lab.HOST1) != state_collection:
+            raise RuntimeError('%d rules: the run without rollback left other rules' % n)
+        lab.say('%d rules: collection without the rollback confirmation %.2f s (median of %s)'
+                % (n, row['no_rollback'], ', '.join('%.2f' % s for s in unconfirmed)))
 
         # (b) the builtin loop: once. Past loop_limit it is stopped, and the time is extrapolated
         # from the per-task cost of a 100-rule loop (said so in the report).

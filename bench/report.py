@@ -139,10 +139,11 @@ def render_apply(a):
     for row in a['sizes']:
         floor = a['ping'] + row['restore']
         rows.append([row['rules'], row['networks'], _s(row['collection']),
+                     _s(row['no_rollback']) if 'no_rollback' in row else '-',
                      _s(row['loop']) + ('' if row['loop_measured'] else ' (extrapolated)'),
                      _s(row['restore']), _s(floor), '%.1f×' % row['vs_loop'], '%.2f×' % row['vs_floor'],
                      'yes' if row['same_rules'] else '**NO**'])
-    return _table(['rules', 'networks', 'collection', 'builtin loop', 'bare restore', 'ping + restore',
+    return _table(['rules', 'networks', 'collection', 'collection without rollback', 'builtin loop', 'bare restore', 'ping + restore',
                    'loop / collection', 'collection / (ping + restore)', 'same iptables-save'], rows)
 
 
@@ -416,6 +417,12 @@ def _apply_advice(a):
                 % (row['rules'], row['vs_loop'], goal, _s(needed), _s(row['collection']), _s(a['ping'])))
         if needed < a['ping']:
             text += ', already more than the whole budget: no module can reach %d× against this loop here.' % goal
+        elif 'no_rollback' in row:
+            text += ('; the rest (%s) is compiling the policy, building and running the module, and the rollback '
+                     'confirmation over a new SSH connection, which alone costs %s (the same run with '
+                     '`rollback_timeout: 0` takes %s).'
+                     % (_s(max(module, 0)), _s(max(row['collection'] - row['no_rollback'], 0)),
+                        _s(row['no_rollback'])))
         else:
             text += '; the rest (%s) is the module\'s work, its rollback confirmation over a new SSH ' \
                     'connection and compiling the policy.' % _s(max(module, 0))
@@ -466,7 +473,9 @@ def render_doc(r):
            '',
            '- **this collection**: `ansible-playbook` with one `pbxops.firewall.iptables_ruleset` task '
            '(the `firewall_ruleset` filter compiles the policy inside the task; `rollback_timeout: 30`, '
-           'so the rollback is armed and confirmed over a new SSH connection; `persist: false`); median of 3;',
+           'so the rollback is armed and confirmed over a new SSH connection; `persist: false`); median of 3. '
+           'The same run with `rollback_timeout: 0` (column "collection without rollback", median of 3) is '
+           'not a compared side: it shows what the confirmation costs;',
            '- **builtin loop**: `ansible.builtin.iptables` with `chain_management` to create `PBX-FIREWALL`, '
            'one loop item per rule in the same order (source, protocol, port(s), ICMP type, ctstate, '
            'comment, target), then the jump from INPUT: rules + 2 module runs; measured once;',
