@@ -89,6 +89,17 @@ def _floor_restore(text):
     return seconds
 
 
+def _timed_playbooks(inventory, play, extra, repeats, log_pattern):
+    """Seconds of ``repeats`` runs of ``play``, each from a clean host (logs: log_pattern % i)."""
+    runs = []
+    for i in range(repeats):
+        lab.reset(lab.HOST1)
+        seconds, _proc = lab.ansible(['ansible-playbook', '-i', inventory, play, '-e', '@' + extra],
+                                     log=log_pattern % i)
+        runs.append(seconds)
+    return runs
+
+
 def _extrapolated_loop(n, inventory, play_loop, log_dir, sample=100):
     """(extrapolated seconds for n rules, state of the n-rule loop replaced by the n-rule restore)."""
     nets = policies.networks(sample)
@@ -151,23 +162,15 @@ def run(sizes=(60, 600), repeats=3, loop_limit=15 * 60, log_dir=None):
         state_floor = lab.filter_state(lab.HOST1)
 
         # (a) this collection
-        runs = []
-        for i in range(repeats):
-            lab.reset(lab.HOST1)
-            seconds, _proc = lab.ansible(['ansible-playbook', '-i', inventory, play_collection, '-e', '@' + extra],
-                                         log=os.path.join(log_dir, 'apply-collection-%d-%d.log' % (n, i)))
-            runs.append(seconds)
+        runs = _timed_playbooks(inventory, play_collection, extra, repeats,
+                                os.path.join(log_dir, 'apply-collection-%d-%%d.log' % n))
         row['collection'] = statistics.median(runs)
         row['collection_runs'] = runs
         state_collection = lab.filter_state(lab.HOST1)
         lab.say('%d rules: collection %.2f s (median of %s), bare restore %.3f s'
                 % (n, row['collection'], ', '.join('%.2f' % s for s in runs), row['restore']))
-        unconfirmed = []
-        for i in range(repeats):
-            lab.reset(lab.HOST1)
-            seconds, _proc = lab.ansible(['ansible-playbook', '-i', inventory, play_unconfirmed, '-e', '@' + extra],
-                                         log=os.path.join(log_dir, 'apply-no-rollback-%d-%d.log' % (n, i)))
-            unconfirmed.append(seconds)
+        unconfirmed = _timed_playbooks(inventory, play_unconfirmed, extra, repeats,
+                                       os.path.join(log_dir, 'apply-no-rollback-%d-%%d.log' % n))
         row['no_rollback'] = statistics.median(unconfirmed)
         if lab.filter_state(lab.HOST1) != state_collection:
             raise RuntimeError('%d rules: the run without rollback left other rules' % n)

@@ -37,12 +37,14 @@ LOCAL_INVENTORY = 'target ansible_connection=local ansible_pipelining=true ansib
 CALLBACK = '''
 import json
 import os
+import time
 
+from ansible.playbook.handler import Handler
 from ansible.plugins.callback import CallbackBase
 
 
 class CallbackModule(CallbackBase):
-    """Record every task result as JSON in $PBXFW_RESULTS (tests only)."""
+    """Record every task result with its host and task in $PBXFW_RESULTS (tests only)."""
 
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = 'aggregate'
@@ -54,10 +56,17 @@ class CallbackModule(CallbackBase):
         self.results = []
 
     def _add(self, result, status):
-        data = dict(result.result)
-        data['_status'] = status
-        data['_warnings'] = [str(getattr(w, 'msg', w)) for w in (result.warnings or [])]
-        self.results.append(data)
+        task = result.task
+        self.results.append({
+            'host': result.host.get_name(),
+            'task': task.name or task.action,
+            'time': time.time(),
+            'action': task.action,
+            'handler': isinstance(task, Handler),
+            'status': status,
+            'warnings': [str(getattr(w, 'msg', w)) for w in (result.warnings or [])],
+            'result': dict(result.result),
+        })
 
     def v2_runner_on_ok(self, result):
         self._add(result, 'ok')
@@ -129,6 +138,12 @@ def integration_env():
     for tool in ('ip', 'iptables-nft-save', 'iptables-legacy-save', 'ipset'):
         _needs(shutil.which(tool), '%s is not installed' % tool)
     _needs(os.path.exists(ANSIBLE_PLAYBOOK), 'ansible-playbook not found next to %s' % PYTHON)
+
+
+@pytest.fixture(scope='session')
+def needs():
+    """``needs(condition, why)`` for fixtures and tests in the suites below this directory."""
+    return _needs
 
 
 @pytest.fixture(scope='session')
@@ -237,9 +252,9 @@ class Ansible:
         path = run_dir / 'results.json'
         if not path.exists():
             raise AssertionError('ansible-playbook recorded no result (rc=%d):\n%s' % (proc.returncode, output))
-        results = json.loads(path.read_text())
-        for result in results:
-            result['_output'] = output
+        # one flat dict per task result: the module's return values plus _status/_warnings/_output
+        results = [dict(record['result'], _status=record['status'], _warnings=record['warnings'], _output=output)
+                   for record in json.loads(path.read_text())]
         if expect_rc is not None:
             assert proc.returncode == expect_rc, output
         return results

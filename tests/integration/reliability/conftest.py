@@ -32,13 +32,6 @@ import time
 import pytest
 
 
-def _missing_tool(why):
-    """Skip on a developer machine without the tool; in CI a missing tool is a failure."""
-    if os.environ.get('CI'):
-        pytest.fail('%s: CI installs everything the tests need (hack/install-debs.sh)' % why)
-    pytest.skip(why)
-
-
 class _LazySupport:
     """``_support`` imported on first use: initial conftests load before the repository's
     conftest installs Ansible's collection finder, so nothing from ``ansible_collections``
@@ -54,57 +47,6 @@ sup = _LazySupport()
 PYTHON = sys.executable
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(PYTHON), 'ansible-playbook')
 SSHD = shutil.which('sshd') or '/usr/sbin/sshd'
-
-HOST_CALLBACK = '''
-import json
-import os
-import time
-
-from ansible.playbook.handler import Handler
-from ansible.plugins.callback import CallbackBase
-
-
-class CallbackModule(CallbackBase):
-    """Record every task result with its host and task name in $PBXFW_REL_RESULTS (tests only)."""
-
-    CALLBACK_VERSION = 2.0
-    CALLBACK_TYPE = 'aggregate'
-    CALLBACK_NAME = 'pbxfw_rel_results'
-    CALLBACK_NEEDS_ENABLED = True
-
-    def __init__(self):
-        super().__init__()
-        self.results = []
-
-    def _add(self, result, status):
-        task = result.task
-        self.results.append({
-            'host': result.host.get_name(),
-            'task': task.name or task.action,
-            'time': time.time(),
-            'action': task.action,
-            'handler': isinstance(task, Handler),
-            'status': status,
-            'warnings': [str(getattr(w, 'msg', w)) for w in (result.warnings or [])],
-            'result': dict(result.result),
-        })
-
-    def v2_runner_on_ok(self, result):
-        self._add(result, 'ok')
-
-    def v2_runner_on_failed(self, result, ignore_errors=False):
-        self._add(result, 'failed')
-
-    def v2_runner_on_unreachable(self, result):
-        self._add(result, 'unreachable')
-
-    def v2_runner_on_skipped(self, result):
-        self._add(result, 'skipped')
-
-    def v2_playbook_on_stats(self, stats):
-        with open(os.environ['PBXFW_REL_RESULTS'], 'w') as handle:
-            json.dump(self.results, handle, default=str)
-'''
 
 
 # ------------------------------------------------------------------------------------------
@@ -138,9 +80,8 @@ class PlayRun:
 class Playbook:
     """Runs plays given as data; inventory given as {host: vars} (written as JSON, i.e. YAML)."""
 
-    def __init__(self, ansible, callback_dir):
+    def __init__(self, ansible):
         self.ansible = ansible              # the ``ansible`` fixture of tests/integration/conftest.py
-        self.callback_dir = callback_dir
         self.counter = 0
 
     def start(self, plays, hosts, netns=None, check=False, diff=False):
@@ -156,12 +97,8 @@ class Playbook:
             argv.append('--diff')
         if netns is not None:
             argv = sup.ns_argv(netns, *argv)
-        env = self.ansible.env({
-            'ANSIBLE_CALLBACK_PLUGINS': str(self.callback_dir),
-            'ANSIBLE_CALLBACKS_ENABLED': 'pbxfw_rel_results',
-            'PBXFW_REL_RESULTS': str(run_dir / 'results.json'),
-            'ANSIBLE_FORKS': '20',
-        })
+        # the results callback of tests/integration/conftest.py, in its full (per host) shape
+        env = self.ansible.env({'PBXFW_RESULTS': str(run_dir / 'results.json'), 'ANSIBLE_FORKS': '20'})
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                 cwd=str(run_dir))
         return proc, run_dir
@@ -180,16 +117,9 @@ class Playbook:
         return self.wait(self.start(plays, hosts, **kwargs))
 
 
-@pytest.fixture(scope='session')
-def rel_callback_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp('rel-callbacks')
-    (directory / 'pbxfw_rel_results.py').write_text(HOST_CALLBACK)
-    return directory
-
-
 @pytest.fixture
-def playbook(ansible, rel_callback_dir):
-    return Playbook(ansible, rel_callback_dir)
+def playbook(ansible):
+    return Playbook(ansible)
 
 
 # ------------------------------------------------------------------------------------------
@@ -258,9 +188,8 @@ REAL_HOST_PATHS = ('/etc/pbx-firewall', '/etc/systemd/system/pbx-firewall.servic
 
 
 @pytest.fixture
-def role_paths(tmp_path, integration_env):
-    if not os.path.isdir('/etc/fail2ban') or not shutil.which('fail2ban-client'):
-        _missing_tool('fail2ban is not installed')
+def role_paths(tmp_path, integration_env, needs):
+    needs(os.path.isdir('/etc/fail2ban') and shutil.which('fail2ban-client'), 'fail2ban is not installed')
     root = tmp_path / 'host'
     root.mkdir()
     existing = {p for p in REAL_HOST_PATHS if os.path.lexists(p)}
@@ -370,9 +299,8 @@ class Fail2ban:
 
 
 @pytest.fixture
-def fail2ban(netns, tmp_path):
-    if not shutil.which('fail2ban-server'):
-        _missing_tool('fail2ban is not installed')
+def fail2ban(netns, tmp_path, needs):
+    needs(shutil.which('fail2ban-server'), 'fail2ban is not installed')
     root = tmp_path / 'f2b'
     root.mkdir()
     server = Fail2ban(netns.name, root)
@@ -434,10 +362,9 @@ def _free_veth_index(taken):
 
 
 @pytest.fixture
-def ssh_fleet(integration_env, tmp_path):
+def ssh_fleet(integration_env, tmp_path, needs):
     """Factory: ``ssh_fleet(count)`` -> [FleetHost]; everything is removed afterwards."""
-    if not os.path.exists(SSHD):
-        _missing_tool('openssh-server (sshd) is not installed')
+    needs(os.path.exists(SSHD), 'openssh-server (sshd) is not installed')
     created = []       # (namespace, outer veth, FleetHost)
     taken = set()
 

@@ -18,6 +18,8 @@ import sys
 
 import pytest
 
+from ansible_collections.pbxops.firewall.tests.integration.reliability._support import ipsets as sets
+
 MODULE = 'pbxops.firewall.iptables_ruleset'
 
 ESTABLISHED = ('-A PBX-FIREWALL -m conntrack --ctstate RELATED,ESTABLISHED '
@@ -111,21 +113,6 @@ def foreign(save):
             continue
         keep.append(line)
     return '\n'.join(keep)
-
-
-def sets(ipset_save):
-    """{name: (type, family, maxelem, sorted members)} of the owned sets."""
-    found = {}
-    for line in ipset_save.splitlines():
-        parts = line.split()
-        if not parts or not parts[1].startswith('pbxfw-'):
-            continue
-        if parts[0] == 'create':
-            options = dict(zip(parts[3::2], parts[4::2]))
-            found[parts[1]] = [parts[2], options.get('family'), int(options.get('maxelem', 65536)), []]
-        elif parts[0] == 'add':
-            found[parts[1]][3].append(' '.join(parts[2:]))
-    return {n: (t, f, m, sorted(e)) for n, (t, f, m, e) in found.items()}
 
 
 EXPECTED_OWNED = {

@@ -19,14 +19,11 @@ import json
 import random
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-hypothesis = pytest.importorskip('hypothesis')
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from ansible_collections.pbxops.firewall.plugins.module_utils import _policy  # noqa: E402
-from ansible_collections.pbxops.firewall.tests.unit.plugins.module_utils import (  # noqa: E402
+from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
+from ansible_collections.pbxops.firewall.tests.unit.plugins.module_utils import (
     reference,
     ruleset_sim,
 )
