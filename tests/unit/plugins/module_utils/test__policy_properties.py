@@ -18,7 +18,6 @@ import ipaddress
 import json
 import random
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
