@@ -113,6 +113,20 @@ options:
     type: str
     choices: [auto, nft, legacy]
     default: auto
+  lockout_check:
+    description:
+      - Before anything changes on the host (in check mode too), evaluate the desired ruleset for a
+        new TCP packet from the controller to the host's SSH port, as the host sees them (the
+        C(SSH_CONNECTION) of the session the module runs under; with C(become), of its ancestor
+        processes). When the packet would be dropped or rejected, the task fails and names the
+        controller's address, the port and the deciding rule, whose comment names the network.
+      - When a rule the check cannot evaluate (a custom match such as C(-m recent), an interface,
+        a foreign target) decides whether the controller gets in, the apply is refused too.
+      - Without an SSH connection through the host's network namespace (connection C(local), a
+        container connection) there is nothing to check.
+      - V(false) turns the check off; the rollback (O(rollback_timeout)) still protects the host.
+    type: bool
+    default: true
   rollback_token:
     description:
       - Identifier of this run's rollback markers in C(/run/pbx-firewall/).
@@ -225,6 +239,14 @@ ipsets:
   returned: success
   type: int
   sample: 2
+lockout_check:
+  description:
+    - What the lockout check found, see O(lockout_check). C(checked), C(note), and when it ran
+      C(address), C(port), C(family), C(server_address), C(found_in) and C(verdict) (C(target),
+      C(rule), C(comment), C(uncertain)).
+  returned: with O(state=present)
+  type: dict
+  sample: {checked: true, address: 192.0.2.10, port: 22, family: ipv4, verdict: {target: ACCEPT}}
 rolled_back:
   description:
     - Whether the host restored the previous owned state because the apply could not be
@@ -291,6 +313,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
+from ansible_collections.pbxops.firewall.plugins.module_utils import _lockout
 from ansible_collections.pbxops.firewall.plugins.module_utils import _netfilter as nf
 
 LOCK_PATH = '/run/pbx-firewall.lock'
@@ -911,6 +934,7 @@ def main():
             unit_dir=dict(type='path', default='/etc/systemd/system'),
             backend=dict(type='str', choices=['auto', 'nft', 'legacy'], default='auto'),
             rollback_token=dict(type='str', no_log=False),
+            lockout_check=dict(type='bool', default=True),
         ),
         required_if=[('state', 'present', ('ruleset',))],
         supports_check_mode=True,
@@ -926,11 +950,17 @@ def main():
         if not os.path.isabs(params[option]) or re.search(r'\s', params[option]):
             module.fail_json(msg='%s must be an absolute path without white space, got %r' % (option, params[option]))
 
+    lockout = None
     if params['state'] == 'present':
         try:
             desired = nf.validate_ruleset(params['ruleset'])
+            lockout = _lockout.assess(params['ruleset'], params['lockout_check'])
         except ValueError as exc:
             module.fail_json(msg=to_native(exc))
+        if lockout.refusal:
+            module.fail_json(msg=lockout.refusal, changed=False, lockout_check=lockout.report)
+        for warning in lockout.warnings:
+            module.warn(warning)
     else:
         desired = nf.Desired()
 
@@ -948,6 +978,8 @@ def main():
         ipsets=len(desired.ipsets),
         rolled_back=False,
     )
+    if lockout is not None:
+        result['lockout_check'] = lockout.report
 
     with Lock(module):
         tables = {}
