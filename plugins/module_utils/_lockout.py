@@ -131,7 +131,7 @@ def final_drop_warnings(evaluator):
     return warnings
 
 
-def assess(ruleset, lockout_check=True, environ=None, proc='/proc'):
+def assess(ruleset, lockout_check=True, environ=None, proc='/proc', pid=None):
     """Judge a validated ruleset before anything changes. Returns an Assessment."""
     result = Assessment()
     evaluator = _evaluate.Evaluator(ruleset)
@@ -139,7 +139,7 @@ def assess(ruleset, lockout_check=True, environ=None, proc='/proc'):
     if not lockout_check:
         result.report = {'checked': False, 'note': 'lockout_check is false'}
         return result
-    conn, note = _controller.find(environ=environ, proc=proc)
+    conn, note = _controller.find(environ=environ, proc=proc, pid=pid)
     if conn is None:
         result.report = {'checked': False, 'note': note}
         return result
