@@ -67,8 +67,8 @@ def parse(value, found_in='environment'):
     if len(parts) != 4:
         return None
     try:
-        client = _plain(ipaddress.ip_address(parts[0].split('%')[0]))
-        server = _plain(ipaddress.ip_address(parts[2].split('%')[0]))
+        client = _plain(ipaddress.ip_address(parts[0].partition('%')[0]))
+        server = _plain(ipaddress.ip_address(parts[2].partition('%')[0]))
         client_port, server_port = int(parts[1]), int(parts[3])
     except ValueError:
         return None

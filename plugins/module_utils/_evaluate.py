@@ -114,7 +114,7 @@ class Packet(object):
 
 def _address(text, family, what):
     try:
-        address = ipaddress.ip_address(str(text).split('%')[0])
+        address = ipaddress.ip_address(str(text).partition('%')[0])
     except ValueError:
         raise ValueError('%s must be an IP address, got %r' % (what, text))
     if address.version == 6 and address.ipv4_mapped is not None and family == 'ipv4':
