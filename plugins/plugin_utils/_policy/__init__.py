@@ -19,7 +19,8 @@ One concern per file:
   comment text, the ``Policy`` record, the error classes;
 * ``validate.py``: ``load_policy`` and the checks of every inventory input;
 * ``chains.py``: compiling a ``Policy`` into the ruleset of docs/ruleset-format.md;
-* ``outputs.py``: fail2ban ``ignoreip``, Asterisk ``local_net``, ``addresses_in``.
+* ``outputs.py``: fail2ban ``ignoreip``, Asterisk ``local_net``, ``addresses_in``;
+* ``role.py``: the role's one call, everything ``pbx_firewall`` needs from one validation.
 """
 
 from __future__ import absolute_import, division, print_function
