@@ -9,7 +9,7 @@ This package is private to the pbxops.firewall collection (no stable API). It ru
 on the controller only (it needs netaddr, and DNS for trunk host names), which is
 why it lives in plugin_utils and not in module_utils: no module ships it to a host.
 Every entry point takes plain dicts, lists, strings and numbers (the inventory model
-of DESIGN.md) and either returns plain data or raises ``PolicyError``, a
+of README.md and docs/design.md) and either returns plain data or raises ``PolicyError``, a
 ``ValueError`` whose message names the inventory path, the bad value and what would
 be valid. The filter plugins are thin wrappers around the names exported here.
 
