@@ -401,7 +401,7 @@ def test_plan_steps_and_revert_round_trip():
     plan = nf.compute_plan({'ipv4': live}, live_sets, desired)
     tools = {'ipset': '/sbin/ipset', 'ipv4': '/sbin/iptables-restore'}
     steps = plan.steps(tools)
-    assert [s[0] for s in steps] == [['/sbin/ipset', 'restore'], ['/sbin/iptables-restore', '-w', '--noflush'],
+    assert [s['argv'] for s in steps] == [['/sbin/ipset', 'restore'], ['/sbin/iptables-restore', '-w', '--noflush'],
                                      ['/sbin/ipset', 'destroy', 'pbxfw-old']]
     # the revert plan, computed from the predicted state, leads back to the original owned state
     after = nf.after_state({'ipv4': live}, plan)
@@ -498,43 +498,3 @@ def test_explain_ipset_error():
                                        ['ruleset.ipsets[0] (create pbxfw-a)', "ruleset.ipsets[0] entry '10.0.0.0/33'"])
     assert message.startswith("ipset restore rejected line 2, ruleset.ipsets[0] entry '10.0.0.0/33': "
                               "add pbxfw-a 10.0.0.0/33 -- ipset v7.17")
-
-
-# --------------------------------------------------------------------------------------
-# persistence renderers
-# --------------------------------------------------------------------------------------
-
-TOOLS = {'ipset': '/usr/sbin/ipset', 'ipv4': '/usr/sbin/iptables-nft-restore', 'ipv6': '/usr/sbin/ip6tables-nft-restore',
-         'ipv4_cmd': '/usr/sbin/iptables-nft', 'ipv6_cmd': '/usr/sbin/ip6tables-nft'}
-
-
-def test_render_persistence():
-    desired = nf.validate_ruleset({'ipv4': RULES, 'ipsets': [SET_A],
-                                   'jumps': [{'chain': 'INPUT', 'target': 'PBX-FIREWALL'},
-                                             {'chain': 'DOCKER-USER', 'target': 'PBX-FIREWALL'}]})
-    script_path = '/etc/pbx-firewall/restore'
-    assert nf.render_persist_rules(desired.families['ipv4'], script_path) == (
-        '# Managed by pbxops.firewall (iptables_ruleset); restored at boot by /etc/pbx-firewall/restore.\n'
-        + restore(*DECLARE))
-    assert '*filter' not in nf.render_persist_rules(desired.families['ipv6'], script_path)
-    assert nf.render_persist_ipsets(desired, script_path).splitlines()[1:] == [
-        'create pbxfw-a hash:net family inet maxelem 65536', 'add pbxfw-a 10.0.0.0/8', 'add pbxfw-a 10.1.0.0/16 nomatch']
-    script = nf.render_restore_script(desired, '/etc/pbx-firewall', TOOLS)
-    lines = script.splitlines()
-    assert lines[0] == '#!/bin/sh'
-    assert '/usr/sbin/ipset restore -exist < "$dir/ipsets"' in lines
-    assert '/usr/sbin/iptables-nft-restore -w --noflush < "$dir/rules.v4"' in lines
-    assert 'pbxfw_jump /usr/sbin/iptables-nft INPUT PBX-FIREWALL' in lines
-    assert 'pbxfw_jump /usr/sbin/iptables-nft DOCKER-USER PBX-FIREWALL' in lines
-    assert not [line for line in lines if 'ip6tables' in line]
-    assert "dir='/etc/pbx firewall'" in nf.render_restore_script(desired, '/etc/pbx firewall', TOOLS)
-    unit = nf.render_unit(script_path).splitlines()
-    for line in ('[Unit]', 'DefaultDependencies=no', 'Wants=network-pre.target',
-                 'Before=network-pre.target fail2ban.service shutdown.target', 'Type=oneshot', 'RemainAfterExit=yes',
-                 'ExecStart=/etc/pbx-firewall/restore', 'WantedBy=multi-user.target'):
-        assert line in unit
-    assert any(line.startswith('After=netfilter-persistent.service') for line in unit)
-    dropin = nf.render_docker_dropin(script_path).splitlines()
-    assert '[Service]' in dropin
-    assert [line for line in dropin if not line.startswith('#')] == [
-        '[Service]', 'ExecStartPost=-/etc/pbx-firewall/restore']
