@@ -159,6 +159,28 @@ def test_parse_save_errors(text, message):
         nf.parse_save(text)
 
 
+# Characters str.splitlines() and str.strip() treat as line ends or white space, while
+# iptables-save and ipset save end a line at '\n' only (a foreign rule's comment may hold them).
+ODD_LINE_BREAKS = ['\u2028', '\u2029', '\x85', '\x1c', '\x1d', '\x1e', '\x0b', '\x0c', '\r']
+
+
+@pytest.mark.parametrize('char', ODD_LINE_BREAKS, ids=[repr(c) for c in ODD_LINE_BREAKS])
+def test_parse_save_splits_lines_at_newline_only(char):
+    foreign = '-A INPUT -s 10.1.2.3/32 -m comment --comment "a%sb c" -j ACCEPT' % char
+    parsed = nf.parse_save(save_text(foreign, JUMP))['filter']
+    assert parsed.rules['INPUT'] == [foreign, JUMP]
+    assert parsed.owned_jumps() == [('INPUT', 2, JUMP)]
+
+
+@pytest.mark.parametrize('char', ODD_LINE_BREAKS, ids=[repr(c) for c in ODD_LINE_BREAKS])
+def test_parse_ipset_save_splits_lines_at_newline_only(char):
+    text = ('create admin hash:ip family inet hashsize 1024 maxelem 65536 comment\n'
+            'add admin 10.0.0.1 comment "x%sy"\n' % char + IPSET_SAVE)
+    sets = nf.parse_ipset_save(text)
+    assert len(sets['admin'].entries) == 1
+    assert sets['pbxfw-web-a4-1'].entries == ('10.0.0.0/8', '10.1.0.0/16 nomatch', '10.1.2.3')
+
+
 IPSET_SAVE = '''create pbxfw-web-a4-1 hash:net family inet hashsize 1024 maxelem 1000 bucketsize 12 initval 0xbc3bd8a4
 add pbxfw-web-a4-1 10.1.2.3
 add pbxfw-web-a4-1 10.1.0.0/16 nomatch
@@ -268,6 +290,21 @@ def test_validate_ruleset_jump_targets_per_family():
      r"ruleset.jumps\[0\].target: must be 'PBX-FIREWALL' or start with 'PBX-FW-'"),
     ({'ipv4': [ACCEPT_ALL], 'jumps': [{'chain': 'PBX-FW-X', 'target': 'PBX-FIREWALL'}]},
      r'ruleset.jumps\[0\].chain: must be a chain the collection does not own'),
+    ({'ipv4': [ACCEPT_ALL], 'jumps': [{'chain': 'f2b-sshd', 'target': 'PBX-FIREWALL'}]},
+     r"ruleset.jumps\[0\].chain: a jump into an owned chain comes only from INPUT or DOCKER-USER \(DOCKER-USER in "
+     r"Docker-host mode\), got 'f2b-sshd'"),
+    ({'ipv4': [ACCEPT_ALL], 'jumps': [{'chain': 'OUTPUT', 'target': 'PBX-FIREWALL'}]},
+     r"ruleset.jumps\[0\].chain: a jump .* only from INPUT or DOCKER-USER .*, got 'OUTPUT'"),
+    ({'ipv4': [ACCEPT_ALL], 'jumps': [{'chain': 'INPUT', 'target': 'PBX-FIREWALL'},
+                                      {'chain': 'FORWARD', 'target': 'PBX-FIREWALL'}]},
+     r"ruleset.jumps\[1\].chain: a jump .* only from INPUT or DOCKER-USER .*, got 'FORWARD'"),
+    ({'ipv4': [ACCEPT_ALL], 'jumps': [{'chain': 'INPUT\n', 'target': 'PBX-FIREWALL'}]},
+     r"ruleset.jumps\[0\].chain: a jump .* only from INPUT or DOCKER-USER .*, got 'INPUT\\n'"),
+    ({'ipv4': [ACCEPT_ALL], 'jumps': [{'chain': 'input', 'target': 'PBX-FIREWALL'}]},
+     r"ruleset.jumps\[0\].chain: a jump .* got 'input'"),
+    ({'ipv4': [ACCEPT_ALL], 'jumps': [{'chain': 'INPUT', 'target': 'PBX-FIREWALL\n'}]},
+     r"ruleset.jumps\[0\].target: must be 'PBX-FIREWALL' or start with 'PBX-FW-'"),
+    ({'ipsets': [{'name': 'pbxfw-a\n', 'entries': []}]}, r"ruleset.ipsets\[0\].name: must start with 'pbxfw-'"),
     ({'ipv4': [ACCEPT_ALL], 'jumps': [{'chain': 'INPUT', 'target': 'PBX-FIREWALL'},
                                       {'chain': 'INPUT', 'target': 'PBX-FIREWALL'}]},
      r'ruleset.jumps\[1\].chain: a hook chain gets exactly one jump \(also at ruleset.jumps\[0\]\)'),
