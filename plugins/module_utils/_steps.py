@@ -144,8 +144,11 @@ def failed(results, steps):
 
 
 def subprocess_run(argv, stdin=None):
-    """A ``run`` for ``execute`` outside Ansible (the detached watcher)."""
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+    """A ``run`` for ``execute`` outside Ansible (the detached watcher).
+
+    The watcher outlives the module, so AnsibleModule.run_command is not there to use.
+    """
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,  # pylint: disable=ansible-bad-function
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.communicate(stdin.encode('utf-8', 'surrogateescape') if stdin is not None else None)
     return proc.returncode, out.decode('utf-8', 'replace'), err.decode('utf-8', 'replace')

@@ -33,7 +33,7 @@ description:
     message and the offending line; nothing is applied."
   - Runs on one host are serialized with a lock on C(/run/pbx-firewall.lock) around
     read, plan and apply, and C(-w) waits for the xtables lock, so concurrent runs all end
-    in their desired state. Check mode creates no file: it takes the lock only when the
+    in their desired state. Check mode creates no file; it takes the lock only when the
     lock file already exists.
   - Rules are compared with what C(iptables-save) prints, in order. Write hand-made rules
     exactly as C(iptables-save) prints them (for example C(-p tcp -m tcp --dport 22),

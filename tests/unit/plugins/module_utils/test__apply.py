@@ -88,7 +88,7 @@ def test_recover_replans_from_the_live_state_and_restores_files(tmp_path):
 
 def test_recover_reports_when_it_fails_too(tmp_path):
     host, _fake = host_with({RESTORE: (1, '', 'no\n'),
-                               SAVE: (0, save_text(':PBX-FIREWALL - [0:0]', RULES[0]), '')})
+                             SAVE: (0, save_text(':PBX-FIREWALL - [0:0]', RULES[0]), '')})
     message = _apply.recover(host, nf.desired_from_live({'ipv4': table()}, {}), [])
     assert message.startswith('restoring the previous state failed too: iptables-nft-restore failed: no')
 

@@ -12,8 +12,8 @@ from ansible_collections.pbxops.firewall.tests.unit.plugins.module_utils.fake_mo
 
 NFT_VERSION = (0, 'iptables v1.8.9 (nf_tables)\n', '')
 LEGACY_VERSION = (0, 'iptables v1.8.9 (legacy)\n', '')
-BOTH = ['iptables', 'ipset'] + ['%s-%s%s' % (p, b, s) for p in ('iptables', 'ip6tables') for b in ('nft', 'legacy')
-                                 for s in ('', '-save', '-restore')]
+BOTH = ['iptables', 'ipset'] + ['%s-%s%s' % (p, b, s) for p in ('iptables', 'ip6tables')
+                                for b in ('nft', 'legacy') for s in ('', '-save', '-restore')]
 EMPTY_SAVE = (0, '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n', '')
 RULES_SAVE = (0, '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j f2b-sshd\nCOMMIT\n', '')
 

@@ -439,7 +439,7 @@ def test_plan_steps_and_revert_round_trip():
     tools = {'ipset': '/sbin/ipset', 'ipv4': '/sbin/iptables-restore'}
     steps = plan.steps(tools)
     assert [s['argv'] for s in steps] == [['/sbin/ipset', 'restore'], ['/sbin/iptables-restore', '-w', '--noflush'],
-                                     ['/sbin/ipset', 'destroy', 'pbxfw-old']]
+                                          ['/sbin/ipset', 'destroy', 'pbxfw-old']]
     # the revert plan, computed from the predicted state, leads back to the original owned state
     after = nf.after_state({'ipv4': live}, plan)
     revert = nf.compute_plan(after, plan.after_sets, nf.desired_from_live({'ipv4': live}, live_sets))

@@ -152,8 +152,8 @@ def test_daemon_reload_only_with_systemd_and_a_unit_change(tmp_path, monkeypatch
     monkeypatch.setattr(persist.os.path, 'isdir', lambda p: p == '/run/systemd/system' or real_isdir(p))
     steps = persist.apply_steps(ops, paths, {'systemctl': '/bin/systemctl'}.get)
     assert steps[-1] == _steps.command(['/bin/systemctl', 'daemon-reload'], check=False)
-    assert persist.revert_steps(ops, {'systemctl': '/bin/systemctl'}.get)[-1]['argv'] == ['/bin/systemctl',
-                                                                                           'daemon-reload']
+    reload_step = persist.revert_steps(ops, {'systemctl': '/bin/systemctl'}.get)[-1]
+    assert reload_step['argv'] == ['/bin/systemctl', 'daemon-reload']
     rules_only = [op for op in ops if op['path'].endswith('rules.v4')]
     assert persist.apply_steps(rules_only, paths, no_systemctl) == rules_only
 

@@ -143,7 +143,7 @@ def test_a_watcher_that_cannot_start_leaves_no_pending_marker(tmp_path):
 def test_watcher_script_is_self_contained(tmp_path):
     """The script imports nothing from the collection: it runs with an empty sys.path entry set."""
     script = _rollback.watcher_script()
-    assert 'ansible_collections' not in script.split('exec(compile(')[0]
+    assert 'ansible_collections' not in script.split('exec(compile(', maxsplit=1)[0]
     env = dict(os.environ, PYTHONPATH='')
     spec = tmp_path / 'spec.json'     # no spec: the watcher exits at once after detaching
     proc = subprocess.run([sys.executable, '-I', '-c', script, str(spec)], env=env, timeout=30, check=False,
