@@ -3,10 +3,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Netfilter state for pbxops.firewall: parse, normalize, validate, plan, render.
+"""Netfilter state for pbxops.firewall: parse, normalize, validate, plan, render the diff.
 
-Pure Python (standard library only, no Ansible imports) so it ships to the managed
-host with the ``iptables_ruleset`` module and is unit-tested on its own.
+Private to this collection. Pure Python (standard library and the step records of
+``_steps.py``, no Ansible imports) so it ships to the managed host with the
+``iptables_ruleset`` module and is unit-tested on its own. The names shared with the
+controller core (``MAIN_CHAIN``, ``CHAIN_PREFIX``, ``IPSET_PREFIX``, ``IPSET_NAME_MAX``,
+``FAMILIES``) are defined here once.
 
 What the collection owns in the ``filter`` table of each address family:
 
@@ -21,8 +24,10 @@ jumps to an ``f2b-*`` chain, or first when there is none, and a jump that alread
 after every fail2ban jump is not moved.
 
 The plan turns (live state, desired state) into the exact input of ``ipset restore``
-and of one ``iptables-restore --noflush`` transaction per family. Errors are raised
-as ``ValueError`` with a message naming the offending value.
+and of one ``iptables-restore --noflush`` transaction per family, as step records the
+executor of ``_steps.py`` runs. Errors are raised as ``ValueError`` with a message naming
+the offending value. ``iptables-save`` and ``ipset save`` output is read line by line at
+``\n`` only, so a foreign rule whose comment holds U+2028 or the like reads back intact.
 """
 
 from __future__ import absolute_import, division, print_function

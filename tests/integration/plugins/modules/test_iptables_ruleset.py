@@ -666,3 +666,19 @@ def test_check_mode_creates_no_file_on_the_host(netns, ansible, backend, tmp_pat
     ok(applied, True)
     assert '/run/pbx-firewall.lock' in files_after_apply['stdout_lines']
     assert str(tmp_path / 'etc' / 'pbx-firewall' / 'restore') in files_after_apply['stdout_lines']
+
+
+def test_the_rollback_token_is_internal(netns, ansible):
+    """Not a documented option: a task cannot set it, under the old name or the internal one."""
+    args = with_backend(RULESET, 'nft')
+    snap0, old_name, internal, snap1 = ansible.local(netns, [
+        ansible.snapshot_task(), task(dict(args, rollback_token='abc')),
+        task(dict(args, _pbxfw_rollback_token='abc')), ansible.snapshot_task()])
+    assert old_name['_status'] == internal['_status'] == 'failed'
+    assert old_name['msg'] == 'rollback_token is internal: the action plugin sets it'
+    assert internal['msg'] == '_pbxfw_rollback_token is internal: the action plugin sets it'
+    assert ansible.state(snap1) == ansible.state(snap0)
+    # run without the action plugin, the module does not know the old option at all
+    result = run_module(netns, dict(args, rollback_token='abc'))
+    assert result.get('failed') is True and 'rollback_token' in result['msg']
+    assert 'PBX-' not in netns.save('nft')
