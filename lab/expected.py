@@ -1,4 +1,4 @@
-"""Expected firewall verdicts, read straight from DESIGN.md's policy semantics.
+"""Expected firewall verdicts, read straight from docs/design.md "Policy semantics".
 
 Independent of the collection on purpose: lab/probe.py compares real traffic
 with this, so it must not share code with plugins/plugin_utils/_policy/.

@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import expected  # noqa: E402  (lab/expected.py, the independent evaluator)
 
-# (service, protocol, port) as DESIGN.md's built-in services define them.
+# (service, protocol, port) as docs/design.md "Built-in services" defines them.
 PROBES = [
     ("sip", "udp", 5060),
     ("sip", "tcp", 5060),
