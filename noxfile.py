@@ -62,6 +62,8 @@ TARGET = {
 }
 
 UNIT_DEPS = ['-r', 'requirements.txt', 'pytest', 'pytest-xdist', 'hypothesis']
+# The lower bounds of requirements.txt (netaddr>=1.0.0, jmespath>=1.0.0), tested in unit-2.16.
+LOWEST_LIBS = ['netaddr==1.0.0', 'jmespath==1.0.0']
 
 DOCS_DEPS = [
     'ansible-core==2.21.5',
@@ -69,7 +71,7 @@ DOCS_DEPS = [
     'ansible-pygments==0.1.2',
     'sphinx==9.1.1',
     'sphinx-ansible-theme==0.10.4',
-    'myst-parser==5.0.0',
+    'myst-parser==5.2.0',
 ]
 
 IMPORTER_DEPS = ['galaxy-importer==0.4.44', 'ansible-core==2.21.5']
@@ -96,9 +98,13 @@ def _install(session, *args):
 )
 def unit(session, core):
     """Unit and property tests against one ansible-core version."""
-    _install(session, CORE[core][0], *UNIT_DEPS)
-    session.run('python', '-c', 'import ansible, sys; print("ansible-core", ansible.__version__,'
-                ' "python", sys.version.split()[0])')
+    deps = [CORE[core][0]] + UNIT_DEPS
+    if core == min(CORE, key=lambda v: tuple(map(int, v.split('.')))):
+        deps += LOWEST_LIBS  # the lowest cell also gets the lowest libraries requirements.txt allows
+    _install(session, *deps)
+    session.run('python', '-c', 'import sys, ansible, jmespath, netaddr; print("ansible-core",'
+                ' ansible.__version__, "python", sys.version.split()[0], "netaddr", netaddr.__version__,'
+                ' "jmespath", jmespath.__version__)')
     session.run('pytest', '-q', '-p', 'no:cacheprovider', '-n', '2', 'tests/unit', *session.posargs)
 
 
@@ -114,17 +120,12 @@ def sanity(session, python_version):
 
 
 @nox.session(python='3.12')
-def docs_lint(session):
-    """antsibull-docs lint-collection-docs --plugin-docs on the collection."""
-    _install(session, *DOCS_DEPS)
-    session.run('bash', 'hack/docs.sh', 'lint', external=True, env={'DOCS_BIN': session.bin})
-
-
-@nox.session(python='3.12')
 def docs(session):
-    """Build the docs site (antsibull-docs sphinx-init + sphinx-build) under .build/docs."""
+    """Docs checks on the built tarball: `-- lint` (antsibull-docs lint-collection-docs
+    --plugin-docs), `-- build` (the docs site under .build/docs); both without arguments."""
     _install(session, *DOCS_DEPS)
-    session.run('bash', 'hack/docs.sh', 'build', external=True, env={'DOCS_BIN': session.bin})
+    for mode in session.posargs or ['lint', 'build']:
+        session.run('bash', 'hack/docs.sh', mode, external=True, env={'DOCS_BIN': session.bin})
 
 
 @nox.session(python='3.12')

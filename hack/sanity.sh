@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Run `ansible-test sanity` on a clean copy of the collection.
 #
 # ansible-test needs the collection at .../ansible_collections/<ns>/<name>, so the files
