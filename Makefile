@@ -15,7 +15,7 @@ DIST := dist
 
 # Tool venvs (nox: docs, galaxy-importer, the support matrix) are cached by content: the
 # directory name is a hash of what decides their contents, so a change builds fresh ones.
-NOX_HASH := $(shell cat noxfile.py requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+NOX_HASH := $(shell cat noxfile.py requirements.txt requirements-dev.txt hack/requirements-*.txt | sha256sum | cut -c1-12)
 NOX_ENVDIR := .cache/nox/$(NOX_HASH)
 NOX := $(BIN)/nox --envdir $(NOX_ENVDIR) --reuse-venv yes --no-color
 # `make test` runs the matrix's lowest and highest cells; `make matrix` runs all of it.

@@ -65,14 +65,7 @@ UNIT_DEPS = ['-r', 'requirements.txt', 'pytest', 'pytest-xdist', 'hypothesis']
 # The lower bounds of requirements.txt (netaddr>=1.0.0, jmespath>=1.0.0), tested in unit-2.16.
 LOWEST_LIBS = ['netaddr==1.0.0', 'jmespath==1.0.0']
 
-DOCS_DEPS = [
-    'ansible-core==2.21.5',
-    'antsibull-docs==2.28.0',
-    'ansible-pygments==0.1.2',
-    'sphinx==9.1.1',
-    'sphinx-ansible-theme==0.10.4',
-    'myst-parser==5.2.0',
-]
+DOCS_DEPS = ['-r', 'hack/requirements-docs.txt']
 
 IMPORTER_DEPS = ['galaxy-importer==0.4.44', 'ansible-core==2.21.5']
 
