@@ -21,8 +21,8 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
-from ansible_collections.pbxops.firewall.tests.unit.plugins.module_utils import (
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
+from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy import (
     reference,
     ruleset_sim,
 )
