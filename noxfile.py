@@ -104,11 +104,13 @@ def unit(session, core):
 @nox.session(name='sanity', python='3.12')
 @nox.parametrize('python_version', list(TARGET), ids=list(TARGET))
 def sanity(session, python_version):
-    """ansible-test sanity compile + import for one host Python."""
+    """ansible-test sanity compile + import of the module and module_utils for one host Python."""
     pin = CORE[TARGET[python_version]][0]
     _install(session, pin)
     env = {'ANSIBLE_TEST': os.path.join(session.bin, 'ansible-test'), 'SANITY_PYTHON': python_version}
-    session.run('bash', 'hack/sanity.sh', '--test', 'compile', '--test', 'import', *session.posargs,
+    # The code that runs on the host: the module and its module_utils.
+    targets = session.posargs or ['plugins/modules/', 'plugins/module_utils/']
+    session.run('bash', 'hack/sanity.sh', '--test', 'compile', '--test', 'import', *targets,
                 env=env, external=True)
 
 

@@ -28,7 +28,10 @@ skip_tests=()
 
 # ansible-test bootstraps pip in its venvs with get-pip.py from ci-files.testing.ansible.com
 # (not reachable from CI). Put our stand-in where ansible-test looks for a cached copy.
-pip_version=$("${ansible_test%/ansible-test}/python" - "$python_version" <<'PY'
+# Seeded for the tested Python and for the controller's (ansible-test builds venvs for both).
+controller_python=$("${ansible_test%/ansible-test}/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+for version in "$python_version" "$controller_python"; do
+  pip_version=$("${ansible_test%/ansible-test}/python" - "$version" <<'PY'
 import sys
 
 from ansible_test._internal.python_requirements import get_venv_packages
@@ -40,12 +43,13 @@ class _Python:  # only .version is used
 
 print(get_venv_packages(_Python())['pip'])
 PY
-)
-get_pip_cache="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
-if ! cmp -s "$root/hack/get-pip-offline.py" "$get_pip_cache"; then
-  mkdir -p "$(dirname "$get_pip_cache")"
-  cp "$root/hack/get-pip-offline.py" "$get_pip_cache"
-fi
+  )
+  get_pip_cache="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+  if ! cmp -s "$root/hack/get-pip-offline.py" "$get_pip_cache"; then
+    mkdir -p "$(dirname "$get_pip_cache")"
+    cp "$root/hack/get-pip-offline.py" "$get_pip_cache"
+  fi
+done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pbxops-sanity.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
