@@ -33,13 +33,14 @@ tarball="$root/dist/pbxops-firewall-$version.tar.gz"
 work="$root/.build/docs"
 rm -rf "$work"
 mkdir -p "$work"
+cd "$work"  # away from the repository's ansible.cfg
 # The collection exactly as a user installs it.
 ansible-galaxy collection install --offline --force -p "$work/collections" "$tarball" >/dev/null 2>&1
-export ANSIBLE_COLLECTIONS_PATH="$work/collections" ANSIBLE_CONFIG=/dev/null ANSIBLE_NOCOLOR=1
+unset ANSIBLE_CONFIG  # no repository ansible.cfg: the collection as a user has it
+export ANSIBLE_COLLECTIONS_PATH="$work/collections" ANSIBLE_NOCOLOR=1
 collection="$work/collections/ansible_collections/pbxops/firewall"
 
 if [[ "$mode" == lint ]]; then
-  cd "$work"
   antsibull-docs lint-collection-docs --plugin-docs "$collection"
   echo "docs: antsibull-docs lint-collection-docs --plugin-docs: no errors"
   exit 0
