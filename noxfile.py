@@ -87,7 +87,7 @@ def _install(session, *args):
 @nox.session(name='unit')
 @nox.parametrize(
     'python,core',
-    [nox.param(python, core, id=core) for core, (_, python) in CORE.items()],
+    [nox.param(spec[1], core, id=core) for core, spec in CORE.items()],
 )
 def unit(session, core):
     """Unit and property tests against one ansible-core version."""

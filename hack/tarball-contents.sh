@@ -35,7 +35,7 @@ done
 dev_only='^(bench|lab|hack|tests|extensions|\.cache|\.nox|\.venv|\.build|\.git|\.ci|dist)/|^docs/benchmarks\.png$|^(noxfile\.py|Makefile|requirements-dev\.txt|conftest\.py|pytest\.ini|ansible\.cfg|\.ansible-lint)$|(^|/)(__pycache__|\.pytest_cache|\.hypothesis)(/|$)'
 if unwanted=$(grep -E "$dev_only" <<<"$listing"); then
   echo "build-check: development-only files in the tarball (galaxy.yml build_ignore):"
-  echo "$unwanted" | sed 's/^/  /'
+  while IFS= read -r line; do echo "  $line"; done <<<"$unwanted"
   missing=1
 fi
 [[ $missing -eq 0 ]] || exit 1
