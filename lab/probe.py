@@ -1,3 +1,6 @@
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Probe the lab with real traffic and compare with the expected verdicts.
 
 From every client container, against every PBX on that client's network:
