@@ -22,7 +22,7 @@ import threading
 
 import pytest
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 
 MODULE = 'pbxops.firewall.iptables_ruleset'
 RUN_DIR = '/run/pbx-firewall'

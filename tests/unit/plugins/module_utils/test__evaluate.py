@@ -14,7 +14,8 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _evaluate, _policy
+from ansible_collections.pbxops.firewall.plugins.module_utils import _evaluate
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 
 EST = ('-A PBX-FIREWALL -m conntrack --ctstate RELATED,ESTABLISHED '
        '-m comment --comment "pbx-firewall: established, related" -j ACCEPT')

@@ -10,7 +10,8 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _evaluate, _lockout, _policy
+from ansible_collections.pbxops.firewall.plugins.module_utils import _evaluate, _lockout
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.tests.unit.plugins.module_utils.test__controller import FakeProc
 
 OFFICE_SIP = {'name': 'Office LAN', 'subnet': '192.168.10.0/24', 'services': ['sip']}
