@@ -431,6 +431,8 @@ def main():
             lockout = _lockout.assess(params['ruleset'], params['lockout_check'])
         except ValueError as exc:
             module.fail_json(msg=str(exc))
+        for warning in lockout.warnings:
+            module.warn(warning)
         if lockout.refusal:
             module.fail_json(msg=lockout.refusal, changed=False, lockout_check=lockout.report)
 
@@ -445,7 +447,6 @@ def main():
     warnings = []
     if lockout is not None:
         result['lockout_check'] = lockout.report
-        warnings += lockout.warnings
     try:
         with Lock(create=not module.check_mode):
             tables = host.read_tables(want_v6)
