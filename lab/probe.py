@@ -1,7 +1,8 @@
 """Probe the lab with real traffic and compare with the expected verdicts.
 
 From every client container, against every PBX on that client's network:
-TCP connect, UDP echo and ICMP echo, per service. The expected verdict per
+TCP connect, UDP (a SIP OPTIONS that a real Asterisk answers and the stand-in
+listener echoes) and ICMP echo, per service. The expected verdict per
 (client address, service) comes from lab/expected.py reading the inventory
 policy (lab/inventory: group_vars/all, group_vars/pbx, host_vars/<pbx>), or is
 "accept" everywhere with --expect-all-open (the lab before any firewall).
@@ -53,14 +54,24 @@ def probe(p):
             with socket.create_connection((host, port), timeout=timeout):
                 return ["open", "connected"]
         if proto == "udp":
-            nonce = os.urandom(8).hex().encode()
+            # A SIP OPTIONS request: a real Asterisk answers it, the stand-in
+            # listener echoes it; either way the reply carries the nonce.
+            nonce = os.urandom(8).hex()
             with socket.socket(family, socket.SOCK_DGRAM) as s:
                 s.settimeout(timeout)
                 s.connect((host, port))
-                s.send(b"pbxops-probe " + nonce)
-                while nonce not in s.recv(4096):
+                me, lport = s.getsockname()[:2]
+                me = "[%s]" % me if ":" in me else me
+                peer = "[%s]" % host if ":" in host else host
+                s.send(("OPTIONS sip:probe@%s:%d SIP/2.0\r\n"
+                        "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport\r\n"
+                        "Max-Forwards: 70\r\nFrom: <sip:probe@%s>;tag=%s\r\n"
+                        "To: <sip:probe@%s>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\n"
+                        "Content-Length: 0\r\n\r\n"
+                        % (peer, port, me, lport, nonce, me, nonce, peer, nonce)).encode())
+                while nonce.encode() not in s.recv(65535):
                     pass
-            return ["open", "echo"]
+            return ["open", "reply"]
         r = subprocess.run(["ping", "-n", "-q", "-c1", "-W1", host],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return ["open", "reply"] if r.returncode == 0 else ["closed", "no reply"]
