@@ -38,7 +38,7 @@ description:
     in the SDP sent to outside phones).
   - Private helper of the role P(pbxops.firewall.pbx_firewall#role); its interface may change.
 author:
-  - pbxops.firewall contributors
+  - pbxops.firewall contributors (@pbxops)
 options:
   state:
     description: V(reload) applies and verifies; V(probe) only reads.
@@ -82,11 +82,15 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: In check mode nothing is run on Asterisk; the result says what would be done.
+    details: In check mode nothing is run on Asterisk (O(state=probe) only reads); the result says what would be done.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
     platforms: posix
 '''
 
