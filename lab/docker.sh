@@ -61,7 +61,7 @@ if ! pgrep -x dockerd >/dev/null 2>&1; then
   # (e.g. `flock /tmp/pbxfw-lab.lock` or image.sh's lock), or it holds those locks
   # for as long as it runs.
   (
-    for fd in /proc/$BASHPID/fd/*; do
+    for fd in "/proc/$BASHPID/fd"/*; do
       fd=${fd##*/}
       if ((fd > 2)); then eval "exec $fd>&-"; fi
     done

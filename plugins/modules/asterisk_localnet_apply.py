@@ -127,7 +127,6 @@ restart:
   type: str
 '''
 
-import subprocess
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -159,8 +158,10 @@ def restart_when_convenient(module, cli, wait):
     WAIT seconds (and Asterisk answers again), else 'pending'."""
     before = uptime_seconds(cli)
     started = time.time()
-    subprocess.Popen([cli.binary, '-rx', 'core restart when convenient'], stdin=subprocess.DEVNULL,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    # In the background, detached from this module's pipes: the command returns only when
+    # Asterisk restarts, which may be after the last of many calls.
+    module.run_command(['/bin/sh', '-c', 'nohup "$0" -rx "core restart when convenient" '
+                        '</dev/null >/dev/null 2>&1 &', cli.binary])
     while time.time() - started < wait:
         time.sleep(0.5)
         if cli.running() is None:
@@ -191,7 +192,11 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    cli = ast.Cli(module.run_command, module.get_bin_path('asterisk') or 'asterisk')
+    binary = module.get_bin_path('asterisk')
+    if binary is None:
+        module.exit_json(changed=False, running=False,
+                         msg='Asterisk is not installed on this host (no asterisk binary in PATH).')
+    cli = ast.Cli(module.run_command, binary)
     version = cli.running()
     if version is None:
         module.exit_json(changed=False, running=False,

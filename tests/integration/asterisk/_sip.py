@@ -22,13 +22,13 @@ class Response:
 
     def __init__(self, raw):
         text = raw.decode('utf-8', 'replace')
-        head, _, self.body = text.partition('\r\n\r\n')
+        head, _sep, self.body = text.partition('\r\n\r\n')
         lines = head.split('\r\n')
         self.status_line = lines[0]
         self.status = int(lines[0].split()[1]) if lines[0].startswith('SIP/2.0') else 0
         self.headers = {}
         for line in lines[1:]:
-            name, _, value = line.partition(':')
+            name, _sep, value = line.partition(':')
             self.headers.setdefault(name.strip().lower(), []).append(value.strip())
         self.raw = text
 

@@ -57,7 +57,7 @@ def as_networks(values):
     """Networks of 'ADDR/PREFIX' or Asterisk's 'ADDR/NETMASK' strings (IPv6 masks too)."""
     found = set()
     for value in values:
-        address, _, mask = value.partition('/')
+        address, _sep, mask = value.partition('/')
         if ':' in mask or '.' in mask:
             mask = bin(int(ipaddress.ip_address(mask))).count('1')
         found.add(ipaddress.ip_network('%s/%s' % (address, mask), strict=False))

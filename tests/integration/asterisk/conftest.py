@@ -42,19 +42,19 @@ def pbx(integration_env, needs, tmp_path_factory):
     teardown()
     try:
         sup.run(['docker', 'network', 'create', '--ipv6', '--subnet', sup.SUBNET4, '--gateway', sup.GW4,
-             '--subnet', sup.SUBNET6, '--gateway', sup.GW6, '-o', 'com.docker.network.bridge.name=%s' % sup.NETWORK,
-             sup.NETWORK])
+                 '--subnet', sup.SUBNET6, '--gateway', sup.GW6,
+                 '-o', 'com.docker.network.bridge.name=%s' % sup.NETWORK, sup.NETWORK])
         sup.run(['ip', 'addr', 'add', sup.OUTSIDE + '/32', 'dev', sup.NETWORK])
         sup.run(['docker', 'run', '-d', '--name', sup.CONTAINER, '--hostname', sup.CONTAINER,
-             '--cap-add', 'NET_ADMIN', '--cap-add', 'NET_RAW',
-             '-v', '%s.pub:/run/lab/authorized_keys:ro' % key,
-             '--network', sup.NETWORK, '--ip', sup.PBX4, '--ip6', sup.PBX6, sup.IMAGE])
+                 '--cap-add', 'NET_ADMIN', '--cap-add', 'NET_RAW',
+                 '-v', '%s.pub:/run/lab/authorized_keys:ro' % key,
+                 '--network', sup.NETWORK, '--ip', sup.PBX4, '--ip6', sup.PBX6, sup.IMAGE])
         box = sup.Pbx(key)
         # Asterisk drops SIP requests until it has fully booted
         _wait('Asterisk', lambda: 'fully booted' in box.sh("asterisk -rx 'core waitfullybooted'", check=False))
-        _wait('SSH', lambda: sup.run(['ssh', '-i', key, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
-                                  '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=2',
-                                  'root@' + sup.PBX4, 'true'], check=False).returncode == 0)
+        ssh = ['ssh', '-i', key, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
+               '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=2', 'root@' + sup.PBX4, 'true']
+        _wait('SSH', lambda: sup.run(ssh, check=False).returncode == 0)
         yield box
     finally:
         teardown()

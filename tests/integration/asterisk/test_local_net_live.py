@@ -66,7 +66,7 @@ def call_addresses(phone, local, pbx_address=sup.PBX4):
 
 def test_converge_reads_back_the_desired_local_net(ansible, pbx, phone):
     baseline(pbx, phone)
-    results, _ = converge(ansible, pbx, A)
+    results, _took = converge(ansible, pbx, A)
     handler = readback(results)
     assert handler is not None and handler['_status'] == 'ok', results[-1]['_output']
     assert handler['restart'] == 'none' and handler['missing'] == {}
@@ -75,7 +75,7 @@ def test_converge_reads_back_the_desired_local_net(ansible, pbx, phone):
         assert sup.as_networks(live[name]) == sup.as_networks([sup.SUBNET4, sup.SUBNET6, VPN]), (name, live)
     assert sup.as_networks(handler['transports']['transport-udp']) == sup.as_networks([sup.SUBNET4, sup.SUBNET6, VPN])
 
-    again, _ = converge(ansible, pbx, A)
+    again, _took = converge(ansible, pbx, A)
     assert readback(again) is None
     assert not any(r.get('changed') for r in again), [r for r in again if r.get('changed')]
 
@@ -94,7 +94,7 @@ def test_phones_see_local_or_external_addresses(pbx, phone):
 def test_check_mode_changes_nothing_and_shows_the_line(ansible, pbx, phone):
     baseline(pbx, phone)
     before = (pbx.file(PJSIP_FILE), pbx.local_nets(), pbx.pid())
-    results, _ = converge(ansible, pbx, B, check=True, diff=True)
+    results, _took = converge(ansible, pbx, B, check=True, diff=True)
     assert (pbx.file(PJSIP_FILE), pbx.local_nets(), pbx.pid()) == before
     assert '-local_net=%s' % sup.SUBNET4 in results[-1]['_output']
 
@@ -138,7 +138,7 @@ def test_a_long_call_does_not_hold_the_play(ansible, pbx, phone):
 def test_chan_sip_on_asterisk_22_is_a_clear_error_before_writing(ansible, pbx, phone):
     baseline(pbx, phone)
     before = pbx.file(PJSIP_FILE)
-    results, _ = converge(ansible, pbx, B, expect_rc=2, pbx_firewall_asterisk_chan_sip=True)
+    results, _took = converge(ansible, pbx, B, expect_rc=2, pbx_firewall_asterisk_chan_sip=True)
     failed = [r for r in results if r['_status'] == 'failed']
     assert len(failed) == 1 and 'chan_sip' in failed[0]['msg'] and 'Asterisk 22' in failed[0]['msg'], failed
     assert pbx.file(SIP_FILE).strip() == 'ABSENT'
@@ -150,13 +150,12 @@ def test_a_transport_without_the_template_is_named(ansible, pbx, phone):
     pbx.sh("printf '\\n[transport-extra]\\ntype=transport\\nprotocol=udp\\nbind=0.0.0.0:5070\\n"
            "external_signaling_address=203.0.113.10\\n' >> /etc/asterisk/pjsip.conf")
     try:
-        results, _ = converge(ansible, pbx, B)
+        results, _took = converge(ansible, pbx, B)
         handler = readback(results)
         assert set(handler['missing']) == {'transport-extra'}, handler
         assert '[transport-extra](pbx-firewall-localnet)' in handler['missing']['transport-extra']
         assert any('transport-extra' in w for w in handler['_warnings'])
-        results, _ = converge(ansible, pbx, A, expect_rc=2, pbx_firewall_asterisk_required=True)
+        results, _took = converge(ansible, pbx, A, expect_rc=2, pbx_firewall_asterisk_required=True)
         assert 'transport-extra' in readback(results)['msg']
     finally:
         pbx.sh("sed -i '/^\\[transport-extra\\]/,$d' /etc/asterisk/pjsip.conf")
-

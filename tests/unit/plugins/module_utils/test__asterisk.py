@@ -31,22 +31,22 @@ Transport:  transport-udp6            udp      0      0  [::]:5060
  ============================================
  allow_reload                : false
  bind                        : [::]:5060
- ca_list_file                : 
+ ca_list_file                :$
  external_media_address      : 2001:db8::10
  external_signaling_address  : 2001:db8::10
  external_signaling_port     : 0
  local_net                   : 10.239.1.0/255.255.255.0
  local_net                   : fd42:239:1::/ffff:ffff:ffff:ffff::
  protocol                    : udp
-'''
+'''.replace(':$', ': ')
 
 NO_LOCALNET = '''
  ParameterName               : ParameterValue
  ============================================
- external_media_address      : 
- external_signaling_address  : 
- local_net                   : 
-'''
+ external_media_address      :$
+ external_signaling_address  :$
+ local_net                   :$
+'''.replace(':$', ': ')
 
 
 class FakeRun:
