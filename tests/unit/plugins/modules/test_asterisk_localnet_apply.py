@@ -37,8 +37,8 @@ class ScriptedAsterisk:
         if command == 'core show version':
             return 0, 'Asterisk 22.10.1\n', ''
         if command == 'core show uptime seconds':
-            return 0, 'System uptime: %d\nLast reload: 1\n' % (100 + int(now - since) if since == self.started
-                                                                else int(now - since)), ''
+            uptime = int(now - since) + (100 if since == self.started else 0)
+            return 0, 'System uptime: %d\nLast reload: 1\n' % uptime, ''
         if command == 'core waitfullybooted':
             return 0, 'Asterisk has fully booted.\n', ''
         raise AssertionError(command)
