@@ -149,6 +149,9 @@ write_files() {
     for p in "${pbxs[@]}"; do
       echo "    $p:"
       echo "      ansible_host: ${net_prefix[mgmt]}.${pbx_host[$p]}"
+      # Docker puts its DNS rules into each container's nft tables, so the module's
+      # "auto" would pick nft on the legacy host too: name its backend.
+      if [[ ${pbx_iptables[$p]} == legacy ]]; then echo "      pbx_firewall_backend: legacy"; fi
     done
     echo "  vars:"
     echo "    ansible_user: root"
