@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Compile scale: time, peak memory and rules per family for 1k, 10k and 100k networks.
 
 Each size runs in a fresh Python process so that its peak RSS is its own.
@@ -31,7 +32,7 @@ def networks(count):
 def child(count):
     # the collection as ansible_collections.pbxops.firewall (make link / hack/link-collection.sh)
     sys.path.insert(0, os.path.join(REPO, '.build'))
-    from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
+    from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
     nets = networks(count)
     start = time.perf_counter()
     ruleset = _policy.firewall_ruleset(nets)

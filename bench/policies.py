@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark policies in the inventory model, and the same rules in other shapes.
 
 ``networks(n)`` builds an inventory whose compiled IPv4 chain has exactly ``n`` rules
@@ -22,7 +23,7 @@ import sys
 from lab import REPO
 
 sys.path.insert(0, '%s/.build' % REPO)
-from ansible_collections.pbxops.firewall.plugins.module_utils import _policy  # noqa: E402
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy  # noqa: E402
 
 CHAIN = 'PBX-FIREWALL'
 COMPILE_OPTIONS = {'ipset_threshold': 0, 'ipv6': False, 'sip_scanner_agents': []}

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Build a local lab image (no image registry needed):
 #   pbxops/lab-pbx:bookworm  Debian 12, no Asterisk (the default), or
 #   pbxops/lab-pbx:sid       Debian sid with Asterisk 22 (--suite sid).
@@ -30,7 +33,7 @@ while [[ $# -gt 0 ]]; do
     --suite=*) suite=${arg#--suite=} ;;
     --force) force=1 ;;
     --rebuild-base) force=1; rebuild_base=1 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '4,21p' "$0"; exit 0 ;;
     *) echo "image.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done

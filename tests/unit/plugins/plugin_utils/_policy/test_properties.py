@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Property tests: the compiled ruleset does what DESIGN.md "Policy semantics" says.
+"""Property tests: the compiled ruleset does what docs/design.md "Policy semantics" says.
 
 Random inventories (subnets from a small address pool, so that networks nest and
 overlap often) are compiled; random packets are run through the compiled rules by
@@ -21,8 +21,8 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
-from ansible_collections.pbxops.firewall.tests.unit.plugins.module_utils import (
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
+from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy import (
     reference,
     ruleset_sim,
 )
