@@ -173,6 +173,7 @@ if [[ $suite == sid ]]; then
   install -D -m 0644 "$here/image/asterisk/pjsip.conf" "$overlay/etc/asterisk/pjsip.conf"
   install -D -m 0644 "$here/image/asterisk/extensions.conf" "$overlay/etc/asterisk/extensions.conf"
   install -D -m 0644 "$here/image/asterisk/pjsip_pbx_firewall.conf" "$overlay/etc/asterisk/pjsip_pbx_firewall.conf"
+  install -D -m 0644 "$here/image/asterisk/manager.conf" "$overlay/etc/asterisk/manager.conf"
 fi
 cp "$base_tar" "$work/image.tar"
 (cd "$overlay" && find . -type f | sort) >"$work/overlay.list"
