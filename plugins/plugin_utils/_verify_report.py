@@ -284,7 +284,7 @@ def _summarize(rows, problems, pbx_addresses, fail_on_unknown):
     lines = []
     for pbx in sorted({r['pbx'] for r in rows} | set(pbx_addresses)):
         lines.append('%s (%s)' % (pbx, ', '.join(pbx_addresses.get(pbx, []))))
-        lines.append('  %-16s %-24s %-10s %-14s %-22s %s' % ('probe', 'source -> address', 'service',
+        lines.append('  %-14s %-30s %-10s %-8s %-16s %s' % ('probe', 'source -> address', 'service',
                                                            'expected', 'observed', 'match'))
         groups = {}
         for row in rows:
@@ -294,7 +294,7 @@ def _summarize(rows, problems, pbx_addresses, fail_on_unknown):
             group = groups[(probe, source, address, service)]
             matches = [r['match'] for r in group]
             worst = next(m for m in (MISMATCH, ERROR, UNKNOWN, SKIPPED, MATCH) if m in matches)
-            lines.append('  %-16s %-24s %-10s %-14s %-22s %s' % (
+            lines.append('  %-14s %-30s %-10s %-8s %-16s %s' % (
                 probe, '%s -> %s' % (source or '-', address), service,
                 _join(r['expected'] for r in group), _join(r['observed'] for r in group),
                 worst.upper() if worst in (MISMATCH, ERROR) else worst))
