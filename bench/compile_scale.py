@@ -31,7 +31,7 @@ def networks(count):
 def child(count):
     # the collection as ansible_collections.pbxops.firewall (make link / hack/link-collection.sh)
     sys.path.insert(0, os.path.join(REPO, '.build'))
-    from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
+    from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
     nets = networks(count)
     start = time.perf_counter()
     ruleset = _policy.firewall_ruleset(nets)

@@ -22,7 +22,7 @@ import sys
 from lab import REPO
 
 sys.path.insert(0, '%s/.build' % REPO)
-from ansible_collections.pbxops.firewall.plugins.module_utils import _policy  # noqa: E402
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy  # noqa: E402
 
 CHAIN = 'PBX-FIREWALL'
 COMPILE_OPTIONS = {'ipset_threshold': 0, 'ipv6': False, 'sip_scanner_agents': []}

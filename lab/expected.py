@@ -1,7 +1,7 @@
 """Expected firewall verdicts, read straight from DESIGN.md's policy semantics.
 
 Independent of the collection on purpose: lab/probe.py compares real traffic
-with this, so it must not share code with plugins/module_utils/_policy.py.
+with this, so it must not share code with plugins/plugin_utils/_policy/.
 
 For a new packet from SOURCE to SERVICE:
   - no network defined                    -> accept (nothing is dropped)

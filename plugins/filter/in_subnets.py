@@ -44,7 +44,7 @@ _value:
   elements: str
 """
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import call_core
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 
 
 def to_plain(value):

@@ -26,7 +26,7 @@ __metaclass__ = type
 import ipaddress
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _evaluate
-from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 
 OPEN = 'open'
 CLOSED = 'closed'

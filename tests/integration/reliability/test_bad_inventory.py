@@ -25,7 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import model
 from ansible_collections.pbxops.firewall.tests.integration.reliability import _support as sup
 
 # ------------------------------------------------------------------------------------------
@@ -168,7 +169,7 @@ def _check_rejected(run, hosts, good_host=None):
 # hypothesis: one mistake in a random valid policy
 # ------------------------------------------------------------------------------------------
 
-SERVICES = sorted(_policy.BUILTIN_SERVICES)
+SERVICES = sorted(model.BUILTIN_SERVICES)
 NAME_CHARS = string.ascii_letters + string.digits + ' -_.()/&\'"' + 'äöüéÖñçжЯ'
 
 
@@ -196,7 +197,7 @@ BAD_SCALARS = st.one_of(st.integers(-5, 10 ** 6), st.floats(allow_nan=False, all
 
 def _not_cidr(text):
     try:
-        _policy.parse_subnet(text)
+        model.parse_subnet(text)
     except ValueError:
         return True
     return False

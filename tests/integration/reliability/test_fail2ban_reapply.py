@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.tests.integration.reliability import _support as sup
 
 APPLIES = 100

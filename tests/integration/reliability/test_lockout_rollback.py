@@ -25,7 +25,7 @@ import os
 import threading
 import time
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.tests.integration.reliability import _support as sup
 
 HOSTS = 5

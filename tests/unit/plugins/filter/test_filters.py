@@ -25,7 +25,8 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
 from ansible_collections.pbxops.firewall.plugins.filter import select_networks as select_networks_plugin
-from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))))
@@ -152,7 +153,7 @@ def test_bad_arguments_fail_with_the_precise_message(expression, expected):
 
 @pytest.mark.parametrize('name', ['firewall_ruleset', 'fail2ban_ignoreip', 'asterisk_localnet'])
 def test_missing_netaddr_gives_one_install_line(monkeypatch, name):
-    monkeypatch.setattr(_policy, 'HAS_NETADDR', False)
+    monkeypatch.setattr(model, 'HAS_NETADDR', False)
     with pytest.raises(AnsibleFilterError) as excinfo:
         render('{{ nets | pbxops.firewall.%s }}' % name, nets=NETWORKS)
     assert filter_error(excinfo) == (

@@ -19,10 +19,10 @@ import random
 import pytest
 from hypothesis import given
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _verify
-from ansible_collections.pbxops.firewall.tests.unit.plugins.module_utils import reference
-from ansible_collections.pbxops.firewall.tests.unit.plugins.module_utils.test__policy_properties import (
+from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy import reference
+from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.test_properties import (
     SETTINGS,
     address_near,
     inventories,

@@ -18,7 +18,7 @@ import zlib
 
 import pytest
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _verify_report
 
 NETWORKS = [

@@ -19,7 +19,8 @@ import uuid
 
 import pytest
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _policy
+from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import MAIN_CHAIN
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 
 BACKENDS = ('nft', 'legacy')
 
@@ -86,7 +87,7 @@ def netns():
 
 def _owned_lines(save_text):
     return [line for line in save_text.splitlines()
-            if line.startswith('-A %s ' % _policy.MAIN_CHAIN) or line.startswith('-A PBX-FW-')]
+            if line.startswith('-A %s ' % MAIN_CHAIN) or line.startswith('-A PBX-FW-')]
 
 
 def _ipset_members(save_text):
@@ -99,7 +100,7 @@ def _ipset_members(save_text):
 
 
 def _restore_text(rules):
-    chains = sorted({line.split()[1] for line in rules} | {_policy.MAIN_CHAIN})
+    chains = sorted({line.split()[1] for line in rules} | {MAIN_CHAIN})
     head = ['*filter'] + [':%s - [0:0]' % chain for chain in chains]
     return '\n'.join(head + rules + ['COMMIT', ''])
 

@@ -22,8 +22,9 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _evaluate, _policy
-from ansible_collections.pbxops.firewall.tests.unit.plugins.module_utils import reference
+from ansible_collections.pbxops.firewall.plugins.module_utils import _evaluate
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
+from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy import reference
 
 EXAMPLES = 200
 MULTIPORT_MAX_SLOTS = 15        # xt_multiport: 15 ports, a range takes two

@@ -1,0 +1,45 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The controller core of pbxops.firewall: validate, normalize and compile.
+
+This package is private to the pbxops.firewall collection (no stable API). It runs
+on the controller only (it needs netaddr, and DNS for trunk host names), which is
+why it lives in plugin_utils and not in module_utils: no module ships it to a host.
+Every entry point takes plain dicts, lists, strings and numbers (the inventory model
+of DESIGN.md) and either returns plain data or raises ``PolicyError``, a
+``ValueError`` whose message names the inventory path, the bad value and what would
+be valid. The filter plugins are thin wrappers around the names exported here.
+
+One concern per file:
+
+* ``model.py``: services, ports, verdicts, ``Subnet`` and address/port parsing,
+  comment text, the ``Policy`` record, the error classes;
+* ``validate.py``: ``load_policy`` and the checks of every inventory input;
+* ``chains.py``: compiling a ``Policy`` into the ruleset of docs/ruleset-format.md;
+* ``outputs.py``: fail2ban ``ignoreip``, Asterisk ``local_net``, ``addresses_in``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.chains import (  # noqa: F401
+    compile_policy,
+    firewall_ruleset,
+)
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import (  # noqa: F401
+    DEFAULT_IPSET_THRESHOLD,
+    MissingDependency,
+    PolicyError,
+)
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.outputs import (  # noqa: F401
+    addresses_in,
+    asterisk_localnet,
+    fail2ban_ignoreip,
+)
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.validate import (  # noqa: F401
+    load_policy,
+)

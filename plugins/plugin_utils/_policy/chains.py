@@ -1,0 +1,385 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Compiling the owned chains: private to this collection.
+
+This file is private to the pbxops.firewall collection (no stable API). It owns the
+translation of a validated ``Policy`` (validate.py) into the ruleset the
+``iptables_ruleset`` module applies (docs/ruleset-format.md): the rules of the owned
+chains, one per address family and hook, in exactly the text ``iptables-save`` prints,
+and the ``hash:net`` ipsets they use. Names shared with the host side (chain and ipset
+prefixes, limits, families) come from ``module_utils/_netfilter.py``. Pure Python, no
+Ansible imports.
+
+The DESIGN.md semantics are kept with a first-match iptables chain:
+
+1. established/related, loopback, the ICMPv6 types IPv6 needs;
+2. SIP scanner User-Agents and the per-source SIP rate limit;
+3. trunks (everything the ``sip`` service covers);
+4. networks: for one service, the longest prefix that contains the source and
+   mentions the service decides. Rules are emitted longest prefix first, so the
+   first match *is* the longest prefix. Two services never share a port (that is
+   a validation error), so rules of different services never compete and may be
+   grouped into one multiport rule per subnet. A service with many subnets goes
+   into hash:net ipsets instead: the kernel does longest-prefix matching inside
+   a hash:net set, and entries of the opposite verdict are added as ``nomatch``
+   exceptions, so "in the allow set" means "the longest prefix allows";
+5. custom rules;
+6. catch-all (/0) networks, then a final drop when any network exists.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import gc
+import hashlib
+
+from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import (
+    CHAIN_PREFIX,
+    DEFAULT_JUMPS,
+    IPSET_NAME_MAX,
+    IPSET_PREFIX,
+    MAIN_CHAIN,
+)
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import (
+    ACCEPT,
+    DROP,
+    SERVICE_NAME_MAX,
+    SIP_PLAINTEXT,
+    SIP_SIGNALLING,
+    VERB,
+    comment_arg,
+    port_text,
+)
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.validate import load_policy
+
+MULTIPORT_MAX_SLOTS = 15         # a range takes two slots
+HASHLIMIT_NAME = 'pbxfw-sip'
+
+# What IPv6 needs to work: errors, router and neighbour discovery.
+ICMPV6_REQUIRED = (
+    (1, 'destination-unreachable'),
+    (2, 'packet-too-big'),
+    (3, 'time-exceeded'),
+    (4, 'parameter-problem'),
+    (133, 'router-solicitation'),
+    (134, 'router-advertisement'),
+    (135, 'neighbour-solicitation'),
+    (136, 'neighbour-advertisement'),
+)
+
+
+class Hook(tuple):
+    """Where a compiled chain hangs: its name, what "allow" means there, and how ports match.
+
+    INPUT: packets to the PBX itself; allowed ones are accepted, ports are the
+    packet's destination ports. Docker-host mode: packets forwarded to published
+    container ports (DOCKER-USER); the port is conntrack's *original* destination
+    port (the published host port, before Docker's DNAT), and allowed packets
+    RETURN to Docker's own chains instead of being accepted outright.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, chain, allow, forwarded):
+        return tuple.__new__(cls, (chain, allow, forwarded))
+
+    chain = property(lambda self: self[0])
+    allow = property(lambda self: self[1])
+    forwarded = property(lambda self: self[2])
+
+    def target(self, verdict):
+        return self.allow if verdict == ACCEPT else verdict
+
+
+DOCKER_CHAIN = CHAIN_PREFIX + 'DOCKER'
+INPUT_HOOK = Hook(MAIN_CHAIN, ACCEPT, False)
+DOCKER_HOOK = Hook(DOCKER_CHAIN, 'RETURN', True)
+
+
+def _port_matches(proto, ports, version, hook):
+    """Match texts for one protocol and its sorted, merged port ranges."""
+    if proto == 'icmp':
+        if hook.forwarded:   # echo requests to the host never cross DOCKER-USER
+            return []
+        if version == 4:
+            return ['-p icmp -m icmp --icmp-type 8']
+        return ['-p ipv6-icmp -m icmp6 --icmpv6-type 128']
+    if hook.forwarded:       # conntrack takes one port or range per match
+        return ['-p %s -m conntrack --ctorigdstport %s' % (proto, port_text(p)) for p in ports]
+    matches = []
+    for chunk in _port_chunks(ports):
+        if len(chunk) == 1:
+            matches.append('-p %s -m %s --dport %s' % (proto, proto, port_text(chunk[0])))
+        else:
+            matches.append('-p %s -m multiport --dports %s'
+                           % (proto, ','.join(port_text(p) for p in chunk)))
+    return matches
+
+
+def _port_chunks(ports):
+    """Split sorted port ranges into groups that fit one multiport match."""
+    chunk, slots = [], 0
+    for port in ports:
+        need = 1 if port[0] == port[1] else 2
+        if chunk and slots + need > MULTIPORT_MAX_SLOTS:
+            yield chunk
+            chunk, slots = [], 0
+        chunk.append(port)
+        slots += need
+    if chunk:
+        yield chunk
+
+
+def _merge_ports(ports):
+    """Sort port ranges and merge the ones that touch or overlap."""
+    merged = []
+    for low, high in sorted(set(ports)):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
+        else:
+            merged.append((low, high))
+    return merged
+
+
+def _matches_by_proto(policy, services, version, hook, parts=None):
+    """Match texts for a set of services, grouped per protocol in a stable order."""
+    by_proto = {}
+    for svc in services:
+        for proto, key in (parts or policy.services[svc]):
+            by_proto.setdefault(proto, [])
+            if key is not None:
+                by_proto[proto].append(policy.ports[key])
+    result = []
+    for proto in sorted(by_proto):
+        result += _port_matches(proto, _merge_ports(by_proto[proto]), version, hook)
+    return result
+
+
+def _rule(chain, comment, target, source=None, match=None, extra=None):
+    parts = ['-A', chain]
+    if source is not None:
+        parts += ['-s', source]
+    if match:
+        parts.append(match)
+    if extra:
+        parts.append(extra)
+    parts += ['-m', 'comment', '--comment', comment_arg(comment), '-j', target]
+    return ' '.join(parts)
+
+
+def _names(nets):
+    return ', '.join(sorted(set(nets)))
+
+
+def _prelude(version, hook):
+    if hook.forwarded:
+        return [
+            _rule(hook.chain, 'pbx-firewall: established, related', 'RETURN',
+                  match='-m conntrack --ctstate RELATED,ESTABLISHED'),
+            _rule(hook.chain, 'pbx-firewall: not to a published port', 'RETURN',
+                  match='-m conntrack ! --ctstate DNAT'),
+        ]
+    rules = [
+        _rule(hook.chain, 'pbx-firewall: established, related', ACCEPT,
+              match='-m conntrack --ctstate RELATED,ESTABLISHED'),
+        '-A %s -i lo -m comment --comment %s -j ACCEPT'
+        % (hook.chain, comment_arg('pbx-firewall: loopback')),
+    ]
+    if version == 6:
+        for icmp_type, label in ICMPV6_REQUIRED:
+            rules.append(_rule(hook.chain, 'pbx-firewall: IPv6 needs %s' % label, ACCEPT,
+                               match='-p ipv6-icmp -m icmp6 --icmpv6-type %d' % icmp_type))
+    return rules
+
+
+def _sip_guard(policy, version, hook):
+    rules = []
+    if 'sip' not in policy.services:
+        return rules
+    for agent in policy.sip_scanner_agents:
+        for match in _matches_by_proto(policy, ['sip'], version, hook, SIP_PLAINTEXT):
+            rules.append(_rule(hook.chain, 'SIP scanner %s: block' % agent, DROP, match=match,
+                               extra='-m string --string "%s" --algo bm' % agent))
+    if policy.sip_rate_limit:
+        rate = policy.sip_rate_limit
+        limit = ('-m hashlimit --hashlimit-above %d/sec --hashlimit-burst %d '
+                 '--hashlimit-mode srcip --hashlimit-name %s' % (rate, 2 * rate, HASHLIMIT_NAME))
+        for match in _matches_by_proto(policy, ['sip'], version, hook, SIP_SIGNALLING):
+            rules.append(_rule(hook.chain, 'SIP flood above %d/s per source: block' % rate, DROP,
+                               match=match, extra=limit))
+    return rules
+
+
+IPSET_DIGEST_LEN = 8
+
+
+def ipset_name(name_hint, version, entries):
+    """``pbxfw-`` + what the set holds + family + a digest of its members.
+
+    The host side (module_utils/_netfilter.py) refuses ipset names longer than
+    IPSET_NAME_MAX (31, the kernel's IPSET_MAXNAMELEN 32 minus the NUL). The longest
+    hint is a service name plus ``-a``/``-d`` (allow/block set), so a name is
+    IPSET_PREFIX (6) + service + 2 + family digit (1) + ``-`` (1) + digest (8)
+    = 18 + len(service) characters. That is why validation limits service names to
+    SERVICE_NAME_MAX (12) characters: the longest name is 30 and fits, and the
+    assertion below the function keeps the two limits together.
+    """
+    digest = hashlib.sha1('\n'.join(entries).encode('ascii')).hexdigest()[:IPSET_DIGEST_LEN]
+    return '%s%s%d-%s' % (IPSET_PREFIX, name_hint, version, digest)
+
+
+LONGEST_IPSET_NAME = ipset_name('%s-a' % ('x' * SERVICE_NAME_MAX), 6, [])
+assert len(LONGEST_IPSET_NAME) <= IPSET_NAME_MAX, (
+    'a %d-character service name gives the %d-character ipset name %r; the host side '
+    'accepts at most %d' % (SERVICE_NAME_MAX, len(LONGEST_IPSET_NAME), LONGEST_IPSET_NAME,
+                            IPSET_NAME_MAX))
+
+
+def _ipset(name_hint, version, entries):
+    family = 'inet' if version == 4 else 'inet6'
+    maxelem = 65536
+    while maxelem < len(entries):
+        maxelem *= 2
+    return {'name': ipset_name(name_hint, version, entries), 'family': family,
+            'maxelem': maxelem, 'entries': entries}
+
+
+def _set_entries(positive, negative):
+    """hash:net members; ``negative`` subnets become nomatch exceptions."""
+    entries = [(s, s.ipset_entry()) for s in positive]
+    entries += [(s, s.ipset_entry() + ' nomatch') for s in negative]
+    entries.sort(key=lambda item: (item[0].value, item[0].prefixlen))
+    return [text for _subnet, text in entries]
+
+
+def _trunk_rules(policy, version, hook, ipsets):
+    trunks = [(label, subnet) for label, subnet in policy.trunks if subnet.version == version]
+    if not trunks or 'sip' not in policy.services:
+        return []
+    matches = _matches_by_proto(policy, ['sip'], version, hook)
+    allow = hook.target(ACCEPT)
+    subnets = sorted({subnet for _label, subnet in trunks})
+    if policy.ipset_threshold and len(subnets) > policy.ipset_threshold:
+        ipset = _ipset('trunk', version, _set_entries(subnets, []))
+        ipsets.append(ipset)
+        comment = 'SIP trunks: allow sip (%d addresses)' % len(subnets)
+        extra = '-m set --match-set %s src' % ipset['name']
+        return [_rule(hook.chain, comment, allow, match=m, extra=extra) for m in matches]
+    rules = []
+    for subnet in subnets:
+        labels = sorted({label for label, s in trunks if s == subnet})
+        comment = 'trunk %s: allow sip' % ', '.join(labels)
+        rules += [_rule(hook.chain, comment, allow, source=subnet.cidr(), match=m)
+                  for m in matches]
+    return rules
+
+
+def _network_rules(policy, version, hook, ipsets):
+    """Rules for specific networks (longest prefix first) and for catch-all networks."""
+    decisions = policy.decisions[version]
+    direct = {}      # Subnet -> verdict -> ([services], [names])
+    via_set = []
+    catch_all = {}   # verdict -> ([services], [names])
+    for svc in sorted(decisions):
+        specific = {s: d for s, d in decisions[svc].items() if not s.is_catch_all}
+        for subnet, decision in decisions[svc].items():
+            if subnet.is_catch_all:
+                slot = catch_all.setdefault(decision[0], ([], []))
+                slot[0].append(svc)
+                slot[1].extend(net['name'] for net in decision[1:])
+        if policy.ipset_threshold and len(specific) > policy.ipset_threshold:
+            via_set.append((svc, specific))
+            continue
+        for subnet, decision in specific.items():
+            slot = direct.setdefault(subnet, {}).setdefault(decision[0], ([], []))
+            slot[0].append(svc)
+            slot[1].extend(net['name'] for net in decision[1:])
+
+    rules = []
+    for subnet in sorted(direct, key=lambda s: (-s.prefixlen, s.value)):
+        for verdict in (ACCEPT, DROP):
+            if verdict not in direct[subnet]:
+                continue
+            services, names = direct[subnet][verdict]
+            comment = '%s: %s %s' % (_names(names), VERB[verdict], ','.join(services))
+            for match in _matches_by_proto(policy, services, version, hook):
+                rules.append(_rule(hook.chain, comment, hook.target(verdict),
+                                   source=subnet.cidr(), match=match))
+
+    for svc, specific in via_set:
+        by_verdict = {ACCEPT: [], DROP: []}
+        for subnet, decision in specific.items():
+            by_verdict[decision[0]].append(subnet)
+        for verdict, hint in ((ACCEPT, 'a'), (DROP, 'd')):
+            own = by_verdict[verdict]
+            if not own:
+                continue
+            other = by_verdict[DROP if verdict == ACCEPT else ACCEPT]
+            ipset = _ipset('%s-%s' % (svc, hint), version, _set_entries(own, other))
+            ipsets.append(ipset)
+            comment = '%s: %s %d subnet%s' % (svc, VERB[verdict], len(own), '' if len(own) == 1 else 's')
+            extra = '-m set --match-set %s src' % ipset['name']
+            for match in _matches_by_proto(policy, [svc], version, hook):
+                rules.append(_rule(hook.chain, comment, hook.target(verdict), match=match,
+                                   extra=extra))
+
+    tail = []
+    for verdict in (ACCEPT, DROP):
+        if verdict in catch_all:
+            services, names = catch_all[verdict]
+            comment = '%s: %s %s' % (_names(names), VERB[verdict], ','.join(services))
+            for match in _matches_by_proto(policy, services, version, hook):
+                tail.append(_rule(hook.chain, comment, hook.target(verdict), match=match))
+    return rules, tail
+
+
+def compile_chain(policy, version, hook, ipsets):
+    """One owned chain for one address family, as iptables-save prints it."""
+    rules = _prelude(version, hook)
+    rules += _sip_guard(policy, version, hook)
+    rules += _trunk_rules(policy, version, hook, ipsets)
+    specific, catch_all = _network_rules(policy, version, hook, ipsets)
+    rules += specific
+    if not hook.forwarded:   # custom rules are written for INPUT
+        rules += ['-A %s %s' % (hook.chain, rule) for rule in policy.custom_rules[version]]
+    rules += catch_all
+    if policy.networks:
+        rules.append(_rule(hook.chain, 'pbx-firewall: drop everything else', DROP))
+    return rules
+
+
+def compile_policy(policy):
+    """Policy -> the ruleset dict the iptables_ruleset module applies (docs/ruleset-format.md).
+
+    Docker-host mode adds the chain behind DOCKER-USER for IPv4 (Docker publishes
+    ports with IPv4 NAT by default); a family's jump exists only where that family
+    defines the target chain.
+    """
+    ipsets = []
+    ruleset = {'ipv4': compile_chain(policy, 4, INPUT_HOOK, ipsets), 'ipv6': []}
+    jumps = [dict(jump) for jump in DEFAULT_JUMPS]
+    if policy.docker:
+        ruleset['ipv4'] += compile_chain(policy, 4, DOCKER_HOOK, ipsets)
+        jumps.append({'chain': 'DOCKER-USER', 'target': DOCKER_CHAIN})
+    if policy.ipv6:
+        ruleset['ipv6'] = compile_chain(policy, 6, INPUT_HOOK, ipsets)
+    ruleset['ipsets'] = sorted({s['name']: s for s in ipsets}.values(), key=lambda s: s['name'])
+    ruleset['jumps'] = jumps
+    return ruleset
+
+
+def firewall_ruleset(networks, **options):
+    """Inventory -> ruleset dict. ``options`` are load_policy's keywords."""
+    # Compiling allocates millions of small acyclic objects for a large fleet;
+    # the cyclic collector would rescan all of them again and again (quadratic).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return compile_policy(load_policy(networks, **options))
+    finally:
+        if was_enabled:
+            gc.enable()

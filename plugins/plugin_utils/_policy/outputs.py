@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The fail2ban and Asterisk outputs of the controller core: private to this collection.
+
+This file is private to the pbxops.firewall collection (no stable API). It owns the
+subnet lists the role writes besides the firewall: fail2ban's ``ignoreip`` (loopback
+plus every ``never_block`` subnet), Asterisk's ``local_net`` (every ``local_network``
+subnet), both merged into the fewest CIDRs and sorted, and the address test the role
+uses to lift bans of addresses that became ``never_block``. Pure Python, no Ansible
+imports.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import (
+    PolicyError,
+    Subnet,
+    check_list,
+    netaddr,
+    parse_subnet,
+    require_netaddr,
+)
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.validate import validate_networks
+
+
+def merge_subnets(subnets):
+    """Merge subnets into the fewest covering CIDRs, sorted (IPv4 first)."""
+    require_netaddr()
+    nets = [netaddr.IPNetwork('%s/%d' % (s.address(), s.prefixlen)) for s in subnets]
+    merged = netaddr.cidr_merge(nets)
+    return sorted((Subnet(n.version, int(n.network), n.prefixlen) for n in merged))
+
+
+LOOPBACK = ('127.0.0.0/8', '::1/128')
+
+
+def fail2ban_ignoreip(networks, extra=None):
+    """Loopback + every never_block subnet + ``extra``, merged and sorted, as CIDR strings."""
+    nets = validate_networks(networks)
+    subnets = [parse_subnet(text) for text in LOOPBACK]
+    subnets += [s for net in nets if net['never_block'] for s in net['subnets']]
+    errors = []
+    for pos, item in enumerate(check_list(extra or [], 'pbx_firewall_fail2ban_ignoreip_extra',
+                                           errors)):
+        try:
+            subnets.append(parse_subnet(item))
+        except ValueError as exc:
+            errors.append('pbx_firewall_fail2ban_ignoreip_extra[%d]: %s' % (pos, exc))
+    if errors:
+        raise PolicyError(errors)
+    return [s.cidr() for s in merge_subnets(subnets)]
+
+
+def asterisk_localnet(networks):
+    """Every local_network subnet, merged and sorted, as CIDR strings."""
+    nets = validate_networks(networks)
+    subnets = [s for net in nets if net['local_network'] for s in net['subnets']]
+    return [s.cidr() for s in merge_subnets(subnets)]
+
+
+def addresses_in(addresses, cidrs):
+    """The addresses (strings) that fall in any of ``cidrs``, deduplicated and sorted."""
+    require_netaddr()
+    errors = []
+    covered = netaddr.IPSet()
+    for pos, text in enumerate(check_list(cidrs, 'subnets', errors)):
+        try:
+            subnet = parse_subnet(text)
+        except ValueError as exc:
+            errors.append('subnets[%d]: %s' % (pos, exc))
+            continue
+        covered.add(netaddr.IPNetwork(subnet.cidr()))
+    found = set()
+    for pos, text in enumerate(check_list(addresses, 'addresses', errors)):
+        try:
+            address = parse_subnet(text)
+        except ValueError as exc:
+            errors.append('addresses[%d]: %s' % (pos, exc))
+            continue
+        if not address.is_host:
+            errors.append('addresses[%d]: %r is a subnet, not an address' % (pos, text))
+        elif netaddr.IPAddress(address.value, address.version) in covered:
+            found.add(address)
+    if errors:
+        raise PolicyError(errors)
+    return [subnet.address() for subnet in sorted(found)]

@@ -1,0 +1,287 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""chains.py: whole rulesets, (inventory, exact ruleset)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import random
+
+import pytest
+
+from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import IPSET_NAME_MAX
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import chains
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import model
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import outputs
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import PolicyError
+from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.support import (
+    BAD_HOST,
+    CHAIN,
+    DROP_ALL,
+    INTERNET,
+    JUMPS,
+    OFFICE,
+    PRELUDE4,
+    PRELUDE6,
+)
+
+
+def ipset_name(hint, version, entries):
+    """docs/ruleset-format.md: pbxfw- + what + family + a digest of the entries."""
+    return 'pbxfw-%s%d-%s' % (hint, version,
+                              hashlib.sha1('\n'.join(entries).encode('ascii')).hexdigest()[:8])
+
+
+# --------------------------------------------------------------------------- whole rulesets
+
+OFFICE_V4 = [
+    CHAIN + '-s 192.168.10.66/32 -p tcp -m tcp --dport 22 '
+            '-m comment --comment "Bad host: block ssh" -j DROP',
+    CHAIN + '-s 192.168.10.0/24 -p icmp -m icmp --icmp-type 8 '
+            '-m comment --comment "Office LAN: allow icmp,sip,ssh,web" -j ACCEPT',
+    CHAIN + '-s 192.168.10.0/24 -p tcp -m multiport --dports 22,80,443,5060:5061 '
+            '-m comment --comment "Office LAN: allow icmp,sip,ssh,web" -j ACCEPT',
+    CHAIN + '-s 192.168.10.0/24 -p udp -m multiport --dports 5060,10000:10200 '
+            '-m comment --comment "Office LAN: allow icmp,sip,ssh,web" -j ACCEPT',
+]
+INTERNET_SIP = [
+    CHAIN + '-p tcp -m tcp --dport 5060:5061 -m comment --comment "Internet: allow sip" -j ACCEPT',
+    CHAIN + '-p udp -m multiport --dports 5060,10000:10200 '
+            '-m comment --comment "Internet: allow sip" -j ACCEPT',
+]
+
+RULESETS = {
+    # no network: nothing is dropped (no lockout of an unconfigured host)
+    'no-networks': (dict(networks=[]), {
+        'ipv4': PRELUDE4, 'ipv6': PRELUDE6, 'ipsets': [], 'jumps': JUMPS}),
+
+    # longest prefix first, custom rules just before the catch-all, then the final drop
+    'office-host-internet-custom': (dict(
+        networks=[INTERNET, OFFICE, BAD_HOST],
+        custom_rules=['-s 198.51.100.7/32 -p tcp -m tcp --dport 8080 -j ACCEPT',
+                      {'rule': '-s 2001:db8:9::/48  -p udp -m udp --dport 69 -j ACCEPT',
+                       'family': 'ipv6'},
+                      {'rule': '-p tcp -m tcp --dport 8443 -j DROP', 'family': 'both'}]), {
+        'ipv4': PRELUDE4 + OFFICE_V4 + [
+            CHAIN + '-s 198.51.100.7/32 -p tcp -m tcp --dport 8080 -j ACCEPT',
+            CHAIN + '-p tcp -m tcp --dport 8443 -j DROP',
+        ] + INTERNET_SIP + [DROP_ALL],
+        'ipv6': PRELUDE6 + [
+            CHAIN + '-s 2001:db8::1/128 -p tcp -m tcp --dport 22 '
+                    '-m comment --comment "Bad host: block ssh" -j DROP',
+            CHAIN + '-s 2001:db8:9::/48 -p udp -m udp --dport 69 -j ACCEPT',
+            CHAIN + '-p tcp -m tcp --dport 8443 -j DROP',
+        ] + INTERNET_SIP + [DROP_ALL],
+        'ipsets': [], 'jumps': JUMPS}),
+
+    # only IPv6 networks: IPv4 still ends in a drop (a network is defined)
+    'ipv6-only-network': (dict(networks=[{'name': 'v6', 'subnet': '2001:db8:10::/48',
+                                          'services': ['web']}]), {
+        'ipv4': PRELUDE4 + [DROP_ALL],
+        'ipv6': PRELUDE6 + [
+            CHAIN + '-s 2001:db8:10::/48 -p tcp -m multiport --dports 80,443 '
+                    '-m comment --comment "v6: allow web" -j ACCEPT',
+            DROP_ALL],
+        'ipsets': [], 'jumps': JUMPS}),
+
+    # scanners (plain SIP only), flood limit (SIP signalling), trunks (all of sip), ipv6=false
+    'trunks-scanners-rate-limit': (dict(
+        networks=[{'name': 'Admins', 'subnet': ['198.51.100.0/24', '2001:db8:a::/48'],
+                   'services': ['ssh']}],
+        trunks=['203.0.113.5', '203.0.113.0/28', 'sip.example.net', '2001:db8:5::/48'],
+        resolver=lambda host: {'sip.example.net': ['192.0.2.10', '2001:db8:5::10']}[host],
+        sip_rate_limit=20, sip_scanner_agents=['sipvicious', 'friendly-scanner', 'sipvicious'],
+        ipv6=False), {
+        'ipv4': PRELUDE4 + [
+            CHAIN + '-p tcp -m tcp --dport 5060 -m string --string "friendly-scanner" --algo bm '
+                    '-m comment --comment "SIP scanner friendly-scanner: block" -j DROP',
+            CHAIN + '-p udp -m udp --dport 5060 -m string --string "friendly-scanner" --algo bm '
+                    '-m comment --comment "SIP scanner friendly-scanner: block" -j DROP',
+            CHAIN + '-p tcp -m tcp --dport 5060 -m string --string "sipvicious" --algo bm '
+                    '-m comment --comment "SIP scanner sipvicious: block" -j DROP',
+            CHAIN + '-p udp -m udp --dport 5060 -m string --string "sipvicious" --algo bm '
+                    '-m comment --comment "SIP scanner sipvicious: block" -j DROP',
+            CHAIN + '-p tcp -m tcp --dport 5060:5061 -m hashlimit --hashlimit-above 20/sec '
+                    '--hashlimit-burst 40 --hashlimit-mode srcip --hashlimit-name pbxfw-sip '
+                    '-m comment --comment "SIP flood above 20/s per source: block" -j DROP',
+            CHAIN + '-p udp -m udp --dport 5060 -m hashlimit --hashlimit-above 20/sec '
+                    '--hashlimit-burst 40 --hashlimit-mode srcip --hashlimit-name pbxfw-sip '
+                    '-m comment --comment "SIP flood above 20/s per source: block" -j DROP',
+            CHAIN + '-s 192.0.2.10/32 -p tcp -m tcp --dport 5060:5061 '
+                    '-m comment --comment "trunk sip.example.net: allow sip" -j ACCEPT',
+            CHAIN + '-s 192.0.2.10/32 -p udp -m multiport --dports 5060,10000:10200 '
+                    '-m comment --comment "trunk sip.example.net: allow sip" -j ACCEPT',
+            CHAIN + '-s 203.0.113.0/28 -p tcp -m tcp --dport 5060:5061 '
+                    '-m comment --comment "trunk 203.0.113.0/28: allow sip" -j ACCEPT',
+            CHAIN + '-s 203.0.113.0/28 -p udp -m multiport --dports 5060,10000:10200 '
+                    '-m comment --comment "trunk 203.0.113.0/28: allow sip" -j ACCEPT',
+            CHAIN + '-s 203.0.113.5/32 -p tcp -m tcp --dport 5060:5061 '
+                    '-m comment --comment "trunk 203.0.113.5: allow sip" -j ACCEPT',
+            CHAIN + '-s 203.0.113.5/32 -p udp -m multiport --dports 5060,10000:10200 '
+                    '-m comment --comment "trunk 203.0.113.5: allow sip" -j ACCEPT',
+            CHAIN + '-s 198.51.100.0/24 -p tcp -m tcp --dport 22 '
+                    '-m comment --comment "Admins: allow ssh" -j ACCEPT',
+            DROP_ALL],
+        'ipv6': [], 'ipsets': [], 'jumps': JUMPS}),
+
+    # 15 multiport slots per rule, a range counts two; touching ports merge into ranges
+    'multiport-chunks': (dict(
+        networks=[{'name': 'wide', 'subnet': '172.16.0.0/12',
+                   'services': ['sip', 'web', 'ssh', 'ami', 'ajam', 'cticlient', 'many']}],
+        custom_services={'many': [{'proto': 'tcp', 'port': p}
+                                  for p in (6001, 6003, 6005, '6007-6009', '6011-6013', 6015)]},
+        ipv6=False), {
+        'ipv4': PRELUDE4 + [
+            CHAIN + '-s 172.16.0.0/12 -p tcp -m multiport --dports '
+                    '22,80,443,4222,5038,5060:5061,6001,6003,6005,6007:6009,6011:6013,6015 '
+                    '-m comment --comment "wide: allow ajam,ami,cticlient,many,sip,ssh,web" '
+                    '-j ACCEPT',
+            CHAIN + '-s 172.16.0.0/12 -p tcp -m multiport --dports 8088:8089,8222 '
+                    '-m comment --comment "wide: allow ajam,ami,cticlient,many,sip,ssh,web" '
+                    '-j ACCEPT',
+            CHAIN + '-s 172.16.0.0/12 -p udp -m multiport --dports 5060,10000:10200 '
+                    '-m comment --comment "wide: allow ajam,ami,cticlient,many,sip,ssh,web" '
+                    '-j ACCEPT',
+            DROP_ALL],
+        'ipv6': [], 'ipsets': [], 'jumps': JUMPS}),
+
+    # port overrides: ranges, moved ports, a range that overlaps its own service's port
+    'port-overrides': (dict(
+        networks=[{'name': 'LAN', 'subnet': '192.168.1.0/24', 'services': ['sip', 'ssh', 'web']}],
+        ports={'rtp': '12000-12100', 'ssh': 2222, 'web_https': 8443, 'sip': '5060-5061'},
+        ipv6=False), {
+        'ipv4': PRELUDE4 + [
+            CHAIN + '-s 192.168.1.0/24 -p tcp -m multiport --dports 80,2222,5060:5061,8443 '
+                    '-m comment --comment "LAN: allow sip,ssh,web" -j ACCEPT',
+            CHAIN + '-s 192.168.1.0/24 -p udp -m multiport --dports 5060:5061,12000:12100 '
+                    '-m comment --comment "LAN: allow sip,ssh,web" -j ACCEPT',
+            DROP_ALL],
+        'ipv6': [], 'ipsets': [], 'jumps': JUMPS}),
+}
+
+# Above the threshold a service's subnets go into hash:net sets; the other verdict's
+# subnets are nomatch exceptions, so the kernel's longest-prefix match decides.
+SSH_ALLOW = ['10.1.0.0/16', '10.1.2.0/24 nomatch', '10.2.0.0/16', '10.3.0.7']
+SSH_BLOCK = ['10.1.0.0/16 nomatch', '10.1.2.0/24', '10.2.0.0/16 nomatch', '10.3.0.7 nomatch']
+RULESETS['ipsets'] = (dict(
+    networks=[{'name': 'A', 'subnet': ['10.2.0.0/16', '10.1.0.0/16'], 'services': ['ssh']},
+              {'name': 'B', 'subnet': '10.1.2.0/24', 'block': ['ssh']},
+              {'name': 'C', 'subnet': ['10.3.0.7', '2001:db8::/32'], 'services': ['ssh', 'icmp']}],
+    ipset_threshold=2), {
+    'ipv4': PRELUDE4 + [
+        CHAIN + '-s 10.3.0.7/32 -p icmp -m icmp --icmp-type 8 '
+                '-m comment --comment "C: allow icmp" -j ACCEPT',
+        CHAIN + '-p tcp -m tcp --dport 22 -m set --match-set %s src '
+                '-m comment --comment "ssh: allow 3 subnets" -j ACCEPT'
+        % ipset_name('ssh-a', 4, SSH_ALLOW),
+        CHAIN + '-p tcp -m tcp --dport 22 -m set --match-set %s src '
+                '-m comment --comment "ssh: block 1 subnet" -j DROP'
+        % ipset_name('ssh-d', 4, SSH_BLOCK),
+        DROP_ALL],
+    'ipv6': PRELUDE6 + [
+        CHAIN + '-s 2001:db8::/32 -p ipv6-icmp -m icmp6 --icmpv6-type 128 '
+                '-m comment --comment "C: allow icmp,ssh" -j ACCEPT',
+        CHAIN + '-s 2001:db8::/32 -p tcp -m tcp --dport 22 '
+                '-m comment --comment "C: allow icmp,ssh" -j ACCEPT',
+        DROP_ALL],
+    'ipsets': [
+        {'name': ipset_name('ssh-a', 4, SSH_ALLOW), 'family': 'inet', 'maxelem': 65536,
+         'entries': SSH_ALLOW},
+        {'name': ipset_name('ssh-d', 4, SSH_BLOCK), 'family': 'inet', 'maxelem': 65536,
+         'entries': SSH_BLOCK},
+    ],
+    'jumps': JUMPS})
+
+TRUNKS = ['192.0.2.10', '203.0.113.0/28', '203.0.113.5']
+RULESETS['trunk-ipset'] = (dict(networks=[], trunks=['203.0.113.5', '203.0.113.0/28', '192.0.2.10'],
+                                ipset_threshold=2, ipv6=False), {
+    'ipv4': PRELUDE4 + [
+        CHAIN + '-p tcp -m tcp --dport 5060:5061 -m set --match-set %s src -m comment '
+                '--comment "SIP trunks: allow sip (3 addresses)" -j ACCEPT'
+        % ipset_name('trunk', 4, TRUNKS),
+        CHAIN + '-p udp -m multiport --dports 5060,10000:10200 -m set --match-set %s src '
+                '-m comment --comment "SIP trunks: allow sip (3 addresses)" -j ACCEPT'
+        % ipset_name('trunk', 4, TRUNKS)],
+    'ipv6': [],
+    'ipsets': [{'name': ipset_name('trunk', 4, TRUNKS), 'family': 'inet', 'maxelem': 65536,
+                'entries': TRUNKS}],
+    'jumps': JUMPS})
+
+
+@pytest.mark.parametrize('kwargs, expected', list(RULESETS.values()), ids=list(RULESETS))
+def test_firewall_ruleset(kwargs, expected):
+    kwargs = dict(kwargs)
+    assert chains.firewall_ruleset(kwargs.pop('networks'), **kwargs) == expected
+
+
+@pytest.mark.parametrize('rate', [1, 7, 999, 1000])
+def test_sip_rate_limit_is_printed_back_unchanged(rate):
+    """hashlimit stores 1/rate in microseconds; up to 1000/s iptables-save prints the same rate."""
+    rules = chains.firewall_ruleset([], sip_rate_limit=rate, ipv6=False)['ipv4']
+    assert rules[2] == (CHAIN + '-p tcp -m tcp --dport 5060:5061 -m hashlimit --hashlimit-above '
+                        '%d/sec --hashlimit-burst %d --hashlimit-mode srcip --hashlimit-name '
+                        'pbxfw-sip -m comment --comment "SIP flood above %d/s per source: block" '
+                        '-j DROP' % (rate, 2 * rate, rate))
+    period = 1000000 // rate            # XT_HASHLIMIT_SCALE_v2; libxt_hashlimit prints 10**6 // period
+    assert 1000000 // period == rate
+
+
+def test_ipset_name_follows_its_members():
+    """A set whose members change gets a new name (created before the switch-over)."""
+    def names(subnets):
+        nets = [{'name': 'n%d' % i, 'subnet': s, 'services': ['ssh']} for i, s in enumerate(subnets)]
+        return [s['name'] for s in chains.firewall_ruleset(nets, ipset_threshold=1)['ipsets']]
+
+    first = names(['10.0.0.0/24', '10.0.1.0/24'])
+    again = names(['10.0.1.0/24', '10.0.0.0/24'])
+    changed = names(['10.0.0.0/24', '10.0.2.0/24'])
+    assert first == again
+    assert first[0].startswith('pbxfw-ssh-a4-') and changed[0].startswith('pbxfw-ssh-a4-')
+    assert first != changed
+    assert all(len(name) <= 31 for name in first + changed)
+
+
+def test_longest_custom_service_name_fits_an_ipset_name():
+    nets = [{'name': 'n%d' % i, 'subnet': '2001:db8:%x::/48' % i, 'services': ['abcdefghijkl']}
+            for i in range(3)]
+    ruleset = chains.firewall_ruleset(
+        nets, ipset_threshold=1,
+        custom_services={'abcdefghijkl': [{'proto': 'udp', 'port': 7000}]})
+    (ipset,) = ruleset['ipsets']
+    assert ipset['name'].startswith('pbxfw-abcdefghijkl-a6-') and len(ipset['name']) <= 31
+    assert ipset['family'] == 'inet6'
+    assert ipset['entries'] == ['2001:db8::/48', '2001:db8:1::/48', '2001:db8:2::/48']
+
+
+@pytest.mark.parametrize('seed', range(5))
+def test_network_order_does_not_matter(seed):
+    networks = [OFFICE, BAD_HOST, INTERNET,
+                {'name': 'VPN', 'subnet': ['10.8.1.0/24', '10.8.0.0/24', 'fd00::/64'],
+                 'services': ['ssh', 'sip'], 'block': ['web'], 'local_network': True},
+                {'name': 'Branch', 'subnet': '10.8.0.0/16', 'services': ['web'],
+                 'never_block': True}]
+    options = dict(trunks=['203.0.113.5', '198.51.100.0/24'], ipset_threshold=1)
+    shuffled = random.Random(seed).sample(networks, len(networks))
+    shuffled = [dict(n, services=list(reversed(n.get('services', [])))) for n in shuffled]
+    assert (chains.firewall_ruleset(shuffled, **options)
+            == chains.firewall_ruleset(networks, **options))
+    assert outputs.fail2ban_ignoreip(shuffled) == outputs.fail2ban_ignoreip(networks)
+    assert outputs.asterisk_localnet(shuffled) == outputs.asterisk_localnet(networks)
+
+
+def test_service_name_limit_keeps_every_ipset_name_within_the_host_limit():
+    """chains.ipset_name: 18 + len(service) characters; SERVICE_NAME_MAX (12) gives 30 <= 31."""
+    longest = chains.ipset_name('%s-a' % ('z' * model.SERVICE_NAME_MAX), 6, ['2001:db8::/48'])
+    assert len(longest) == 18 + model.SERVICE_NAME_MAX == 30
+    assert len(longest) <= IPSET_NAME_MAX == 31
+    assert len(chains.LONGEST_IPSET_NAME) == len(longest)
+    with pytest.raises(PolicyError) as excinfo:
+        chains.firewall_ruleset([], custom_services={'z' * (model.SERVICE_NAME_MAX + 1):
+                                                     [{'proto': 'udp', 'port': 7000}]})
+    assert str(excinfo.value) == ("pbx_firewall_custom_services.zzzzzzzzzzzzz: service name "
+                                  "'zzzzzzzzzzzzz' must match [a-z][a-z0-9_]* and be at most "
+                                  "12 characters")
