@@ -13,7 +13,7 @@ short_description: What one probe host of the verify playbook sends to the PBXs
 version_added: 0.1.0
 author: pbxops.firewall contributors
 description:
-  - Used by the P(pbxops.firewall.verify#playbook) playbook; you rarely call it yourself.
+  - Used by the C(pbxops.firewall.verify) playbook; you rarely call it yourself.
   - For one probe host, lists every probe it sends, one per port of every service in each PBX's
     policy (a port range is sampled), to each PBX address from the inventory that the probe host
     can reach, and encodes them as the argument of the probe program the playbook runs there.

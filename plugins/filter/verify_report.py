@@ -13,7 +13,7 @@ short_description: The verify playbook's matrix, tables and verdict
 version_added: 0.1.0
 author: pbxops.firewall contributors
 description:
-  - Used by the P(pbxops.firewall.verify#playbook) playbook; you rarely call it yourself.
+  - Used by the C(pbxops.firewall.verify) playbook; you rarely call it yourself.
   - Joins what the probe hosts observed with what each PBX's compiled ruleset expects for the
     source address the PBX sees (the probe's address on its route to the PBX, or
     C(pbx_firewall_probe_source) behind NAT). The expectation comes from evaluating the compiled

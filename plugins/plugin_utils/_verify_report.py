@@ -30,6 +30,7 @@ MISMATCH = 'mismatch'
 UNKNOWN = 'unknown'
 SKIPPED = 'skipped'
 ERROR = 'error'
+MESSAGE_MAX = 20                 # mismatches named in the failure message (all are in the table)
 DEFAULTS = {'timeout': 2.0, 'parallel': 32, 'deadline': 120, 'max_probes': 5000,
             'range_samples': _verify.DEFAULT_RANGE_SAMPLES}
 
@@ -284,8 +285,8 @@ def _summarize(rows, problems, pbx_addresses, fail_on_unknown):
     lines = []
     for pbx in sorted({r['pbx'] for r in rows} | set(pbx_addresses)):
         lines.append('%s (%s)' % (pbx, ', '.join(pbx_addresses.get(pbx, []))))
-        lines.append('  %-14s %-30s %-10s %-8s %-16s %s' % ('probe', 'source -> address', 'service',
-                                                           'expected', 'observed', 'match'))
+        lines.append('  %-14s %-30s %-10s %-8s %-16s %s' % (
+            'probe', 'source -> address', 'service', 'expected', 'observed', 'match'))
         groups = {}
         for row in rows:
             if row['pbx'] == pbx:
@@ -321,9 +322,11 @@ def _summarize(rows, problems, pbx_addresses, fail_on_unknown):
                    len({r['probe'] for r in rows}), counts[MATCH], counts[MISMATCH], counts[UNKNOWN],
                    counts[ERROR], counts[SKIPPED], len(problems), '' if len(problems) == 1 else 's'))
     lines.append(summary)
-    message = '; '.join([summary] + [
-        '%s %s <- probe %s (%s): %s %s expected %s (%s), observed %s' % (
-            r['pbx'], r['address'], r['probe'], r['source'], r['service'], _label(r), r['expected'],
-            r['decided_by'], r['observed']) for r in mismatches] + [p['message'] for p in fatal])
+    named = ['%s %s <- probe %s (%s): %s %s expected %s (%s), observed %s' % (
+        r['pbx'], r['address'], r['probe'], r['source'], r['service'], _label(r), r['expected'],
+        r['decided_by'], r['observed']) for r in mismatches[:MESSAGE_MAX]]
+    if len(mismatches) > MESSAGE_MAX:
+        named.append('%d more mismatches in the table above' % (len(mismatches) - MESSAGE_MAX))
+    message = '; '.join([summary] + named + [p['message'] for p in fatal])
     return {'rows': rows, 'mismatches': mismatches, 'problems': problems, 'counts': counts,
             'summary': summary, 'lines': lines, 'message': message, 'failed': failed}

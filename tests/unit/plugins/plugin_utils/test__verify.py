@@ -78,8 +78,8 @@ def test_service_probes_follow_port_overrides_and_custom_services():
                                     range_samples=2)
     table = _table(probes)
     assert ('ssh', 'tcp', 2222, 'ssh', 'tcp') in table
-    assert [row for row in table if row[3] == 'rtp'] == [('sip', 'udp', 20000, 'rtp', 'udp'),
-                                                          ('sip', 'udp', 20001, 'rtp', 'udp')]
+    assert [row for row in table if row[3] == 'rtp'] == [
+        ('sip', 'udp', 20000, 'rtp', 'udp'), ('sip', 'udp', 20001, 'rtp', 'udp')]
     assert [row for row in table if row[0] == 'prov'] == [
         ('prov', 'tcp', 8081, 'prov', 'tcp'), ('prov', 'udp', 9000, 'prov', 'udp'),
         ('prov', 'udp', 9100, 'prov', 'udp')]

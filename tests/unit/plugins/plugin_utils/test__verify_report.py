@@ -157,8 +157,8 @@ def test_a_probe_without_an_address_in_a_family_is_reported_and_skipped():
 
 
 def test_unreachable_and_failed_probe_hosts_and_pbxs_without_policy_leave_the_rest_reported():
-    pbxs = [pbx(), pbx('pbx2', networks=[]), pbx('pbx3', error='Task failed: ... pbxops.firewall.firewall_ruleset: '
-                                                         'invalid inventory: bad subnet')]
+    error = 'Task failed: ... pbxops.firewall.firewall_ruleset: invalid inventory: bad subnet'
+    pbxs = [pbx(), pbx('pbx2', networks=[]), pbx('pbx3', error=error)]
     plan = _verify_report.plan(pbxs)
     probes = [
         {'name': 'office', 'plan': plan, 'result': run(plan, office_outcomes())},
