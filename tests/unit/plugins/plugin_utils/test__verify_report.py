@@ -27,7 +27,8 @@ NETWORKS = [
 ]
 
 
-def pbx(name='pbx1', addresses=('10.1.0.11', 'fd00:1::11'), networks=NETWORKS, error=None, **options):
+def pbx(name='pbx1', addresses=('10.1.0.11', 'fd00:1::11'), networks=None, error=None, **options):
+    networks = NETWORKS if networks is None else networks
     return {'name': name, 'addresses': list(addresses), 'networks': len(networks), 'ports': options.get('ports'),
             'custom_services': None, 'error': error,
             'ruleset': None if error else _policy.firewall_ruleset(networks, **options)}
