@@ -1,3 +1,6 @@
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Probe the lab with real traffic: a thin wrapper around the pbxops.firewall.verify playbook.
 
 The clients (client-office, client-vpn, client-inet, client-inet2) are the probe hosts
