@@ -90,7 +90,7 @@ def pbx_targets(pbx, range_samples=DEFAULTS['range_samples'], resolver=None):
     if pbx.get('error'):
         error = str(pbx['error'])
         # keep the filter's own message, not Ansible's "Task failed: ... caused by" chain
-        error = error[error.find('pbxops.firewall.'):] if 'pbxops.firewall.' in error else error
+        error = error[error.rfind('pbxops.firewall.'):] if 'pbxops.firewall.' in error else error
         return [], [], {'fatal': True, 'message': 'PBX %s: its policy does not compile, not probed: %s'
                         % (name, error)}
     if not pbx.get('networks'):
