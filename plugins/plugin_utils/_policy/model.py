@@ -120,7 +120,6 @@ def choices(values):
     return ', '.join(sorted(values))
 
 
-
 def check_list(value, path, errors, allow_scalar=False):
     if isinstance(value, (list, tuple)):
         return list(value)

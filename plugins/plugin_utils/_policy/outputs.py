@@ -46,7 +46,7 @@ def fail2ban_ignoreip(networks, extra=None):
     subnets += [s for net in nets if net['never_block'] for s in net['subnets']]
     errors = []
     for pos, item in enumerate(check_list(extra or [], 'pbx_firewall_fail2ban_ignoreip_extra',
-                                           errors)):
+                                          errors)):
         try:
             subnets.append(parse_subnet(item))
         except ValueError as exc:

@@ -417,7 +417,7 @@ def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
         errors.append('pbx_firewall_sip_rate_limit: %d is too high; valid: 0 (off) to %d new SIP '
                       'requests per second per source' % (policy.sip_rate_limit, SIP_RATE_LIMIT_MAX))
     for pos, agent in enumerate(check_list(sip_scanner_agents or [],
-                                            'pbx_firewall_sip_scanner_agents', errors)):
+                                           'pbx_firewall_sip_scanner_agents', errors)):
         if not isinstance(agent, str) or not SCANNER_AGENT_RE.match(agent):
             errors.append('pbx_firewall_sip_scanner_agents[%d]: %r must be 1-64 characters of '
                           'letters, digits, space and ._/:()+-' % (pos, agent))

@@ -66,7 +66,6 @@ def test_parse_subnet_errors(value, message):
 # --------------------------------------------------------------------------- parse_port
 
 
-
 @pytest.mark.parametrize('value, expected', [
     (22, (22, 22)),
     ('22', (22, 22)),

@@ -13,10 +13,7 @@ import pytest
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import chains
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import outputs
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import PolicyError
-from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.support import (
-    OFFICE,
-    VALID_PORTS,
-)
+from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.support import VALID_PORTS
 
 
 # --------------------------------------------------------------------------- validation errors
@@ -198,8 +195,8 @@ def test_validation_errors(kwargs, message):
 def test_every_problem_is_reported_at_once():
     with pytest.raises(PolicyError) as excinfo:
         chains.firewall_ruleset([net(subnet='10.0.0.1/8'), {'name': 'b', 'subnet': '10.0.0.0/8',
-                                                             'services': ['smtp']}],
-                                 sip_rate_limit=-5)
+                                                            'services': ['smtp']}],
+                                sip_rate_limit=-5)
     assert excinfo.value.errors == [
         OFFICE_PATH + ".subnet: '10.0.0.1/8' has host bits set; did you mean 10.0.0.0/8?",
         "pbx_firewall_networks[1] ('b').services[0]: unknown service 'smtp'; valid: " + SERVICES,
