@@ -146,7 +146,7 @@ def netaddr_version(module=None):
     text = getattr(module or netaddr, '__version__', '0')
     numbers = []
     for part in text.split('.')[:3]:
-        digits = ''.join(char for char in part if char in '0123456789')
+        digits = re.match(r'[0-9]*', part).group()
         numbers.append(int(digits) if digits else 0)
     return tuple(numbers + [0] * (3 - len(numbers)))
 
