@@ -13,7 +13,7 @@ and the ``hash:net`` ipsets they use. Names shared with the host side (chain and
 prefixes, limits, families) come from ``module_utils/_netfilter.py``. Pure Python, no
 Ansible imports.
 
-The DESIGN.md semantics are kept with a first-match iptables chain:
+The semantics of docs/design.md ("Policy semantics") are kept with a first-match iptables chain:
 
 1. established/related, loopback, the ICMPv6 types IPv6 needs;
 2. SIP scanner User-Agents and the per-source SIP rate limit;

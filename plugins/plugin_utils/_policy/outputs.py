@@ -52,24 +52,33 @@ def _subnets(items, base, errors):
     return result
 
 
-def fail2ban_ignoreip(networks, extra=None, names=None):
-    """Loopback + every never_block subnet + ``extra``, merged and sorted, as CIDR strings."""
+def ignoreip_subnets(nets, extra=None, names=None):
+    """Loopback + every never_block subnet of validated ``nets`` + ``extra``, merged (Subnets)."""
     names = message_names(names)
-    nets = validate_networks(networks, names=names)
     subnets = [parse_subnet(text) for text in LOOPBACK]
     subnets += [s for net in nets if net['never_block'] for s in net['subnets']]
     errors = []
     subnets += _subnets([] if extra is None else extra, names['extra'], errors)
     if errors:
         raise PolicyError(errors)
-    return [s.cidr() for s in merge_subnets(subnets)]
+    return merge_subnets(subnets)
+
+
+def localnet_subnets(nets):
+    """Every local_network subnet of validated ``nets``, merged (Subnets)."""
+    return merge_subnets([s for net in nets if net['local_network'] for s in net['subnets']])
+
+
+def fail2ban_ignoreip(networks, extra=None, names=None):
+    """Loopback + every never_block subnet + ``extra``, merged and sorted, as CIDR strings."""
+    names = message_names(names)
+    return [s.cidr() for s in ignoreip_subnets(validate_networks(networks, names=names), extra,
+                                               names)]
 
 
 def asterisk_localnet(networks, names=None):
     """Every local_network subnet, merged and sorted, as CIDR strings."""
-    nets = validate_networks(networks, names=names)
-    subnets = [s for net in nets if net['local_network'] for s in net['subnets']]
-    return [s.cidr() for s in merge_subnets(subnets)]
+    return [s.cidr() for s in localnet_subnets(validate_networks(networks, names=names))]
 
 
 def addresses_in(addresses, cidrs, names=None):
