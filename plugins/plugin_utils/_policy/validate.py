@@ -359,7 +359,7 @@ def default_resolver(host):
 
 def _resolved_subnet(address):
     """A resolver's answer as a host Subnet; an IPv4-mapped IPv6 answer is its IPv4 address."""
-    ip = ipaddress.ip_address(str(address).split('%')[0])
+    ip = ipaddress.ip_address(str(address).partition('%')[0])
     if ip.version == 6 and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return Subnet(ip.version, int(ip), ip.max_prefixlen)

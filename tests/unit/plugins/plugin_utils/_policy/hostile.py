@@ -110,9 +110,10 @@ def hostile_inventories(draw, calm=False):
                                      + (('maybe', 'ja', 2) if hostile('ipv6') else ()))),
     }
     rules = []
-    for _ in range(draw(st.integers(0, 2))):
+    for _rule in range(draw(st.integers(0, 2))):
         comment = text('rule')
-        if not calm and draw(st.booleans()):
+        encodable = not any(0xd800 <= ord(char) <= 0xdfff for char in comment)
+        if not encodable or (not calm and draw(st.booleans())):
             rules.append('-p tcp -m tcp --dport 8080 %s -j ACCEPT' % comment)
         else:       # in the form iptables-save prints, as the documentation asks
             rules.append('-p tcp -m tcp --dport 8080 -m comment --comment %s -j ACCEPT'
