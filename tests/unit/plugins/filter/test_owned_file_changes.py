@@ -54,7 +54,9 @@ def test_bad_arguments_are_filter_errors():
 def test_ansible_doc_renders(tmp_path):
     text = _ansible_doc(tmp_path, 'pbxops.firewall.owned_file_changes')
     assert text.returncode == 0 and text.stderr == '', text.stderr
-    assert '> FILTER pbxops.firewall.owned_file_changes ' in text.stdout
+    # page header: '> FILTER name (path)' since ansible-core 2.17, '> NAME (path)' in 2.16
+    assert ('> FILTER pbxops.firewall.owned_file_changes ' in text.stdout
+            or '> PBXOPS.FIREWALL.OWNED_FILE_CHANGES ' in text.stdout)
     doc = json.loads(_ansible_doc(tmp_path, '--json', 'pbxops.firewall.owned_file_changes').stdout)
     doc = doc['pbxops.firewall.owned_file_changes']
     assert doc['doc']['options']['_input']['required'] is True and doc['examples'].strip() and '_value' in doc['return']
