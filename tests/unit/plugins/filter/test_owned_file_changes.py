@@ -14,14 +14,9 @@ import json
 import pytest
 
 from ansible.errors import AnsibleError
-try:  # ansible-core 2.19+: templates must be trusted; before, every string was a template
-    from ansible.template import trust_as_template
-except ImportError:  # ansible-core 2.16-2.18 (the support matrix runs this file on them)
-    def trust_as_template(value):
-        return value
 
 from ansible_collections.pbxops.firewall.tests.unit.plugins.filter.test_filters import (
-    _ansible_doc, filter_error, render)
+    _ansible_doc, filter_error, render, trust_as_template)
 
 TEXT = '[DEFAULT]\nignoreip = 127.0.0.0/8\n'
 FOUND = [{'path': '/etc/fail2ban/jail.d/pbx-firewall.local', 'checksum': hashlib.sha1(TEXT.encode()).hexdigest(),
@@ -56,7 +51,7 @@ def test_ansible_doc_renders(tmp_path):
     assert text.returncode == 0 and text.stderr == '', text.stderr
     # page header: '> FILTER name (path)' since ansible-core 2.17, '> NAME (path)' in 2.16
     assert ('> FILTER pbxops.firewall.owned_file_changes ' in text.stdout
-            or '> PBXOPS.FIREWALL.OWNED_FILE_CHANGES ' in text.stdout)
+            or '> PBXOPS.FIREWALL.OWNED_FILE_CHANGES ' in text.stdout), text.stdout
     doc = json.loads(_ansible_doc(tmp_path, '--json', 'pbxops.firewall.owned_file_changes').stdout)
     doc = doc['pbxops.firewall.owned_file_changes']
     assert doc['doc']['options']['_input']['required'] is True and doc['examples'].strip() and '_value' in doc['return']

@@ -13,15 +13,10 @@ import json
 import pytest
 
 from ansible.errors import AnsibleError
-try:  # ansible-core 2.19+: templates must be trusted; before, every string was a template
-    from ansible.template import trust_as_template
-except ImportError:  # ansible-core 2.16-2.18 (the support matrix runs this file on them)
-    def trust_as_template(value):
-        return value
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import role
 from ansible_collections.pbxops.firewall.tests.unit.plugins.filter.test_filters import (
-    NETWORKS, _ansible_doc, filter_error, render)
+    NETWORKS, _ansible_doc, filter_error, render, trust_as_template)
 
 CALL = ('{{ nets | pbxops.firewall.pbx_firewall_policy(ports=ports, trunks=trunks, sip_rate_limit=10, '
         'ipv6=ipv6, docker=true, docker_jails=jails, ignoreip_extra=extra, enabled=true) }}')
@@ -52,9 +47,9 @@ def test_ansible_doc_renders(tmp_path):
     name = 'pbxops.firewall.pbx_firewall_policy'
     text = _ansible_doc(tmp_path, name)
     assert text.returncode == 0 and text.stderr == '', text.stderr
-    # page header: '> FILTER name (path)' since ansible-core 2.17, '> NAME (path)' in 2.16
-    assert '> FILTER %s ' % name in text.stdout or '> %s ' % name.upper() in text.stdout
     assert 'WARNING' not in text.stdout
+    # page header: '> FILTER name (path)' since ansible-core 2.17, '> NAME (path)' in 2.16
+    assert '> FILTER %s ' % name in text.stdout or '> %s ' % name.upper() in text.stdout, text.stdout
     doc = json.loads(_ansible_doc(tmp_path, '--json', name).stdout)[name]
     assert doc['doc']['options']['_input']['required'] is True and doc['doc']['requirements']
     assert doc['examples'].strip() and set(doc['return']['_value']['contains']) == {
