@@ -22,6 +22,18 @@ description:
   - Invalid input fails with every problem at once, each naming the role variable
     (C(pbx_firewall_networks[1] ('Branch VPN').subnet), C(pbx_firewall_ipv6), ...), the value and
     what is valid.
+seealso:
+  - module: pbxops.firewall.iptables_ruleset
+    description: Applies the ruleset this filter returns.
+  - plugin: pbxops.firewall.firewall_ruleset
+    plugin_type: filter
+    description: The ruleset alone.
+  - plugin: pbxops.firewall.fail2ban_ignoreip
+    plugin_type: filter
+    description: The fail2ban ignoreip list alone.
+  - plugin: pbxops.firewall.asterisk_localnet
+    plugin_type: filter
+    description: Asterisk's local_net alone.
 requirements:
   - netaddr (on the controller)
 options:
