@@ -24,10 +24,10 @@ MATRIX_CI_SESSIONS := "unit(2.16)" "unit(2.21)" "sanity(3.6)" "sanity(3.13)"
 # ---------------------------------------------------------------------------------------
 # Extra steps run by `make test` after the standard ones (e.g. molecule scenarios).
 # Later issues extend this list:   TEST_EXTRA += molecule
-# Release checks (issue 14): on the built tarball, then the support matrix's corners.
-TEST_EXTRA += docs-lint importer ee-check docs matrix-ci
 TEST_EXTRA :=
 TEST_EXTRA += molecule
+# Release checks (issue 14): on the built tarball, then the support matrix's corners.
+TEST_EXTRA += docs-lint importer ee-check docs matrix-ci
 # ---------------------------------------------------------------------------------------
 
 TEST_STEPS := unit integration sanity lint changelog-lint build-check $(TEST_EXTRA)
