@@ -114,7 +114,7 @@ class Packet(object):
 
 def _address(text, family, what):
     try:
-        address = ipaddress.ip_address(str(text).split('%')[0])
+        address = ipaddress.ip_address(str(text).partition('%')[0])
     except ValueError:
         raise ValueError('%s must be an IP address, got %r' % (what, text))
     if address.version == 6 and address.ipv4_mapped is not None and family == 'ipv4':
@@ -202,6 +202,10 @@ class Rule(object):
         self.modules = []          # [(module, [(option, value), ...])] in order, for callers that lint
         self.set_names = []
         self.uncertain = []        # why some match cannot be decided
+        # plain facts for callers that classify rules (None: the rule does not say)
+        self.states = None         # conntrack states of a non-negated --ctstate/--state match
+        self.in_interface = None   # a non-negated -i
+        self.icmp_type = None      # a non-negated --icmp-type/--icmpv6-type
         self.tests = []
         self._ipsets = ipsets
         # (value, is an option): a quoted token is always a value, even "-x"
@@ -242,6 +246,8 @@ class Rule(object):
                 self._protocol_match(value(), negate)
             elif opt in ('-i', '--in-interface'):
                 name = value()
+                if not negate:
+                    self.in_interface = name
                 if name == 'lo':   # the packets asked about come from outside the host
                     self._add(lambda p: False, negate)
                 else:
@@ -374,6 +380,8 @@ class Rule(object):
         if unknown:
             raise ValueError('%s: -m %s %s %r: unknown state %s: %r'
                              % (self.label, module, name, value, unknown[0], self.line))
+        if not neg:
+            self.states = tuple(states)
 
         def test(packet, states=tuple(states)):
             if packet.state in states:
@@ -405,6 +413,8 @@ class Rule(object):
             self._unknown('-m %s %s %s' % (module, name, value))
             return
         code = value.split('/')[1] if '/' in value else None
+        if not neg:
+            self.icmp_type = icmp_type
         self._add(lambda p, t=icmp_type, c=code: p.icmp_type == t and (c is None or c == '0'), neg)
 
     def _m_icmp(self, name, value, neg):
