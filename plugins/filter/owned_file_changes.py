@@ -87,10 +87,14 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import to_plain
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
+    checked_arguments,
+    to_plain,
+)
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._owned_files import owned_file_changes as _changes
 
 
+@checked_arguments('owned_file_changes')
 def owned_file_changes(found, wanted, owner='root', group='root', mode='0644'):
     try:
         return _changes(to_plain(found), to_plain(wanted), owner=to_plain(owner), group=to_plain(group),

@@ -82,13 +82,20 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _verify_report
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import to_plain
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
+    checked_arguments,
+    to_plain,
+)
 
 
-def verify_plan(pbxs, reach=None, **options):
+@checked_arguments('verify_plan')
+def verify_plan(pbxs, reach=None, timeout=None, parallel=None, deadline=None, max_probes=None,
+                range_samples=None):
+    given = dict(timeout=timeout, parallel=parallel, deadline=deadline, max_probes=max_probes,
+                 range_samples=range_samples)
+    options = dict((k, to_plain(v)) for k, v in given.items() if v is not None)
     try:
-        return _verify_report.plan(to_plain(pbxs), reach=to_plain(reach),
-                                   **{k: to_plain(v) for k, v in options.items()})
+        return _verify_report.plan(to_plain(pbxs), reach=to_plain(reach), **options)
     except ValueError as exc:
         raise AnsibleFilterError('pbxops.firewall.verify_plan: %s' % exc)
 

@@ -92,9 +92,13 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _verify_report
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import to_plain
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
+    checked_arguments,
+    to_plain,
+)
 
 
+@checked_arguments('verify_report')
 def verify_report(pbxs, probes, probe_names=None, fail_on_unknown=False):
     try:
         return _verify_report.report(to_plain(pbxs), to_plain(probes), probe_names=to_plain(probe_names),

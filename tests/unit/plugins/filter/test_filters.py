@@ -338,6 +338,20 @@ def test_ansible_doc_renders_every_filter_without_warnings(tmp_path):
      "pbxops.firewall.select_networks: missing argument 'expression'"),
     ('{{ nets | pbxops.firewall.firewall_ruleset({}, ports={}) }}',
      "pbxops.firewall.firewall_ruleset: 'ports' is given twice (as argument 1 and as a keyword)"),
+    ('{{ nets | pbxops.firewall.pbx_firewall_policy(ignoreip=[]) }}',
+     "pbxops.firewall.pbx_firewall_policy: unknown keyword 'ignoreip' (did you mean "
+     "ignoreip_extra?); valid keywords: ports, custom_services, trunks, sip_rate_limit, "
+     "sip_scanner_agents, custom_rules, ipset_threshold, ipv6, docker, ignoreip_extra, "
+     "docker_jails, enabled"),
+    ('{{ [] | pbxops.firewall.owned_file_changes([], mod="0600") }}',
+     "pbxops.firewall.owned_file_changes: unknown keyword 'mod' (did you mean mode?); valid "
+     "keywords: wanted, owner, group, mode"),
+    ('{{ [] | pbxops.firewall.verify_plan(timeuot=3) }}',
+     "pbxops.firewall.verify_plan: unknown keyword 'timeuot' (did you mean timeout?); valid "
+     "keywords: reach, timeout, parallel, deadline, max_probes, range_samples"),
+    ('{{ [] | pbxops.firewall.verify_report(probe=[]) }}',
+     "pbxops.firewall.verify_report: unknown keyword 'probe' (did you mean probes?); valid "
+     "keywords: probes, probe_names, fail_on_unknown"),
 ])
 def test_a_call_that_does_not_fit_names_the_filter_and_its_keywords(expression, expected):
     with pytest.raises(AnsibleFilterError) as excinfo:
