@@ -58,13 +58,21 @@ V4_BASES, V6_BASES = st.sampled_from(V4_POOL), st.sampled_from(V6_POOL)
 V4_LENGTHS, V6_LENGTHS = st.sampled_from(V4_PREFIXES), st.sampled_from(V6_PREFIXES)
 
 
+# A trunk entry is at most /16 (IPv4) or /48 (IPv6) wide (validate.TRUNK_MAX_WIDTH).
+TRUNK_V4_LENGTHS = st.sampled_from([p for p in V4_PREFIXES if p >= 16])
+TRUNK_V6_LENGTHS = st.sampled_from([p for p in V6_PREFIXES if p >= 48])
+
+
 @st.composite
-def subnets(draw, catch_all=True):
+def subnets(draw, catch_all=True, trunk=False):
     version = draw(VERSIONS)
     if catch_all and draw(ONE_IN_16) == 0:
         return '0.0.0.0/0' if version == 4 else '::/0'
     base = draw(V4_BASES if version == 4 else V6_BASES)
-    length = draw(V4_LENGTHS if version == 4 else V6_LENGTHS)
+    if trunk:
+        length = draw(TRUNK_V4_LENGTHS if version == 4 else TRUNK_V6_LENGTHS)
+    else:
+        length = draw(V4_LENGTHS if version == 4 else V6_LENGTHS)
     net = ipaddress.ip_network('%s/%d' % (base, length), strict=False)
     if net.prefixlen == net.max_prefixlen and draw(BOOLEANS):
         return str(net.network_address)          # a bare address means /32 or /128
@@ -72,7 +80,7 @@ def subnets(draw, catch_all=True):
 
 
 SUBNETS = subnets()
-TRUNK_LISTS = st.lists(subnets(catch_all=False), max_size=3)
+TRUNK_LISTS = st.lists(subnets(catch_all=False, trunk=True), max_size=3)
 SUBNET_LISTS = st.lists(SUBNETS, min_size=1, max_size=3)
 PROTO_LISTS = st.lists(st.sampled_from(('tcp', 'udp')), min_size=1, max_size=2, unique=True)
 RANGE_WIDTHS = st.sampled_from((0, 0, 3, 9))
