@@ -41,14 +41,15 @@ def _assess(run, networks, **kwargs):
 
 def test_office_with_sip_only_refuses_naming_address_port_and_rule(ssh):
     result = _assess(ssh, [OFFICE_SIP])
+    final = len(_policy.firewall_ruleset([OFFICE_SIP])['ipv4']) - 1     # the last rule
     assert result.refusal == (
         'Refusing to apply: the new ruleset would lock the controller out: a new tcp packet from the '
         'controller 10.213.7.1 (its SSH connection as this host sees it) to port 22 gets DROP from the final '
-        'drop, because no network allows it (rule "pbx-firewall: drop everything else", ruleset.ipv4[4]). '
+        'drop, because no network allows it (rule "pbx-firewall: drop everything else", ruleset.ipv4[%d]). '
         'Nothing was changed on the host. Fix: add a network that allows ssh from 10.213.7.1, e.g. '
         '{name: Controller, subnet: 10.213.7.1, services: [ssh]} in pbx_firewall_networks; or, if the '
         'controller reaches the host some other way, set pbx_firewall_lockout_check: false (module option '
-        'lockout_check: false) (the rollback stays armed).')
+        'lockout_check: false) (the rollback stays armed).' % final)
     assert result.report['checked'] is True
     assert result.report['verdict']['target'] == 'DROP'
 
@@ -93,8 +94,9 @@ def test_an_undecidable_custom_rule_is_refused_conservatively(ssh):
     result = _assess(ssh, [OFFICE_SIP], custom_rules=[recent])
     assert result.refusal.startswith('Refusing to apply: cannot tell whether the new ruleset keeps the '
                                      'controller in: a new tcp packet from the controller 10.213.7.1')
-    assert 'gets ACCEPT or DROP depending on rule ruleset.ipv4[4]: -A PBX-FIREWALL %s [cannot evaluate: ' \
-           '-m recent]' % recent in result.refusal
+    custom = _policy.firewall_ruleset([OFFICE_SIP], custom_rules=[recent])['ipv4'].index('-A PBX-FIREWALL ' + recent)
+    assert 'gets ACCEPT or DROP depending on rule ruleset.ipv4[%d]: -A PBX-FIREWALL %s [cannot evaluate: ' \
+           '-m recent]' % (custom, recent) in result.refusal
     assert 'The lockout check is conservative' in result.refusal
     assert result.report['verdict']['target'] == 'UNKNOWN'
     # a network allowing the controller decides before the custom rules: certain again
