@@ -174,6 +174,8 @@ if [[ $suite == sid ]]; then
   install -D -m 0644 "$here/image/asterisk/extensions.conf" "$overlay/etc/asterisk/extensions.conf"
   install -D -m 0644 "$here/image/asterisk/pjsip_pbx_firewall.conf" "$overlay/etc/asterisk/pjsip_pbx_firewall.conf"
   install -D -m 0644 "$here/image/asterisk/manager.conf" "$overlay/etc/asterisk/manager.conf"
+  install -D -m 0644 "$here/image/asterisk/logger.conf" "$overlay/etc/asterisk/logger.conf"
+  install -D -m 0644 "$here/image/asterisk/jail.local" "$overlay/etc/fail2ban/jail.d/asterisk.local"
 fi
 cp "$base_tar" "$work/image.tar"
 (cd "$overlay" && find . -type f | sort) >"$work/overlay.list"

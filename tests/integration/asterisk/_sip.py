@@ -3,14 +3,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A tiny SIP-over-UDP phone for the Asterisk tests (tests only, standard library).
 
-Enough SIP to ask a real Asterisk what it shows a client: OPTIONS, and a call
+Enough SIP to ask a real Asterisk what it shows a client: OPTIONS, a call
 (INVITE with an SDP offer, ACK, BYE) whose 200 OK carries Asterisk's Contact and
-its SDP ``c=`` line. The phone binds to one local address, so the test chooses which
+its SDP ``c=`` line, and a REGISTER answering the digest challenge (with any
+password: a password guess). The phone binds to one local address, so the test chooses which
 of the lab's networks the request comes from.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import socket
@@ -69,17 +71,18 @@ class Phone:
     def _host(self, address):
         return '[%s]' % address if ':' in address else address
 
-    def _request(self, method, uri, call_id, tag, cseq, to_tag=None, body='', extra=()):
+    def _request(self, method, uri, call_id, tag, cseq, to_tag=None, body='', extra=(), user='phone'):
         branch = 'z9hG4bK' + os.urandom(6).hex()
         lines = [
             '%s %s SIP/2.0' % (method, uri),
             'Via: SIP/2.0/UDP %s:%d;branch=%s;rport' % (self._host(self.local), self.lport, branch),
             'Max-Forwards: 70',
-            'From: <sip:phone@%s>;tag=%s' % (self._host(self.local), tag),
-            'To: <%s>%s' % (uri, ';tag=%s' % to_tag if to_tag else ''),
+            'From: <sip:%s@%s>;tag=%s' % (user, self._host(self.pbx if method == 'REGISTER' else self.local), tag),
+            'To: <%s>%s' % (uri if method != 'REGISTER' else 'sip:%s@%s' % (user, self._host(self.pbx)),
+                            ';tag=%s' % to_tag if to_tag else ''),
             'Call-ID: %s' % call_id,
             'CSeq: %d %s' % (cseq, method),
-            'Contact: <sip:phone@%s:%d>' % (self._host(self.local), self.lport),
+            'Contact: <sip:%s@%s:%d>' % (user, self._host(self.local), self.lport),
             'User-Agent: pbxops-test-phone',
         ] + list(extra) + ['Content-Length: %d' % len(body.encode()), '', body]
         return '\r\n'.join(lines).encode()
@@ -133,6 +136,30 @@ class Phone:
         ack = self._request('ACK', uri, call_id, tag, self.cseq, to_tag=self.call[4])
         self.sock.sendto(ack, (self.pbx, self.port))
         return response
+
+    def register(self, user, password):
+        """REGISTER as USER; answer the 401 digest challenge with PASSWORD (MD5).
+
+        The final response (403 for a wrong password); TimeoutError when no answer
+        comes (the PBX, or a firewall, dropped the request)."""
+        call_id, tag = os.urandom(8).hex(), os.urandom(4).hex()
+        uri = 'sip:%s:%d' % (self._host(self.pbx), self.port)
+        self.cseq += 1
+        first = self._request('REGISTER', uri, call_id, tag, self.cseq, extra=['Expires: 60'], user=user)
+        challenge = self._exchange(first, call_id, 'REGISTER')
+        if challenge.status != 401:
+            return challenge
+        fields = dict(re.findall(r'(\w+)="([^"]*)"', challenge.header('www-authenticate')))
+        ha1 = hashlib.md5(('%s:%s:%s' % (user, fields['realm'], password)).encode()).hexdigest()
+        ha2 = hashlib.md5(('REGISTER:%s' % uri).encode()).hexdigest()
+        digest = hashlib.md5(('%s:%s:%s' % (ha1, fields['nonce'], ha2)).encode()).hexdigest()
+        auth = ('Authorization: Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", '
+                'algorithm=MD5' % (user, fields['realm'], fields['nonce'], uri, digest))
+        if 'opaque' in fields:
+            auth += ', opaque="%s"' % fields['opaque']
+        self.cseq += 1
+        again = self._request('REGISTER', uri, call_id, tag, self.cseq, extra=['Expires: 60', auth], user=user)
+        return self._exchange(again, call_id, 'REGISTER')
 
     def bye(self):
         """End the call; the response (200 OK when Asterisk still had the call)."""
