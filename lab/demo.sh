@@ -10,14 +10,14 @@
 #   lab/demo.sh up [--fresh]   start docker, build the image, bring the lab up
 #                              (keeps running containers; --fresh recreates them),
 #                              then, if playbooks/rollout.yml exists, roll out
-#                              (--check --diff first, then for real) and probe
+#                              (--check --diff first, then for real) and verify
 #   lab/demo.sh create [--fresh] [--owner NAME]
 #                              the lab only: docker, image, networks, containers,
 #                              SSH, generated files; no rollout (Molecule's create).
 #                              --owner NAME claims the lab for NAME (.cache/lab.owner)
 #                              and refuses a lab that exists without that claim
 #                              (e.g. a running demo); `up` refuses a claimed lab
-#   lab/demo.sh probe [ARGS]   run lab/probe.py against the running lab
+#   lab/demo.sh probe [ARGS]   pbxops.firewall.verify against the running lab (lab/probe.py)
 #   lab/demo.sh status         list the lab's containers and networks
 #   lab/demo.sh ssh pbx1 [CMD] ssh into a PBX as the controller does
 #   lab/demo.sh down|destroy [--owner NAME]
@@ -26,7 +26,8 @@
 #
 # Lab layout (networks pbxlab-mgmt/office/vpn/inet, 10.201.{0,10,20,30}.0/24 + IPv6 ULA):
 # lab/demo_fleet.py, built by lab/fleet.py (the benchmarks' fleet builder too).
-# Generated: lab/.cache/inventory.yml (group pbx), lab/.cache/lab.json (for probe.py).
+# Generated: lab/.cache/inventory.yml (group pbx), lab/.cache/probes.yml (verify's probe
+# hosts), lab/.cache/lab.json.
 set -euo pipefail
 
 lab=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -125,7 +126,7 @@ cmd_up() {
   cmd_create "$@"
 
   if [[ ! -f "$repo/playbooks/rollout.yml" ]]; then
-    say "playbooks/rollout.yml does not exist yet: lab is up, no rollout (lab/demo.sh probe --expect-all-open checks it)"
+    say "playbooks/rollout.yml does not exist yet: lab is up, no rollout"
     return 0
   fi
   ansible_env
@@ -134,7 +135,7 @@ cmd_up() {
   run_timed "${pb[@]}" --check --diff
   say "rollout"
   run_timed "${pb[@]}"
-  say "probing real traffic"
+  say "verifying real traffic (pbxops.firewall.verify)"
   run_timed "$venv/bin/python" "$lab/probe.py"
   asterisk_view
   say "demo done in $((SECONDS - t0)) s"

@@ -222,18 +222,31 @@ class Fleet:
                 self.say("removed network %s" % net.name)
 
 
-def write_inventory(path, group, hosts, key, header, extra_vars=None):
-    """An Ansible YAML inventory: hosts [(name, address, {hostvar: value})], root by key."""
-    lines = ["# %s" % header, "%s:" % group, "  hosts:"]
+def inventory_group(group, hosts, key=None, extra_vars=None):
+    """YAML lines of one inventory group: hosts [(name, address or None, {hostvar: value})];
+    with key, group vars for root's login by that key (and extra_vars)."""
+    lines = ["%s:" % group, "  hosts:"]
     for name, address, hostvars in hosts:
-        lines += ["    %s:" % name, "      ansible_host: %s" % address]
+        lines.append("    %s:%s" % (name, "" if address or hostvars else " {}"))
+        if address:
+            lines.append("      ansible_host: %s" % address)
         lines += ["      %s: %s" % (k, json.dumps(v)) for k, v in sorted((hostvars or {}).items())]
-    lines += ["  vars:",
-              "    ansible_user: root",
-              "    ansible_ssh_private_key_file: %s" % key,
-              "    ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
-              "    ansible_python_interpreter: /usr/bin/python3"]
-    lines += ["    %s: %s" % (k, json.dumps(v)) for k, v in sorted((extra_vars or {}).items())]
+    if key:
+        lines += ["  vars:",
+                  "    ansible_user: root",
+                  "    ansible_ssh_private_key_file: %s" % key,
+                  "    ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+                  "    ansible_python_interpreter: /usr/bin/python3"]
+        lines += ["    %s: %s" % (k, json.dumps(v)) for k, v in sorted((extra_vars or {}).items())]
+    return lines
+
+
+def write_inventory(path, group, hosts, key, header, extra_vars=None):
+    """An Ansible YAML inventory of one group whose hosts root logs in to by key."""
+    return write_lines(path, ["# %s" % line for line in header.splitlines()] + inventory_group(group, hosts, key, extra_vars))
+
+
+def write_lines(path, lines):
     with open(path, "w") as handle:
         handle.write("\n".join(lines) + "\n")
     return path

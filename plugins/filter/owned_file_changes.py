@@ -19,6 +19,10 @@ description:
     differ from the wanted ones; a file that already matches is left out, so nothing runs on
     the host for it. An absent file is removed when the find result shows it.
   - The role P(pbxops.firewall.pbx_firewall#role) uses it for its fail2ban and Asterisk files.
+seealso:
+  - plugin: pbxops.firewall.pbx_firewall_policy
+    plugin_type: filter
+    description: The policy whose files the role compares.
 options:
   _input:
     description: The C(files) list of an C(ansible.builtin.find) result (C(path), C(checksum), C(mode), C(pw_name), C(gr_name)).
@@ -83,10 +87,14 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import to_plain
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
+    checked_arguments,
+    to_plain,
+)
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._owned_files import owned_file_changes as _changes
 
 
+@checked_arguments('owned_file_changes')
 def owned_file_changes(found, wanted, owner='root', group='root', mode='0644'):
     try:
         return _changes(to_plain(found), to_plain(wanted), owner=to_plain(owner), group=to_plain(group),

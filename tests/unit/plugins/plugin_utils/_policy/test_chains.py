@@ -215,13 +215,30 @@ RULESETS['trunk-ipset'] = (dict(networks=[], trunks=['203.0.113.5', '203.0.113.0
 @pytest.mark.parametrize('kwargs, expected', list(RULESETS.values()), ids=list(RULESETS))
 def test_firewall_ruleset(kwargs, expected):
     kwargs = dict(kwargs)
+    kwargs.setdefault('sip_scanner_agents', [])    # these tables show no scanner rules
     assert chains.firewall_ruleset(kwargs.pop('networks'), **kwargs) == expected
+
+
+def test_scanner_agents_default_to_the_collection_list():
+    """Omitted (None): model.DEFAULT_SIP_SCANNER_AGENTS, sorted; an empty list: none."""
+    rules = chains.firewall_ruleset([], ipv6=False)['ipv4']
+    scanners = [rule for rule in rules if '-m string' in rule]
+    assert sorted(model.DEFAULT_SIP_SCANNER_AGENTS) == [
+        'VaxSIPUserAgent', 'friendly-scanner', 'iWar', 'pplsip', 'sip-scan', 'sipcli', 'sipptk',
+        'sipvicious', 'sundayddr']
+    assert scanners == [
+        CHAIN + '-p %s -m %s --dport 5060 -m string --string "%s" --algo bm -m comment '
+        '--comment "SIP scanner %s: block" -j DROP' % (proto, proto, agent, agent)
+        for agent in sorted(model.DEFAULT_SIP_SCANNER_AGENTS) for proto in ('tcp', 'udp')]
+    assert chains.firewall_ruleset([], ipv6=False, sip_scanner_agents=None)['ipv4'] == rules
+    assert not [rule for rule in chains.firewall_ruleset([], ipv6=False, sip_scanner_agents=[])['ipv4']
+                if '-m string' in rule]
 
 
 @pytest.mark.parametrize('rate', [1, 7, 999, 1000])
 def test_sip_rate_limit_is_printed_back_unchanged(rate):
     """hashlimit stores 1/rate in microseconds; up to 1000/s iptables-save prints the same rate."""
-    rules = chains.firewall_ruleset([], sip_rate_limit=rate, ipv6=False)['ipv4']
+    rules = chains.firewall_ruleset([], sip_rate_limit=rate, ipv6=False, sip_scanner_agents=[])['ipv4']
     assert rules[2] == (CHAIN + '-p tcp -m tcp --dport 5060:5061 -m hashlimit --hashlimit-above '
                         '%d/sec --hashlimit-burst %d --hashlimit-mode srcip --hashlimit-name '
                         'pbxfw-sip -m comment --comment "SIP flood above %d/s per source: block" '
