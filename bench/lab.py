@@ -4,9 +4,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The benchmark's own Docker lab: networks and containers named ``pbxbench-*``.
 
-It reuses the demo lab's image (``lab/image.sh``) and Docker engine (``lab/docker.sh``)
-but never touches the demo's ``pbxlab-*`` networks and containers. Everything it creates
-carries the label ``pbxops.bench=1`` and is removed by :func:`Lab.destroy`.
+Built with the lab's one fleet builder (``lab/fleet.py``, which the demo and Molecule use
+through ``lab/demo_fleet.py``), on the demo's image (``lab/image.sh``) and Docker engine
+(``lab/docker.sh``), but never touching the demo's ``pbxlab-*`` networks and containers.
+Everything it creates carries the label ``pbxops.bench=1`` and is removed by
+:func:`Lab.destroy`. This file keeps only the benchmark's layout and its Ansible helpers.
 
 Layout (controller = this machine, ``.1`` on every bridge):
 
@@ -15,16 +17,19 @@ Layout (controller = this machine, ``.1`` on every bridge):
     pbxbench-cli     10.202.10.0/24   pbxbench-host1 .11, pbxbench-client .101
 """
 
-import ipaddress
-import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH)
+sys.path.insert(0, os.path.join(REPO, 'lab'))
+
+import fleet  # noqa: E402  pylint: disable=wrong-import-position
+
 # State, logs and results live under lab/.cache/ (git-ignored and left out of the collection
 # tarball by galaxy.yml's build_ignore: the SSH key there must never ship).
 CACHE = os.path.join(REPO, 'lab', '.cache', 'bench')
@@ -32,10 +37,7 @@ IMAGE = os.environ.get('LAB_IMAGE', 'pbxops/lab-pbx:bookworm')
 LABEL = 'pbxops.bench=1'
 KEY = os.path.join(CACHE, 'id_ed25519')
 
-NETWORKS = {
-    'mgmt': ('pbxbench-mgmt', '10.202.0'),
-    'cli': ('pbxbench-cli', '10.202.10'),
-}
+NETWORKS = [fleet.Network('mgmt', 'pbxbench-mgmt', '10.202.0'), fleet.Network('cli', 'pbxbench-cli', '10.202.10')]
 HOST1 = 'pbxbench-host1'
 CLIENT = 'pbxbench-client'
 HOST1_IP = {'mgmt': '10.202.0.11', 'cli': '10.202.10.11'}
@@ -54,26 +56,16 @@ def fleet_ip(index):
     return '10.202.0.%d' % (100 + index)
 
 
-SSH_OPTS = ['-i', KEY, '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', '-o', 'StrictHostKeyChecking=no',
-            '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ControlMaster=no',
-            '-o', 'ControlPath=none']
+SSH_OPTS = fleet.ssh_opts(KEY)
 
 
 def say(msg):
     print('bench: %s' % msg, flush=True)
 
 
-def run(argv, check=True, capture=True, **kwargs):
-    """subprocess.run with text output; raises with the command's stderr on failure."""
-    proc = subprocess.run(argv, capture_output=capture, text=True, check=False, **kwargs)
-    if check and proc.returncode != 0:
-        raise RuntimeError('%s failed (rc=%d): %s' % (' '.join(argv), proc.returncode,
-                                                      (proc.stderr or proc.stdout or '').strip()[-2000:]))
-    return proc
-
-
-def docker(*args, check=True, **kwargs):
-    return run(['docker'] + list(args), check=check, **kwargs)
+# subprocess.run with text output, raising a RuntimeError (fleet.FleetError) with the stderr.
+run = fleet.run
+docker = fleet.docker
 
 
 def dexec(container, script, check=True, stdin=None):
@@ -85,11 +77,18 @@ def ssh_argv(address, *command):
     return ['ssh'] + SSH_OPTS + ['root@%s' % address] + list(command)
 
 
+def _address(attachment):
+    """(net key, '10.202.x.y') -> (net key, y): the fleet builder's attachment."""
+    net, address = attachment
+    return net, int(address.rsplit('.', 1)[1])
+
+
 class Lab:
-    """Containers and networks of one benchmark run."""
+    """Containers and networks of one benchmark run (a lab/fleet.py fleet)."""
 
     def __init__(self):
         self.containers = []
+        self.fleet = fleet.Fleet(LABEL, NETWORKS, KEY, tag='bench', announce=False)
 
     # -- engine, image, key ------------------------------------------------------------------
 
@@ -100,42 +99,15 @@ class Lab:
         if not os.path.exists(KEY):
             run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'pbxops-bench', '-f', KEY])
         self.destroy(quiet=True)     # leftovers of an interrupted run (ours only: label + name)
-        self._check_routes()
-        for name, prefix in NETWORKS.values():
-            docker('network', 'create', '--driver', 'bridge', '--subnet', prefix + '.0/24',
-                   '--gateway', prefix + '.1', '-o', 'com.docker.network.bridge.name=' + name,
-                   '--label', LABEL, name)
-
-    def _check_routes(self):
-        ours = [ipaddress.ip_network(prefix + '.0/24') for _name, prefix in NETWORKS.values()]
-        for line in run(['ip', '-o', '-4', 'route', 'show']).stdout.splitlines():
-            words = line.split()
-            if not words or words[0] == 'default':
-                continue
-            try:
-                net = ipaddress.ip_network(words[0], strict=False)
-            except ValueError:
-                continue
-            for mine in ours:
-                if mine.overlaps(net):
-                    raise RuntimeError('bench subnet %s overlaps the route %r of this machine' % (mine, line))
+        self.fleet.check_routes()
+        self.fleet.ensure_networks(down_hint='the benchmark removes its lab at the end of a run')
 
     # -- containers --------------------------------------------------------------------------
 
     def start(self, name, role, attachments, env=None):
         """attachments: [(net key, address)], the first one primary; env: extra variables."""
-        first_net, first_ip = attachments[0]
-        env_args = []
-        for key, value in sorted((env or {}).items()):
-            env_args += ['-e', '%s=%s' % (key, value)]
-        docker('create', '--name', name, '--hostname', name, '--label', LABEL,
-               '--cap-add', 'NET_ADMIN', '--cap-add', 'NET_RAW', '-e', 'LAB_ROLE=' + role, *env_args,
-               '-v', KEY + '.pub:/run/lab/authorized_keys:ro',
-               '--network', NETWORKS[first_net][0], '--ip', first_ip, IMAGE)
+        self.fleet.ensure(fleet.Member(name, role, IMAGE, [_address(a) for a in attachments], env=env))
         self.containers.append(name)
-        for net, address in attachments[1:]:
-            docker('network', 'connect', '--ip', address, NETWORKS[net][0], name)
-        docker('start', name)
 
     def start_many(self, specs):
         """specs: [(name, role, attachments[, env])]; start all, then wait for SSH on each."""
@@ -143,31 +115,14 @@ class Lab:
             self.start(*spec)
         self.wait_ssh([spec[2][0][1] for spec in specs])
 
-    @staticmethod
-    def wait_ssh(addresses, timeout=90):
-        deadline = time.monotonic() + timeout
-        pending = list(addresses)
-        while pending:
-            left = []
-            for address in pending:
-                proc = subprocess.run(ssh_argv(address, 'test -x /usr/bin/python3'), capture_output=True,
-                                      check=False)
-                if proc.returncode != 0:
-                    left.append(address)
-            pending = left
-            if not pending:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError('no SSH from %s after %d s' % (', '.join(pending), timeout))
-            time.sleep(0.5)
+    def wait_ssh(self, addresses, timeout=90):
+        self.fleet.wait_ssh(addresses, timeout)
 
     def broken(self):
         """Containers of this run that are not running (all of them when Docker does not answer)."""
-        proc = docker('ps', '--filter', 'label=' + LABEL, '--filter', 'status=running', '--format', '{{.Names}}',
-                      check=False)
-        if proc.returncode != 0:
+        running = self.fleet.running()
+        if running is None:
             return list(self.containers)
-        running = set(proc.stdout.split())
         return [name for name in self.containers if name not in running]
 
     def intact(self):
@@ -181,27 +136,7 @@ class Lab:
 
     def destroy(self, quiet=False):
         """Remove every pbxbench container (label) and network (name + label)."""
-        ids = docker('ps', '-aq', '--filter', 'label=' + LABEL, check=False).stdout.split()
-        if ids:
-            names = docker('ps', '-a', '--filter', 'label=' + LABEL, '--format', '{{.Names}}',
-                           check=False).stdout.split()
-            if not quiet:
-                say('removing containers: %s' % ' '.join(sorted(names)))
-            docker('rm', '-f', *ids, check=False)
-        for name, _prefix in NETWORKS.values():
-            inspect = docker('network', 'inspect', name, '--format', '{{json .Labels}}', check=False)
-            if inspect.returncode != 0:
-                continue
-            labels = json.loads(inspect.stdout or 'null') or {}
-            if labels.get('pbxops.bench') != '1':
-                raise RuntimeError('network %s exists without the pbxops.bench label; not ours, '
-                                   'refusing to remove it' % name)
-            for _attempt in range(20):     # endpoints of removed containers go away asynchronously
-                if docker('network', 'rm', name, check=False).returncode == 0:
-                    break
-                time.sleep(0.5)
-            if not quiet:
-                say('removed network %s' % name)
+        self.fleet.destroy(quiet=quiet)
         self.containers = []
 
 
@@ -209,19 +144,8 @@ class Lab:
 
 def write_inventory(path, hosts, group='bench', extra_vars=None):
     """hosts: [(inventory name, address)]."""
-    lines = ['# Generated by bench/ (pbxbench-* containers).', '%s:' % group, '  hosts:']
-    for name, address in hosts:
-        lines += ['    %s:' % name, '      ansible_host: %s' % address]
-    lines += ['  vars:',
-              '    ansible_user: root',
-              '    ansible_ssh_private_key_file: %s' % KEY,
-              '    ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null',
-              '    ansible_python_interpreter: /usr/bin/python3']
-    for key, value in sorted((extra_vars or {}).items()):
-        lines.append('    %s: %s' % (key, json.dumps(value)))
-    with open(path, 'w') as handle:
-        handle.write('\n'.join(lines) + '\n')
-    return path
+    return fleet.write_inventory(path, group, [(name, address, {}) for name, address in hosts], KEY,
+                                 'Generated by bench/ (pbxbench-* containers).', extra_vars)
 
 
 _RUN_COUNTER = [0]
