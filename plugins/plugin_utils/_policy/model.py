@@ -268,6 +268,7 @@ class Policy(object):
         self.services = {}          # service -> tuple of (proto, port key)
         self.trunks = []            # list of (label, Subnet)
         self.sip_rate_limit = 0
+        self.sip_rate_limit_ipv6_prefix = 64   # IPv6 sources sharing one budget: a /64
         self.sip_scanner_agents = []
         self.custom_rules = {4: [], 6: []}
         self.ipset_threshold = DEFAULT_IPSET_THRESHOLD

@@ -397,7 +397,7 @@ def _validate_int(value, path, minimum, errors, what):
 
 def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                 sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
-                ipv6=True, docker=False, resolver=None):
+                ipv6=True, docker=False, resolver=None, sip_rate_limit_ipv6_prefix=64):
     """Validate and normalize the whole inventory. Raises PolicyError listing every problem."""
     require_netaddr()
     errors = []
@@ -416,6 +416,15 @@ def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
         # another rate back (1032 -> 1033/sec) and the ruleset would never converge
         errors.append('pbx_firewall_sip_rate_limit: %d is too high; valid: 0 (off) to %d new SIP '
                       'requests per second per source' % (policy.sip_rate_limit, SIP_RATE_LIMIT_MAX))
+    prefix = _validate_int(
+        64 if sip_rate_limit_ipv6_prefix is None else sip_rate_limit_ipv6_prefix,
+        'pbx_firewall_sip_rate_limit_ipv6_prefix', 1, errors,
+        'the IPv6 prefix length (1-128) whose addresses share one SIP rate budget')
+    if prefix is not None and prefix > 128:
+        errors.append('pbx_firewall_sip_rate_limit_ipv6_prefix: %d is out of range; valid: 1-128 '
+                      '(64 = one budget per /64, 128 = per address)' % prefix)
+    elif prefix is not None:
+        policy.sip_rate_limit_ipv6_prefix = prefix
     for pos, agent in enumerate(check_list(sip_scanner_agents or [],
                                             'pbx_firewall_sip_scanner_agents', errors)):
         if not isinstance(agent, str) or not SCANNER_AGENT_RE.match(agent):

@@ -12,9 +12,15 @@ contains the address decides; a ``nomatch`` entry means "not in the set").
 
 Only the subset of iptables the compiler emits is understood; anything else is
 an error, so an unexpected rule shape fails the tests instead of being skipped.
-Matches that can never hold for a new, ordinary packet from a non-loopback
-interface (``-m conntrack``, ``-i lo``, ``-m string`` with a scanner User-Agent,
-``-m hashlimit`` above the rate) never match.
+
+A packet comes from a non-loopback interface (``-i lo`` never matches) and carries
+what the stateful matches need: its conntrack state (``-m conntrack --ctstate``),
+its payload (``-m string``: the pattern is searched in the payload, with
+``--icase`` case-insensitively; a packet without payload, e.g. a TCP SYN, never
+matches) and whether its source is over its SIP budget (``-m hashlimit
+--hashlimit-above`` matches exactly then; the bucket bookkeeping itself is not
+modelled). Jumps into the owned ``PBX-FW-*`` guard chains, ``RETURN`` and falling
+off a guard chain's end work as in netfilter.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,8 +29,10 @@ __metaclass__ = type
 
 import ipaddress
 
-CHAINS = ('PBX-FIREWALL',)
-TARGETS = ('ACCEPT', 'DROP')
+MAIN = 'PBX-FIREWALL'
+CHAINS = (MAIN, 'PBX-FW-SIP', 'PBX-FW-SIP-TLS')
+TARGETS = ('ACCEPT', 'DROP', 'RETURN') + CHAINS[1:]
+CT_STATES = ('NEW', 'ESTABLISHED', 'RELATED')
 PROTOCOLS = {4: ('tcp', 'udp', 'icmp'), 6: ('tcp', 'udp', 'ipv6-icmp')}
 ECHO_REQUEST = {4: 8, 6: 128}
 MULTIPORT_MAX_SLOTS = 15
@@ -79,6 +87,23 @@ def parse_ports(text):
             raise RuleSyntaxError('bad port %r' % part)
         result.append((low, high))
     return result
+
+
+FLAG_OPTIONS = ('--icase',)
+
+
+def parse_hex_string(text):
+    """``|0a|User-Agent`` -> b'\\nUser-Agent': text between bars is hex, the rest literal."""
+    result = bytearray()
+    for index, part in enumerate(text.split('|')):
+        if index % 2:
+            compact = part.replace(' ', '')
+            if len(compact) % 2:
+                raise RuleSyntaxError('odd hex digits in %r' % text)
+            result += bytearray.fromhex(compact)
+        else:
+            result += part.encode('utf-8')
+    return bytes(result)
 
 
 def multiport_slots(text):
@@ -169,7 +194,8 @@ class Rule(object):
                 module = rest.pop(0)
                 options = []
                 while rest and rest[0].startswith('--'):
-                    options.append((rest.pop(0), rest.pop(0)))
+                    key = rest.pop(0)
+                    options.append((key, None if key in FLAG_OPTIONS else rest.pop(0)))
                 self._module(module, options)
             elif opt == '-j':
                 self.target = rest.pop(0)
@@ -217,17 +243,26 @@ class Rule(object):
             self.comment = opts['--comment']
         elif module == 'conntrack':
             expect('--ctstate')
-            self.tests.append(lambda p: False)        # a NEW packet is never ESTABLISHED/RELATED
+            states = opts['--ctstate'].split(',')
+            if not set(states) <= set(CT_STATES):
+                raise RuleSyntaxError('conntrack state %r in %r' % (opts['--ctstate'], self.line))
+            self.tests.append(lambda p, states=states: p.state in states)
         elif module == 'string':
-            expect('--string', '--algo', '--from', '--to')
-            self.tests.append(lambda p: False)        # ordinary traffic: not a scanner
+            expect('--string', '--hex-string', '--algo', '--icase')
+            if ('--string' in opts) == ('--hex-string' in opts) or opts['--algo'] not in ('bm', 'kmp'):
+                raise RuleSyntaxError('-m string %r in %r' % (options, self.line))
+            if '--string' in opts:
+                pattern = opts['--string'].encode('utf-8')
+            else:
+                pattern = parse_hex_string(opts['--hex-string'])
+            icase = '--icase' in opts
+            self.tests.append(lambda p, pat=pattern, icase=icase: p.contains(pat, icase))
         elif module == 'hashlimit':
             expect('--hashlimit-above', '--hashlimit-burst', '--hashlimit-mode',
-                   '--hashlimit-name', '--hashlimit-htable-expire', '--hashlimit-htable-size',
-                   '--hashlimit-htable-max', '--hashlimit-htable-gcinterval')
-            if '--hashlimit-above' not in opts:
-                raise RuleSyntaxError('hashlimit must drop above a rate: %r' % self.line)
-            self.tests.append(lambda p: False)        # ordinary traffic: under the limit
+                   '--hashlimit-name', '--hashlimit-srcmask')
+            if '--hashlimit-above' not in opts or opts['--hashlimit-mode'] != 'srcip':
+                raise RuleSyntaxError('hashlimit must drop above a rate per source: %r' % self.line)
+            self.tests.append(lambda p: p.over_limit)
         else:
             raise RuleSyntaxError('unknown match -m %s in %r' % (module, self.line))
 
@@ -236,9 +271,18 @@ class Rule(object):
 
 
 class Packet(object):
-    """A new packet from ``source`` to (``proto`` tcp/udp/icmp, ``port``)."""
+    """A packet from ``source`` to (``proto`` tcp/udp/icmp, ``port``).
 
-    def __init__(self, source, proto, port=None):
+    ``state``: its conntrack state (NEW, ESTABLISHED, RELATED); ``payload``: the bytes
+    after the TCP/UDP header, or None; ``over_limit``: its source is over its SIP budget.
+    """
+
+    def __init__(self, source, proto, port=None, state='NEW', payload=None, over_limit=False):
+        if state not in CT_STATES:
+            raise ValueError('state %r' % state)
+        self.state = state
+        self.payload = payload
+        self.over_limit = over_limit
         self.address = ipaddress.ip_address(source)
         self.version = self.address.version
         self.proto = proto
@@ -250,8 +294,16 @@ class Packet(object):
             self.wire_protocol = proto
             self.icmp_type = None
 
+    def contains(self, pattern, icase):
+        if not self.payload:
+            return False
+        if icase:
+            return pattern.lower() in self.payload.lower()
+        return pattern in self.payload
+
     def __repr__(self):
-        return 'Packet(%r, %r, %r)' % (str(self.address), self.proto, self.port)
+        return 'Packet(%r, %r, %r, state=%r, payload=%r, over_limit=%r)' % (
+            str(self.address), self.proto, self.port, self.state, self.payload, self.over_limit)
 
 
 class Ruleset(object):
@@ -272,11 +324,22 @@ class Ruleset(object):
         return Rule(line, version, self.ipsets)
 
     def verdict(self, packet):
-        """The first matching rule's target, or None when the chain ends."""
+        """The verdict of the main chain, or None when it ends without one."""
+        result = self._run(MAIN, packet, 0)
+        return None if result == 'RETURN' else result
+
+    def _run(self, chain, packet, depth):
+        if depth > len(CHAINS):
+            raise RuleSyntaxError('jump loop through %s' % chain)
         for rule in self.chains[packet.version]:
-            if rule.matches(packet):
+            if rule.chain != chain or not rule.matches(packet):
+                continue
+            if rule.target in ('ACCEPT', 'DROP', 'RETURN'):
                 return rule.target
-        return None
+            result = self._run(rule.target, packet, depth + 1)
+            if result != 'RETURN':
+                return result
+        return 'RETURN'
 
     def rules(self):
         return self.chains[4] + self.chains[6]

@@ -243,3 +243,16 @@ def test_fail2ban_ignoreip_extra_errors():
         outputs.fail2ban_ignoreip([], extra=['10.0.0.0/8', '10.0.0.1/8'])
     assert str(excinfo.value) == ("pbx_firewall_fail2ban_ignoreip_extra[1]: '10.0.0.1/8' has host "
                                   "bits set; did you mean 10.0.0.0/8?")
+
+
+@pytest.mark.parametrize('value, message', [
+    (0, "pbx_firewall_sip_rate_limit_ipv6_prefix: must be an integer >= 1 (the IPv6 prefix length "
+        "(1-128) whose addresses share one SIP rate budget), got integer 0"),
+    (129, 'pbx_firewall_sip_rate_limit_ipv6_prefix: 129 is out of range; valid: 1-128'),
+    ('64', "pbx_firewall_sip_rate_limit_ipv6_prefix: must be an integer >= 1 (the IPv6 prefix "
+           "length (1-128) whose addresses share one SIP rate budget), got string '64'"),
+])
+def test_sip_rate_limit_ipv6_prefix_errors(value, message):
+    with pytest.raises(PolicyError) as caught:
+        chains.firewall_ruleset([], sip_rate_limit=5, sip_rate_limit_ipv6_prefix=value)
+    assert message in str(caught.value)
