@@ -11,7 +11,7 @@ __metaclass__ = type
 from ansible_collections.pbxops.firewall.plugins.module_utils import _conntrack as ct
 
 LISTING = '''\
-ipv4     2 tcp      6 431599 ESTABLISHED src=10.213.8.1 dst=10.213.8.2 sport=38778 dport=22 src=10.213.8.2 dst=10.213.8.1 sport=22 dport=38778 [ASSURED] mark=0 use=1
+ipv4     2 tcp      6 431599 ESTABLISHED src=10.213.8.1 dst=10.213.8.2 sport=38778 dport=22 src=10.213.8.2 dst=10.213.8.1 sport=22 dport=38778 [ASSURED] use=1
 ipv4     2 udp      17 29 src=203.0.113.9 dst=10.213.8.2 sport=5071 dport=5060 src=10.213.8.2 dst=203.0.113.9 sport=5060 dport=5071 [ASSURED] mark=0 use=1
 ipv4     2 udp      17 29 src=10.213.8.2 dst=198.51.100.7 sport=5060 dport=5060 src=198.51.100.7 dst=10.213.8.2 sport=5060 dport=5060 mark=0 use=1
 ipv4     2 icmp     1 29 src=203.0.113.9 dst=10.213.8.2 type=8 code=0 id=7 src=10.213.8.2 dst=203.0.113.9 type=0 code=0 id=7 mark=0 use=1
