@@ -586,10 +586,11 @@ def render_doc(r):
               ', '.join('%s %d' % (k, v) for k, v in sorted(rel['responder']['udp_errors'].items()))), '']
     out += render_sip_section(r['sip']) if r.get('sip') else []
     out += ['## Reproduce', '', '```console', 'make bench                                  # everything, '
-           'rewrites this page', '.venv/bin/python bench/run.py --parts apply   # one part, print only '
-           '(with --no-write)', '.venv/bin/python bench/run.py --quick         # small sizes, to try the '
-           'harness', '.venv/bin/python bench/run.py --render lab/.cache/bench/results.json   # page from '
-           'saved results', '```', '']
+            'rewrites this page', '.venv/bin/python bench/run.py --parts apply   # one part, print only '
+            '(with --no-write)', '.venv/bin/python bench/run.py --parts sip     # rewrites only the SIP '
+            'section', '.venv/bin/python bench/run.py --quick         # small sizes, to try the '
+            'harness', '.venv/bin/python bench/run.py --render lab/.cache/bench/results.json   # page from '
+            'saved results', '```', '']
     return '\n'.join(out)
 
 
