@@ -13,9 +13,19 @@ BOOTSTRAP_PYTHON := $(shell if command -v pyenv >/dev/null 2>&1; then echo "$$(p
 PYTEST_ARGS ?=
 DIST := dist
 
+# Tool venvs (nox: docs, galaxy-importer, the support matrix) are cached by content: the
+# directory name is a hash of what decides their contents, so a change builds fresh ones.
+NOX_HASH := $(shell cat noxfile.py requirements.txt requirements-dev.txt hack/requirements-*.txt | sha256sum | cut -c1-12)
+NOX_ENVDIR := .cache/nox/$(NOX_HASH)
+NOX := $(BIN)/nox --envdir $(NOX_ENVDIR) --reuse-venv yes --no-color
+# `make test` runs the matrix's lowest and highest cells; `make matrix` runs all of it.
+MATRIX_CI_SESSIONS := "unit(2.16)" "unit(2.21)" "sanity(3.6)" "sanity(3.13)"
+
 # ---------------------------------------------------------------------------------------
 # Extra steps run by `make test` after the standard ones (e.g. molecule scenarios).
 # Later issues extend this list:   TEST_EXTRA += molecule
+# Release checks (issue 14): on the built tarball, then the support matrix's corners.
+TEST_EXTRA += docs-lint importer ee-check docs matrix-ci
 TEST_EXTRA :=
 TEST_EXTRA += molecule
 # ---------------------------------------------------------------------------------------
@@ -23,11 +33,13 @@ TEST_EXTRA += molecule
 TEST_STEPS := unit integration sanity lint changelog-lint build-check $(TEST_EXTRA)
 
 .PHONY: help venv deps link unit integration sanity lint changelog-lint test bench \
-        demo demo-down molecule build build-check clean
+        demo demo-down molecule build build-check clean docs docs-lint importer ee-check \
+        matrix matrix-ci nox-envdir
 
 help:
 	@echo "targets: venv deps unit integration sanity lint changelog-lint test"
 	@echo "         build build-check bench demo demo-down molecule clean"
+	@echo "         docs docs-lint importer ee-check matrix matrix-ci"
 	@echo "test runs: deps venv, then $(TEST_STEPS)"
 
 venv: $(VENV)/.stamp
@@ -106,12 +118,35 @@ build-check: build
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	tarball=$$(ls -t $(CURDIR)/$(DIST)/pbxops-firewall-*.tar.gz | head -n1); \
 	echo "build-check: $$tarball"; \
-	if tar -tzf "$$tarball" | grep -E '(^|/)(\.venv|\.build|\.git|\.pytest_cache|\.hypothesis|__pycache__|tests/output|lab/\.cache)(/|$$)'; then \
-	  echo "build-check: unwanted files in $$tarball (see build_ignore in galaxy.yml)"; exit 1; fi; \
+	bash hack/tarball-contents.sh "$$tarball"; \
 	cd "$$tmp"; \
 	export ANSIBLE_COLLECTIONS_PATH="$$tmp"; \
 	ansible-galaxy collection install --offline --force -p "$$tmp" "$$tarball"; \
 	PAGER=cat ansible-doc -t filter pbxops.firewall.firewall_ruleset >/dev/null && echo "build-check: ansible-doc -t filter pbxops.firewall.firewall_ruleset renders from the installed tarball"
 
+# Only this content hash's tool venvs are kept.
+nox-envdir: venv
+	@mkdir -p $(NOX_ENVDIR)
+	@find .cache/nox -mindepth 1 -maxdepth 1 ! -name $(NOX_HASH) -exec rm -rf {} +
+
+docs-lint: build nox-envdir
+	$(NOX) -s docs -- lint
+
+docs: build nox-envdir
+	$(NOX) -s docs -- build
+
+importer: build nox-envdir
+	$(NOX) -s importer
+
+ee-check: build
+	bash hack/ee-check.sh
+
+# The support matrix (README "Support matrix"; sessions in noxfile.py).
+matrix: venv link nox-envdir
+	$(NOX) -s unit sanity
+
+matrix-ci: venv link nox-envdir
+	$(NOX) -s $(MATRIX_CI_SESSIONS)
+
 clean:
-	rm -rf .build $(DIST) tests/output .pytest_cache
+	rm -rf .build $(DIST) tests/output .pytest_cache .cache

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Part 1: apply an N-rule policy to one host, three ways, from the same clean state.
 
 (a) this collection: ``ansible-playbook`` with one ``pbxops.firewall.iptables_ruleset`` task

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Compile scale: time, peak memory and rules per family for 1k, 10k and 100k networks.
 
 Each size runs in a fresh Python process so that its peak RSS is its own.

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Part 4: fleet scale. The ``pbx_firewall`` role (one play, like a rollout batch) on 1, 5,
 10 and 20 lab hosts with forks = hosts.
 

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Part 2: no-op rerun of the whole ``pbx_firewall`` role on one lab host.
 
 The role is applied once from a clean host, then run again with the same inventory.

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark policies in the inventory model, and the same rules in other shapes.
 
 ``networks(n)`` builds an inventory whose compiled IPv4 chain has exactly ``n`` rules

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Part 5: reload safety under a steady stream of NEW connections.
 
 Two 60-rule inventories (``policies.reload_pair``) both allow service A (sip: TCP and UDP

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Services A and B on the benchmark host for the reload-safety benchmark (python3 stdlib only).
 
 Runs inside ``pbxbench-host1`` (whose lab-listener is started without these ports), fed on

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """SIP guards under real attack tools: no firewall vs MikoPBX-style rules vs this collection.
 
     .venv/bin/python bench/sip_guards.py        # ~3 min; needs root, sipp, sipsak, sipvicious

@@ -9,7 +9,7 @@ same command line as get-pip.py: bootstrap pip from the interpreter's bundled en
 (no network), then `pip install` the requested packages (e.g. pip==25.2) from PyPI.
 """
 
-from __future__ import annotations
+# No __future__ imports: this runs on every Python ansible-test targets (3.6 too).
 
 import subprocess
 import sys

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Install the Debian packages the test suite needs (integration tests, lab, Molecule).
 # Idempotent: apt is skipped entirely when every package is already installed.
 set -euo pipefail

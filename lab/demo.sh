@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The demo fleet: three PBX containers and their clients on Docker networks.
 #
 #   lab/demo.sh up [--fresh]   start docker, build the image, bring the lab up

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Make sure a Docker daemon answers. Idempotent: does nothing when `docker info`
 # already works. Otherwise starts dockerd in the background (no service manager
 # on these machines) and waits for its socket.

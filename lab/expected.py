@@ -1,4 +1,7 @@
-"""Expected firewall verdicts, read straight from DESIGN.md's policy semantics.
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Expected firewall verdicts, read straight from docs/design.md "Policy semantics".
 
 Independent of the collection on purpose: lab/probe.py compares real traffic
 with this, so it must not share code with plugins/plugin_utils/_policy/.

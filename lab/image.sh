@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Build the local lab image pbxops/lab-pbx:bookworm (no image registry needed).
 #
 #   lab/image.sh              # build if absent or if its inputs changed

@@ -1,3 +1,6 @@
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Probe the lab with real traffic and compare with the expected verdicts.
 
 From every client container, against every PBX on that client's network:
@@ -26,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import expected  # noqa: E402  (lab/expected.py, the independent evaluator)
 
-# (service, protocol, port) as DESIGN.md's built-in services define them.
+# (service, protocol, port) as docs/design.md "Built-in services" defines them.
 PROBES = [
     ("sip", "udp", 5060),
     ("sip", "tcp", 5060),

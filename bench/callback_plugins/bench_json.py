@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Stdout callback for bench/: one JSON document per run (tasks, per-host results, stats).
 
 ansible-core ships no JSON stdout callback (ansible.posix.json is not installed here and

@@ -23,11 +23,13 @@ from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.pbxops.firewall.plugins.module_utils import _rollback
+
 display = Display()
 
 MODULE = 'pbxops.firewall.iptables_ruleset'
-PRIVATE_KEY = '_pbxfw_rollback'
-DEFAULT_RUN_DIR = '/run/pbx-firewall'
+PRIVATE_KEY = _rollback.RESULT_KEY
+DEFAULT_RUN_DIR = _rollback.RUN_DIR
 CONFIRM_MARGIN = 1.0        # stop confirming this long before the host's deadline
 GRACE = 4.0                 # how long after the deadline the rollback may take
 CONNECT_TIMEOUT_MAX = 5     # connect timeout while confirming (seconds)
@@ -44,11 +46,12 @@ class ActionModule(ActionBase):
         del tmp
 
         args = dict(self._task.args)
-        if 'rollback_token' in args:
-            result.update(failed=True, msg='rollback_token is internal: the action plugin sets it')
+        internal = sorted(k for k in args if k == 'rollback_token' or k.startswith(_rollback.INTERNAL_PREFIX))
+        if internal:
+            result.update(failed=True, msg='%s is internal: the action plugin sets it' % internal[0])
             return result
         token = secrets.token_hex(12)
-        args['rollback_token'] = token
+        args[_rollback.TOKEN_ARG] = token
         try:
             timeout = max(int(args.get('rollback_timeout', 30)), 0)
         except (TypeError, ValueError):
@@ -79,10 +82,8 @@ class ActionModule(ActionBase):
     # -- confirmation ----------------------------------------------------------------------
 
     def _marker_command(self, run_dir, token, remove):
-        pending = '%s/pending-%s' % (run_dir, token)
-        done = '%s/rolled-back-%s' % (run_dir, token)
-        claimed = '%s/claimed-%s' % (run_dir, token)
-        spec = '%s/rollback-%s.json' % (run_dir, token)
+        paths = _rollback.markers(token, run_dir)
+        pending, done, claimed, spec = paths['pending'], paths['done'], paths['claimed'], paths['spec']
         first = ('if rm %s 2>/dev/null; then rm -f %s; echo PBXFW-CONFIRMED; el' % (pending, spec)) if remove else ''
         return (first + 'if test -e %s; then echo PBXFW-ROLLED-BACK; '
                 'elif test -e %s; then echo PBXFW-ROLLING-BACK; '
@@ -172,7 +173,7 @@ class ActionModule(ActionBase):
         result['failed'] = True
         result['rolled_back'] = True
         result['rollback_verified'] = verified
-        result['rollback_report'] = '%s/rolled-back-%s' % (run_dir, token)
+        result['rollback_report'] = _rollback.markers(token, run_dir)['done']
         result['msg'] = (
             'The connection to the host was lost after the apply (%s), so the host restored the previous '
             'ruleset by itself after rollback_timeout=%ds (rolled_back: true)%s; its report is %s on the host. '

@@ -17,6 +17,15 @@ description:
     merged into the fewest CIDRs and sorted (IPv4 first). Asterisk presents its local address,
     not the external one, to these subnets.
   - Invalid networks fail with a message naming the network, the field, the value and what is valid.
+seealso:
+  - module: pbxops.firewall.iptables_ruleset
+    description: Applies the compiled ruleset on the host.
+  - plugin: pbxops.firewall.firewall_ruleset
+    plugin_type: filter
+    description: Compile networks into the ruleset.
+  - plugin: pbxops.firewall.fail2ban_ignoreip
+    plugin_type: filter
+    description: The subnets fail2ban must never ban.
 requirements:
   - netaddr (on the controller)
 options:

@@ -17,6 +17,18 @@ description:
     C(never_block=true), deduplicated, merged into the fewest CIDRs and sorted (IPv4 first).
   - Used for the C(ignoreip) setting of fail2ban's C([DEFAULT]) section.
   - Invalid networks fail with a message naming the network, the field, the value and what is valid.
+seealso:
+  - module: pbxops.firewall.iptables_ruleset
+    description: Applies the compiled ruleset on the host.
+  - plugin: pbxops.firewall.firewall_ruleset
+    plugin_type: filter
+    description: Compile networks into the ruleset.
+  - plugin: pbxops.firewall.asterisk_localnet
+    plugin_type: filter
+    description: Asterisk's local_net from the same networks.
+  - plugin: pbxops.firewall.in_subnets
+    plugin_type: filter
+    description: The addresses that fall in given subnets.
 requirements:
   - netaddr (on the controller)
 options:

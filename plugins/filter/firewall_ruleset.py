@@ -17,12 +17,24 @@ description:
     the owned chain C(PBX-FIREWALL) for IPv4 and IPv6, in exactly the text C(iptables-save)
     prints, plus the C(hash:net) ipsets the rules use.
   - For one service, the most specific network (longest prefix) that contains the source and
-    mentions the service (in O(services) or O(block)) decides; the order of the list does not
+    mentions the service (in its C(services) or C(block)) decides; the order of the list does not
     matter. Catch-all networks (C(/0)) and O(custom_rules) come after all others. When at least
     one network is defined, everything else is dropped.
   - The result is the O(pbxops.firewall.iptables_ruleset#module:ruleset) input of the
     M(pbxops.firewall.iptables_ruleset) module. The same input always gives the same output.
   - Invalid input fails with a message naming the network, the field, the value and what is valid.
+seealso:
+  - module: pbxops.firewall.iptables_ruleset
+    description: Applies the ruleset the filters compile.
+  - plugin: pbxops.firewall.fail2ban_ignoreip
+    plugin_type: filter
+    description: The subnets fail2ban must never ban.
+  - plugin: pbxops.firewall.asterisk_localnet
+    plugin_type: filter
+    description: Asterisk's local_net from the same networks.
+  - plugin: pbxops.firewall.select_networks
+    plugin_type: filter
+    description: Pick networks out of shared site data.
 requirements:
   - netaddr (on the controller)
 options:

@@ -15,6 +15,12 @@ author: pbxops.firewall contributors
 description:
   - Returns the addresses of the input that lie in one of O(subnets), deduplicated and sorted
     (IPv4 first). The role uses it to lift fail2ban bans of addresses that became C(never_block).
+seealso:
+  - module: pbxops.firewall.iptables_ruleset
+    description: Applies the compiled ruleset on the host.
+  - plugin: pbxops.firewall.fail2ban_ignoreip
+    plugin_type: filter
+    description: The subnets fail2ban must never ban.
 requirements:
   - netaddr (on the controller)
 options:

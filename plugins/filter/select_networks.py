@@ -17,6 +17,18 @@ description:
     subnet of a company with tags and sites) and returns the networks it selects, ready for
     C(pbx_firewall_networks).
   - The expression must produce a list of mappings (networks); C(null) gives an empty list.
+seealso:
+  - module: pbxops.firewall.iptables_ruleset
+    description: Applies the compiled ruleset on the host.
+  - plugin: pbxops.firewall.firewall_ruleset
+    plugin_type: filter
+    description: Compile networks into the ruleset.
+  - plugin: pbxops.firewall.fail2ban_ignoreip
+    plugin_type: filter
+    description: The subnets fail2ban must never ban.
+  - plugin: pbxops.firewall.asterisk_localnet
+    plugin_type: filter
+    description: Asterisk's local_net from the same networks.
 requirements:
   - jmespath (on the controller)
 options:
@@ -33,8 +45,9 @@ options:
 EXAMPLES = r"""
 - name: Networks tagged voip become this host group's PBX networks
   ansible.builtin.set_fact:
-    pbx_firewall_networks: "{{ site_data | pbxops.firewall.select_networks(\"networks[?contains(tags, 'voip')]\") }}"
+    pbx_firewall_networks: "{{ site_data | pbxops.firewall.select_networks(voip_networks) }}"
   vars:
+    voip_networks: "networks[?contains(tags, 'voip')]"
     site_data:
       networks:
         - {name: Office LAN, subnet: 192.168.10.0/24, services: [sip, web], tags: [voip, lan]}

@@ -3,10 +3,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Netfilter state for pbxops.firewall: parse, normalize, validate, plan, render.
+"""Netfilter state for pbxops.firewall: parse, normalize, validate, plan, render the diff.
 
-Pure Python (standard library only, no Ansible imports) so it ships to the managed
-host with the ``iptables_ruleset`` module and is unit-tested on its own.
+Private to this collection. Pure Python (standard library and the step records of
+``_steps.py``, no Ansible imports) so it ships to the managed host with the
+``iptables_ruleset`` module and is unit-tested on its own. The names shared with the
+controller core (``MAIN_CHAIN``, ``CHAIN_PREFIX``, ``IPSET_PREFIX``, ``IPSET_NAME_MAX``,
+``FAMILIES``) are defined here once.
 
 What the collection owns in the ``filter`` table of each address family:
 
@@ -21,8 +24,10 @@ jumps to an ``f2b-*`` chain, or first when there is none, and a jump that alread
 after every fail2ban jump is not moved.
 
 The plan turns (live state, desired state) into the exact input of ``ipset restore``
-and of one ``iptables-restore --noflush`` transaction per family. Errors are raised
-as ``ValueError`` with a message naming the offending value.
+and of one ``iptables-restore --noflush`` transaction per family, as step records the
+executor of ``_steps.py`` runs. Errors are raised as ``ValueError`` with a message naming
+the offending value. ``iptables-save`` and ``ipset save`` output is read line by line at
+``\n`` only, so a foreign rule whose comment holds U+2028 or the like reads back intact.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -32,7 +37,10 @@ __metaclass__ = type
 import collections
 import hashlib
 import ipaddress
+import os
 import re
+
+from ansible_collections.pbxops.firewall.plugins.module_utils import _steps
 
 MAIN_CHAIN = 'PBX-FIREWALL'
 CHAIN_PREFIX = 'PBX-FW-'
@@ -52,10 +60,16 @@ RULESET_KEYS = ('ipsets', 'ipv4', 'ipv6', 'jumps')
 IPSET_KEYS = ('entries', 'family', 'maxelem', 'name', 'type')
 BUILTIN_CHAINS = ('INPUT', 'FORWARD', 'OUTPUT')
 FAMILY_TOOL = {'ipv4': 'iptables', 'ipv6': 'ip6tables'}
+# The hook chains a jump into an owned chain may come from (DOCKER-USER: Docker-host mode).
+HOOK_CHAINS = ('INPUT', 'DOCKER-USER')
+# iptables-save and ipset save end a line at '\n' only, and separate tokens with ASCII white
+# space: str.splitlines() and str.strip() would also cut at U+2028, U+0085, \x1c... that a
+# foreign rule's comment may hold.
+ASCII_SPACE = ' \t\r\n\x0b\x0c'
 
-_OWNED_CHAIN_RE = re.compile(r'^(?:PBX-FIREWALL|PBX-FW-[A-Za-z0-9_.-]+)$')
-_CHAIN_RE = re.compile(r'^[A-Za-z0-9_.-][A-Za-z0-9_.:+-]*$')
-_IPSET_NAME_RE = re.compile(r'^pbxfw-[A-Za-z0-9_.:-]+$')
+_OWNED_CHAIN_RE = re.compile(r'^(?:PBX-FIREWALL|PBX-FW-[A-Za-z0-9_.-]+)\Z')
+_CHAIN_RE = re.compile(r'^[A-Za-z0-9_.-][A-Za-z0-9_.:+-]*\Z')
+_IPSET_NAME_RE = re.compile(r'^pbxfw-[A-Za-z0-9_.:-]+\Z')
 _COUNTERS_RE = re.compile(r'^\[\d+:\d+\]\s+')
 _RESTORE_ERROR_LINE_RE = re.compile(r'(?:[Ee]rror occurred at line|[Ee]rror in line|line)\s*:?\s*(\d+)')
 _TARGET_FLAGS = ('-j', '--jump', '-g', '--goto')
@@ -237,8 +251,8 @@ def parse_save(text):
     """
     tables = collections.OrderedDict()
     table = None
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
+    for number, raw in enumerate(text.split('\n'), 1):
+        line = raw.strip(ASCII_SPACE)
         if not line or line.startswith('#'):
             continue
         if line.startswith('*'):
@@ -329,8 +343,8 @@ def parse_ipset_save(text):
     ``create`` options are reduced to type, family and maxelem; members are sorted.
     """
     sets = collections.OrderedDict()
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
+    for number, raw in enumerate(text.split('\n'), 1):
+        line = raw.strip(ASCII_SPACE)
         if not line or line.startswith('#'):
             continue
         parts = line.split()
@@ -542,7 +556,11 @@ def validate_ruleset(ruleset, path='ruleset'):
         jpath = '%s.jumps[%d]' % (path, index)
         if not isinstance(jump, dict) or set(jump) != {'chain', 'target'}:
             _fail(jpath, 'must be a dict with exactly the keys chain and target', jump)
-        _check_chain_name(jump['chain'], jpath + '.chain', owned=False)
+        hook = jump['chain']
+        if isinstance(hook, str) and hook and not is_owned_chain(hook) and hook not in HOOK_CHAINS:
+            _fail(jpath + '.chain', 'a jump into an owned chain comes only from %s (DOCKER-USER in Docker-host mode)'
+                  % ' or '.join(HOOK_CHAINS), hook)
+        _check_chain_name(hook, jpath + '.chain', owned=False)
         _check_chain_name(jump['target'], jpath + '.target', owned=True)
         if jump['chain'] in hooks:
             _fail(jpath + '.chain', 'a hook chain gets exactly one jump (also at %s)' % hooks[jump['chain']],
@@ -656,23 +674,50 @@ class Plan:
     def ipset_swap_text(self):
         return '\n'.join(self.ipset_swap) + '\n' if self.ipset_swap else ''
 
-    def steps(self, tools):
-        """The apply as [[argv, stdin], ...]; ``tools`` maps ipset/ipv4/ipv6 to binaries.
+    def _restore_step(self, family, fplan, tools, test):
+        tool = tools[family]
+        argv = [tool, '-w', '--noflush'] + (['--test'] if test else [])
+        label = os.path.basename(tool) + (' --test' if test else '')
+        return _steps.command(argv, fplan.restore, explain=dict(tool=label, lines=fplan.lines, origins=fplan.origins))
 
-        This is the form the rollback watcher replays (no --test: a revert is applied
-        as it comes).
-        """
-        steps = []
-        if self.ipset_create:
-            steps.append([[tools['ipset'], 'restore'], self.ipset_create_text])
-        if self.ipset_swap:
-            steps.append([[tools['ipset'], 'restore'], self.ipset_swap_text])
+    def _create_steps(self, tools):
+        if not self.ipset_create:
+            return []
+        return [_steps.command([tools['ipset'], 'restore'], self.ipset_create_text, explain=dict(
+            tool='ipset restore', lines=self.ipset_create, origins=self.ipset_create_origins))]
+
+    def prepare_steps(self, tools):
+        """Steps before anything visible changes: create new sets, then --test every family."""
+        steps = self._create_steps(tools)
         for family, fplan in self.families.items():
             if fplan.changed:
-                steps.append([[tools[family], '-w', '--noflush'], fplan.restore])
-        for name in self.ipset_destroy:
-            steps.append([[tools['ipset'], 'destroy', name], None])
+                steps.append(self._restore_step(family, fplan, tools, test=True))
         return steps
+
+    def commit_steps(self, tools):
+        """The visible part: swaps, one restore per family, destroy of sets no longer used."""
+        steps = []
+        if self.ipset_swap:
+            steps.append(_steps.command([tools['ipset'], 'restore'], self.ipset_swap_text, explain=dict(
+                tool='ipset restore', lines=self.ipset_swap, origins=self.ipset_swap_origins)))
+        for family, fplan in self.families.items():
+            if fplan.changed:
+                steps.append(self._restore_step(family, fplan, tools, test=False))
+        for name in self.ipset_destroy:
+            steps.append(_steps.command([tools['ipset'], 'destroy', name], check=False,
+                                        warn='could not destroy the ipset %s that is no longer wanted' % name))
+        return steps
+
+    def cleanup_steps(self, tools):
+        """Steps that destroy the sets created by prepare_steps when the apply is abandoned."""
+        return [_steps.command([tools['ipset'], 'destroy', name], check=False) for name in self.ipset_cleanup]
+
+    def steps(self, tools):
+        """The whole apply without --test (a recovery or a revert is applied as it comes).
+
+        ``tools`` maps ipset/ipv4/ipv6 to binaries; the rollback watcher replays these steps.
+        """
+        return self._create_steps(tools) + self.commit_steps(tools)
 
 
 def _jump_plan(table, hook, desired_jumps):
@@ -865,116 +910,3 @@ def explain_restore_error(tool, stderr, lines, origins):
             return '%s rejected line %d, %s: %s -- %s' % (
                 tool, number, origins[number - 1], lines[number - 1], message or 'no message')
     return '%s failed: %s' % (tool, message or 'no message')
-
-
-# --------------------------------------------------------------------------------------
-# persistence
-# --------------------------------------------------------------------------------------
-
-PERSIST_HEADER = '# Managed by pbxops.firewall (iptables_ruleset); restored at boot by %s.\n'
-
-
-def _sh_quote(value):
-    if value and re.match(r'^[A-Za-z0-9_./:=+-]+$', value):
-        return value
-    return "'" + value.replace("'", "'\"'\"'") + "'"
-
-
-def render_persist_rules(desired_family, script):
-    """iptables-restore --noflush input that recreates the owned chains of one family."""
-    text = PERSIST_HEADER % script
-    if not desired_family.chains:
-        return text + '# no owned chains for this family\n'
-    lines = ['*filter']
-    lines.extend(':%s - [0:0]' % chain for chain in desired_family.chains)
-    for rules in desired_family.chains.values():
-        lines.extend(rules)
-    lines.append('COMMIT')
-    return text + '\n'.join(lines) + '\n'
-
-
-def render_persist_ipsets(desired, script):
-    """ipset restore input (used with -exist) that recreates the owned sets."""
-    lines = []
-    for ipset in desired.ipsets.values():
-        lines.append(ipset.create_line())
-        lines.extend(ipset.add_lines())
-    return PERSIST_HEADER % script + ''.join(line + '\n' for line in lines)
-
-
-def render_restore_script(desired, persist_dir, tools):
-    """POSIX sh script that restores the owned sets, chains and jumps (boot or by hand).
-
-    ``tools`` maps ipset, ipv4, ipv6 (restore binaries) and ipv4_cmd, ipv6_cmd
-    (iptables/ip6tables binaries) to absolute paths; a family without rules is skipped.
-    """
-    quote = _sh_quote
-    out = [
-        '#!/bin/sh',
-        '# Managed by pbxops.firewall (iptables_ruleset); do not edit, the next run overwrites it.',
-        '# Restores the PBX firewall: owned ipsets, the owned chains of each family (with',
-        '# --noflush, so no other chain is touched), then the jump from each hook chain.',
-        'set -eu',
-        'dir=%s' % quote(persist_dir),
-        '',
-        'pbxfw_jump() {',
-        '    ipt=$1 hook=$2 target=$3',
-        '    # a hook chain that does not exist yet (DOCKER-USER before Docker starts) is skipped',
-        '    "$ipt" -w -S "$hook" >/dev/null 2>&1 || return 0',
-        '    if "$ipt" -w -C "$hook" -j "$target" 2>/dev/null; then return 0; fi',
-        '    # right after the last jump to a fail2ban chain, or first',
-        '    pos=$("$ipt" -w -S "$hook" | awk \'NR > 1 && / -[jg] f2b-/ { n = NR - 1 } END { print n + 1 }\')',
-        '    "$ipt" -w -I "$hook" "$pos" -j "$target"',
-        '}',
-        '',
-    ]
-    if desired.ipsets:
-        out.append('%s restore -exist < "$dir/ipsets"' % quote(tools['ipset']))
-    for family in FAMILIES:
-        fam = desired.families[family]
-        if not fam.chains:
-            continue
-        out.append('%s -w --noflush < "$dir/rules.%s"' % (quote(tools[family]), 'v4' if family == 'ipv4' else 'v6'))
-        for jump in fam.jumps:
-            hook = rule_chain(jump)
-            out.append('pbxfw_jump %s %s %s' % (quote(tools[family + '_cmd']), quote(hook), quote(rule_target(jump))))
-    out.append('exit 0')
-    return '\n'.join(out) + '\n'
-
-
-def render_unit(script):
-    """The systemd unit that runs the restore script early at boot."""
-    return '\n'.join([
-        '# Managed by pbxops.firewall (iptables_ruleset); do not edit.',
-        '[Unit]',
-        'Description=PBX firewall (pbxops.firewall): owned iptables chains and ipsets',
-        'Documentation=https://github.com/pbxops/firewall',
-        'DefaultDependencies=no',
-        'Wants=network-pre.target',
-        'Before=network-pre.target fail2ban.service shutdown.target',
-        '# after a whole-table restore (netfilter-persistent, iptables.service) so it cannot wipe ours',
-        'After=netfilter-persistent.service iptables.service ip6tables.service ipset.service',
-        'Conflicts=shutdown.target',
-        '',
-        '[Service]',
-        'Type=oneshot',
-        'RemainAfterExit=yes',
-        'ExecStart=%s' % script,
-        '',
-        '[Install]',
-        'WantedBy=multi-user.target',
-        '',
-    ])
-
-
-def render_docker_dropin(script):
-    """The docker.service drop-in: dockerd recreates DOCKER-USER when it starts, after the boot
-    unit ran, so docker.service runs the restore script again to put the jump back."""
-    return '\n'.join([
-        '# Managed by pbxops.firewall (iptables_ruleset); do not edit.',
-        '# dockerd recreates DOCKER-USER when it starts; this puts the PBX firewall jump back.',
-        '[Service]',
-        '# "-": a missing script never fails docker.service',
-        'ExecStartPost=-%s' % script,
-        '',
-    ])

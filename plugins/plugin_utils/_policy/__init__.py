@@ -9,7 +9,7 @@ This package is private to the pbxops.firewall collection (no stable API). It ru
 on the controller only (it needs netaddr, and DNS for trunk host names), which is
 why it lives in plugin_utils and not in module_utils: no module ships it to a host.
 Every entry point takes plain dicts, lists, strings and numbers (the inventory model
-of DESIGN.md) and either returns plain data or raises ``PolicyError``, a
+of README.md and docs/design.md) and either returns plain data or raises ``PolicyError``, a
 ``ValueError`` whose message names the inventory path, the bad value and what would
 be valid. The filter plugins are thin wrappers around the names exported here.
 
@@ -19,7 +19,8 @@ One concern per file:
   comment text, the ``Policy`` record, the error classes;
 * ``validate.py``: ``load_policy`` and the checks of every inventory input;
 * ``chains.py``: compiling a ``Policy`` into the ruleset of docs/ruleset-format.md;
-* ``outputs.py``: fail2ban ``ignoreip``, Asterisk ``local_net``, ``addresses_in``.
+* ``outputs.py``: fail2ban ``ignoreip``, Asterisk ``local_net``, ``addresses_in``;
+* ``role.py``: the role's one call, everything ``pbx_firewall`` needs from one validation.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -13,7 +13,7 @@ and the ``hash:net`` ipsets they use. Names shared with the host side (chain and
 prefixes, limits, families) come from ``module_utils/_netfilter.py``. Pure Python, no
 Ansible imports.
 
-The DESIGN.md semantics are kept with a first-match iptables chain:
+The semantics of docs/design.md ("Policy semantics") are kept with a first-match iptables chain:
 
 1. jumps to the SIP guard chains: ``PBX-FW-SIP`` for every packet to the plain SIP
    ports (UDP and TCP, whatever its conntrack state, so a scanner or a flood over one

@@ -39,28 +39,35 @@ def merge_subnets(subnets):
 LOOPBACK = ('127.0.0.0/8', '::1/128')
 
 
-def fail2ban_ignoreip(networks, extra=None):
-    """Loopback + every never_block subnet + ``extra``, merged and sorted, as CIDR strings."""
-    nets = validate_networks(networks)
+def ignoreip_subnets(nets, extra=None):
+    """Loopback + every never_block subnet of validated ``nets`` + ``extra``, merged (Subnets)."""
     subnets = [parse_subnet(text) for text in LOOPBACK]
     subnets += [s for net in nets if net['never_block'] for s in net['subnets']]
     errors = []
     for pos, item in enumerate(check_list(extra or [], 'pbx_firewall_fail2ban_ignoreip_extra',
-                                           errors)):
+                                          errors)):
         try:
             subnets.append(parse_subnet(item))
         except ValueError as exc:
             errors.append('pbx_firewall_fail2ban_ignoreip_extra[%d]: %s' % (pos, exc))
     if errors:
         raise PolicyError(errors)
-    return [s.cidr() for s in merge_subnets(subnets)]
+    return merge_subnets(subnets)
+
+
+def localnet_subnets(nets):
+    """Every local_network subnet of validated ``nets``, merged (Subnets)."""
+    return merge_subnets([s for net in nets if net['local_network'] for s in net['subnets']])
+
+
+def fail2ban_ignoreip(networks, extra=None):
+    """Loopback + every never_block subnet + ``extra``, merged and sorted, as CIDR strings."""
+    return [s.cidr() for s in ignoreip_subnets(validate_networks(networks), extra)]
 
 
 def asterisk_localnet(networks):
     """Every local_network subnet, merged and sorted, as CIDR strings."""
-    nets = validate_networks(networks)
-    subnets = [s for net in nets if net['local_network'] for s in net['subnets']]
-    return [s.cidr() for s in merge_subnets(subnets)]
+    return [s.cidr() for s in localnet_subnets(validate_networks(networks))]
 
 
 def addresses_in(addresses, cidrs):

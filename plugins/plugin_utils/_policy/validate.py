@@ -395,11 +395,20 @@ def _validate_int(value, path, minimum, errors, what):
     return value
 
 
+# The names error messages give the options that are not role variables already; a caller
+# passes its own (the role: pbx_firewall_ipv6, ...) with load_policy's ``names``.
+OPTION_NAMES = {'ipset_threshold': 'ipset_threshold', 'ipv6': 'ipv6', 'docker': 'docker'}
+
+
 def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                 sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
-                ipv6=True, docker=False, resolver=None, sip_rate_limit_ipv6_prefix=64):
-    """Validate and normalize the whole inventory. Raises PolicyError listing every problem."""
+                ipv6=True, docker=False, resolver=None, names=None, sip_rate_limit_ipv6_prefix=64):
+    """Validate and normalize the whole inventory. Raises PolicyError listing every problem.
+
+    ``names`` maps keys of OPTION_NAMES to the names messages use for those options.
+    """
     require_netaddr()
+    names = dict(OPTION_NAMES, **(names or {}))
     errors = []
     policy = Policy()
     policy.ports = _validate_ports(ports, errors)
@@ -435,13 +444,13 @@ def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
     policy.sip_scanner_agents.sort()
     policy.custom_rules = _validate_custom_rules(custom_rules, errors)
     policy.ipset_threshold = _validate_int(
-        ipset_threshold, 'ipset_threshold', 0, errors,
+        ipset_threshold, names['ipset_threshold'], 0, errors,
         'subnets per service above which an ipset is used; 0 never uses ipsets')
     if not isinstance(ipv6, bool):
-        errors.append('ipv6: must be true or false, got %s %r' % (type_name(ipv6), ipv6))
+        errors.append('%s: must be true or false, got %s %r' % (names['ipv6'], type_name(ipv6), ipv6))
     policy.ipv6 = ipv6 is not False
     if not isinstance(docker, bool):
-        errors.append('docker: must be true or false, got %s %r' % (type_name(docker), docker))
+        errors.append('%s: must be true or false, got %s %r' % (names['docker'], type_name(docker), docker))
     policy.docker = docker is True
     if errors:
         raise PolicyError(errors)

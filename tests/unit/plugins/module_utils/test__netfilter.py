@@ -159,6 +159,28 @@ def test_parse_save_errors(text, message):
         nf.parse_save(text)
 
 
+# Characters str.splitlines() and str.strip() treat as line ends or white space, while
+# iptables-save and ipset save end a line at '\n' only (a foreign rule's comment may hold them).
+ODD_LINE_BREAKS = ['\u2028', '\u2029', '\x85', '\x1c', '\x1d', '\x1e', '\x0b', '\x0c', '\r']
+
+
+@pytest.mark.parametrize('char', ODD_LINE_BREAKS, ids=[repr(c) for c in ODD_LINE_BREAKS])
+def test_parse_save_splits_lines_at_newline_only(char):
+    foreign = '-A INPUT -s 10.1.2.3/32 -m comment --comment "a%sb c" -j ACCEPT' % char
+    parsed = nf.parse_save(save_text(foreign, JUMP))['filter']
+    assert parsed.rules['INPUT'] == [foreign, JUMP]
+    assert parsed.owned_jumps() == [('INPUT', 2, JUMP)]
+
+
+@pytest.mark.parametrize('char', ODD_LINE_BREAKS, ids=[repr(c) for c in ODD_LINE_BREAKS])
+def test_parse_ipset_save_splits_lines_at_newline_only(char):
+    text = ('create admin hash:ip family inet hashsize 1024 maxelem 65536 comment\n'
+            'add admin 10.0.0.1 comment "x%sy"\n' % char + IPSET_SAVE)
+    sets = nf.parse_ipset_save(text)
+    assert len(sets['admin'].entries) == 1
+    assert sets['pbxfw-web-a4-1'].entries == ('10.0.0.0/8', '10.1.0.0/16 nomatch', '10.1.2.3')
+
+
 IPSET_SAVE = '''create pbxfw-web-a4-1 hash:net family inet hashsize 1024 maxelem 1000 bucketsize 12 initval 0xbc3bd8a4
 add pbxfw-web-a4-1 10.1.2.3
 add pbxfw-web-a4-1 10.1.0.0/16 nomatch
@@ -268,6 +290,9 @@ def test_validate_ruleset_jump_targets_per_family():
      r"ruleset.jumps\[0\].target: must be 'PBX-FIREWALL' or start with 'PBX-FW-'"),
     ({'ipv4': [ACCEPT_ALL], 'jumps': [{'chain': 'PBX-FW-X', 'target': 'PBX-FIREWALL'}]},
      r'ruleset.jumps\[0\].chain: must be a chain the collection does not own'),
+    ({'ipv4': [ACCEPT_ALL], 'jumps': [{'chain': 'INPUT', 'target': 'PBX-FIREWALL\n'}]},
+     r"ruleset.jumps\[0\].target: must be 'PBX-FIREWALL' or start with 'PBX-FW-'"),
+    ({'ipsets': [{'name': 'pbxfw-a\n', 'entries': []}]}, r"ruleset.ipsets\[0\].name: must start with 'pbxfw-'"),
     ({'ipv4': [ACCEPT_ALL], 'jumps': [{'chain': 'INPUT', 'target': 'PBX-FIREWALL'},
                                       {'chain': 'INPUT', 'target': 'PBX-FIREWALL'}]},
      r'ruleset.jumps\[1\].chain: a hook chain gets exactly one jump \(also at ruleset.jumps\[0\]\)'),
@@ -291,6 +316,18 @@ def test_validate_ruleset_jump_targets_per_family():
 def test_validate_ruleset_errors(ruleset, message):
     with pytest.raises(ValueError, match=message):
         nf.validate_ruleset(ruleset)
+
+
+HOOKS_REFUSED = ['f2b-sshd', 'OUTPUT', 'FORWARD', 'INPUT\n', 'input', ' INPUT', 'DOCKER-USER\n', 'PREROUTING']
+
+
+@pytest.mark.parametrize('chain', HOOKS_REFUSED, ids=[repr(c) for c in HOOKS_REFUSED])
+def test_jumps_come_only_from_the_hook_chains(chain):
+    jumps = [{'chain': 'INPUT', 'target': 'PBX-FIREWALL'}, {'chain': chain, 'target': 'PBX-FIREWALL'}]
+    with pytest.raises(ValueError) as info:
+        nf.validate_ruleset({'ipv4': [ACCEPT_ALL], 'jumps': jumps})
+    assert str(info.value) == ('ruleset.jumps[1].chain: a jump into an owned chain comes only from INPUT or '
+                               'DOCKER-USER (DOCKER-USER in Docker-host mode), got %r' % chain)
 
 
 # --------------------------------------------------------------------------------------
@@ -401,8 +438,8 @@ def test_plan_steps_and_revert_round_trip():
     plan = nf.compute_plan({'ipv4': live}, live_sets, desired)
     tools = {'ipset': '/sbin/ipset', 'ipv4': '/sbin/iptables-restore'}
     steps = plan.steps(tools)
-    assert [s[0] for s in steps] == [['/sbin/ipset', 'restore'], ['/sbin/iptables-restore', '-w', '--noflush'],
-                                     ['/sbin/ipset', 'destroy', 'pbxfw-old']]
+    assert [s['argv'] for s in steps] == [['/sbin/ipset', 'restore'], ['/sbin/iptables-restore', '-w', '--noflush'],
+                                          ['/sbin/ipset', 'destroy', 'pbxfw-old']]
     # the revert plan, computed from the predicted state, leads back to the original owned state
     after = nf.after_state({'ipv4': live}, plan)
     revert = nf.compute_plan(after, plan.after_sets, nf.desired_from_live({'ipv4': live}, live_sets))
@@ -498,43 +535,3 @@ def test_explain_ipset_error():
                                        ['ruleset.ipsets[0] (create pbxfw-a)', "ruleset.ipsets[0] entry '10.0.0.0/33'"])
     assert message.startswith("ipset restore rejected line 2, ruleset.ipsets[0] entry '10.0.0.0/33': "
                               "add pbxfw-a 10.0.0.0/33 -- ipset v7.17")
-
-
-# --------------------------------------------------------------------------------------
-# persistence renderers
-# --------------------------------------------------------------------------------------
-
-TOOLS = {'ipset': '/usr/sbin/ipset', 'ipv4': '/usr/sbin/iptables-nft-restore', 'ipv6': '/usr/sbin/ip6tables-nft-restore',
-         'ipv4_cmd': '/usr/sbin/iptables-nft', 'ipv6_cmd': '/usr/sbin/ip6tables-nft'}
-
-
-def test_render_persistence():
-    desired = nf.validate_ruleset({'ipv4': RULES, 'ipsets': [SET_A],
-                                   'jumps': [{'chain': 'INPUT', 'target': 'PBX-FIREWALL'},
-                                             {'chain': 'DOCKER-USER', 'target': 'PBX-FIREWALL'}]})
-    script_path = '/etc/pbx-firewall/restore'
-    assert nf.render_persist_rules(desired.families['ipv4'], script_path) == (
-        '# Managed by pbxops.firewall (iptables_ruleset); restored at boot by /etc/pbx-firewall/restore.\n'
-        + restore(*DECLARE))
-    assert '*filter' not in nf.render_persist_rules(desired.families['ipv6'], script_path)
-    assert nf.render_persist_ipsets(desired, script_path).splitlines()[1:] == [
-        'create pbxfw-a hash:net family inet maxelem 65536', 'add pbxfw-a 10.0.0.0/8', 'add pbxfw-a 10.1.0.0/16 nomatch']
-    script = nf.render_restore_script(desired, '/etc/pbx-firewall', TOOLS)
-    lines = script.splitlines()
-    assert lines[0] == '#!/bin/sh'
-    assert '/usr/sbin/ipset restore -exist < "$dir/ipsets"' in lines
-    assert '/usr/sbin/iptables-nft-restore -w --noflush < "$dir/rules.v4"' in lines
-    assert 'pbxfw_jump /usr/sbin/iptables-nft INPUT PBX-FIREWALL' in lines
-    assert 'pbxfw_jump /usr/sbin/iptables-nft DOCKER-USER PBX-FIREWALL' in lines
-    assert not [line for line in lines if 'ip6tables' in line]
-    assert "dir='/etc/pbx firewall'" in nf.render_restore_script(desired, '/etc/pbx firewall', TOOLS)
-    unit = nf.render_unit(script_path).splitlines()
-    for line in ('[Unit]', 'DefaultDependencies=no', 'Wants=network-pre.target',
-                 'Before=network-pre.target fail2ban.service shutdown.target', 'Type=oneshot', 'RemainAfterExit=yes',
-                 'ExecStart=/etc/pbx-firewall/restore', 'WantedBy=multi-user.target'):
-        assert line in unit
-    assert any(line.startswith('After=netfilter-persistent.service') for line in unit)
-    dropin = nf.render_docker_dropin(script_path).splitlines()
-    assert '[Service]' in dropin
-    assert [line for line in dropin if not line.startswith('#')] == [
-        '[Service]', 'ExecStartPost=-/etc/pbx-firewall/restore']

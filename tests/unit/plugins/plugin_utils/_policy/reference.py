@@ -2,10 +2,10 @@
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A deliberately naive reference evaluator of DESIGN.md "Policy semantics".
+"""A deliberately naive reference evaluator of docs/design.md "Policy semantics".
 
 It knows nothing about iptables: given a (valid) inventory and one new packet it
-answers what the packet gets, by following the numbered steps of DESIGN.md
+answers what the packet gets, by following the numbered steps of docs/design.md
 literally. It uses only the standard library (``ipaddress``), not netaddr and not
 the compiler, so that it is an independent second opinion.
 
@@ -31,7 +31,7 @@ import ipaddress
 ACCEPT = 'ACCEPT'
 DROP = 'DROP'
 
-# DESIGN.md "Built-in services and their default ports", copied from the table.
+# docs/design.md "Built-in services", copied from the table.
 DEFAULT_PORTS = {
     'sip': 5060, 'tls': 5061, 'rtp': '10000-10200', 'iax': 4569,
     'web_http': 80, 'web_https': 443, 'ssh': 22, 'ami': 5038,

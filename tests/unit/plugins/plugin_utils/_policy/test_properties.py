@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Property tests: the compiled ruleset does what DESIGN.md "Policy semantics" says.
+"""Property tests: the compiled ruleset does what docs/design.md "Policy semantics" says.
 
 Random inventories (subnets from a small address pool, so that networks nest and
 overlap often) are compiled; random packets are run through the compiled rules by

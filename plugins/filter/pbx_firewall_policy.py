@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: pbx_firewall_policy
+short_description: Everything the pbx_firewall role needs, from one validation of the inventory
+version_added: 0.1.0
+author: pbxops.firewall contributors
+description:
+  - Validates the whole policy of one host once and returns the firewall ruleset, fail2ban
+    C(ignoreip), Asterisk C(local_net), the fail2ban jails that ban in C(DOCKER-USER) and the
+    warnings to show. The role P(pbxops.firewall.pbx_firewall#role) calls it once per host.
+  - Gives the same results as P(pbxops.firewall.firewall_ruleset#filter),
+    P(pbxops.firewall.fail2ban_ignoreip#filter) and P(pbxops.firewall.asterisk_localnet#filter)
+    for the same input; those stay for use on their own.
+  - Invalid input fails with every problem at once, each naming the role variable
+    (C(pbx_firewall_networks[1] ('Branch VPN').subnet), C(pbx_firewall_ipv6), ...), the value and
+    what is valid.
+requirements:
+  - netaddr (on the controller)
+options:
+  _input:
+    description: The networks (C(pbx_firewall_networks)), as for P(pbxops.firewall.firewall_ruleset#filter).
+    type: list
+    elements: dict
+    required: true
+  ports:
+    description: Port overrides (C(pbx_firewall_ports)), as for P(pbxops.firewall.firewall_ruleset#filter).
+    type: dict
+  custom_services:
+    description: Extra services (C(pbx_firewall_custom_services)), as for P(pbxops.firewall.firewall_ruleset#filter).
+    type: dict
+  trunks:
+    description: SIP provider hosts, addresses or subnets (C(pbx_firewall_trunks)).
+    type: list
+    elements: str
+  sip_rate_limit:
+    description: SIP requests per second per source above which SIP requests are dropped (C(pbx_firewall_sip_rate_limit)); C(0) is off.
+    type: int
+    default: 0
+  sip_rate_limit_ipv6_prefix:
+    description: IPv6 sources in one prefix of this length share one SIP rate budget (C(pbx_firewall_sip_rate_limit_ipv6_prefix)).
+    type: int
+    default: 64
+  sip_scanner_agents:
+    description: User-Agent strings of known SIP scanners (C(pbx_firewall_sip_scanner_agents)).
+    type: list
+    elements: str
+  custom_rules:
+    description: Raw rules placed just before the catch-all networks (C(pbx_firewall_custom_rules)).
+    type: list
+    elements: raw
+  ipset_threshold:
+    description: Subnets per service above which C(hash:net) ipsets are used (C(pbx_firewall_ipset_threshold)); C(0) never.
+    type: int
+    default: 16
+  ipv6:
+    description: Compile the IPv6 ruleset (C(pbx_firewall_ipv6)).
+    type: bool
+    default: true
+  docker:
+    description: Docker-host mode (C(pbx_firewall_docker)).
+    type: bool
+    default: false
+  ignoreip_extra:
+    description: More addresses or subnets fail2ban must never ban (C(pbx_firewall_fail2ban_ignoreip_extra)).
+    type: list
+    elements: str
+  docker_jails:
+    description:
+      - Names of the fail2ban jails that ban in C(DOCKER-USER) (C(pbx_firewall_fail2ban_docker_jails)).
+      - Each is checked (1-64 letters, digits, C(_), C(.), C(-); not a section fail2ban reserves);
+        the result lists them only in Docker-host mode.
+    type: list
+    elements: str
+  enabled:
+    description: Whether the role manages the host (C(pbx_firewall_enabled)); only changes the warnings.
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+- name: Compile the policy of this host once
+  ansible.builtin.set_fact:
+    policy: "{{ pbx_firewall_networks | pbxops.firewall.pbx_firewall_policy(ports=pbx_firewall_ports,
+                trunks=pbx_firewall_trunks, docker=true, docker_jails=['asterisk']) }}"
+
+- name: Apply it
+  pbxops.firewall.iptables_ruleset:
+    ruleset: "{{ policy.ruleset }}"
+
+- name: Show what fail2ban must never ban
+  ansible.builtin.debug:
+    msg: "ignoreip = {{ policy.ignoreip | join(' ') }}"
+"""
+
+RETURN = r"""
+_value:
+  description: What the role writes and shows.
+  type: dict
+  contains:
+    ruleset:
+      description: The ruleset for P(pbxops.firewall.iptables_ruleset#module), as P(pbxops.firewall.firewall_ruleset#filter) returns it.
+      type: dict
+    ignoreip:
+      description: Loopback, every C(never_block) subnet and O(ignoreip_extra), merged and sorted.
+      type: list
+      elements: str
+    localnet:
+      description: Every C(local_network) subnet, merged and sorted.
+      type: list
+      elements: str
+    docker_jails:
+      description: The checked jail names, deduplicated and sorted; empty unless O(docker=true).
+      type: list
+      elements: str
+    warnings:
+      description: Warnings for the user, e.g. that an empty policy drops nothing.
+      type: list
+      elements: str
+"""
+
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import call_core
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import DEFAULT_IPSET_THRESHOLD
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.role import role_policy
+
+
+def pbx_firewall_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
+                        sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
+                        ipv6=True, docker=False, ignoreip_extra=None, docker_jails=None, enabled=True,
+                        sip_rate_limit_ipv6_prefix=64):
+    return call_core('pbx_firewall_policy', role_policy, networks, ports=ports, custom_services=custom_services,
+                     trunks=trunks, sip_rate_limit=sip_rate_limit, sip_scanner_agents=sip_scanner_agents,
+                     custom_rules=custom_rules, ipset_threshold=ipset_threshold, ipv6=ipv6, docker=docker,
+                     ignoreip_extra=ignoreip_extra, docker_jails=docker_jails, enabled=enabled,
+                     sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'pbx_firewall_policy': pbx_firewall_policy}
