@@ -24,10 +24,10 @@ MATRIX_CI_SESSIONS := "unit(2.16)" "unit(2.21)" "sanity(3.6)" "sanity(3.13)"
 # ---------------------------------------------------------------------------------------
 # Extra steps run by `make test` after the standard ones (e.g. molecule scenarios).
 # Later issues extend this list:   TEST_EXTRA += molecule
-# Release checks (issue 14): on the built tarball, then the support matrix's corners.
-TEST_EXTRA += docs-lint importer ee-check docs matrix-ci
 TEST_EXTRA :=
 TEST_EXTRA += molecule
+# Release checks (issue 14): on the built tarball, then the support matrix's corners.
+TEST_EXTRA += docs-lint importer ee-check docs matrix-ci
 # ---------------------------------------------------------------------------------------
 
 TEST_STEPS := unit integration sanity lint changelog-lint build-check $(TEST_EXTRA)
@@ -124,10 +124,11 @@ build-check: build
 	ansible-galaxy collection install --offline --force -p "$$tmp" "$$tarball"; \
 	PAGER=cat ansible-doc -t filter pbxops.firewall.firewall_ruleset >/dev/null && echo "build-check: ansible-doc -t filter pbxops.firewall.firewall_ruleset renders from the installed tarball"
 
-# Only this content hash's tool venvs are kept.
+# Only this content hash's tool venvs are kept (other hash-named dirs are removed).
 nox-envdir: venv
 	@mkdir -p $(NOX_ENVDIR)
-	@find .cache/nox -mindepth 1 -maxdepth 1 ! -name $(NOX_HASH) -exec rm -rf {} +
+	@find .cache/nox -mindepth 1 -maxdepth 1 -regextype posix-extended -regex '.*/[0-9a-f]{12}' \
+	  ! -name $(NOX_HASH) -exec rm -rf {} +
 
 docs-lint: build nox-envdir
 	$(NOX) -s docs -- lint

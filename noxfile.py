@@ -62,8 +62,8 @@ TARGET = {
 }
 
 UNIT_DEPS = ['-r', 'requirements.txt', 'pytest', 'pytest-xdist', 'hypothesis']
-# The lower bounds of requirements.txt (netaddr>=1.0.0, jmespath>=1.0.0), tested in unit-2.16.
-LOWEST_LIBS = ['netaddr==1.0.0', 'jmespath==1.0.0']
+# The lower bounds of requirements.txt (netaddr>=0.8.0, jmespath>=1.0.0), tested in unit-2.16.
+LOWEST_LIBS = ['netaddr==0.8.0', 'jmespath==1.0.0']
 
 DOCS_DEPS = ['-r', 'hack/requirements-docs.txt']
 

@@ -76,6 +76,14 @@ for md in "$root"/docs/*.md; do
   [[ " ${guides[*]} " == *" $name "* ]] || guides+=("$name")
 done
 cp "$root"/docs/*.md rst/guides/
+# A guide's link out of docs/ (e.g. ../README.md) points at the repository (galaxy.yml).
+repository=$(python - "$root/galaxy.yml" <<'PY'
+import sys
+import yaml
+print(yaml.safe_load(open(sys.argv[1]))['repository'].rstrip('/'))
+PY
+)
+sed -i -E "s#\]\(\.\./([^)]*)\)#](${repository}/blob/main/\1)#g" rst/guides/*.md
 find "$root/docs" -maxdepth 1 -name '*.png' -exec cp {} rst/guides/ \;
 {
   printf 'Guides\n======\n\n.. toctree::\n   :maxdepth: 1\n\n'

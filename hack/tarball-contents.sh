@@ -18,7 +18,8 @@ required=(
   plugins/filter/firewall_ruleset.py plugins/filter/fail2ban_ignoreip.py
   plugins/filter/asterisk_localnet.py plugins/filter/select_networks.py
   roles/pbx_firewall/README.md roles/pbx_firewall/meta/argument_specs.yml roles/pbx_firewall/tasks/main.yml
-  playbooks/rollout.yml playbooks/drift.yml playbooks/remove.yml
+  playbooks/rollout.yml playbooks/drift.yml playbooks/remove.yml playbooks/verify.yml
+  playbooks/files/pbx_firewall_probe.py
   docs/ruleset-format.md docs/docker-host.md
   changelogs/changelog.yaml
 )

@@ -3,18 +3,21 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 # The demo fleet: three PBX containers and their clients on Docker networks.
+# A mixed fleet: pbx1 is Debian 12 without Asterisk (image pbxops/lab-pbx:bookworm);
+# pbx2 and pbx3 run a real Asterisk 22 (pbxops/lab-pbx:sid), pbx3 on the
+# iptables-legacy backend. Clients use the bookworm image.
 #
 #   lab/demo.sh up [--fresh]   start docker, build the image, bring the lab up
 #                              (keeps running containers; --fresh recreates them),
 #                              then, if playbooks/rollout.yml exists, roll out
-#                              (--check --diff first, then for real) and probe
+#                              (--check --diff first, then for real) and verify
 #   lab/demo.sh create [--fresh] [--owner NAME]
 #                              the lab only: docker, image, networks, containers,
 #                              SSH, generated files; no rollout (Molecule's create).
 #                              --owner NAME claims the lab for NAME (.cache/lab.owner)
 #                              and refuses a lab that exists without that claim
 #                              (e.g. a running demo); `up` refuses a claimed lab
-#   lab/demo.sh probe [ARGS]   run lab/probe.py against the running lab
+#   lab/demo.sh probe [ARGS]   pbxops.firewall.verify against the running lab (lab/probe.py)
 #   lab/demo.sh status         list the lab's containers and networks
 #   lab/demo.sh ssh pbx1 [CMD] ssh into a PBX as the controller does
 #   lab/demo.sh down|destroy [--owner NAME]
@@ -22,18 +25,21 @@
 #                              with --owner only a lab that NAME claimed
 #
 # Lab layout (controller = this machine, on the mgmt bridge as .1):
-#   network        subnet            members
+#   network        subnet (+ IPv6 ULA fd42:201:N::/64, N = third octet)   members
 #   pbxlab-mgmt    10.201.0.0/24     pbx1..3 (.11-.13)
 #   pbxlab-office  10.201.10.0/24    pbx1..3 (.11-.13), client-office (.101)
 #   pbxlab-vpn     10.201.20.0/24    pbx1..3 (.11-.13), client-vpn (.101)
 #   pbxlab-inet    10.201.30.0/24    pbx1..3 (.11-.13), client-inet (.101), client-inet2 (.102)
-# Generated: lab/.cache/inventory.yml (group pbx), lab/.cache/lab.json (for probe.py).
+# IPv6 is there for Asterisk's UDP IPv6 transport; the policy and probes are IPv4.
+# Generated: lab/.cache/inventory.yml (group pbx), lab/.cache/probes.yml (verify's probe
+# hosts), lab/.cache/lab.json.
 set -euo pipefail
 
 lab=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$lab/.." && pwd)
 cache="$lab/.cache"
 image=${LAB_IMAGE:-pbxops/lab-pbx:bookworm}
+sid_image=${LAB_SID_IMAGE:-pbxops/lab-pbx:sid}
 key="$cache/id_ed25519"
 venv=${LAB_VENV:-$repo/.venv}
 label=pbxops.lab=demo
@@ -44,6 +50,8 @@ declare -A net_name=([mgmt]=pbxlab-mgmt [office]=pbxlab-office [vpn]=pbxlab-vpn 
 declare -A net_prefix=([mgmt]=10.201.0 [office]=10.201.10 [vpn]=10.201.20 [inet]=10.201.30)
 pbxs=(pbx1 pbx2 pbx3)
 declare -A pbx_host=([pbx1]=11 [pbx2]=12 [pbx3]=13)
+declare -A pbx_image=([pbx1]=$image [pbx2]=$sid_image [pbx3]=$sid_image)
+declare -A pbx_iptables=([pbx1]=nft [pbx2]=nft [pbx3]=legacy)
 clients=(client-office client-vpn client-inet client-inet2)
 declare -A client_net=([client-office]=office [client-vpn]=vpn [client-inet]=inet [client-inet2]=inet)
 declare -A client_host=([client-office]=101 [client-vpn]=101 [client-inet]=101 [client-inet2]=102)
@@ -79,24 +87,27 @@ if bad:
 ensure_networks() {
   for n in "${nets[@]}"; do
     local name=${net_name[$n]} subnet="${net_prefix[$n]}.0/24" have
-    have=$(docker network inspect "$name" --format '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null || true)
-    if [[ "$have" == "$subnet" ]]; then
+    local subnet6="fd42:201:${net_prefix[$n]##*.}::/64"
+    have=$(docker network inspect "$name" --format '{{range .IPAM.Config}}{{.Subnet}} {{end}}' 2>/dev/null || true)
+    if [[ " $have" == *" $subnet "* && "$have" == *::* ]]; then
       continue
     elif [[ -n "$have" ]]; then
-      die "network $name exists with subnet $have, expected $subnet; run: lab/demo.sh down"
+      die "network $name exists with subnets $have, expected $subnet $subnet6; run: lab/demo.sh down"
     fi
-    say "network $name $subnet"
+    say "network $name $subnet $subnet6"
     docker network create --driver bridge --subnet "$subnet" --gateway "${net_prefix[$n]}.1" \
+      --ipv6 --subnet "$subnet6" --gateway "${subnet6%/64}1" \
       -o com.docker.network.bridge.name="$name" --label "$label" "$name" >/dev/null
   done
 }
 
 # Start container $1 unless it already runs the current image; $2 = role,
-# remaining args = "net:host" attachments (the first one is the primary).
+# $3 = image, $4 = iptables backend (nft or legacy), remaining args = "net:host"
+# attachments (the first one is the primary; IPv4 .host and IPv6 ::host).
 ensure_container() {
-  local name=$1 role=$2; shift 2
+  local name=$1 role=$2 img=$3 backend=$4; shift 4
   local img_id cur_id state
-  img_id=$(docker image inspect "$image" --format '{{.Id}}')
+  img_id=$(docker image inspect "$img" --format '{{.Id}}')
   cur_id=$(docker inspect "$name" --format '{{.Image}}' 2>/dev/null || true)
   state=$(docker inspect "$name" --format '{{.State.Status}}' 2>/dev/null || true)
   if [[ "$cur_id" == "$img_id" && "$state" == running ]]; then
@@ -104,14 +115,17 @@ ensure_container() {
   fi
   [[ -n "$cur_id" ]] && docker rm -f "$name" >/dev/null
   local first=${1%%:*} host=${1##*:}; shift
-  say "container $name ($role) ${net_prefix[$first]}.$host${*:+ +$#}"
+  say "container $name ($role, ${img##*:}, iptables $backend) ${net_prefix[$first]}.$host${*:+ +$#}"
   docker create --name "$name" --hostname "$name" --label "$label" \
-    --cap-add NET_ADMIN --cap-add NET_RAW -e LAB_ROLE="$role" \
+    --cap-add NET_ADMIN --cap-add NET_RAW -e LAB_ROLE="$role" -e LAB_IPTABLES="$backend" \
     -v "$key.pub:/run/lab/authorized_keys:ro" \
     --network "${net_name[$first]}" --ip "${net_prefix[$first]}.$host" \
-    "$image" >/dev/null
+    --ip6 "fd42:201:${net_prefix[$first]##*.}::$host" \
+    "$img" >/dev/null
   for att in "$@"; do
-    docker network connect --ip "${net_prefix[${att%%:*}]}.${att##*:}" "${net_name[${att%%:*}]}" "$name"
+    local n=${att%%:*} h=${att##*:}
+    docker network connect --ip "${net_prefix[$n]}.$h" --ip6 "fd42:201:${net_prefix[$n]##*.}::$h" \
+      "${net_name[$n]}" "$name"
   done
   docker start "$name" >/dev/null
 }
@@ -139,6 +153,9 @@ write_files() {
     for p in "${pbxs[@]}"; do
       echo "    $p:"
       echo "      ansible_host: ${net_prefix[mgmt]}.${pbx_host[$p]}"
+      # Docker puts its DNS rules into each container's nft tables, so the module's
+      # "auto" would pick nft on the legacy host too: name its backend.
+      if [[ ${pbx_iptables[$p]} == legacy ]]; then echo "      pbx_firewall_backend: legacy"; fi
     done
     echo "  vars:"
     echo "    ansible_user: root"
@@ -180,7 +197,37 @@ write_files() {
     printf '\n  ]\n}\n'
   } >"$cache/lab.json"
   python3 -m json.tool "$cache/lab.json" >/dev/null || die "wrote invalid $cache/lab.json"
-  say "wrote $cache/inventory.yml and $cache/lab.json"
+  write_probes
+  say "wrote $cache/inventory.yml, $cache/probes.yml and $cache/lab.json"
+}
+
+# The clients as pbxops.firewall.verify probe hosts, each reaching the PBXs on its own
+# network only, and the PBX addresses they probe. Only verify reads this file (rollout's
+# default pbx_firewall_hosts is all hosts: clients must never be in its inventory).
+write_probes() {
+  {
+    echo "# Generated by lab/demo.sh; for pbxops.firewall.verify only:"
+    echo "#   -i lab/.cache/inventory.yml -i lab/.cache/probes.yml -i lab/inventory/"
+    echo "pbx:"
+    echo "  hosts:"
+    for p in "${pbxs[@]}"; do
+      echo "    $p:"
+      echo "      pbx_firewall_verify_addresses:"
+      for n in office vpn inet; do echo "        - ${net_prefix[$n]}.${pbx_host[$p]}"; done
+    done
+    echo "pbx_firewall_probes:"
+    echo "  hosts:"
+    for c in "${clients[@]}"; do
+      echo "    $c:"
+      echo "      ansible_host: ${net_prefix[${client_net[$c]}]}.${client_host[$c]}"
+      echo "      pbx_firewall_probe_reach: [${net_prefix[${client_net[$c]}]}.0/24]"
+    done
+    echo "  vars:"
+    echo "    ansible_user: root"
+    echo "    ansible_ssh_private_key_file: $key"
+    echo "    ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+    echo "    ansible_python_interpreter: /usr/bin/python3"
+  } >"$cache/probes.yml"
 }
 
 # ansible-playbook with this repo as pbxops.firewall.
@@ -250,6 +297,7 @@ cmd_create() {
 refusing to take it over; remove it with 'lab/demo.sh down' (make demo-down) first"
   fi
   "$lab/image.sh"
+  "$lab/image.sh" --suite sid
   if [[ ! -f "$key" ]]; then
     ssh-keygen -q -t ed25519 -N '' -C pbxops-lab -f "$key"
     say "generated SSH key $key"
@@ -261,10 +309,10 @@ refusing to take it over; remove it with 'lab/demo.sh down' (make demo-down) fir
   for p in "${pbxs[@]}"; do
     local atts=()
     for n in "${nets[@]}"; do atts+=("$n:${pbx_host[$p]}"); done
-    ensure_container "$p" pbx "${atts[@]}"
+    ensure_container "$p" pbx "${pbx_image[$p]}" "${pbx_iptables[$p]}" "${atts[@]}"
   done
   for c in "${clients[@]}"; do
-    ensure_container "$c" client "${client_net[$c]}:${client_host[$c]}"
+    ensure_container "$c" client "$image" nft "${client_net[$c]}:${client_host[$c]}"
   done
   wait_ssh
   prune_images
@@ -278,7 +326,7 @@ cmd_up() {
   cmd_create "$@"
 
   if [[ ! -f "$repo/playbooks/rollout.yml" ]]; then
-    say "playbooks/rollout.yml does not exist yet: lab is up, no rollout (lab/demo.sh probe --expect-all-open checks it)"
+    say "playbooks/rollout.yml does not exist yet: lab is up, no rollout"
     return 0
   fi
   ansible_env
@@ -287,9 +335,30 @@ cmd_up() {
   run_timed "${pb[@]}" --check --diff
   say "rollout"
   run_timed "${pb[@]}"
-  say "probing real traffic"
+  say "verifying real traffic (pbxops.firewall.verify)"
   run_timed "$venv/bin/python" "$lab/probe.py"
+  asterisk_view
   say "demo done in $((SECONDS - t0)) s"
+}
+
+# Asterisk's own view of local_net, per PBX that runs one: every PJSIP transport's
+# local_net lines as `pjsip show transport` prints them.
+asterisk_view() {
+  local p t
+  say "Asterisk's own view (pjsip show transport NAME | grep local_net)"
+  for p in "${pbxs[@]}"; do
+    if ! docker exec "$p" sh -c 'command -v asterisk' >/dev/null 2>&1; then
+      echo "  $p: no Asterisk (${pbx_image[$p]##*:}, iptables ${pbx_iptables[$p]})"
+      continue
+    fi
+    echo "  $p: $(docker exec "$p" asterisk -rx 'core show version' | cut -d' ' -f1-2) (iptables ${pbx_iptables[$p]})"
+    for t in $(docker exec "$p" asterisk -rx 'pjsip show transports' \
+               | awk '$1 == "Transport:" && $2 !~ /^</ {print $2}'); do
+      echo "    [$t]"
+      docker exec "$p" asterisk -rx "pjsip show transport $t" | grep -E '^ *(local_net|external_signaling_address) ' \
+        | sed 's/^ */      /'
+    done
+  done
 }
 
 cmd_down() {

@@ -60,13 +60,22 @@ fi
 
 if ! pgrep -x dockerd >/dev/null 2>&1; then
   say "starting dockerd (overlay2, cgroupfs, iptables on); log: $log"
-  nohup dockerd \
+  # The daemon outlives this script: it must not inherit our open descriptors
+  # (e.g. `flock /tmp/pbxfw-lab.lock` or image.sh's lock), or it holds those locks
+  # for as long as it runs.
+  (
+    for fd in "/proc/$BASHPID/fd"/*; do
+      fd=${fd##*/}
+      if ((fd > 2)); then eval "exec $fd>&-"; fi
+    done
+    exec nohup dockerd \
       --storage-driver=overlay2 \
       --exec-opt native.cgroupdriver=cgroupfs \
       --iptables=true \
       --ip-forward=true \
       --pidfile="$pidfile" \
-      >>"$log" 2>&1 </dev/null &
+      >>"$log" 2>&1 </dev/null
+  ) &
   disown || true
 fi
 

@@ -2,9 +2,12 @@
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Build the local lab image pbxops/lab-pbx:bookworm (no image registry needed).
+# Build a local lab image (no image registry needed):
+#   pbxops/lab-pbx:bookworm  Debian 12, no Asterisk (the default), or
+#   pbxops/lab-pbx:sid       Debian sid with Asterisk 22 (--suite sid).
 #
 #   lab/image.sh              # build if absent or if its inputs changed
+#   lab/image.sh --suite sid  # the Asterisk image
 #   lab/image.sh --force      # rebuild the image (reuses the cached rootfs)
 #   lab/image.sh --rebuild-base   # also re-run debootstrap
 #
@@ -18,20 +21,29 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache="$here/.cache"
-image=${LAB_IMAGE:-pbxops/lab-pbx:bookworm}
 suite=bookworm
 pkgs=python3,openssh-server,openssh-client,iptables,ipset,iproute2,fail2ban,netcat-openbsd,procps,iputils-ping,sudo,ca-certificates
 
 force=0
 rebuild_base=0
-for arg in "$@"; do
+while [[ $# -gt 0 ]]; do
+  arg=$1; shift
   case $arg in
+    --suite) suite=${1:?--suite needs bookworm or sid}; shift ;;
+    --suite=*) suite=${arg#--suite=} ;;
     --force) force=1 ;;
     --rebuild-base) force=1; rebuild_base=1 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '4,21p' "$0"; exit 0 ;;
     *) echo "image.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
+case $suite in
+  bookworm) ;;
+  # Asterisk 22 is packaged in sid only; conntrack for the lab's call tests.
+  sid) pkgs=$pkgs,asterisk,asterisk-modules,conntrack ;;
+  *) echo "image.sh: --suite must be bookworm or sid, not '$suite'" >&2; exit 2 ;;
+esac
+image=${LAB_IMAGE:-pbxops/lab-pbx:$suite}
 
 say() { echo "image.sh: $*"; }
 t0=$SECONDS
@@ -81,7 +93,7 @@ PY
 mirror=${LAB_MIRROR:-$(detect_mirror)}
 base_key=$(printf '%s\n' "$suite" "$pkgs" "$mirror" minbase | sha256sum | cut -c1-12)
 base_tar="$cache/rootfs-$suite-$base_key.tar"
-hash=$(cat "$here/image.sh" "$here"/image/* | cat - <(echo "$base_key") | sha256sum | cut -c1-16)
+hash=$(find "$here/image" -type f | sort | xargs cat "$here/image.sh" | cat - <(echo "$base_key") | sha256sum | cut -c1-16)
 
 mkdir -p "$cache"
 # One build at a time (demo, Molecule and benchmarks may all call this).
@@ -121,7 +133,7 @@ progress() {
 if [[ $rebuild_base -eq 1 || ! -s "$base_tar" ]]; then
   command -v debootstrap >/dev/null || { say "debootstrap not found; install it (hack/install-debs.sh)" >&2; exit 1; }
   rootfs="$work/rootfs"
-  dlog="$cache/debootstrap.log"
+  dlog="$cache/debootstrap-$suite.log"
   : >"$dlog"
   say "debootstrap $suite from $mirror (log: $dlog)"
   # Two stages so that package scripts cannot start services (fail2ban,
@@ -156,9 +168,18 @@ install -D -m 0644 "$here/image/sshd_config" "$overlay/etc/ssh/sshd_config.d/lab
 install -D -m 0644 "$here/image/jail.local" "$overlay/etc/fail2ban/jail.d/lab.local"
 install -D -m 0644 "$here/image/sshd-filter.local" "$overlay/etc/fail2ban/filter.d/sshd.local"
 install -D -m 0644 "$here/image/fail2ban.local" "$overlay/etc/fail2ban/fail2ban.d/lab.local"
-install -D -m 0644 "$here/image/pjsip.conf" "$overlay/etc/asterisk/pjsip.conf"
+if [[ $suite == sid ]]; then
+  # Asterisk 22: the lab's PJSIP transports, phones and dialplan replace the samples.
+  install -D -m 0644 "$here/image/asterisk/pjsip.conf" "$overlay/etc/asterisk/pjsip.conf"
+  install -D -m 0644 "$here/image/asterisk/extensions.conf" "$overlay/etc/asterisk/extensions.conf"
+  install -D -m 0644 "$here/image/asterisk/pjsip_pbx_firewall.conf" "$overlay/etc/asterisk/pjsip_pbx_firewall.conf"
+  install -D -m 0644 "$here/image/asterisk/manager.conf" "$overlay/etc/asterisk/manager.conf"
+fi
 cp "$base_tar" "$work/image.tar"
 (cd "$overlay" && find . -type f | sort) >"$work/overlay.list"
+# The rootfs may ship some of these (sid's asterisk package: /etc/asterisk/*); Docker
+# refuses a tar with duplicate paths, so the overlay's files replace them.
+tar --delete -f "$work/image.tar" -T "$work/overlay.list" 2>/dev/null || true
 tar --numeric-owner --owner=0 --group=0 -C "$overlay" -rf "$work/image.tar" -T "$work/overlay.list"
 
 say "importing $image [$(elapsed)]"

@@ -34,6 +34,14 @@ options:
     type: list
     elements: dict
     required: true
+  names:
+    description:
+      - How error messages name the inputs. By default they name this filter's own arguments
+        (the piped input as C(_input)), since the input may be any variable.
+      - V(role) names the role's variables (C(pbx_firewall_networks), C(pbx_firewall_ports) ...);
+        the role passes it. A mapping of input to name (for example C(networks) to C(site_networks))
+        names those inputs that way and the others by this filter's arguments.
+    type: raw
 """
 
 EXAMPLES = r"""
@@ -52,11 +60,17 @@ _value:
 """
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import call_core
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
+    call_core,
+    checked_arguments,
+    message_names,
+)
 
 
-def asterisk_localnet(networks):
-    return call_core('asterisk_localnet', _policy.asterisk_localnet, networks)
+@checked_arguments('asterisk_localnet')
+def asterisk_localnet(networks, names=None):
+    return call_core('asterisk_localnet', _policy.asterisk_localnet, networks,
+                     names=message_names(names, 'networks'), inventory=names is not None)
 
 
 class FilterModule(object):

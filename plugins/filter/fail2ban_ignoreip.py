@@ -43,6 +43,14 @@ options:
         network subnets.
     type: list
     elements: str
+  names:
+    description:
+      - How error messages name the inputs. By default they name this filter's own arguments
+        (the piped input as C(_input)), since the input may be any variable.
+      - V(role) names the role's variables (C(pbx_firewall_networks), C(pbx_firewall_ports) ...);
+        the role passes it. A mapping of input to name (for example C(networks) to C(site_networks))
+        names those inputs that way and the others by this filter's arguments.
+    type: raw
 """
 
 EXAMPLES = r"""
@@ -61,11 +69,17 @@ _value:
 """
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import call_core
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
+    call_core,
+    checked_arguments,
+    message_names,
+)
 
 
-def fail2ban_ignoreip(networks, extra=None):
-    return call_core('fail2ban_ignoreip', _policy.fail2ban_ignoreip, networks, extra=extra)
+@checked_arguments('fail2ban_ignoreip')
+def fail2ban_ignoreip(networks, extra=None, names=None):
+    return call_core('fail2ban_ignoreip', _policy.fail2ban_ignoreip, networks, extra=extra,
+                     names=message_names(names, 'networks'), inventory=names is not None)
 
 
 class FilterModule(object):

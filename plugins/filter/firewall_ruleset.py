@@ -23,6 +23,10 @@ description:
   - The result is the O(pbxops.firewall.iptables_ruleset#module:ruleset) input of the
     M(pbxops.firewall.iptables_ruleset) module. The same input always gives the same output.
   - Invalid input fails with a message naming the network, the field, the value and what is valid.
+    Numbers and booleans may also be given as strings, the way C(-e name=value) gives them
+    (V("20"), V("false"), V("yes")); numbers are written with the ASCII digits 0-9 only.
+  - A trunk entry is at most a C(/16) (IPv4) or C(/48) (IPv6), and the entries together may not
+    cover a whole address family.
 seealso:
   - module: pbxops.firewall.iptables_ruleset
     description: Applies the ruleset the filters compile.
@@ -86,6 +90,11 @@ options:
       - User-Agent strings of known SIP scanners. A packet to the plain SIP ports (UDP and TCP)
         with a C(User-Agent) header whose value starts with one of them (case-insensitive) is
         dropped. Trunks and C(never_block) networks are exempt.
+      - When omitted or V(null), the collection's default list, the same one the role uses, is
+        C(friendly-scanner), C(sipcli), C(sipvicious), C(VaxSIPUserAgent) (MikoPBX's list),
+        C(pplsip), C(sipptk) (sippts), C(sundayddr), C(iWar), C(sip-scan). V([]) drops no
+        scanner. C(sipsak), C(PortSIP VoIP SDK) and C(Cisco-SIPGateway) are left out on purpose,
+        legitimate tools and products send them too.
     type: list
     elements: str
   custom_rules:
@@ -115,6 +124,14 @@ options:
         counts, not the container port; allowed packets return to Docker's own chains.
     type: bool
     default: false
+  names:
+    description:
+      - How error messages name the inputs. By default they name this filter's own arguments
+        (the piped input as C(_input)), since the input may be any variable.
+      - V(role) names the role's variables (C(pbx_firewall_networks), C(pbx_firewall_ports) ...);
+        the role passes it. A mapping of input to name (for example C(networks) to C(site_networks))
+        names those inputs that way and the others by this filter's arguments.
+    type: raw
 """
 
 EXAMPLES = r"""
@@ -160,18 +177,25 @@ _value:
 """
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import call_core
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
+    call_core,
+    checked_arguments,
+    message_names,
+)
 
 
+@checked_arguments('firewall_ruleset')
 def firewall_ruleset(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                      sip_scanner_agents=None, custom_rules=None,
                      ipset_threshold=_policy.DEFAULT_IPSET_THRESHOLD, ipv6=True, docker=False,
-                     sip_rate_limit_ipv6_prefix=64):
+                     names=None, sip_rate_limit_ipv6_prefix=64):
     return call_core('firewall_ruleset', _policy.firewall_ruleset, networks, ports=ports,
                      custom_services=custom_services, trunks=trunks,
                      sip_rate_limit=sip_rate_limit, sip_scanner_agents=sip_scanner_agents,
                      custom_rules=custom_rules, ipset_threshold=ipset_threshold, ipv6=ipv6,
-                     docker=docker, sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix)
+                     docker=docker, names=message_names(names, 'networks'),
+                     inventory=names is not None,
+                     sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix)
 
 
 class FilterModule(object):

@@ -34,6 +34,14 @@ options:
     type: list
     elements: str
     required: true
+  names:
+    description:
+      - How error messages name the inputs. By default they name this filter's own arguments
+        (the piped addresses as C(_input)), since the input may be any variable.
+      - V(role) names them as the role does (C(addresses), C(subnets)). A mapping of input to
+        name (for example C(addresses) to C(banned)) names those inputs that way and the others by
+        this filter's arguments.
+    type: raw
 """
 
 EXAMPLES = r"""
@@ -51,11 +59,17 @@ _value:
 """
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import call_core
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
+    call_core,
+    checked_arguments,
+    message_names,
+)
 
 
-def in_subnets(addresses, subnets):
-    return call_core('in_subnets', _policy.addresses_in, addresses, subnets)
+@checked_arguments('in_subnets')
+def in_subnets(addresses, subnets, names=None):
+    return call_core('in_subnets', _policy.addresses_in, addresses, subnets,
+                     names=message_names(names, 'addresses'), inventory=names is not None)
 
 
 class FilterModule(object):

@@ -19,6 +19,10 @@ description:
     differ from the wanted ones; a file that already matches is left out, so nothing runs on
     the host for it. An absent file is removed when the find result shows it.
   - The role P(pbxops.firewall.pbx_firewall#role) uses it for its fail2ban and Asterisk files.
+seealso:
+  - plugin: pbxops.firewall.pbx_firewall_policy
+    plugin_type: filter
+    description: The policy whose files the role compares.
 options:
   _input:
     description: The C(files) list of an C(ansible.builtin.find) result (C(path), C(checksum), C(mode), C(pw_name), C(gr_name)).

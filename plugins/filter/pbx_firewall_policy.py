@@ -22,6 +22,18 @@ description:
   - Invalid input fails with every problem at once, each naming the role variable
     (C(pbx_firewall_networks[1] ('Branch VPN').subnet), C(pbx_firewall_ipv6), ...), the value and
     what is valid.
+seealso:
+  - module: pbxops.firewall.iptables_ruleset
+    description: Applies the ruleset this filter returns.
+  - plugin: pbxops.firewall.firewall_ruleset
+    plugin_type: filter
+    description: The ruleset alone.
+  - plugin: pbxops.firewall.fail2ban_ignoreip
+    plugin_type: filter
+    description: The fail2ban ignoreip list alone.
+  - plugin: pbxops.firewall.asterisk_localnet
+    plugin_type: filter
+    description: Asterisk's local_net alone.
 requirements:
   - netaddr (on the controller)
 options:
@@ -126,11 +138,15 @@ _value:
       elements: str
 """
 
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import call_core
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
+    call_core,
+    checked_arguments,
+)
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import DEFAULT_IPSET_THRESHOLD
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.role import role_policy
 
 
+@checked_arguments('pbx_firewall_policy')
 def pbx_firewall_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                         sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
                         ipv6=True, docker=False, ignoreip_extra=None, docker_jails=None, enabled=True,
@@ -139,7 +155,7 @@ def pbx_firewall_policy(networks, ports=None, custom_services=None, trunks=None,
                      trunks=trunks, sip_rate_limit=sip_rate_limit, sip_scanner_agents=sip_scanner_agents,
                      custom_rules=custom_rules, ipset_threshold=ipset_threshold, ipv6=ipv6, docker=docker,
                      ignoreip_extra=ignoreip_extra, docker_jails=docker_jails, enabled=enabled,
-                     sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix)
+                     sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix, inventory=True)
 
 
 class FilterModule(object):

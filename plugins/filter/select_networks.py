@@ -63,7 +63,10 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import to_plain
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
+    checked_arguments,
+    to_plain,
+)
 
 try:
     import jmespath
@@ -73,6 +76,7 @@ except ImportError:
     HAS_JMESPATH = False
 
 
+@checked_arguments('select_networks')
 def select_networks(data, expression):
     if not HAS_JMESPATH:
         raise AnsibleFilterError('pbxops.firewall.select_networks: the Python library jmespath is '

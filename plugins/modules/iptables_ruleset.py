@@ -114,6 +114,20 @@ options:
     type: str
     choices: [auto, nft, legacy]
     default: auto
+  lockout_check:
+    description:
+      - Before anything changes on the host (in check mode too), evaluate the desired ruleset for a
+        new TCP packet from the controller to the host's SSH port, as the host sees them (the
+        C(SSH_CONNECTION) of the session the module runs under; with C(become), of its ancestor
+        processes). When the packet would be dropped or rejected, the task fails and names the
+        controller's address, the port and the deciding rule, whose comment names the network.
+      - When a rule the check cannot evaluate (a custom match such as C(-m recent), an interface,
+        a foreign target) decides whether the controller gets in, the apply is refused too.
+      - Without an SSH connection through the host's network namespace (connection C(local), a
+        container connection) there is nothing to check.
+      - V(false) turns the check off; the rollback (O(rollback_timeout)) still protects the host.
+    type: bool
+    default: true
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -230,6 +244,14 @@ ipsets:
   returned: success
   type: int
   sample: 2
+lockout_check:
+  description:
+    - What the lockout check found, see O(lockout_check). C(checked), C(note), and when it ran
+      C(address), C(port), C(family), C(server_address), C(found_in) and C(verdict) (C(target),
+      C(rule), C(comment), C(uncertain)).
+  returned: with O(state=present)
+  type: dict
+  sample: {checked: true, address: 192.0.2.10, port: 22, family: ipv4, verdict: {target: ACCEPT}}
 rolled_back:
   description:
     - Whether the host restored the previous owned state because the apply could not be
@@ -289,6 +311,7 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _apply
+from ansible_collections.pbxops.firewall.plugins.module_utils import _lockout
 from ansible_collections.pbxops.firewall.plugins.module_utils import _netfilter as nf
 from ansible_collections.pbxops.firewall.plugins.module_utils import _persist as persist
 from ansible_collections.pbxops.firewall.plugins.module_utils import _rollback
@@ -392,6 +415,7 @@ def main():
             persist_dir=dict(type='path', default='/etc/pbx-firewall'),
             unit_dir=dict(type='path', default='/etc/systemd/system'),
             backend=dict(type='str', choices=['auto', 'nft', 'legacy'], default='auto'),
+            lockout_check=dict(type='bool', default=True),
         ),
         required_if=[('state', 'present', ('ruleset',))],
         supports_check_mode=True,
@@ -399,11 +423,16 @@ def main():
     params = module.params
     check_params(module, params)
     desired = nf.Desired()
+    lockout = None
     if params['state'] == 'present':
         try:
             desired = nf.validate_ruleset(params['ruleset'])
+            # before the host is touched (no lock, no file), in check mode too
+            lockout = _lockout.assess(params['ruleset'], params['lockout_check'])
         except ValueError as exc:
             module.fail_json(msg=str(exc))
+        if lockout.refusal:
+            module.fail_json(msg=lockout.refusal, changed=False, lockout_check=lockout.report)
 
     host = Host(module, params['backend'])
     want_v6 = bool(desired.families['ipv6'].chains)
@@ -414,6 +443,9 @@ def main():
     result = dict(changed=False, backend=host.backend, rules={f: desired.families[f].rule_count() for f in nf.FAMILIES},
                   ipsets=len(desired.ipsets), rolled_back=False)
     warnings = []
+    if lockout is not None:
+        result['lockout_check'] = lockout.report
+        warnings += lockout.warnings
     try:
         with Lock(create=not module.check_mode):
             tables = host.read_tables(want_v6)

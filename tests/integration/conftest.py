@@ -9,7 +9,7 @@
 * ``ssh_host``: an sshd inside the namespace, reachable from the root namespace over a
   veth pair with a test-generated host key and user key.
 
-Only private addresses (10.213.0.0/16 on the veth pairs) are used. Tests need root,
+Only private addresses (10.213.0.0/16 and fd00:213::/32 on the veth pairs) are used. Tests need root,
 iproute2, iptables (nft and legacy), ipset and, for ``ssh_host``, openssh-server.
 """
 
@@ -297,19 +297,25 @@ def ansible(ansible_home, tmp_path):
 class SshHost:
     """sshd inside a namespace, reachable from the root namespace over a veth pair."""
 
-    def __init__(self, netns, address, controller, key, workdir):
+    def __init__(self, netns, address, controller, key, workdir, address6=None, controller6=None):
         self.netns = netns
         self.address = address
         self.controller = controller
         self.key = key
         self.workdir = workdir
+        # the same pair over IPv6 (sshd listens on both)
+        self.address6 = address6
+        self.controller6 = controller6
 
     @property
     def inventory(self):
+        return self.inventory_for(self.address)
+
+    def inventory_for(self, address, extra=''):
         return ('target ansible_host=%s ansible_user=root ansible_ssh_private_key_file=%s '
                 'ansible_python_interpreter=%s '
-                "ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no'\n"
-                % (self.address, self.key, PYTHON))
+                "ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no'%s\n"
+                % (address, self.key, PYTHON, extra))
 
     def reachable(self, timeout=1.0):
         try:
@@ -328,6 +334,7 @@ def ssh_host(netns, tmp_path):
     index = free[secrets.randbelow(len(free))]
     outer, inner = 'pbxh%s' % secrets.token_hex(3), 'pbxp%s' % secrets.token_hex(3)
     controller, address = '10.213.%d.1' % index, '10.213.%d.2' % index
+    controller6, address6 = 'fd00:213:%x::1' % index, 'fd00:213:%x::2' % index
     workdir = tmp_path / 'sshd'
     workdir.mkdir()
     for name in ('host_key', 'user_key'):
@@ -336,6 +343,7 @@ def ssh_host(netns, tmp_path):
     config = workdir / 'sshd_config'
     config.write_text('\n'.join([
         'ListenAddress %s' % address,
+        'ListenAddress %s' % address6,
         'Port 22',
         'HostKey %s' % (workdir / 'host_key'),
         'PidFile %s' % (workdir / 'sshd.pid'),
@@ -358,10 +366,13 @@ def ssh_host(netns, tmp_path):
         _run(['ip', 'link', 'set', outer, 'up'])
         _run(['ip', '-n', netns.name, 'addr', 'add', address + '/30', 'dev', inner])
         _run(['ip', '-n', netns.name, 'link', 'set', inner, 'up'])
+        # IPv6 without duplicate address detection: usable at once
+        _run(['ip', 'addr', 'add', controller6 + '/64', 'dev', outer, 'nodad'])
+        _run(['ip', '-n', netns.name, 'addr', 'add', address6 + '/64', 'dev', inner, 'nodad'])
         log = open(str(workdir / 'sshd.log'), 'w')
         proc = subprocess.Popen(netns.argv(SSHD, '-D', '-e', '-f', str(config)), stdout=log, stderr=log)
         log.close()
-        host = SshHost(netns, address, controller, str(workdir / 'user_key'), workdir)
+        host = SshHost(netns, address, controller, str(workdir / 'user_key'), workdir, address6, controller6)
         deadline = time.time() + 10
         while not host.reachable():
             if proc.poll() is not None or time.time() > deadline:

@@ -15,8 +15,10 @@ be valid. The filter plugins are thin wrappers around the names exported here.
 
 One concern per file:
 
-* ``model.py``: services, ports, verdicts, ``Subnet`` and address/port parsing,
-  comment text, the ``Policy`` record, the error classes;
+* ``scalars.py``: what one text, number or boolean of the inventory may be;
+* ``addresses.py``: the strict address/CIDR parser and ``Subnet``;
+* ``model.py``: services, ports, verdicts, the default scanner list, the names
+  messages use, comment text, the ``Policy`` record, the error classes;
 * ``validate.py``: ``load_policy`` and the checks of every inventory input;
 * ``chains.py``: compiling a ``Policy`` into the ruleset of docs/ruleset-format.md;
 * ``outputs.py``: fail2ban ``ignoreip``, Asterisk ``local_net``, ``addresses_in``;
@@ -33,6 +35,8 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.chains imp
 )
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import (  # noqa: F401
     DEFAULT_IPSET_THRESHOLD,
+    DEFAULT_SIP_SCANNER_AGENTS,
+    ROLE_NAMES,
     MissingDependency,
     PolicyError,
 )

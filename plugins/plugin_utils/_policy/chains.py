@@ -350,17 +350,17 @@ def ipset_name(name_hint, version, entries):
     IPSET_PREFIX (6) + service + 2 + family digit (1) + ``-`` (1) + digest (8)
     = 18 + len(service) characters. That is why validation limits service names to
     SERVICE_NAME_MAX (12) characters: the longest name is 30 and fits, and the
-    assertion below the function keeps the two limits together.
+    check below the function (and a unit test) keeps the two limits together.
     """
     digest = hashlib.sha1('\n'.join(entries).encode('ascii')).hexdigest()[:IPSET_DIGEST_LEN]
     return '%s%s%d-%s' % (IPSET_PREFIX, name_hint, version, digest)
 
 
 LONGEST_IPSET_NAME = ipset_name('%s-a' % ('x' * SERVICE_NAME_MAX), 6, [])
-assert len(LONGEST_IPSET_NAME) <= IPSET_NAME_MAX, (
-    'a %d-character service name gives the %d-character ipset name %r; the host side '
-    'accepts at most %d' % (SERVICE_NAME_MAX, len(LONGEST_IPSET_NAME), LONGEST_IPSET_NAME,
-                            IPSET_NAME_MAX))
+if len(LONGEST_IPSET_NAME) > IPSET_NAME_MAX:   # the two limits must move together
+    raise ImportError('a %d-character service name gives the %d-character ipset name %r; the '
+                      'host side accepts at most %d' % (SERVICE_NAME_MAX, len(LONGEST_IPSET_NAME),
+                                                        LONGEST_IPSET_NAME, IPSET_NAME_MAX))
 
 
 def _ipset(name_hint, version, entries):

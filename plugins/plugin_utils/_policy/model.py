@@ -17,18 +17,25 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import functools
 import re
-import socket
+
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.scalars import (
+    parse_int,
+    type_name,
+)
 
 try:
     import netaddr
-    from netaddr.strategy import ipv4 as _ipv4, ipv6 as _ipv6
 
     HAS_NETADDR = True
 except ImportError:  # pragma: no cover - exercised by the filters' error path
-    netaddr = _ipv4 = _ipv6 = None
+    netaddr = None
     HAS_NETADDR = False
+
+# The oldest netaddr the collection supports and tests (Debian 12's python3-netaddr).
+# Address parsing does not depend on it (addresses.py has its own strict parser);
+# netaddr merges subnets for fail2ban and Asterisk.
+NETADDR_MIN = (0, 8, 0)
 
 
 COMMENT_MAX_BYTES = 255          # XT_MAX_COMMENT_LEN is 256 including the NUL
@@ -72,9 +79,50 @@ BUILTIN_SERVICES = {
 SIP_SIGNALLING = (('udp', 'sip'), ('tcp', 'sip'), ('tcp', 'tls'))
 # TLS is encrypted: a User-Agent string can only be seen on plain SIP.
 SIP_PLAINTEXT = (('udp', 'sip'), ('tcp', 'sip'))
-PORT_RANGE_RE = re.compile(r'^\s*(\d+)\s*-\s*(\d+)\s*$')
+PORT_RANGE_RE = re.compile(r'^ *([^ -]+) *- *([^ -]+) *$')
 COMMENT_SAFE = frozenset('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-')
 MAX_REPORTED_ERRORS = 25
+
+# User-Agent strings of SIP scanners dropped on the plain SIP ports when the caller
+# gives none (the filter without sip_scanner_agents, the role with its default null).
+# The first four are the list the role shipped so far (MikoPBX's); the others are the
+# defaults of later scanners
+# (sippts: pplsip, and sipptk in its Perl versions; older kits common in honeypot
+# logs: sundayddr, iWar, sip-scan).
+# Left out on purpose: sipsak, "PortSIP VoIP SDK" and "Cisco-SIPGateway" are the
+# User-Agents of legitimate tools and products as well.
+DEFAULT_SIP_SCANNER_AGENTS = (
+    'friendly-scanner',
+    'sipcli',
+    'sipvicious',
+    'VaxSIPUserAgent',
+    'pplsip',
+    'sipptk',
+    'sundayddr',
+    'iWar',
+    'sip-scan',
+)
+
+# How error messages name each input. The core's default names are the role's
+# variables; the filters pass their own argument names unless the caller (the role)
+# gives others with ``names``.
+ROLE_NAMES = {
+    'networks': 'pbx_firewall_networks',
+    'ports': 'pbx_firewall_ports',
+    'custom_services': 'pbx_firewall_custom_services',
+    'trunks': 'pbx_firewall_trunks',
+    'sip_rate_limit': 'pbx_firewall_sip_rate_limit',
+    'sip_rate_limit_ipv6_prefix': 'pbx_firewall_sip_rate_limit_ipv6_prefix',
+    'sip_scanner_agents': 'pbx_firewall_sip_scanner_agents',
+    'custom_rules': 'pbx_firewall_custom_rules',
+    'ipset_threshold': 'pbx_firewall_ipset_threshold',
+    'ipv6': 'pbx_firewall_ipv6',
+    'docker': 'pbx_firewall_docker',
+    'extra': 'pbx_firewall_fail2ban_ignoreip_extra',
+    'addresses': 'addresses',
+    'subnets': 'subnets',
+}
+NAME_RE = re.compile(r'[A-Za-z_][A-Za-z0-9_.\[\]\'" -]{0,127}')
 
 
 class PolicyError(ValueError):
@@ -94,31 +142,60 @@ class MissingDependency(ImportError):
     """A controller-side library the filters need is not installed."""
 
 
+def netaddr_version(module=None):
+    """The version of the installed netaddr as a tuple of ints ((0, 8, 0))."""
+    text = getattr(module or netaddr, '__version__', '0')
+    numbers = []
+    for part in text.split('.')[:3]:
+        digits = re.match(r'[0-9]*', part).group()
+        numbers.append(int(digits) if digits else 0)
+    return tuple(numbers + [0] * (3 - len(numbers)))
+
+
 def require_netaddr():
+    """Raise MissingDependency (one line) unless a supported netaddr is installed."""
     if not HAS_NETADDR:
         raise MissingDependency('the Python library netaddr is required: install it on the '
                                 'controller (pip install netaddr)')
+    if netaddr_version() < NETADDR_MIN:
+        minimum = '.'.join(str(n) for n in NETADDR_MIN)
+        raise MissingDependency('netaddr %s is too old: install netaddr >= %s on the controller '
+                                '(pip install "netaddr>=%s")'
+                                % (netaddr.__version__, minimum, minimum))
 
 
-def type_name(value):
-    if value is None:
-        return 'null'
-    if isinstance(value, bool):
-        return 'boolean'
-    if isinstance(value, int):
-        return 'integer'
-    if isinstance(value, str):
-        return 'string'
-    if isinstance(value, (list, tuple)):
-        return 'list'
-    if isinstance(value, dict):
-        return 'mapping'
-    return type(value).__name__
+def message_names(names=None):
+    """ROLE_NAMES updated with the caller's ``names`` (input keyword -> name in messages)."""
+    result = dict(ROLE_NAMES)
+    if names is None:
+        return result
+    errors = []
+    if not isinstance(names, dict):
+        raise PolicyError(['names: must be a mapping of input to the name used in messages '
+                           '(e.g. {networks: pbx_firewall_networks}), got %s %r'
+                           % (type_name(names), names)])
+    for key in sorted(names, key=str):
+        if key not in ROLE_NAMES:
+            errors.append('names: unknown input %r; valid: %s' % (key, choices(ROLE_NAMES)))
+        elif not isinstance(names[key], str) or not NAME_RE.fullmatch(names[key]):
+            errors.append('names.%s: must be a variable name or path such as '
+                          'pbx_firewall_networks, got %r' % (key, names[key]))
+        else:
+            result[key] = names[key]
+    if errors:
+        raise PolicyError(errors)
+    return result
+
+
+def key_path(base, key):
+    """``base.key`` for a plain key, ``base['odd key']`` for any other."""
+    if isinstance(key, str) and re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*', key):
+        return '%s.%s' % (base, key)
+    return '%s[%r]' % (base, key)
 
 
 def choices(values):
     return ', '.join(sorted(values))
-
 
 
 def check_list(value, path, errors, allow_scalar=False):
@@ -131,105 +208,24 @@ def check_list(value, path, errors, allow_scalar=False):
     return []
 
 
-class Subnet(tuple):
-    """(version, first address as int, prefix length); sorts v4 before v6."""
-
-    __slots__ = ()
-
-    def __new__(cls, version, value, prefixlen):
-        return tuple.__new__(cls, (version, value, prefixlen))
-
-    @property
-    def version(self):
-        return self[0]
-
-    @property
-    def value(self):
-        return self[1]
-
-    @property
-    def prefixlen(self):
-        return self[2]
-
-    @property
-    def is_catch_all(self):
-        return self[2] == 0
-
-    @property
-    def is_host(self):
-        return self[2] == (32 if self[0] == 4 else 128)
-
-    def address(self):
-        return _address_text(self[0], self[1])
-
-    def cidr(self):
-        """As iptables-save prints a source: always with the prefix length."""
-        return '%s/%d' % (self.address(), self[2])
-
-    def ipset_entry(self):
-        """As ipset save prints a hash:net member: hosts without the prefix length."""
-        return self.address() if self.is_host else self.cidr()
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _address_text(version, value):
-    """An address as iptables and ipset print it (inet_ntop: RFC 5952 for IPv6)."""
-    if version == 4:
-        return socket.inet_ntoa(value.to_bytes(4, 'big'))
-    return socket.inet_ntop(socket.AF_INET6, value.to_bytes(16, 'big'))
-
-
-def parse_subnet(value):
-    """Parse one CIDR (or bare address) strictly. Raises ValueError with the reason.
-
-    netaddr's address parsers do the conversion (strict inet_pton rules: no
-    "127.1", no leading zeros); the prefix and host-bit checks are integer
-    arithmetic, which keeps 100k networks within seconds.
-    """
-    require_netaddr()
-    if not isinstance(value, str):
-        raise ValueError('must be a CIDR string such as 192.168.10.0/24 or 2001:db8::/32, '
-                         'got %s %r' % (type_name(value), value))
-    address, slash, length = value.strip().partition('/')
-    version, width = (6, 128) if ':' in address else (4, 32)
-    if slash and not length.isdigit():
-        raise ValueError('%r: write the mask as a prefix length '
-                         '(e.g. 192.168.10.0/24, 2001:db8::/48)' % (value,))
-    try:
-        number = (_ipv6 if version == 6 else _ipv4).str_to_int(address)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
-        raise ValueError('%r is not a valid IPv4 or IPv6 address or CIDR '
-                         '(e.g. 192.168.10.0/24, 203.0.113.5, 2001:db8::/32)' % (value,))
-    prefixlen = int(length) if slash else width
-    if prefixlen > width:
-        raise ValueError('%r: prefix length %d is out of range for IPv%d (0-%d)'
-                         % (value, prefixlen, version, width))
-    if version == 6 and prefixlen >= 96 and number >> 32 == 0xffff:
-        raise ValueError('%r is an IPv4-mapped IPv6 subnet; write the IPv4 subnet instead'
-                         % (value,))
-    host_bits = (1 << (width - prefixlen)) - 1
-    if number & host_bits:
-        network = Subnet(version, number & ~host_bits, prefixlen)
-        raise ValueError('%r has host bits set; did you mean %s?' % (value, network.cidr()))
-    return Subnet(version, number, prefixlen)
-
-
 def parse_port(value):
     """An integer port or a "FROM-TO" range -> (low, high). Raises ValueError."""
     valid = 'valid: an integer 1-65535 or a range "FROM-TO" with FROM <= TO, e.g. "10000-10200"'
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValueError('%r is not a port; %s' % (value, valid))
-    if isinstance(value, int):
-        low = high = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        low = high = int(value)
-    elif isinstance(value, str) and PORT_RANGE_RE.match(value):
-        low, high = (int(x) for x in PORT_RANGE_RE.match(value).groups())
-        if low > high:
-            raise ValueError('%r is a range written backwards; did you mean "%d-%d"?'
-                             % (value, high, low))
-    else:
-        raise ValueError('%r is not a port; %s' % (value, valid))
+    match = PORT_RANGE_RE.match(value) if isinstance(value, str) else None
+    try:
+        if match:
+            low, high = (parse_int(x) for x in match.groups())
+        else:
+            low = high = parse_int(value)
+    except ValueError as exc:
+        if str(exc).startswith('numbers are'):
+            raise ValueError('%s is not a port: %s' % (repr(value), exc))
+        raise ValueError('%s is not a port; %s' % (repr(value), valid))
+    if low > high:
+        raise ValueError('%r is a range written backwards; did you mean "%d-%d"?'
+                         % (value, high, low))
     for port in (low, high):
         if not 1 <= port <= 65535:
             raise ValueError('%r: port %d is out of range; %s' % (value, port, valid))

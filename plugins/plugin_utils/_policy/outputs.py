@@ -17,12 +17,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.addresses import (
+    Subnet,
+    parse_subnet,
+)
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import (
     PolicyError,
-    Subnet,
     check_list,
+    message_names,
     netaddr,
-    parse_subnet,
     require_netaddr,
 )
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.validate import validate_networks
@@ -39,17 +42,23 @@ def merge_subnets(subnets):
 LOOPBACK = ('127.0.0.0/8', '::1/128')
 
 
-def ignoreip_subnets(nets, extra=None):
+def _subnets(items, base, errors):
+    result = []
+    for pos, item in enumerate(check_list(items, base, errors)):
+        try:
+            result.append(parse_subnet(item))
+        except ValueError as exc:
+            errors.append('%s[%d]: %s' % (base, pos, exc))
+    return result
+
+
+def ignoreip_subnets(nets, extra=None, names=None):
     """Loopback + every never_block subnet of validated ``nets`` + ``extra``, merged (Subnets)."""
+    names = message_names(names)
     subnets = [parse_subnet(text) for text in LOOPBACK]
     subnets += [s for net in nets if net['never_block'] for s in net['subnets']]
     errors = []
-    for pos, item in enumerate(check_list(extra or [], 'pbx_firewall_fail2ban_ignoreip_extra',
-                                          errors)):
-        try:
-            subnets.append(parse_subnet(item))
-        except ValueError as exc:
-            errors.append('pbx_firewall_fail2ban_ignoreip_extra[%d]: %s' % (pos, exc))
+    subnets += _subnets([] if extra is None else extra, names['extra'], errors)
     if errors:
         raise PolicyError(errors)
     return merge_subnets(subnets)
@@ -60,37 +69,36 @@ def localnet_subnets(nets):
     return merge_subnets([s for net in nets if net['local_network'] for s in net['subnets']])
 
 
-def fail2ban_ignoreip(networks, extra=None):
+def fail2ban_ignoreip(networks, extra=None, names=None):
     """Loopback + every never_block subnet + ``extra``, merged and sorted, as CIDR strings."""
-    return [s.cidr() for s in ignoreip_subnets(validate_networks(networks), extra)]
+    names = message_names(names)
+    return [s.cidr() for s in ignoreip_subnets(validate_networks(networks, names=names), extra,
+                                               names)]
 
 
-def asterisk_localnet(networks):
+def asterisk_localnet(networks, names=None):
     """Every local_network subnet, merged and sorted, as CIDR strings."""
-    return [s.cidr() for s in localnet_subnets(validate_networks(networks))]
+    return [s.cidr() for s in localnet_subnets(validate_networks(networks, names=names))]
 
 
-def addresses_in(addresses, cidrs):
+def addresses_in(addresses, cidrs, names=None):
     """The addresses (strings) that fall in any of ``cidrs``, deduplicated and sorted."""
     require_netaddr()
+    names = message_names(names)
     errors = []
     covered = netaddr.IPSet()
-    for pos, text in enumerate(check_list(cidrs, 'subnets', errors)):
-        try:
-            subnet = parse_subnet(text)
-        except ValueError as exc:
-            errors.append('subnets[%d]: %s' % (pos, exc))
-            continue
+    for subnet in _subnets(cidrs, names['subnets'], errors):
         covered.add(netaddr.IPNetwork(subnet.cidr()))
     found = set()
-    for pos, text in enumerate(check_list(addresses, 'addresses', errors)):
+    base = names['addresses']
+    for pos, text in enumerate(check_list(addresses, base, errors)):
         try:
             address = parse_subnet(text)
         except ValueError as exc:
-            errors.append('addresses[%d]: %s' % (pos, exc))
+            errors.append('%s[%d]: %s' % (base, pos, exc))
             continue
         if not address.is_host:
-            errors.append('addresses[%d]: %r is a subnet, not an address' % (pos, text))
+            errors.append('%s[%d]: %r is a subnet, not an address' % (base, pos, text))
         elif netaddr.IPAddress(address.value, address.version) in covered:
             found.add(address)
     if errors:

@@ -24,9 +24,11 @@ import re
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.chains import compile_policy
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import (
     DEFAULT_IPSET_THRESHOLD,
+    ROLE_NAMES,
     PolicyError,
     check_list,
 )
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.scalars import parse_bool
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.outputs import (
     ignoreip_subnets,
     localnet_subnets,
@@ -38,13 +40,6 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.validate i
 # of the sections fail2ban reserves for itself.
 JAIL_NAME_RE = re.compile(r'^[A-Za-z0-9_.-]{1,64}$')
 RESERVED_SECTIONS = ('DEFAULT', 'INCLUDES', 'Definition', 'Init')
-
-# The role's variable for each option: error messages name what the user wrote.
-ROLE_NAMES = {
-    'ipset_threshold': 'pbx_firewall_ipset_threshold',
-    'ipv6': 'pbx_firewall_ipv6',
-    'docker': 'pbx_firewall_docker',
-}
 
 EMPTY_POLICY_WARNING = ('pbx_firewall_networks is empty: the firewall accepts everything (no final '
                         'drop) so that an unconfigured host is never locked out.')
@@ -88,12 +83,15 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
         except PolicyError as exc:
             errors.extend(exc.errors)
         try:
-            ignoreip = ignoreip_subnets(policy.networks if policy else [], ignoreip_extra)
+            ignoreip = ignoreip_subnets(policy.networks if policy else [], ignoreip_extra,
+                                        ROLE_NAMES)
         except PolicyError as exc:
             errors.extend(exc.errors)
         jails = _docker_jails(docker_jails or [], errors)
-        if not isinstance(enabled, bool):
-            errors.append('pbx_firewall_enabled: must be true or false, got %r' % (enabled,))
+        try:
+            enabled = parse_bool(enabled)
+        except ValueError as exc:
+            errors.append('pbx_firewall_enabled: must be true or false, got %r; %s' % (enabled, exc))
         if errors:
             raise PolicyError(errors)
         warnings = []

@@ -20,45 +20,90 @@ __metaclass__ = type
 import re
 import socket
 
-from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import FAMILIES, MAIN_CHAIN
+import ipaddress
+import re
+import socket
+import unicodedata
+
+from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import (
+    FAMILIES,
+    MAIN_CHAIN,
+    is_owned_chain,
+    split_rule,
+    unquote,
+)
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.addresses import (
+    Subnet,
+    parse_subnet,
+)
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import (
     ACCEPT,
     BUILTIN_PORTS,
     BUILTIN_SERVICES,
     DEFAULT_IPSET_THRESHOLD,
+    DEFAULT_SIP_SCANNER_AGENTS,
     DROP,
     SERVICE_NAME_MAX,
     Policy,
     PolicyError,
     check_list,
     choices,
+    key_path,
+    message_names,
     parse_port,
-    parse_subnet,
     port_text,
     require_netaddr,
+)
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.scalars import (
+    BOOL_VALID,
+    parse_bool,
+    parse_int,
+    text_error,
     type_name,
 )
 
 NETWORK_KEYS = ('name', 'subnet', 'services', 'block', 'local_network', 'never_block',
                 'description', 'tags')
 CUSTOM_RULE_FAMILIES = FAMILIES + ('both',)
-SERVICE_NAME_RE = re.compile(r'^[a-z][a-z0-9_]{0,%d}$' % (SERVICE_NAME_MAX - 1))
-SCANNER_AGENT_RE = re.compile(r'^[A-Za-z0-9 ._/:()+-]{1,64}$')
-HOSTNAME_RE = re.compile(r'^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*'
-                         r'[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?$')
+SERVICE_NAME_RE = re.compile(r'[a-z][a-z0-9_]{0,%d}' % (SERVICE_NAME_MAX - 1))
+SCANNER_AGENT_RE = re.compile(r'[A-Za-z0-9 ._/:()+-]{1,64}')
+HOSTNAME_RE = re.compile(r'(?=.{1,253}\Z)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*'
+                         r'[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?')
 SIP_RATE_LIMIT_MAX = 1000          # exact in hashlimit's microsecond arithmetic
+# The widest subnet a trunk entry may be: a SIP provider's hosts, not a region of the
+# Internet (README, "SIP trunks").
+TRUNK_MAX_WIDTH = {4: 16, 6: 48}
+# Options of iptables that are not matches or targets: a custom rule is appended to
+# the owned chain in one iptables-restore transaction and may not choose its table,
+# another command or a chain policy.
+CUSTOM_RULE_COMMANDS = frozenset((
+    '-A', '--append', '-C', '--check', '-D', '--delete', '-I', '--insert', '-R', '--replace',
+    '-L', '--list', '-S', '--list-rules', '-F', '--flush', '-Z', '--zero', '-N', '--new-chain',
+    '-X', '--delete-chain', '-P', '--policy', '-E', '--rename-chain', '-t', '--table',
+))
+CUSTOM_RULE_EXAMPLE = '"-s 198.51.100.7/32 -p tcp -m tcp --dport 8080 -j ACCEPT"'
 
 
-def _net_label(index, raw):
+def _net_label(base, index, raw):
     """Path of one network in error messages: index plus its name when it has one."""
     name = raw.get('name') if isinstance(raw, dict) else None
     if isinstance(name, str) and name.strip():
-        return 'pbx_firewall_networks[%d] (%r)' % (index, name)
-    return 'pbx_firewall_networks[%d]' % index
+        return '%s[%d] (%r)' % (base, index, name)
+    return '%s[%d]' % (base, index)
 
 
-def _normalize_network(index, raw, known_services, errors):
-    label = _net_label(index, raw)
+def _flag(value, path, errors):
+    """A boolean option: true/false, or its string form from the command line."""
+    try:
+        return parse_bool(value)
+    except ValueError:
+        errors.append('%s: must be true or false, got %s %r; %s'
+                      % (path, type_name(value), value, BOOL_VALID))
+        return None
+
+
+def _normalize_network(index, raw, known_services, errors, base):
+    label = _net_label(base, index, raw)
     if not isinstance(raw, dict):
         errors.append('%s: each network must be a mapping with name, subnet, services, ...; '
                       'got %s %r' % (label, type_name(raw), raw))
@@ -74,8 +119,8 @@ def _normalize_network(index, raw, known_services, errors):
         errors.append('%s.name: must be a non-empty string, got %s %r'
                       % (label, type_name(name), name))
         name = None
-    elif '\n' in name or '\r' in name:
-        errors.append('%s.name: must be one line; got %r' % (label, name))
+    elif text_error('%s.name' % label, name):
+        errors.append(text_error('%s.name' % label, name))
 
     subnets = []
     if 'subnet' not in raw or raw['subnet'] in (None, '', []):
@@ -118,17 +163,15 @@ def _normalize_network(index, raw, known_services, errors):
     flags = {}
     for field in ('local_network', 'never_block'):
         value = raw.get(field, False)
-        if value is None:
-            value = False
-        if not isinstance(value, bool):
-            errors.append('%s.%s: must be true or false, got %s %r'
-                          % (label, field, type_name(value), value))
-        flags[field] = value is True
+        flags[field] = False if value is None else _flag(value, '%s.%s' % (label, field), errors)
 
-    for field in ('description',):
-        if field in raw and raw[field] is not None and not isinstance(raw[field], str):
-            errors.append('%s.%s: must be a string, got %s %r'
-                          % (label, field, type_name(raw[field]), raw[field]))
+    description = raw.get('description')
+    if description is not None:
+        if not isinstance(description, str):
+            errors.append('%s.description: must be a string, got %s %r'
+                          % (label, type_name(description), description))
+        elif text_error('%s.description' % label, description):
+            errors.append(text_error('%s.description' % label, description))
     if 'tags' in raw and raw['tags'] is not None:
         check_list(raw['tags'], '%s.tags' % label, errors)
 
@@ -146,37 +189,38 @@ def _normalize_network(index, raw, known_services, errors):
     }
 
 
-def validate_networks(networks, known_services=None):
+def validate_networks(networks, known_services=None, names=None):
     """Validate the network list; ``known_services`` None skips service-name checks.
 
     Returns the normalized networks or raises PolicyError.
     """
     require_netaddr()
+    names = message_names(names)
     errors = []
-    result = _networks(networks, known_services, errors)
+    result = _networks(networks, known_services, errors, names['networks'])
     decisions_by_family(result, errors)
     if errors:
         raise PolicyError(errors)
     return result
 
 
-def _networks(networks, known_services, errors):
+def _networks(networks, known_services, errors, base):
     if networks is None:
         networks = []
     if not isinstance(networks, (list, tuple)):
-        errors.append('pbx_firewall_networks: must be a list of networks, got %s %r'
-                      % (type_name(networks), networks))
+        errors.append('%s: must be a list of networks, got %s %r'
+                      % (base, type_name(networks), networks))
         return []
     result = []
     seen = {}
     for index, raw in enumerate(networks):
-        net = _normalize_network(index, raw, known_services, errors)
+        net = _normalize_network(index, raw, known_services, errors, base)
         if net is None:
             continue
         key = net['name'].casefold()
         if key in seen:
-            errors.append('%s.name: duplicate name %r (also pbx_firewall_networks[%d]); '
-                          'names must be unique' % (net['label'], net['name'], seen[key]))
+            errors.append('%s.name: duplicate name %r (also %s[%d]); names must be unique'
+                          % (net['label'], net['name'], base, seen[key]))
             continue
         seen[key] = index
         result.append(net)
@@ -210,43 +254,43 @@ def decisions_by_family(networks, errors):
     return result
 
 
-def _validate_ports(ports, errors):
+def _validate_ports(ports, errors, base):
     result = {}
     for key, value in BUILTIN_PORTS.items():
         result[key] = parse_port(value)
     if ports is None:
         return result
     if not isinstance(ports, dict):
-        errors.append('pbx_firewall_ports: must be a mapping of port name to port, got %s %r'
-                      % (type_name(ports), ports))
+        errors.append('%s: must be a mapping of port name to port, got %s %r'
+                      % (base, type_name(ports), ports))
         return result
     for key in sorted(ports, key=str):
         if key not in BUILTIN_PORTS:
-            errors.append('pbx_firewall_ports.%s: unknown port name %r; valid: %s'
-                          % (key, key, choices(BUILTIN_PORTS)))
+            errors.append('%s: unknown port name %r; valid: %s'
+                          % (key_path(base, key), key, choices(BUILTIN_PORTS)))
             continue
         try:
             result[key] = parse_port(ports[key])
         except ValueError as exc:
-            errors.append('pbx_firewall_ports.%s: %s' % (key, exc))
+            errors.append('%s: %s' % (key_path(base, key), exc))
     return result
 
 
-def _validate_custom_services(custom, ports, errors):
+def _validate_custom_services(custom, ports, errors, base, ports_base):
     services = dict(BUILTIN_SERVICES)
     if custom is None:
         return services
     if not isinstance(custom, dict):
-        errors.append('pbx_firewall_custom_services: must be a mapping of service name to a '
-                      'list of {proto, port}, got %s %r' % (type_name(custom), custom))
+        errors.append('%s: must be a mapping of service name to a list of {proto, port}, '
+                      'got %s %r' % (base, type_name(custom), custom))
         return services
     for name in sorted(custom, key=str):
-        path = 'pbx_firewall_custom_services.%s' % (name,)
+        path = key_path(base, name)
         if name in BUILTIN_SERVICES:
-            errors.append('%s: %r is a built-in service; change its ports with '
-                          'pbx_firewall_ports instead' % (path, name))
+            errors.append('%s: %r is a built-in service; change its ports with %s instead'
+                          % (path, name, ports_base))
             continue
-        if not isinstance(name, str) or not SERVICE_NAME_RE.match(name):
+        if not isinstance(name, str) or not SERVICE_NAME_RE.fullmatch(name):
             errors.append('%s: service name %r must match [a-z][a-z0-9_]* and be at most '
                           '%d characters' % (path, name, SERVICE_NAME_MAX))
             continue
@@ -282,7 +326,7 @@ def _port_owner(key):
     return key.split('#')[0]
 
 
-def _check_port_overlaps(services, ports, errors):
+def _check_port_overlaps(services, ports, errors, names):
     """Two services may not share a port: a packet must belong to one service only."""
     claims = []
     for svc in sorted(services):
@@ -297,8 +341,9 @@ def _check_port_overlaps(services, ports, errors):
             if svc2 != svc:
                 # blame a custom service entry when one takes part: that is where to fix it
                 custom = key2 if '#' in key2 else key if '#' in key else None
-                path = ('pbx_firewall_custom_services.%s[%s].port' % tuple(custom.split('#'))
-                        if custom else 'pbx_firewall_ports')
+                path = ('%s[%s].port' % (key_path(names['custom_services'], custom.split('#')[0]),
+                                         custom.split('#')[1])
+                        if custom else names['ports'])
                 errors.append(
                     '%s: %s port %s (%s, service %r) overlaps %s (%s, service %r); '
                     'a port can belong to one service only'
@@ -312,32 +357,84 @@ def default_resolver(host):
     return sorted({info[4][0] for info in infos})
 
 
-def _validate_trunks(trunks, resolver, errors):
+def _resolved_subnet(address):
+    """A resolver's answer as a host Subnet; an IPv4-mapped IPv6 answer is its IPv4 address."""
+    ip = ipaddress.ip_address(str(address).partition('%')[0])
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return Subnet(ip.version, int(ip), ip.max_prefixlen)
+
+
+def _looks_like_address(text):
+    return ('/' in text or ':' in text
+            or all(char == '.' or unicodedata.digit(char, None) is not None for char in text))
+
+
+def _trunk_hostname_error(path, item, text):
+    message = '%s: %r is neither an address, a CIDR nor a host name' % (path, item)
+    if any(ord(char) > 127 for char in text):
+        try:
+            ascii_name = text.encode('idna').decode('ascii')
+        except UnicodeError:
+            return message
+        if HOSTNAME_RE.fullmatch(ascii_name):
+            message += '; write an international name in its ASCII form: %s' % ascii_name
+    return message
+
+
+def _trunk_subnet_error(path, item, subnet):
+    if subnet.is_catch_all:
+        return ('%s: %r would trust the whole Internet as a SIP trunk; '
+                'name the provider\'s hosts or subnets' % (path, item))
+    if subnet.prefixlen < TRUNK_MAX_WIDTH[subnet.version]:
+        return ('%s: %r is wider than a SIP trunk may be; valid: the provider\'s hosts or '
+                'subnets, at most /%d for IPv4 and /%d for IPv6'
+                % (path, item, TRUNK_MAX_WIDTH[4], TRUNK_MAX_WIDTH[6]))
+    return None
+
+
+def _covered_families(subnets):
+    """The address families (4, 6) that ``subnets`` cover completely, together."""
+    covered = []
+    for version, width in ((4, 32), (6, 128)):
+        reach = 0           # every address below ``reach`` is covered
+        for subnet in sorted(s for s in subnets if s.version == version):
+            if subnet.value > reach:
+                break
+            reach = max(reach, subnet.last + 1)
+        if reach >= 1 << width:
+            covered.append(version)
+    return covered
+
+
+def _validate_trunks(trunks, resolver, errors, base):
     result = []
     if trunks is None:
         return result
-    for pos, item in enumerate(check_list(trunks, 'pbx_firewall_trunks', errors)):
-        path = 'pbx_firewall_trunks[%d]' % pos
-        if not isinstance(item, str) or not item.strip():
+    for pos, item in enumerate(check_list(trunks, base, errors)):
+        path = '%s[%d]' % (base, pos)
+        if not isinstance(item, str) or not item.strip(' '):
             errors.append('%s: must be a host name, an address or a CIDR, got %s %r'
                           % (path, type_name(item), item))
             continue
-        text = item.strip()
-        looks_like_address = '/' in text or ':' in text or re.match(r'^[\d.]+$', text)
-        if looks_like_address:
+        if text_error(path, item):
+            errors.append(text_error(path, item))
+            continue
+        text = item.strip(' ')
+        if _looks_like_address(text):
             try:
                 subnet = parse_subnet(text)
             except ValueError as exc:
                 errors.append('%s: %s' % (path, exc))
                 continue
-            if subnet.is_catch_all:
-                errors.append('%s: %r would trust the whole Internet as a SIP trunk; '
-                              'name the provider\'s hosts or subnets' % (path, item))
+            problem = _trunk_subnet_error(path, item, subnet)
+            if problem:
+                errors.append(problem)
                 continue
             result.append((text, subnet))
             continue
-        if not HOSTNAME_RE.match(text):
-            errors.append('%s: %r is neither an address, a CIDR nor a host name' % (path, item))
+        if not HOSTNAME_RE.fullmatch(text):
+            errors.append(_trunk_hostname_error(path, item, text))
             continue
         try:
             addresses = (resolver or default_resolver)(text)
@@ -347,16 +444,50 @@ def _validate_trunks(trunks, resolver, errors):
         if not addresses:
             errors.append('%s: %r resolves to no address' % (path, item))
         for address in addresses:
-            result.append((text, parse_subnet(address.split('%')[0])))
+            try:
+                result.append((text, _resolved_subnet(address)))
+            except ValueError:
+                errors.append('%s: %r resolves to %r, which is not an IP address'
+                              % (path, item, address))
+    for version in _covered_families([subnet for _label, subnet in result]):
+        errors.append('%s: together the entries cover every IPv%d address, which would trust '
+                      'the whole Internet as a SIP trunk; name the provider\'s hosts or subnets'
+                      % (base, version))
     return sorted(set(result), key=lambda t: (t[1], t[0]))
 
 
-def _validate_custom_rules(rules, errors):
+def _is_command_option(token):
+    name = token.split('=', 1)[0]
+    return name in CUSTOM_RULE_COMMANDS or (token.startswith('-t') and not token.startswith('--'))
+
+
+def _custom_rule_problem(tokens):
+    """Why a custom rule cannot be appended to the owned chain as it is; None when it can."""
+    first = tokens[0]
+    if not (first.startswith('-') or first == '!'):
+        return ('must start with a match or target option such as -s, -p, -m or -j (the '
+                'collection adds "-A %s" itself); got %r first' % (MAIN_CHAIN, first))
+    for index, token in enumerate(tokens):
+        if token.startswith('#'):
+            return ('has %r outside quotes, which iptables-restore may read as a comment; quote '
+                    'it' % token)
+        if _is_command_option(token):
+            return ('%r is not allowed: give only the match and target; the collection appends '
+                    'the rule to %s in the filter table itself' % (token, MAIN_CHAIN))
+        if token in ('-j', '--jump', '-g', '--goto') and index + 1 < len(tokens):
+            target = unquote(tokens[index + 1])
+            if is_owned_chain(target):
+                return ('may not jump to %r: the collection\'s own chains are not targets for '
+                        'custom rules' % target)
+    return None
+
+
+def _validate_custom_rules(rules, errors, base):
     result = {4: [], 6: []}
     if rules is None:
         return result
-    for pos, item in enumerate(check_list(rules, 'pbx_firewall_custom_rules', errors)):
-        path = 'pbx_firewall_custom_rules[%d]' % pos
+    for pos, item in enumerate(check_list(rules, base, errors)):
+        path = '%s[%d]' % (base, pos)
         if isinstance(item, str):
             item = {'rule': item}
         if not isinstance(item, dict) or set(item) - {'rule', 'family'}:
@@ -370,16 +501,29 @@ def _validate_custom_rules(rules, errors):
             continue
         if not isinstance(rule, str) or not rule.strip():
             errors.append('%s.rule: must be a non-empty string in iptables-save form '
-                          '(e.g. "-s 198.51.100.7/32 -p tcp -m tcp --dport 8080 -j ACCEPT"), got %r'
-                          % (path, rule))
+                          '(e.g. %s), got %r' % (path, CUSTOM_RULE_EXAMPLE, rule))
             continue
         if '\n' in rule or '\r' in rule:
             errors.append('%s.rule: must be one line, got %r' % (path, rule))
             continue
-        rule = ' '.join(rule.split())
+        if text_error('%s.rule' % path, rule):
+            errors.append(text_error('%s.rule' % path, rule))
+            continue
+        try:
+            tokens = split_rule(rule)
+        except ValueError:
+            errors.append('%s.rule: %r has an unbalanced double quote or a trailing backslash; '
+                          'quote a value as iptables-save does: "text", with \\" and \\\\ '
+                          'inside' % (path, rule))
+            continue
+        rule = ' '.join(tokens)
         if re.match(r'^-[AIDRNXFPZ]\b|^--(append|insert|delete|new|flush)', rule):
             errors.append('%s.rule: %r: give only the match and target; the collection adds '
                           '"-A %s" itself' % (path, rule, MAIN_CHAIN))
+            continue
+        problem = _custom_rule_problem(tokens)
+        if problem:
+            errors.append('%s.rule: %r: %s' % (path, rule, problem))
             continue
         for version, name in ((4, 'ipv4'), (6, 'ipv6')):
             if family in (name, 'both'):
@@ -388,16 +532,31 @@ def _validate_custom_rules(rules, errors):
 
 
 def _validate_int(value, path, minimum, errors, what):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    try:
+        number = parse_int(value)
+    except ValueError as exc:
+        detail = ': %s' % exc if str(exc).startswith('numbers are') else ''
+        errors.append('%s: must be an integer >= %d (%s), got %s %r%s'
+                      % (path, minimum, what, type_name(value), value, detail))
+        return None
+    if number < minimum:
         errors.append('%s: must be an integer >= %d (%s), got %s %r'
                       % (path, minimum, what, type_name(value), value))
         return None
-    return value
+    return number
 
 
-# The names error messages give the options that are not role variables already; a caller
-# passes its own (the role: pbx_firewall_ipv6, ...) with load_policy's ``names``.
-OPTION_NAMES = {'ipset_threshold': 'ipset_threshold', 'ipv6': 'ipv6', 'docker': 'docker'}
+def _validate_scanner_agents(agents, errors, base):
+    if agents is None:
+        agents = list(DEFAULT_SIP_SCANNER_AGENTS)
+    result = []
+    for pos, agent in enumerate(check_list(agents, base, errors)):
+        if not isinstance(agent, str) or not SCANNER_AGENT_RE.fullmatch(agent):
+            errors.append('%s[%d]: %r must be 1-64 characters of letters, digits, space and '
+                          '._/:()+-' % (base, pos, agent))
+        elif agent not in result:
+            result.append(agent)
+    return sorted(result)
 
 
 def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
@@ -405,53 +564,47 @@ def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
                 ipv6=True, docker=False, resolver=None, names=None, sip_rate_limit_ipv6_prefix=64):
     """Validate and normalize the whole inventory. Raises PolicyError listing every problem.
 
-    ``names`` maps keys of OPTION_NAMES to the names messages use for those options.
+    ``sip_scanner_agents`` None means DEFAULT_SIP_SCANNER_AGENTS (an empty list: none).
+    ``names`` maps an input (networks, ports, ...) to the name error messages use for
+    it; the default is the role's variables (model.ROLE_NAMES).
     """
     require_netaddr()
-    names = dict(OPTION_NAMES, **(names or {}))
+    names = message_names(names)
     errors = []
     policy = Policy()
-    policy.ports = _validate_ports(ports, errors)
-    policy.services = _validate_custom_services(custom_services, policy.ports, errors)
-    _check_port_overlaps(policy.services, policy.ports, errors)
-    policy.networks = _networks(networks, frozenset(policy.services), errors)
+    policy.ports = _validate_ports(ports, errors, names['ports'])
+    policy.services = _validate_custom_services(custom_services, policy.ports, errors,
+                                                names['custom_services'], names['ports'])
+    _check_port_overlaps(policy.services, policy.ports, errors, names)
+    policy.networks = _networks(networks, frozenset(policy.services), errors, names['networks'])
     policy.decisions = decisions_by_family(policy.networks, errors)
-    policy.trunks = _validate_trunks(trunks, resolver, errors)
+    policy.trunks = _validate_trunks(trunks, resolver, errors, names['trunks'])
     policy.sip_rate_limit = _validate_int(
-        0 if sip_rate_limit is None else sip_rate_limit, 'pbx_firewall_sip_rate_limit', 0,
+        0 if sip_rate_limit is None else sip_rate_limit, names['sip_rate_limit'], 0,
         errors, 'new SIP requests per second per source; 0 turns it off') or 0
     if policy.sip_rate_limit > SIP_RATE_LIMIT_MAX:
         # hashlimit keeps 1/rate in microseconds: above 1000/s iptables-save prints
         # another rate back (1032 -> 1033/sec) and the ruleset would never converge
-        errors.append('pbx_firewall_sip_rate_limit: %d is too high; valid: 0 (off) to %d new SIP '
-                      'requests per second per source' % (policy.sip_rate_limit, SIP_RATE_LIMIT_MAX))
+        errors.append('%s: %d is too high; valid: 0 (off) to %d new SIP requests per second '
+                      'per source' % (names['sip_rate_limit'], policy.sip_rate_limit,
+                                      SIP_RATE_LIMIT_MAX))
     prefix = _validate_int(
         64 if sip_rate_limit_ipv6_prefix is None else sip_rate_limit_ipv6_prefix,
-        'pbx_firewall_sip_rate_limit_ipv6_prefix', 1, errors,
+        names['sip_rate_limit_ipv6_prefix'], 1, errors,
         'the IPv6 prefix length (1-128) whose addresses share one SIP rate budget')
     if prefix is not None and prefix > 128:
-        errors.append('pbx_firewall_sip_rate_limit_ipv6_prefix: %d is out of range; valid: 1-128 '
-                      '(64 = one budget per /64, 128 = per address)' % prefix)
+        errors.append('%s: %d is out of range; valid: 1-128 (64 = one budget per /64, 128 = per '
+                      'address)' % (names['sip_rate_limit_ipv6_prefix'], prefix))
     elif prefix is not None:
         policy.sip_rate_limit_ipv6_prefix = prefix
-    for pos, agent in enumerate(check_list(sip_scanner_agents or [],
-                                            'pbx_firewall_sip_scanner_agents', errors)):
-        if not isinstance(agent, str) or not SCANNER_AGENT_RE.match(agent):
-            errors.append('pbx_firewall_sip_scanner_agents[%d]: %r must be 1-64 characters of '
-                          'letters, digits, space and ._/:()+-' % (pos, agent))
-        elif agent not in policy.sip_scanner_agents:
-            policy.sip_scanner_agents.append(agent)
-    policy.sip_scanner_agents.sort()
-    policy.custom_rules = _validate_custom_rules(custom_rules, errors)
+    policy.sip_scanner_agents = _validate_scanner_agents(sip_scanner_agents, errors,
+                                                         names['sip_scanner_agents'])
+    policy.custom_rules = _validate_custom_rules(custom_rules, errors, names['custom_rules'])
     policy.ipset_threshold = _validate_int(
         ipset_threshold, names['ipset_threshold'], 0, errors,
         'subnets per service above which an ipset is used; 0 never uses ipsets')
-    if not isinstance(ipv6, bool):
-        errors.append('%s: must be true or false, got %s %r' % (names['ipv6'], type_name(ipv6), ipv6))
-    policy.ipv6 = ipv6 is not False
-    if not isinstance(docker, bool):
-        errors.append('%s: must be true or false, got %s %r' % (names['docker'], type_name(docker), docker))
-    policy.docker = docker is True
+    policy.ipv6 = _flag(ipv6, names['ipv6'], errors) is not False
+    policy.docker = _flag(docker, names['docker'], errors) is True
     if errors:
         raise PolicyError(errors)
     return policy

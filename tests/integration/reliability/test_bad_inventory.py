@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import model
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import addresses, model
 from ansible_collections.pbxops.firewall.tests.integration.reliability import _support as sup
 
 # ------------------------------------------------------------------------------------------
@@ -72,8 +72,18 @@ TABLE = [
      ["pbx_firewall_networks[1] ('Branch VPN').subnet[1]", "'2001:db8::/255.255.255.0'", 'prefix length']),
     ('unknown-key', {'pbx_firewall_networks': [OFFICE, net(VPN, servces=['ssh']), INTERNET]},
      ["pbx_firewall_networks[1] ('Branch VPN')", "'servces'", 'valid keys']),
-    ('bool-as-string', {'pbx_firewall_networks': [net(OFFICE, never_block='yes'), VPN, INTERNET]},
-     ["pbx_firewall_networks[0] ('Office LAN').never_block", "'yes'", 'true or false']),
+    # 'yes' is a boolean (the string forms -e gives are taken, issue 11 hole 5); 'maybe' is not
+    ('bool-as-string', {'pbx_firewall_networks': [net(OFFICE, never_block='maybe'), VPN, INTERNET]},
+     ["pbx_firewall_networks[0] ('Office LAN').never_block", "'maybe'", 'true or false']),
+    ('odd-digits', {'pbx_firewall_networks': [net(OFFICE, subnet='192.168.١٠.0/24'), VPN, INTERNET]},
+     ["pbx_firewall_networks[0] ('Office LAN').subnet", "'192.168.١٠.0/24'", 'ASCII digits',
+      'did you mean 192.168.10.0/24?']),
+    ('name-line-separator', {'pbx_firewall_networks': [net(OFFICE, name='Office\u2028LAN'), VPN, INTERNET]},
+     ["pbx_firewall_networks[0] ('Office\\u2028LAN').name", 'U+2028 LINE SEPARATOR']),
+    ('trunk-half-internet', {'pbx_firewall_networks': GOOD, 'pbx_firewall_trunks': ['0.0.0.0/1', '128.0.0.0/1']},
+     ['pbx_firewall_trunks[0]', "'0.0.0.0/1'", 'at most /16']),
+    ('custom-rule-nat', {'pbx_firewall_networks': GOOD, 'pbx_firewall_custom_rules': ['-t nat -j ACCEPT']},
+     ['pbx_firewall_custom_rules[0].rule', "'-t'", 'only the match and target']),
     ('port-70000', {'pbx_firewall_networks': GOOD, 'pbx_firewall_ports': {'sip': 70000}},
      ['pbx_firewall_ports.sip', '70000', '1-65535']),
     ('empty-name', {'pbx_firewall_networks': [OFFICE, VPN, INTERNET, {'name': '', 'subnet': '10.9.0.0/16',
@@ -197,7 +207,7 @@ BAD_SCALARS = st.one_of(st.integers(-5, 10 ** 6), st.floats(allow_nan=False, all
 
 def _not_cidr(text):
     try:
-        model.parse_subnet(text)
+        addresses.parse_subnet(text)
     except ValueError:
         return True
     return False
@@ -255,7 +265,8 @@ def mistakes(draw):
         field, target['services'] = '.services', value
     elif kind == 'flag-type':
         flag = draw(st.sampled_from(['local_network', 'never_block']))
-        value = draw(st.sampled_from(['yes', 'no', 'true', 'false', 'True', 'on', '1', 1, 0]))
+        # 'yes', 'false', '1', 1 ... are booleans (the string forms -e gives, issue 11 hole 5)
+        value = draw(st.sampled_from(['maybe', 'ja', 'nein', 'enabled', '', 2, -1, 1.5, [True]]))
         field, target[flag] = '.' + flag, value
     elif kind == 'unknown-key':
         value = draw(st.sampled_from(['servces', 'subnets', 'service', 'allow', 'deny', 'blocked', 'localnet',

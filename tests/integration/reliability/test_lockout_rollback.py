@@ -3,6 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """10 applies that cut the controller off, over SSH, each rolled back by the host itself.
 
+The lockout check is off in these applies (``lockout_check: false``): it would refuse them
+before any change, and this test is about the rollback behind it.
+
 Five PBX hosts, each an sshd in its own network namespace, are driven by one
 ansible-playbook run (forks: the five hosts in parallel, as a fleet rollout would),
 two lock-outs per host with ``rollback_timeout: 5``. The lock-outs are realistic
@@ -116,8 +119,12 @@ def test_ten_lockouts_are_rolled_back_by_the_hosts(ssh_fleet, playbook, tmp_path
             pbxrel_allow=allow[host.name], pbxrel_lockouts=lockouts[host.name],
             pbxrel_persist_dir=str(tmp_path / host.name / 'persist'),
             pbxrel_unit_dir=str(tmp_path / host.name / 'systemd'))
+    # lockout_check: false. The lockout check (the first line of defence) refuses every one of
+    # these lock-outs before it touches the host (tests/integration/plugins/modules/
+    # test_lockout_check.py); it is off here so that the second line of defence, the host's
+    # own rollback, is what this test exercises.
     args = {'persist': True, 'persist_dir': '{{ pbxrel_persist_dir }}', 'unit_dir': '{{ pbxrel_unit_dir }}',
-            'rollback_timeout': TIMEOUT, 'backend': 'nft'}
+            'rollback_timeout': TIMEOUT, 'backend': 'nft', 'lockout_check': False}
 
     # the starting point: a policy that keeps the controller in, confirmed over a new connection
     setup = playbook.run([{'hosts': 'all', 'gather_facts': False, 'tasks': [

@@ -536,15 +536,20 @@ def test_rollback_over_ssh(ssh_host, ansible, backend):
         '-A PBX-FIREWALL -s %s/32 -p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -j DROP' % ssh_host.controller,
     ])
     timeout = 8
+    # The lockout check (first line of defence) would refuse this apply before it touches the
+    # host; it is off here so that the second line of defence, the rollback, is what is tested.
     confirmed, snap1, clock, result, snap2 = ansible.run([
         task(with_backend(allow, backend, rollback_timeout=timeout)), ansible.snapshot_task(),
         {'ansible.builtin.raw': 'date +%s.%N', 'changed_when': False},
-        task(with_backend(lockout, backend, rollback_timeout=timeout)), ansible.snapshot_task(),
+        task(with_backend(lockout, backend, rollback_timeout=timeout, lockout_check=False)), ansible.snapshot_task(),
     ], ssh_host.inventory)
 
     # an apply that keeps the controller reachable is confirmed over a new connection
     ok(confirmed, True)
     assert confirmed['rolled_back'] is False
+    assert confirmed['lockout_check']['checked'] is True, confirmed['lockout_check']
+    assert confirmed['lockout_check']['verdict']['target'] == 'ACCEPT'
+    assert result['lockout_check'] == {'checked': False, 'note': 'lockout_check is false'}
     token = confirmed['rollback_token']
     assert token and not [m for m in _markers() if token in m]
     kept = ansible.state(snap1)

@@ -120,36 +120,67 @@ def test_nested_templates_in_the_inventory_are_resolved():
 
 
 BAD = [{'name': 'Office', 'subnet': '192.168.10.1/24', 'services': ['sip']}]
-BAD_TEXT = ("pbx_firewall_networks[0] ('Office').subnet: '192.168.10.1/24' has host bits set; "
-            "did you mean 192.168.10.0/24?")
+BAD_TEXT = ("[0] ('Office').subnet: '192.168.10.1/24' has host bits set; did you mean "
+            "192.168.10.0/24?")
 
 
 @pytest.mark.parametrize('name', ['firewall_ruleset', 'fail2ban_ignoreip', 'asterisk_localnet'])
-def test_bad_inventory_fails_with_the_precise_message(name):
+def test_bad_input_names_the_filters_own_argument(name):
+    """Used on its own, a filter cannot know the variable: it names its input, _input."""
     with pytest.raises(AnsibleFilterError) as excinfo:
         render('{{ nets | pbxops.firewall.%s }}' % name, nets=BAD)
-    assert filter_error(excinfo) == 'pbxops.firewall.%s: invalid inventory:\n%s' % (name, BAD_TEXT)
-    assert BAD_TEXT in str(excinfo.value)
+    assert filter_error(excinfo) == 'pbxops.firewall.%s: invalid input:\n_input%s' % (name, BAD_TEXT)
+
+
+@pytest.mark.parametrize('name', ['firewall_ruleset', 'fail2ban_ignoreip', 'asterisk_localnet'])
+def test_the_role_gets_its_variable_names(name):
+    """names='role' (what the role passes): the role's variables and "invalid inventory"."""
+    with pytest.raises(AnsibleFilterError) as excinfo:
+        render('{{ nets | pbxops.firewall.%s(names="role") }}' % name, nets=BAD)
+    assert filter_error(excinfo) == ('pbxops.firewall.%s: invalid inventory:\npbx_firewall_networks%s'
+                                     % (name, BAD_TEXT))
+    assert 'pbx_firewall_networks' + BAD_TEXT in str(excinfo.value)
+
+
+def test_a_caller_can_name_its_own_variables():
+    with pytest.raises(AnsibleFilterError) as excinfo:
+        render('{{ nets | pbxops.firewall.firewall_ruleset(ipv6=v6, names={"networks": "site_nets", '
+               '"ipv6": "use_v6"}) }}', nets=BAD, v6='maybe')
+    assert filter_error(excinfo) == (
+        'pbxops.firewall.firewall_ruleset: invalid inventory:\nsite_nets' + BAD_TEXT + '\n'
+        "use_v6: must be true or false, got string 'maybe'; valid: true or false (from the command "
+        "line also yes/no, on/off, 1/0)")
 
 
 @pytest.mark.parametrize('expression, expected', [
     ('{{ nets | pbxops.firewall.firewall_ruleset(ports={"ssh": 0}) }}',
-     'pbxops.firewall.firewall_ruleset: invalid inventory:\npbx_firewall_ports.ssh: 0: port 0 is '
+     'pbxops.firewall.firewall_ruleset: invalid input:\nports.ssh: 0: port 0 is '
      'out of range; valid: an integer 1-65535 or a range "FROM-TO" with FROM <= TO, '
      'e.g. "10000-10200"'),
     ('{{ nets | pbxops.firewall.firewall_ruleset(trunks="sip.example.com") }}',
-     "pbxops.firewall.firewall_ruleset: invalid inventory:\npbx_firewall_trunks: must be a list, "
+     "pbxops.firewall.firewall_ruleset: invalid input:\ntrunks: must be a list, "
      "got string 'sip.example.com'"),
-    ('{{ nets | pbxops.firewall.firewall_ruleset(ipv6="no") }}',
-     "pbxops.firewall.firewall_ruleset: invalid inventory:\nipv6: must be true or false, "
-     "got string 'no'"),
+    ('{{ nets | pbxops.firewall.firewall_ruleset(ipv6="maybe") }}',
+     "pbxops.firewall.firewall_ruleset: invalid input:\nipv6: must be true or false, "
+     "got string 'maybe'; valid: true or false (from the command line also yes/no, on/off, 1/0)"),
     ('{{ "10.0.0.0/8" | pbxops.firewall.fail2ban_ignoreip }}',
-     "pbxops.firewall.fail2ban_ignoreip: invalid inventory:\npbx_firewall_networks: must be a "
+     "pbxops.firewall.fail2ban_ignoreip: invalid input:\n_input: must be a "
      "list of networks, got string '10.0.0.0/8'"),
+    ('{{ nets | pbxops.firewall.fail2ban_ignoreip(extra=["10.1"]) }}',
+     "pbxops.firewall.fail2ban_ignoreip: invalid input:\nextra[0]: '10.1' is not a valid IPv4 or "
+     "IPv6 address or CIDR: an IPv4 address is four numbers 0-255 separated by dots; did you mean "
+     "10.1.0.0/16?"),
     ('{{ [{"name": "x", "subnet": "10.0.0.0/8", "services": [5]}] '
      '| pbxops.firewall.asterisk_localnet }}',
-     "pbxops.firewall.asterisk_localnet: invalid inventory:\npbx_firewall_networks[0] ('x')."
+     "pbxops.firewall.asterisk_localnet: invalid input:\n_input[0] ('x')."
      "services[0]: must be a service name, got integer 5; valid: a string"),
+    ('{{ ["10.0.0.010"] | pbxops.firewall.in_subnets(["10.0.0.0/8"]) }}',
+     "pbxops.firewall.in_subnets: invalid input:\n_input[0]: '10.0.0.010' is not a valid IPv4 or "
+     "IPv6 address or CIDR: leading zeros are ambiguous (some tools read 010 as octal, that is 8); "
+     "did you mean 10.0.0.10?"),
+    ('{{ nets | pbxops.firewall.firewall_ruleset(names="pbx") }}',
+     "pbxops.firewall.firewall_ruleset: invalid inventory:\nnames: must be a mapping of input to the "
+     "name used in messages (e.g. {networks: pbx_firewall_networks}), got string 'pbx'"),
 ])
 def test_bad_arguments_fail_with_the_precise_message(expression, expected):
     with pytest.raises(AnsibleFilterError) as excinfo:
@@ -269,3 +300,55 @@ def test_ansible_doc_renders_every_filter_without_warnings(tmp_path):
         assert doc['doc']['requirements']
         assert doc['examples'].strip()
         assert '_value' in doc['return']
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+@pytest.mark.parametrize('expression, expected', [
+    ('{{ nets | pbxops.firewall.firewall_ruleset(trunk=["192.0.2.1"]) }}',
+     "pbxops.firewall.firewall_ruleset: unknown keyword 'trunk' (did you mean trunks?); valid "
+     "keywords: ports, custom_services, trunks, sip_rate_limit, sip_scanner_agents, custom_rules, "
+     "ipset_threshold, ipv6, docker, names, sip_rate_limit_ipv6_prefix"),
+    ('{{ nets | pbxops.firewall.firewall_ruleset(ipv4=false) }}',
+     "pbxops.firewall.firewall_ruleset: unknown keyword 'ipv4' (did you mean ipv6?); valid "
+     "keywords: ports, custom_services, trunks, sip_rate_limit, sip_scanner_agents, custom_rules, "
+     "ipset_threshold, ipv6, docker, names, sip_rate_limit_ipv6_prefix"),
+    ('{{ nets | pbxops.firewall.firewall_ruleset(networks=nets) }}',
+     "pbxops.firewall.firewall_ruleset: unknown keyword 'networks'; valid keywords: ports, "
+     "custom_services, trunks, sip_rate_limit, sip_scanner_agents, custom_rules, ipset_threshold, "
+     "ipv6, docker, names, sip_rate_limit_ipv6_prefix"),
+    ('{{ nets | pbxops.firewall.fail2ban_ignoreip(extras=[]) }}',
+     "pbxops.firewall.fail2ban_ignoreip: unknown keyword 'extras' (did you mean extra?); valid "
+     "keywords: extra, names"),
+    ('{{ nets | pbxops.firewall.fail2ban_ignoreip([], "role", 3) }}',
+     "pbxops.firewall.fail2ban_ignoreip: takes the input and at most 2 more arguments (extra, "
+     "names), got 3"),
+    ('{{ nets | pbxops.firewall.asterisk_localnet(extra=[]) }}',
+     "pbxops.firewall.asterisk_localnet: unknown keyword 'extra'; valid keywords: names"),
+    ('{{ ["10.0.0.1"] | pbxops.firewall.in_subnets(subnet=["10.0.0.0/8"]) }}',
+     "pbxops.firewall.in_subnets: unknown keyword 'subnet' (did you mean subnets?); valid "
+     "keywords: subnets, names"),
+    ('{{ ["10.0.0.1"] | pbxops.firewall.in_subnets }}',
+     "pbxops.firewall.in_subnets: missing argument 'subnets'"),
+    ('{{ site | pbxops.firewall.select_networks(expr="networks") }}',
+     "pbxops.firewall.select_networks: unknown keyword 'expr' (did you mean expression?); valid "
+     "keywords: expression"),
+    ('{{ site | pbxops.firewall.select_networks }}',
+     "pbxops.firewall.select_networks: missing argument 'expression'"),
+    ('{{ nets | pbxops.firewall.firewall_ruleset({}, ports={}) }}',
+     "pbxops.firewall.firewall_ruleset: 'ports' is given twice (as argument 1 and as a keyword)"),
+])
+def test_a_call_that_does_not_fit_names_the_filter_and_its_keywords(expression, expected):
+    with pytest.raises(AnsibleFilterError) as excinfo:
+        render(expression, nets=[OFFICE], site=SITE)
+    assert filter_error(excinfo) == expected
+
+
+def test_standalone_example_of_the_readme_drops_the_default_scanners():
+    """README: the filter alone, without sip_scanner_agents, drops the collection's default list."""
+    rules = render('{{ nets | pbxops.firewall.firewall_ruleset(ports={"rtp": "12000-12100"}) }}',
+                   nets=NETWORKS)['ipv4']
+    agents = sorted({rule.split('"SIP scanner ')[1].split(': block"')[0] for rule in rules
+                     if '"SIP scanner ' in rule})
+    assert agents == sorted(_policy.DEFAULT_SIP_SCANNER_AGENTS)

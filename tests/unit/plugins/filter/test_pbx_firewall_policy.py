@@ -36,10 +36,11 @@ def test_templated_inputs_give_the_core_result_as_plain_data():
 
 def test_errors_name_the_filter_and_the_role_variables():
     with pytest.raises(AnsibleError) as excinfo:
-        render("{{ nets | pbxops.firewall.pbx_firewall_policy(ipv6='false', docker_jails=['a;b']) }}", nets=NETWORKS)
+        render("{{ nets | pbxops.firewall.pbx_firewall_policy(ipv6='maybe', docker_jails=['a;b']) }}", nets=NETWORKS)
     message = filter_error(excinfo)
     assert message.startswith('pbxops.firewall.pbx_firewall_policy: invalid inventory:\n'
-                              "pbx_firewall_ipv6: must be true or false, got string 'false'\n"
+                              "pbx_firewall_ipv6: must be true or false, got string 'maybe'; valid: true or false "
+                              "(from the command line also yes/no, on/off, 1/0)\n"
                               "pbx_firewall_fail2ban_docker_jails[0]: 'a;b' is not a fail2ban jail name"), message
 
 

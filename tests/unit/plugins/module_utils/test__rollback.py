@@ -72,7 +72,9 @@ def test_watcher_reverts_like_the_executor(tmp_path):
         prepare(root)
     expected = _steps.execute(revert_steps(by_executor), _steps.subprocess_run, keep_going=True)
 
-    rollback = _rollback.Rollback('tok-1', 0.5, str(tmp_path / 'lock'), start, run_dir=str(run_dir))
+    # 3 s: long enough that the watcher cannot claim the pending marker before the check
+    # below, even on a loaded machine (with 0.5 s it sometimes had)
+    rollback = _rollback.Rollback('tok-1', 3.0, str(tmp_path / 'lock'), start, run_dir=str(run_dir))
     rollback.arm(_steps.portable(revert_steps(by_watcher)))
     paths = _rollback.markers('tok-1', str(run_dir))
     assert os.path.exists(paths['pending'])

@@ -7,7 +7,10 @@
 Each case loads a compiled ruleset into a throwaway network namespace with
 ipset restore and iptables-restore / ip6tables-restore (nft and legacy backends)
 and compares iptables-save's owned chain and ipset save's members with the
-compiler's output, byte for byte.
+compiler's output, byte for byte. Hypothesis adds inventories whose names, descriptions,
+custom rules and other strings come from all of Unicode (tests/unit/.../hostile.py):
+each is refused with a path, or iptables-save prints its rules back byte for byte,
+read line by line on "\n" only.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,9 +21,11 @@ import subprocess
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import MAIN_CHAIN
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
+from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy import hostile
 
 BACKENDS = ('nft', 'legacy')
 
@@ -150,3 +155,51 @@ def test_cases_cover_what_they_claim():
     assert any(entry.endswith(' nomatch') for s in sets['ipsets'] for entry in s['entries'])
     assert len(sets['ipv4']) <= 64 and len(sets['ipv6']) <= 64
     assert {s['family'] for s in sets['ipsets']} == {'inet', 'inet6'}
+
+
+@pytest.fixture(scope='module')
+def shared_netns():
+    """One namespace for all hypothesis examples: each restore replaces the filter table."""
+    name = 'pbxfw-rt-%s' % uuid.uuid4().hex[:8]
+    _run(['ip', 'netns', 'add', name])
+    try:
+        yield ['ip', 'netns', 'exec', name]
+    finally:
+        subprocess.run(['ip', 'netns', 'delete', name], check=False)
+
+
+def _run_utf8(argv, data=None):
+    return subprocess.run(argv, input=data, capture_output=True, encoding='utf-8', errors='strict',
+                          check=True).stdout
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_any_unicode_is_refused_with_a_path_or_read_back_identically(shared_netns, backend):
+    seen = {'refused': 0, 'applied': 0, 'non-ascii': 0}
+
+    @settings(max_examples=80, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                     HealthCheck.filter_too_much])
+    @given(hostile.hostile_inventories(calm=True))
+    def check(inventory):
+        try:
+            ruleset = _policy.firewall_ruleset(resolver=hostile.fake_resolver, **inventory)
+        except _policy.PolicyError as exc:
+            hostile.check_messages(exc.errors)
+            seen['refused'] += 1
+            return
+        hostile.check_rules(ruleset)
+        for family, tool in (('ipv4', 'iptables'), ('ipv6', 'ip6tables')):
+            _run_utf8(shared_netns + ['%s-%s-restore' % (tool, backend)],
+                      _restore_text(ruleset[family]))
+            saved = _run_utf8(shared_netns + ['%s-%s-save' % (tool, backend), '-t', 'filter'])
+            chains = {line.split(' ')[1] for line in ruleset[family]}     # PBX-FIREWALL, the SIP guards
+            owned = [line for line in saved.split('\n')
+                     if line.startswith('-A ') and line.split(' ')[1] in chains]
+            assert owned == ruleset[family]
+        seen['applied'] += 1
+        seen['non-ascii'] += any(not rule.isascii() for rule in ruleset['ipv4'])
+
+    check()
+    # the generator really exercises both outcomes, and odd text reaches the kernel
+    assert seen['refused'] >= 5 and seen['applied'] >= 20 and seen['non-ascii'] >= 5, seen

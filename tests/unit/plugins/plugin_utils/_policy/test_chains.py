@@ -13,15 +13,13 @@ import random
 
 import pytest
 
+from ansible_collections.pbxops.firewall.plugins.module_utils import _evaluate
 from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import IPSET_NAME_MAX
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import chains
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import model
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import outputs
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import PolicyError
-from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy import (
-    reference,
-    ruleset_sim,
-)
+from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy import reference
 from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.support import (
     BAD_HOST,
     CHAIN,
@@ -239,13 +237,32 @@ RULESETS['trunk-ipset'] = (dict(networks=[], trunks=['203.0.113.5', '203.0.113.0
 @pytest.mark.parametrize('kwargs, expected', list(RULESETS.values()), ids=list(RULESETS))
 def test_firewall_ruleset(kwargs, expected):
     kwargs = dict(kwargs)
+    kwargs.setdefault('sip_scanner_agents', [])    # these tables show no scanner rules
     assert chains.firewall_ruleset(kwargs.pop('networks'), **kwargs) == expected
+
+
+def test_scanner_agents_default_to_the_collection_list():
+    """Omitted (None): model.DEFAULT_SIP_SCANNER_AGENTS, sorted; an empty list: none."""
+    rules = chains.firewall_ruleset([], ipv6=False)['ipv4']
+    scanners = [rule for rule in rules if '-m string' in rule]
+    assert sorted(model.DEFAULT_SIP_SCANNER_AGENTS) == [
+        'VaxSIPUserAgent', 'friendly-scanner', 'iWar', 'pplsip', 'sip-scan', 'sipcli', 'sipptk',
+        'sipvicious', 'sundayddr']
+    # header-anchored: a line feed, then the header with or without the space, any case
+    assert scanners == [
+        '-A PBX-FW-SIP -m string --hex-string "|%s|" --algo bm --icase -m comment '
+        '--comment "SIP scanner %s: block" -j DROP'
+        % (('\nUser-Agent:' + space + agent).encode('ascii').hex(), agent)
+        for agent in sorted(model.DEFAULT_SIP_SCANNER_AGENTS) for space in ('', ' ')]
+    assert chains.firewall_ruleset([], ipv6=False, sip_scanner_agents=None)['ipv4'] == rules
+    assert not [rule for rule in chains.firewall_ruleset([], ipv6=False, sip_scanner_agents=[])['ipv4']
+                if '-m string' in rule]
 
 
 @pytest.mark.parametrize('rate', [1, 7, 999, 1000])
 def test_sip_rate_limit_is_printed_back_unchanged(rate):
     """hashlimit stores 1/rate in microseconds; up to 1000/s iptables-save prints the same rate."""
-    rules = chains.firewall_ruleset([], sip_rate_limit=rate, ipv6=False)['ipv4']
+    rules = chains.firewall_ruleset([], sip_rate_limit=rate, ipv6=False, sip_scanner_agents=[])['ipv4']
     assert rules[-1] == ('-A PBX-FW-SIP-TLS -m hashlimit --hashlimit-above %d/sec --hashlimit-burst '
                          '%d --hashlimit-mode srcip --hashlimit-name pbxfw-sip-tls -m comment '
                          '--comment "SIP-TLS connections above %d/s per address: block" -j DROP'
@@ -354,9 +371,11 @@ def _req(user=b'alice', ua=b'User-Agent: Yealink SIP-T46S'):
 ])
 def test_sip_guards(source, proto, port, state, payload, over, expected):
     """The compiled guards (run by the interpreter) and the written semantics agree."""
-    compiled = ruleset_sim.Ruleset(chains.firewall_ruleset(SIP_NETS, **SIP_OPTIONS))
-    packet = ruleset_sim.Packet(source, proto, port, state, payload, over)
-    assert compiled.verdict(packet) == expected
+    compiled = _evaluate.Evaluator(chains.firewall_ruleset(SIP_NETS, **SIP_OPTIONS))
+    family = 'ipv6' if ':' in source else 'ipv4'
+    verdict = compiled.evaluate(family, source, proto, port, state=state, payload=payload,
+                                over_limit=over)
+    assert (verdict.target, verdict.uncertain) == (expected, [])
     assert reference.verdict(SIP_NETS, source, proto, port, state=state, payload=payload,
                              over_limit=over, **SIP_OPTIONS) == expected
 

@@ -16,6 +16,7 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import (
     firewall_ruleset,
     validate,
 )
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import message_names
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import PolicyError
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.role import EMPTY_POLICY_WARNING, role_policy
 from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.support import (
@@ -92,10 +93,11 @@ JAIL_VALID = ('the name of a jail section, 1-64 letters, digits, "_", "." or "-"
      ["pbx_firewall_fail2ban_docker_jails[%d]: %r is not a fail2ban jail name; valid: %s" % (pos, value, JAIL_VALID)
       for pos, value in enumerate(['DEFAULT', '', 'x' * 65, 7, 'a]b'])]),
     ({'docker_jails': 'sshd'}, ["pbx_firewall_fail2ban_docker_jails: must be a list, got string 'sshd'"]),
-    ({'ipv6': 'false'}, ["pbx_firewall_ipv6: must be true or false, got string 'false'"]),
-    ({'docker': 'yes'}, ["pbx_firewall_docker: must be true or false, got string 'yes'"]),
+    # 'false', 'yes', 'no' ... are booleans (the strings -e gives); these are not
+    ({'ipv6': 'maybe'}, ["pbx_firewall_ipv6: must be true or false, got string 'maybe'"]),
+    ({'docker': 'ja'}, ["pbx_firewall_docker: must be true or false, got string 'ja'"]),
     ({'ipset_threshold': -1}, ['pbx_firewall_ipset_threshold: must be an integer >= 0']),
-    ({'enabled': 'no'}, ["pbx_firewall_enabled: must be true or false, got 'no'"]),
+    ({'enabled': 'nope'}, ["pbx_firewall_enabled: must be true or false, got 'nope'"]),
     ({'ignoreip_extra': ['10.0.0.1/8']}, ["pbx_firewall_fail2ban_ignoreip_extra[0]: '10.0.0.1/8' has host bits set"]),
 ])
 def test_errors_name_the_role_variables(kwargs, messages):
@@ -109,13 +111,15 @@ def test_errors_name_the_role_variables(kwargs, messages):
 def test_every_problem_of_every_input_at_once():
     bad_network = dict(OFFICE, subnet='192.168.10.1/24')
     with pytest.raises(PolicyError) as caught:
-        role_policy([bad_network], ignoreip_extra=['nonsense'], docker_jails=['a b'], ipv6='no')
+        role_policy([bad_network], ignoreip_extra=['nonsense'], docker_jails=['a b'], ipv6='maybe')
     found = [error.split(':')[0] for error in caught.value.errors]
     assert found == ["pbx_firewall_networks[0] ('Office LAN').subnet", 'pbx_firewall_ipv6',
                      'pbx_firewall_fail2ban_ignoreip_extra[0]', 'pbx_firewall_fail2ban_docker_jails[0]']
 
 
 def test_the_standalone_filters_keep_their_option_names():
+    """What the firewall_ruleset filter passes when no names are given: its own arguments."""
     with pytest.raises(PolicyError) as caught:
-        firewall_ruleset([OFFICE], ipv6='false')
-    assert str(caught.value) == "ipv6: must be true or false, got string 'false'"
+        firewall_ruleset([OFFICE], ipv6='maybe', names=message_names(None, 'networks'))
+    assert str(caught.value) == ("ipv6: must be true or false, got string 'maybe'; valid: true or "
+                                 "false (from the command line also yes/no, on/off, 1/0)")

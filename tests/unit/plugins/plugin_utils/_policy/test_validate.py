@@ -12,11 +12,10 @@ import pytest
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import chains
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import outputs
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import validate
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.addresses import parse_subnet
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import PolicyError
-from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.support import (
-    OFFICE,
-    VALID_PORTS,
-)
+from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.support import VALID_PORTS
 
 
 # --------------------------------------------------------------------------- validation errors
@@ -33,6 +32,7 @@ def unresolvable(host):
 
 
 OFFICE_PATH = "pbx_firewall_networks[0] ('Office')"
+BOOL_VALID = '; valid: true or false (from the command line also yes/no, on/off, 1/0)'
 SERVICES = 'ajam, ami, cticlient, iax, icmp, sip, ssh, web'
 PORT_NAMES = ('ajam, ajam_tls, ami, cti_nats, cti_nats_web, iax, rtp, sip, ssh, tls, web_http, '
               'web_https')
@@ -95,10 +95,12 @@ ERRORS = {
     'network-not-a-mapping': (dict(networks=['10.0.0.0/8']),
                               "pbx_firewall_networks[0]: each network must be a mapping with name, "
                               "subnet, services, ...; got string '10.0.0.0/8'"),
-    'flag-not-bool': (dict(networks=[net(never_block='yes')]),
-                      OFFICE_PATH + ".never_block: must be true or false, got string 'yes'"),
-    'flag-not-bool-int': (dict(networks=[net(local_network=1)]),
-                          OFFICE_PATH + '.local_network: must be true or false, got integer 1'),
+    'flag-not-bool': (dict(networks=[net(never_block='maybe')]),
+                      OFFICE_PATH + ".never_block: must be true or false, got string 'maybe'"
+                      + BOOL_VALID),
+    'flag-not-bool-int': (dict(networks=[net(local_network=2)]),
+                          OFFICE_PATH + '.local_network: must be true or false, got integer 2'
+                          + BOOL_VALID),
     'port-out-of-range': (dict(networks=[], ports={'ssh': 70000}),
                           'pbx_firewall_ports.ssh: 70000: port 70000 is out of range; '
                           + VALID_PORTS),
@@ -171,17 +173,17 @@ ERRORS = {
     'rate-limit-negative': (dict(networks=[], sip_rate_limit=-1),
                             'pbx_firewall_sip_rate_limit: must be an integer >= 0 (new SIP '
                             'requests per second per source; 0 turns it off), got integer -1'),
-    'rate-limit-string': (dict(networks=[], sip_rate_limit='10'),
+    'rate-limit-string': (dict(networks=[], sip_rate_limit='ten'),
                           'pbx_firewall_sip_rate_limit: must be an integer >= 0 (new SIP requests '
-                          "per second per source; 0 turns it off), got string '10'"),
+                          "per second per source; 0 turns it off), got string 'ten'"),
     'rate-limit-too-high': (dict(networks=[], sip_rate_limit=1001),
                             'pbx_firewall_sip_rate_limit: 1001 is too high; valid: 0 (off) to 1000 '
                             'new SIP requests per second per source'),
     'ipset-threshold': (dict(networks=[], ipset_threshold=-1),
-                        'ipset_threshold: must be an integer >= 0 (subnets per service above '
+                        'pbx_firewall_ipset_threshold: must be an integer >= 0 (subnets per service above '
                         'which an ipset is used; 0 never uses ipsets), got integer -1'),
-    'ipv6-not-bool': (dict(networks=[], ipv6='no'),
-                      "ipv6: must be true or false, got string 'no'"),
+    'ipv6-not-bool': (dict(networks=[], ipv6='maybe'),
+                      "pbx_firewall_ipv6: must be true or false, got string 'maybe'" + BOOL_VALID),
 }
 
 
@@ -198,8 +200,8 @@ def test_validation_errors(kwargs, message):
 def test_every_problem_is_reported_at_once():
     with pytest.raises(PolicyError) as excinfo:
         chains.firewall_ruleset([net(subnet='10.0.0.1/8'), {'name': 'b', 'subnet': '10.0.0.0/8',
-                                                             'services': ['smtp']}],
-                                 sip_rate_limit=-5)
+                                                            'services': ['smtp']}],
+                                sip_rate_limit=-5)
     assert excinfo.value.errors == [
         OFFICE_PATH + ".subnet: '10.0.0.1/8' has host bits set; did you mean 10.0.0.0/8?",
         "pbx_firewall_networks[1] ('b').services[0]: unknown service 'smtp'; valid: " + SERVICES,
@@ -228,9 +230,9 @@ def test_a_flood_of_problems_is_capped():
     ([net(), net(name='office')],
      "pbx_firewall_networks[1] ('office').name: duplicate name 'office' (also "
      "pbx_firewall_networks[0]); names must be unique"),
-    ([net(local_network='true', never_block='true')],
-     OFFICE_PATH + ".local_network: must be true or false, got string 'true'\n"
-     + OFFICE_PATH + ".never_block: must be true or false, got string 'true'"),
+    ([net(local_network='sure', never_block=[True])],
+     OFFICE_PATH + ".local_network: must be true or false, got string 'sure'" + BOOL_VALID + "\n"
+     + OFFICE_PATH + ".never_block: must be true or false, got list [True]" + BOOL_VALID),
 ])
 def test_list_filters_validate_too(function, networks, message):
     with pytest.raises(PolicyError) as excinfo:
@@ -249,10 +251,267 @@ def test_fail2ban_ignoreip_extra_errors():
     (0, "pbx_firewall_sip_rate_limit_ipv6_prefix: must be an integer >= 1 (the IPv6 prefix length "
         "(1-128) whose addresses share one SIP rate budget), got integer 0"),
     (129, 'pbx_firewall_sip_rate_limit_ipv6_prefix: 129 is out of range; valid: 1-128'),
-    ('64', "pbx_firewall_sip_rate_limit_ipv6_prefix: must be an integer >= 1 (the IPv6 prefix "
-           "length (1-128) whose addresses share one SIP rate budget), got string '64'"),
+    (1.5, "pbx_firewall_sip_rate_limit_ipv6_prefix: must be an integer >= 1 (the IPv6 prefix "
+          "length (1-128) whose addresses share one SIP rate budget), got float 1.5"),
 ])
 def test_sip_rate_limit_ipv6_prefix_errors(value, message):
     with pytest.raises(PolicyError) as caught:
         chains.firewall_ruleset([], sip_rate_limit=5, sip_rate_limit_ipv6_prefix=value)
     assert message in str(caught.value)
+
+
+# --------------------------------------------------------------------------- issue 11: hostile input
+
+ONLY_MATCH_AND_TARGET = ('is not allowed: give only the match and target; the collection appends '
+                         'the rule to PBX-FIREWALL in the filter table itself')
+UNBALANCED = ('has an unbalanced double quote or a trailing backslash; quote a value as '
+              'iptables-save does: "text", with \\" and \\\\ inside')
+NOT_AN_ADDRESS = ' is not a valid IPv4 or IPv6 address or CIDR: '
+ASCII_ONLY = 'numbers are written with the ASCII digits 0-9 only, '
+TRUNK_TOO_WIDE = (" is wider than a SIP trunk may be; valid: the provider's hosts or subnets, at "
+                  "most /16 for IPv4 and /48 for IPv6")
+
+
+def mapped_and_v6(host):
+    return ['::ffff:192.0.2.7', '2001:db8::7']
+
+
+HOLES = {
+    # 1. every character that cannot round-trip through iptables-save, in every string
+    'name-line-separator': (dict(networks=[net(name='Office\u2028LAN')]),
+                            "pbx_firewall_networks[0] ('Office\\u2028LAN').name: must be one line; "
+                            "U+2028 LINE SEPARATOR ends a line; got 'Office\\u2028LAN'"),
+    'name-paragraph-separator': (dict(networks=[net(name='Office\u2029')]),
+                                 "pbx_firewall_networks[0] ('Office\\u2029').name: must be one line; "
+                                 "U+2029 PARAGRAPH SEPARATOR ends a line; got 'Office\\u2029'"),
+    'name-next-line': (dict(networks=[net(name='Office\x85')]),
+                       "pbx_firewall_networks[0] ('Office\\x85').name: must be one line; U+0085 "
+                       "NEXT LINE ends a line; got 'Office\\x85'"),
+    'name-newline': (dict(networks=[net(name='Office\n')]),
+                     "pbx_firewall_networks[0] ('Office\\n').name: must be one line; U+000A LINE "
+                     "FEED ends a line; got 'Office\\n'"),
+    'name-nul': (dict(networks=[net(name='Office\x00')]),
+                 "pbx_firewall_networks[0] ('Office\\x00').name: contains a control character, "
+                 "U+0000 NUL; write it without; got 'Office\\x00'"),
+    'name-tab': (dict(networks=[net(name='Office\tLAN')]),
+                 "pbx_firewall_networks[0] ('Office\\tLAN').name: contains a control character, "
+                 "U+0009 TAB; write it without; got 'Office\\tLAN'"),
+    'name-lone-surrogate': (dict(networks=[net(name='Office \ud800')]),
+                            "pbx_firewall_networks[0] ('Office \\ud800').name: contains a lone "
+                            "surrogate (not valid Unicode text), U+D800 surrogate; write it "
+                            "without; got 'Office \\ud800'"),
+    'name-bidi-override': (dict(networks=[net(name='Office \u202e')]),
+                           "pbx_firewall_networks[0] ('Office \\u202e').name: contains an invisible "
+                           "format character, U+202E RIGHT-TO-LEFT OVERRIDE; write it without; "
+                           "got 'Office \\u202e'"),
+    'description-newline': (dict(networks=[net(description='line\nbreak')]),
+                            OFFICE_PATH + ".description: must be one line; U+000A LINE FEED ends "
+                            "a line; got 'line\\nbreak'"),
+    'trunk-line-separator': (dict(networks=[], trunks=['sip.example.net\u2028']),
+                             "pbx_firewall_trunks[0]: must be one line; U+2028 LINE SEPARATOR ends "
+                             "a line; got 'sip.example.net\\u2028'"),
+    'trunk-international-name': (dict(networks=[], trunks=['sip.bücher.example']),
+                                 "pbx_firewall_trunks[0]: 'sip.bücher.example' is neither an "
+                                 "address, a CIDR nor a host name; write an international name in "
+                                 "its ASCII form: sip.xn--bcher-kva.example"),
+    'custom-rule-line-separator': (dict(networks=[], custom_rules=['-m comment --comment "a\u2028b" -j ACCEPT']),
+                                   "pbx_firewall_custom_rules[0].rule: must be one line; U+2028 LINE "
+                                   "SEPARATOR ends a line; got '-m comment --comment \"a\\u2028b\" -j "
+                                   "ACCEPT'"),
+    # 4. refused by the filter, not by the module on the canary host
+    'custom-service-trailing-newline': (dict(networks=[], custom_services={'prov\n': [{'proto': 'tcp', 'port': 8081}]}),
+                                        "pbx_firewall_custom_services['prov\\n']: service name "
+                                        "'prov\\n' must match [a-z][a-z0-9_]* and be at most 12 "
+                                        "characters"),
+    'scanner-agent-trailing-newline': (dict(networks=[], sip_scanner_agents=['friendly-scanner\n']),
+                                       "pbx_firewall_sip_scanner_agents[0]: 'friendly-scanner\\n' "
+                                       "must be 1-64 characters of letters, digits, space and "
+                                       "._/:()+-"),
+    'custom-rule-nul': (dict(networks=[], custom_rules=['-p tcp\x00 -j ACCEPT']),
+                        "pbx_firewall_custom_rules[0].rule: contains a control character, U+0000 "
+                        "NUL; write it without; got '-p tcp\\x00 -j ACCEPT'"),
+    'custom-rule-unbalanced-quote': (dict(networks=[], custom_rules=['-m comment --comment "open -j ACCEPT']),
+                                     "pbx_firewall_custom_rules[0].rule: '-m comment --comment "
+                                     "\"open -j ACCEPT' " + UNBALANCED),
+    'custom-rule-trailing-backslash': (dict(networks=[], custom_rules=['-p tcp -j ACCEPT \\']),
+                                       "pbx_firewall_custom_rules[0].rule: '-p tcp -j ACCEPT \\\\' "
+                                       + UNBALANCED),
+    'custom-rule-table': (dict(networks=[], custom_rules=['-t nat -p tcp -j ACCEPT']),
+                          "pbx_firewall_custom_rules[0].rule: '-t nat -p tcp -j ACCEPT': '-t' "
+                          + ONLY_MATCH_AND_TARGET),
+    'custom-rule-table-glued': (dict(networks=[], custom_rules=['-p tcp -j ACCEPT -tnat']),
+                                "pbx_firewall_custom_rules[0].rule: '-p tcp -j ACCEPT -tnat': "
+                                "'-tnat' " + ONLY_MATCH_AND_TARGET),
+    'custom-rule-table-long': (dict(networks=[], custom_rules=['-p tcp --table=nat -j ACCEPT']),
+                               "pbx_firewall_custom_rules[0].rule: '-p tcp --table=nat -j ACCEPT': "
+                               "'--table=nat' " + ONLY_MATCH_AND_TARGET),
+    'custom-rule-policy': (dict(networks=[], custom_rules=['--policy INPUT ACCEPT']),
+                           "pbx_firewall_custom_rules[0].rule: '--policy INPUT ACCEPT': '--policy' "
+                           + ONLY_MATCH_AND_TARGET),
+    'custom-rule-policy-later': (dict(networks=[], custom_rules=['-p tcp -P INPUT ACCEPT']),
+                                 "pbx_firewall_custom_rules[0].rule: '-p tcp -P INPUT ACCEPT': '-P' "
+                                 + ONLY_MATCH_AND_TARGET),
+    'custom-rule-commit': (dict(networks=[], custom_rules=['COMMIT']),
+                           "pbx_firewall_custom_rules[0].rule: 'COMMIT': must start with a match or "
+                           "target option such as -s, -p, -m or -j (the collection adds \"-A "
+                           "PBX-FIREWALL\" itself); got 'COMMIT' first"),
+    'custom-rule-comment-line': (dict(networks=[], custom_rules=['# -j ACCEPT']),
+                                 "pbx_firewall_custom_rules[0].rule: '# -j ACCEPT': must start with "
+                                 "a match or target option such as -s, -p, -m or -j (the collection "
+                                 "adds \"-A PBX-FIREWALL\" itself); got '#' first"),
+    'custom-rule-hash': (dict(networks=[], custom_rules=['-p tcp -j ACCEPT #note']),
+                         "pbx_firewall_custom_rules[0].rule: '-p tcp -j ACCEPT #note': has '#note' "
+                         "outside quotes, which iptables-restore may read as a comment; quote it"),
+    'custom-rule-jump-into-owned-chain': (dict(networks=[], custom_rules=['-p tcp -j PBX-FIREWALL']),
+                                          "pbx_firewall_custom_rules[0].rule: '-p tcp -j "
+                                          "PBX-FIREWALL': may not jump to 'PBX-FIREWALL': the "
+                                          "collection's own chains are not targets for custom "
+                                          "rules"),
+    # 5. a path, the value and what is valid; ASCII digits only
+    'subnet-superscript-prefix': (dict(networks=[net(subnet='10.0.0.0/²')]),
+                                  OFFICE_PATH + ".subnet: '10.0.0.0/²'" + NOT_AN_ADDRESS + ASCII_ONLY
+                                  + "'²' is U+00B2 SUPERSCRIPT TWO; did you mean 10.0.0.0/2?"),
+    'subnet-arabic-indic': (dict(networks=[net(subnet='١٩٢.168.10.0/24')]),
+                            OFFICE_PATH + ".subnet: '١٩٢.168.10.0/24'" + NOT_AN_ADDRESS + ASCII_ONLY
+                            + "'١' is U+0661 ARABIC-INDIC DIGIT ONE; did you mean 192.168.10.0/24?"),
+    'subnet-leading-zeros': (dict(networks=[net(subnet='010.0.0.0/8')]),
+                             OFFICE_PATH + ".subnet: '010.0.0.0/8'" + NOT_AN_ADDRESS + 'leading '
+                             'zeros are ambiguous (some tools read 010 as octal, that is 8); did '
+                             'you mean 10.0.0.0/8?'),
+    'subnet-short-form': (dict(networks=[net(subnet='10.1')]),
+                          OFFICE_PATH + ".subnet: '10.1'" + NOT_AN_ADDRESS + 'an IPv4 address is '
+                          'four numbers 0-255 separated by dots; did you mean 10.1.0.0/16?'),
+    'subnet-garbage': (dict(networks=[net(subnet='10.0.0.0 garbage/8')]),
+                       OFFICE_PATH + ".subnet: '10.0.0.0 garbage/8'" + NOT_AN_ADDRESS + "it "
+                       "contains ' ' (U+0020 SPACE); an address has only digits, a-f, \".\" and "
+                       "\":\", then \"/\" and the prefix length"),
+    'port-superscript': (dict(networks=[], ports={'ssh': '²'}),
+                         "pbx_firewall_ports.ssh: '²' is not a port: " + ASCII_ONLY + "'²' is "
+                         "U+00B2 SUPERSCRIPT TWO; did you mean 2?"),
+    'port-arabic-indic': (dict(networks=[], ports={'ssh': '٢٢'}),
+                          "pbx_firewall_ports.ssh: '٢٢' is not a port: " + ASCII_ONLY + "'٢' is "
+                          "U+0662 ARABIC-INDIC DIGIT TWO; did you mean 22?"),
+    'custom-service-port-arabic-indic': (dict(networks=[], custom_services={'prov': [{'proto': 'tcp', 'port': '٨٠٨١'}]}),
+                                         "pbx_firewall_custom_services.prov[0].port: '٨٠٨١' is not a "
+                                         "port: " + ASCII_ONLY + "'٨' is U+0668 ARABIC-INDIC DIGIT "
+                                         "EIGHT; did you mean 8081?"),
+    'port-name-with-newline': (dict(networks=[], ports={'ssh\n': 22}),
+                               "pbx_firewall_ports['ssh\\n']: unknown port name 'ssh\\n'; valid: "
+                               + PORT_NAMES),
+    'rate-limit-arabic-indic': (dict(networks=[], sip_rate_limit='٢٠'),
+                                'pbx_firewall_sip_rate_limit: must be an integer >= 0 (new SIP '
+                                "requests per second per source; 0 turns it off), got string '٢٠': "
+                                + ASCII_ONLY + "'٢' is U+0662 ARABIC-INDIC DIGIT TWO; did you mean "
+                                "20?"),
+    'ipset-threshold-float': (dict(networks=[], ipset_threshold=1.5),
+                              'pbx_firewall_ipset_threshold: must be an integer >= 0 (subnets per '
+                              'service above which an ipset is used; 0 never uses ipsets), got '
+                              'float 1.5'),
+    'docker-not-bool': (dict(networks=[], docker=2),
+                        'pbx_firewall_docker: must be true or false, got integer 2' + BOOL_VALID),
+    'trunk-arabic-indic': (dict(networks=[], trunks=['١٠.0.0.1']),
+                           "pbx_firewall_trunks[0]: '١٠.0.0.1'" + NOT_AN_ADDRESS + ASCII_ONLY
+                           + "'١' is U+0661 ARABIC-INDIC DIGIT ONE; did you mean 10.0.0.1?"),
+    'trunk-short-form': (dict(networks=[], trunks=['10.1']),
+                         "pbx_firewall_trunks[0]: '10.1'" + NOT_AN_ADDRESS + 'an IPv4 address is '
+                         'four numbers 0-255 separated by dots; did you mean 10.1.0.0/16?'),
+    'trunk-resolves-to-garbage': (dict(networks=[], trunks=['sip.example.net'],
+                                       resolver=lambda host: ['not-an-ip']),
+                                  "pbx_firewall_trunks[0]: 'sip.example.net' resolves to "
+                                  "'not-an-ip', which is not an IP address"),
+    # 6. no trunk opens the world, alone or together
+    'trunk-wider-than-16': (dict(networks=[], trunks=['10.0.0.0/15']),
+                            "pbx_firewall_trunks[0]: '10.0.0.0/15'" + TRUNK_TOO_WIDE),
+    'trunk-wider-than-48': (dict(networks=[], trunks=['2001:db8::/47']),
+                            "pbx_firewall_trunks[0]: '2001:db8::/47'" + TRUNK_TOO_WIDE),
+    'trunk-halves-of-the-internet': (dict(networks=[], trunks=['0.0.0.0/1', '128.0.0.0/1']),
+                                     "pbx_firewall_trunks[0]: '0.0.0.0/1'" + TRUNK_TOO_WIDE + '\n'
+                                     "pbx_firewall_trunks[1]: '128.0.0.0/1'" + TRUNK_TOO_WIDE),
+}
+
+
+@pytest.mark.parametrize('kwargs, message', list(HOLES.values()), ids=list(HOLES))
+def test_hostile_input_is_refused_with_its_path(kwargs, message):
+    kwargs = dict(kwargs)
+    with pytest.raises(PolicyError) as excinfo:
+        validate.load_policy(kwargs.pop('networks'), **kwargs)
+    assert str(excinfo.value) == message
+
+
+def test_trunks_that_together_cover_a_family_are_refused():
+    """65536 /16s, each within the bound, together are 0.0.0.0/0."""
+    trunks = ['%d.%d.0.0/16' % (i >> 8, i & 255) for i in range(1 << 16)]
+    with pytest.raises(PolicyError) as excinfo:
+        validate.load_policy([], trunks=trunks)
+    assert str(excinfo.value) == (
+        "pbx_firewall_trunks: together the entries cover every IPv4 address, which would trust "
+        "the whole Internet as a SIP trunk; name the provider's hosts or subnets")
+    assert validate.load_policy([], trunks=trunks[1:]).trunks[0][1].cidr() == '0.1.0.0/16'
+
+
+@pytest.mark.parametrize('subnets, covered', [
+    (['0.0.0.0/1', '128.0.0.0/2', '192.0.0.0/2'], [4]),
+    (['0.0.0.0/1', '128.0.0.0/2', '192.0.0.0/3'], []),
+    (['::/1', '8000::/1', '10.0.0.0/8'], [6]),
+    (['0.0.0.0/0', '::/0'], [4, 6]),
+    (['0.0.0.0/1', '0.0.0.0/2', '128.0.0.0/1'], [4]),       # nested entries
+    ([], []),
+])
+def test_covered_families(subnets, covered):
+    assert validate._covered_families([parse_subnet(s) for s in subnets]) == covered
+
+
+def test_a_trunk_that_resolves_to_an_ipv4_mapped_address_is_that_ipv4_address():
+    policy = validate.load_policy([], trunks=['sip.example.net'], resolver=mapped_and_v6)
+    assert [(label, subnet.cidr()) for label, subnet in policy.trunks] == [
+        ('sip.example.net', '192.0.2.7/32'), ('sip.example.net', '2001:db8::7/128')]
+
+
+@pytest.mark.parametrize('value, expected', [
+    (True, True), (False, False), ('true', True), ('false', False), ('True', True),
+    ('FALSE', False), ('yes', True), ('no', False), ('on', True), ('off', False), ('1', True),
+    ('0', False), (1, True), (0, False),
+])
+def test_booleans_from_the_command_line_are_taken_alike_everywhere(value, expected):
+    """-e pbx_firewall_ipv6=false gives the string 'false': every boolean option takes it."""
+    policy = validate.load_policy([net(local_network=value, never_block=value)], ipv6=value,
+                                  docker=value)
+    assert (policy.ipv6, policy.docker) == (expected, expected)
+    assert (policy.networks[0]['local_network'], policy.networks[0]['never_block']) == (expected, expected)
+
+
+def test_numbers_from_the_command_line_are_taken_alike_everywhere():
+    policy = validate.load_policy([], sip_rate_limit='20', ipset_threshold='4',
+                                  ports={'ssh': '2222', 'rtp': '12000-12100'},
+                                  custom_services={'prov': [{'proto': 'tcp', 'port': '8081'}]})
+    assert (policy.sip_rate_limit, policy.ipset_threshold) == (20, 4)
+    assert (policy.ports['ssh'], policy.ports['rtp'], policy.ports['prov#0']) == (
+        (2222, 2222), (12000, 12100), (8081, 8081))
+
+
+def test_messages_use_the_names_the_caller_gives():
+    with pytest.raises(PolicyError) as excinfo:
+        validate.load_policy([net(subnet='10.0.0.1/8')], ipv6='maybe', trunks=['10.0.0.0/8'],
+                             names={'networks': 'site_networks', 'ipv6': 'use_ipv6',
+                                    'trunks': 'providers'})
+    assert excinfo.value.errors == [
+        "site_networks[0] ('Office').subnet: '10.0.0.1/8' has host bits set; did you mean "
+        "10.0.0.0/8?",
+        "providers[0]: '10.0.0.0/8'" + TRUNK_TOO_WIDE,
+        "use_ipv6: must be true or false, got string 'maybe'" + BOOL_VALID,
+    ]
+
+
+@pytest.mark.parametrize('names, message', [
+    ({'network': 'x'}, "names: unknown input 'network'; valid: addresses, custom_rules, "
+                       "custom_services, docker, extra, ipset_threshold, ipv6, networks, ports, "
+                       "sip_rate_limit, sip_rate_limit_ipv6_prefix, sip_scanner_agents, subnets, trunks"),
+    ({'networks': 'a\nb'}, "names.networks: must be a variable name or path such as "
+                           "pbx_firewall_networks, got 'a\\nb'"),
+    ('pbx_firewall', "names: must be a mapping of input to the name used in messages (e.g. "
+                     "{networks: pbx_firewall_networks}), got string 'pbx_firewall'"),
+])
+def test_bad_names_are_refused(names, message):
+    with pytest.raises(PolicyError) as excinfo:
+        validate.load_policy([], names=names)
+    assert str(excinfo.value) == message

@@ -1,0 +1,128 @@
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""pbxops.firewall.verify on the Docker lab fleet, with real traffic.
+
+The lab (lab/demo.sh create --owner verify-test): pbx1..pbx3 and the clients
+client-office, client-vpn, client-inet, client-inet2 as probe hosts
+(lab/.cache/probes.yml). After a rollout of the demo policy:
+
+1. verify passes: every probe of every client to every PBX matches;
+2. a foreign ``ACCEPT`` for web (tcp/80) at the top of pbx2's INPUT, a rule the
+   collection does not own: verify fails and names pbx2, the internet clients, web
+   tcp/80 and the expectation (closed, decided by "Internet: block web");
+3. an upstream block, client-office dropping its outgoing SIP (udp/5060): verify fails
+   and names every PBX seen from client-office, sip udp/5060, expected open.
+
+Run it under the lab lock: ``flock /tmp/pbxfw-lab.lock .venv/bin/pytest tests/integration/lab``.
+A lab that someone else claimed (a running ``make demo``, Molecule) makes it fail: remove
+that lab first (``make demo-down``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+LAB = os.path.join(REPO, 'lab')
+CACHE = os.path.join(LAB, '.cache')
+OWNER = 'verify-test'
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
+PBXS = ('pbx1', 'pbx2', 'pbx3')
+CLIENTS = ('client-inet', 'client-inet2', 'client-office', 'client-vpn')
+
+
+def run(argv, check=True, timeout=900):
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          check=False, timeout=timeout, cwd=REPO)
+    if check and proc.returncode != 0:
+        raise AssertionError('%s failed (rc=%d):\n%s' % (' '.join(argv), proc.returncode, proc.stdout[-6000:]))
+    return proc
+
+
+def playbook(name, *extra, check=True):
+    env_inventories = ['-i', os.path.join(CACHE, 'inventory.yml')]
+    if name == 'verify':
+        env_inventories += ['-i', os.path.join(CACHE, 'probes.yml')]
+    env_inventories += ['-i', os.path.join(LAB, 'inventory') + '/']
+    return run([ANSIBLE_PLAYBOOK] + env_inventories + ['pbxops.firewall.%s' % name] + list(extra), check=check)
+
+
+@pytest.fixture(scope='module')
+def lab(tmp_path_factory):
+    if os.geteuid() != 0 or not shutil.which('docker') or not shutil.which('debootstrap'):
+        if os.environ.get('CI'):
+            pytest.fail('the lab needs root, docker.io and debootstrap: CI installs them (hack/install-debs.sh)')
+        pytest.skip('the lab needs root, docker.io and debootstrap')
+    os.environ['ANSIBLE_CONFIG'] = os.path.join(REPO, 'ansible.cfg')
+    run(['bash', os.path.join(LAB, 'demo.sh'), 'create', '--owner', OWNER])
+    try:
+        playbook('rollout')
+        yield tmp_path_factory.mktemp('verify')
+    finally:
+        run(['bash', os.path.join(LAB, 'demo.sh'), 'down', '--owner', OWNER], check=False)
+
+
+def verify(workdir, name):
+    report = str(workdir / ('%s.json' % name))
+    proc = playbook('verify', '-e', 'pbx_firewall_verify_report=%s' % report, check=False)
+    with open(report, encoding='utf-8') as handle:
+        return proc, json.load(handle)
+
+
+def docker_exec(container, *argv):
+    run(['docker', 'exec', container] + list(argv))
+
+
+def test_verify_passes_after_rollout(lab):
+    proc, report = verify(lab, 'clean')
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    rows = report['rows']
+    # every client probes every PBX on its own network: 16 probes (sampled RTP) per pair
+    assert {(r['probe'], r['pbx']) for r in rows} == {(c, p) for c in CLIENTS for p in PBXS}
+    assert report['counts'] == {'match': len(rows), 'mismatch': 0, 'unknown': 0, 'error': 0, 'skipped': 0}
+    assert report['problems'] == []
+    web = {(r['probe'], r['pbx'], r['port']): r for r in rows if r['service'] == 'web'}
+    assert web[('client-inet', 'pbx1', 80)]['expected'] == 'closed'
+    assert web[('client-inet', 'pbx1', 80)]['decided_by'] == 'Internet: block web'
+    assert web[('client-office', 'pbx1', 443)]['observed'] == 'open'
+    assert 'verify passed: %d probes on 3 PBXs from 4 probe hosts' % len(rows) in proc.stdout
+
+
+def test_foreign_accept_for_web_is_a_named_mismatch(lab):
+    rule = ['INPUT', '-p', 'tcp', '--dport', '80', '-j', 'ACCEPT']
+    docker_exec('pbx2', 'iptables', '-I', rule[0], '1', *rule[1:])
+    try:
+        proc, report = verify(lab, 'foreign-accept')
+    finally:
+        docker_exec('pbx2', 'iptables', '-D', *rule)
+    assert proc.returncode != 0
+    bad = sorted((r['pbx'], r['probe'], r['service'], r['proto'], r['port'], r['expected'], r['observed'],
+                  r['decided_by']) for r in report['mismatches'])
+    assert bad == [
+        ('pbx2', 'client-inet', 'web', 'tcp', 80, 'closed', 'open', 'Internet: block web'),
+        ('pbx2', 'client-inet2', 'web', 'tcp', 80, 'closed', 'open', 'Internet: block web'),
+    ]
+    assert ('pbx2 10.201.30.12 <- probe client-inet (10.201.30.101): web tcp/80 expected closed '
+            '(Internet: block web), observed open') in report['message']
+
+
+def test_upstream_block_of_sip_is_a_named_mismatch(lab):
+    rule = ['OUTPUT', '-p', 'udp', '--dport', '5060', '-j', 'DROP']
+    docker_exec('client-office', 'iptables', '-A', *rule)
+    try:
+        proc, report = verify(lab, 'upstream-block')
+    finally:
+        docker_exec('client-office', 'iptables', '-D', *rule)
+    assert proc.returncode != 0
+    bad = sorted((r['pbx'], r['probe'], r['service'], r['proto'], r['port'], r['expected'], r['observed'],
+                  r['decided_by']) for r in report['mismatches'])
+    assert bad == [(pbx, 'client-office', 'sip', 'udp', 5060, 'open', 'closed',
+                    'Office LAN: allow ami,icmp,sip,ssh,web') for pbx in PBXS]
+    assert 'pbx1 10.201.10.11 <- probe client-office (10.201.10.101): sip udp/5060 expected open' in report['message']

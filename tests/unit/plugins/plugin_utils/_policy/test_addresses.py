@@ -1,0 +1,200 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""addresses.py: the strict address parser, (text, exact subnet) and (text, exact error).
+
+Strictness does not depend on the installed netaddr: the same table runs against the
+oldest netaddr the collection accepts in test_netaddr_versions.py.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+
+import pytest
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import addresses
+
+NOT_VALID = ' is not a valid IPv4 or IPv6 address or CIDR'
+GENERIC = NOT_VALID + ' (e.g. 192.168.10.0/24, 203.0.113.5, 2001:db8::/32)'
+ONLY_ADDRESS_CHARACTERS = '; an address has only digits, a-f, "." and ":", then "/" and the prefix length'
+FOUR_NUMBERS = NOT_VALID + ': an IPv4 address is four numbers 0-255 separated by dots; did you mean '
+LEADING_ZEROS = (NOT_VALID + ': leading zeros are ambiguous (some tools read 010 as octal, that is '
+                 '8); did you mean ')
+ASCII_DIGITS = NOT_VALID + ': numbers are written with the ASCII digits 0-9 only, '
+
+
+@pytest.mark.parametrize('text, version, cidr, entry', [
+    ('192.168.10.0/24', 4, '192.168.10.0/24', '192.168.10.0/24'),
+    (' 10.0.0.0/8 ', 4, '10.0.0.0/8', '10.0.0.0/8'),
+    ('0.0.0.0/0', 4, '0.0.0.0/0', '0.0.0.0/0'),
+    ('203.0.113.5', 4, '203.0.113.5/32', '203.0.113.5'),
+    ('203.0.113.5/32', 4, '203.0.113.5/32', '203.0.113.5'),
+    ('2001:DB8::/32', 6, '2001:db8::/32', '2001:db8::/32'),
+    ('2001:0db8:0000:0000:0000:0000:0000:0000/48', 6, '2001:db8::/48', '2001:db8::/48'),
+    ('2001:db8::1', 6, '2001:db8::1/128', '2001:db8::1'),
+    ('2001:db8:0:0:1:0:0:1', 6, '2001:db8::1:0:0:1/128', '2001:db8::1:0:0:1'),
+    ('::/0', 6, '::/0', '::/0'),
+    ('::1', 6, '::1/128', '::1'),
+    ('FD00:8::/64', 6, 'fd00:8::/64', 'fd00:8::/64'),
+    ('64:ff9b::192.0.2.1', 6, '64:ff9b::c000:201/128', '64:ff9b::c000:201'),
+    ('1:2:3:4:5:6:7::', 6, '1:2:3:4:5:6:7:0/128', '1:2:3:4:5:6:7:0'),
+    ('::1:2:3:4:5:6:7', 6, '0:1:2:3:4:5:6:7/128', '0:1:2:3:4:5:6:7'),
+    ('255.255.255.255', 4, '255.255.255.255/32', '255.255.255.255'),
+    ('0.0.0.0', 4, '0.0.0.0/32', '0.0.0.0'),
+])
+def test_parse_subnet(text, version, cidr, entry):
+    subnet = addresses.parse_subnet(text)
+    assert (subnet.version, subnet.cidr(), subnet.ipset_entry()) == (version, cidr, entry)
+    assert subnet.prefixlen == int(cidr.rsplit('/', 1)[1])
+
+
+@pytest.mark.parametrize('value, message', [
+    ('192.168.300.0/24', "'192.168.300.0/24' is not a valid IPv4 or IPv6 address or CIDR "
+                         "(e.g. 192.168.10.0/24, 203.0.113.5, 2001:db8::/32)"),
+    ('192.168.10.1/24', "'192.168.10.1/24' has host bits set; did you mean 192.168.10.0/24?"),
+    ('2001:db8::1/32', "'2001:db8::1/32' has host bits set; did you mean 2001:db8::/32?"),
+    ('10.0.0.0/33', "'10.0.0.0/33': prefix length 33 is out of range for IPv4 (0-32)"),
+    ('2001:db8::/129', "'2001:db8::/129': prefix length 129 is out of range for IPv6 (0-128)"),
+    ('10.0.0.0/255.0.0.0', "'10.0.0.0/255.0.0.0': write the mask as a prefix length "
+                           "(e.g. 192.168.10.0/24, 2001:db8::/48)"),
+    ('2001:db8::/255.255.0.0', "'2001:db8::/255.255.0.0': write the mask as a prefix length "
+                               "(e.g. 192.168.10.0/24, 2001:db8::/48)"),
+    ('::ffff:10.0.0.1', "'::ffff:10.0.0.1' is an IPv4-mapped IPv6 subnet; write the IPv4 "
+                        "subnet instead"),
+    ('::ffff:0:0/96', "'::ffff:0:0/96' is an IPv4-mapped IPv6 subnet; write the IPv4 subnet "
+                      "instead"),
+    (24, 'must be a CIDR string such as 192.168.10.0/24 or 2001:db8::/32, got integer 24'),
+    (None, 'must be a CIDR string such as 192.168.10.0/24 or 2001:db8::/32, got null None'),
+])
+def test_parse_subnet_errors(value, message):
+    with pytest.raises(ValueError) as excinfo:
+        addresses.parse_subnet(value)
+    assert str(excinfo.value) == message
+
+
+# Hole 2 of issue 11: what netaddr 0.8.0 read as another network, or accepted with garbage.
+STRICT = [
+    ('010.0.0.0/8', "'010.0.0.0/8'" + LEADING_ZEROS + '10.0.0.0/8?'),
+    ('192.168.010.0/24', "'192.168.010.0/24'" + LEADING_ZEROS + '192.168.10.0/24?'),
+    ('010.1.2.3', "'010.1.2.3'" + LEADING_ZEROS + '10.1.2.3?'),
+    ('010.1', "'010.1'" + NOT_VALID + ': leading zeros are ambiguous (some tools read 010 as '
+     'octal, that is 8)'),
+    ('10.1', "'10.1'" + FOUR_NUMBERS + '10.1.0.0/16?'),
+    ('10', "'10'" + FOUR_NUMBERS + '10.0.0.0/8?'),
+    ('10/8', "'10/8'" + FOUR_NUMBERS + '10.0.0.0/8?'),
+    ('172.16.1/24', "'172.16.1/24'" + FOUR_NUMBERS + '172.16.1.0/24?'),
+    ('10.0.0.0 garbage/8', "'10.0.0.0 garbage/8'" + NOT_VALID + ": it contains ' ' (U+0020 SPACE)"
+     + ONLY_ADDRESS_CHARACTERS),
+    ('10.0.0.0/8 # office', "'10.0.0.0/8 # office'" + NOT_VALID + ": it contains ' ' (U+0020 "
+     "SPACE)" + ONLY_ADDRESS_CHARACTERS),
+    ('0x0a.0.0.0/8', "'0x0a.0.0.0/8'" + NOT_VALID + ": it contains 'x' (U+0078 LATIN SMALL "
+     "LETTER X)" + ONLY_ADDRESS_CHARACTERS),
+    ('10.0.0.0/08', "'10.0.0.0/08'" + NOT_VALID + ': the prefix length has a leading zero; did '
+     'you mean 10.0.0.0/8?'),
+    ('10.0.0.0/', "'10.0.0.0/'" + NOT_VALID + ': the prefix length after "/" must be a decimal '
+     'number 0-32'),
+    ('1.2.3.4/32/1', "'1.2.3.4/32/1'" + NOT_VALID + ': the prefix length after "/" must be a '
+     'decimal number 0-32'),
+    ('256.1.1.1', "'256.1.1.1'" + GENERIC),
+    ('1.2.3.4.5', "'1.2.3.4.5'" + GENERIC),
+    ('10..0.1', "'10..0.1'" + GENERIC),
+    ('', "''" + GENERIC),
+    # odd numerals and characters: never silently another network
+    ('١٠.0.0.0/8', "'١٠.0.0.0/8'" + ASCII_DIGITS + "'١' is U+0661 ARABIC-INDIC DIGIT ONE; did "
+     "you mean 10.0.0.0/8?"),
+    ('10.0.0.0/²', "'10.0.0.0/²'" + ASCII_DIGITS + "'²' is U+00B2 SUPERSCRIPT TWO; did you mean "
+     "10.0.0.0/2?"),
+    ('１０.0.0.0/8', "'１０.0.0.0/8'" + ASCII_DIGITS + "'１' is U+FF11 FULLWIDTH DIGIT ONE; did you "
+     "mean 10.0.0.0/8?"),
+    ('10.0.0.0/२४', "'10.0.0.0/२४'" + ASCII_DIGITS + "'२' is U+0968 DEVANAGARI DIGIT TWO; did "
+     "you mean 10.0.0.0/24?"),
+    ('10.0.0.0\n', "'10.0.0.0\\n'" + NOT_VALID + ": it contains '\\n' (U+000A LINE FEED)"
+     + ONLY_ADDRESS_CHARACTERS),
+    ('10.0.0.0/8\u2028', "'10.0.0.0/8\\u2028'" + NOT_VALID + ": it contains '\\u2028' (U+2028 "
+     "LINE SEPARATOR)" + ONLY_ADDRESS_CHARACTERS),
+    ('\ud800', "'\\ud800'" + NOT_VALID + ": it contains '\\ud800' (U+D800 surrogate)"
+     + ONLY_ADDRESS_CHARACTERS),
+    # IPv6
+    ('1:2:3:4:5:6:7:8:9', "'1:2:3:4:5:6:7:8:9'" + NOT_VALID + ': an IPv6 address is eight groups '
+     'of hex digits, or fewer with one "::"'),
+    ('1::2:3:4:5:6:7:8', "'1::2:3:4:5:6:7:8'" + NOT_VALID + ': an IPv6 address is eight groups '
+     'of hex digits, or fewer with one "::"'),
+    ('2001:db8:::1', "'2001:db8:::1'" + NOT_VALID + ': "::" may appear only once'),
+    ('2001:db8::1::2', "'2001:db8::1::2'" + NOT_VALID + ': "::" may appear only once'),
+    ('::ffff:1.2.3', "'::ffff:1.2.3'" + NOT_VALID + ': the IPv4 part of an IPv6 address is four '
+     'numbers 0-255 without leading zeros'),
+    ('64:ff9b::010.1.2.3', "'64:ff9b::010.1.2.3'" + NOT_VALID + ': the IPv4 part of an IPv6 '
+     'address is four numbers 0-255 without leading zeros'),
+    ('1.2.3.4::', "'1.2.3.4::'" + GENERIC),
+    ('12345::', "'12345::'" + GENERIC),
+    (':1::', "':1::'" + GENERIC),
+    ('2001:db8::g', "'2001:db8::g'" + NOT_VALID + ": it contains 'g' (U+0067 LATIN SMALL LETTER "
+     "G)" + ONLY_ADDRESS_CHARACTERS),
+    ('fe80::1%eth0', "'fe80::1%eth0'" + NOT_VALID + ": it contains '%' (U+0025 PERCENT SIGN)"
+     + ONLY_ADDRESS_CHARACTERS),
+    ('2001:db8::/', "'2001:db8::/'" + NOT_VALID + ': the prefix length after "/" must be a decimal '
+     'number 0-128'),
+]
+
+
+@pytest.mark.parametrize('value, message', STRICT)
+def test_parse_subnet_is_strict(value, message):
+    with pytest.raises(ValueError) as excinfo:
+        addresses.parse_subnet(value)
+    assert str(excinfo.value) == message
+
+
+# --------------------------------------------------------------------------- against ipaddress
+
+V4 = st.integers(0, (1 << 32) - 1)
+V6 = st.integers(0, (1 << 128) - 1)
+
+
+@st.composite
+def written_networks(draw):
+    """A network as people write it: IPv4 dotted quad, IPv6 compressed, exploded or upper case."""
+    if draw(st.booleans()):
+        prefix = draw(st.integers(0, 32))
+        net = ipaddress.ip_network((draw(V4) >> (32 - prefix) << (32 - prefix), prefix))
+        text = str(net.network_address)
+    else:
+        prefix = draw(st.integers(0, 128))
+        net = ipaddress.ip_network((draw(V6) >> (128 - prefix) << (128 - prefix), prefix))
+        form = draw(st.sampled_from(('compressed', 'exploded', 'upper')))
+        text = {'compressed': net.network_address.compressed,
+                'exploded': net.network_address.exploded,
+                'upper': net.network_address.compressed.upper()}[form]
+    return net, text + ('/%d' % prefix if draw(st.booleans()) or prefix != net.max_prefixlen else '')
+
+
+@settings(max_examples=500, deadline=None)
+@given(written_networks())
+def test_every_written_network_parses_to_itself(case):
+    net, text = case
+    if net.version == 6 and net.prefixlen >= 96 and int(net.network_address) >> 32 == 0xffff:
+        return      # IPv4-mapped: refused on purpose (table above)
+    subnet = addresses.parse_subnet(text)
+    assert (subnet.version, subnet.value, subnet.prefixlen) == (
+        net.version, int(net.network_address), net.prefixlen)
+    # printed as inet_ntop prints it, as iptables does (::0.1.0.0 for ::1:0): the same address
+    assert ipaddress.ip_address(subnet.address()) == net.network_address
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet='0123456789abcdefABCDEF.:/', max_size=24))
+def test_whatever_parses_is_what_python_ipaddress_reads(text):
+    """Strings over the address alphabet: accepted only when ipaddress (strict) agrees."""
+    try:
+        subnet = addresses.parse_subnet(text)
+    except ValueError:
+        return
+    net = ipaddress.ip_network(text, strict=True)
+    assert (subnet.version, subnet.value, subnet.prefixlen) == (
+        net.version, int(net.network_address), net.prefixlen)
