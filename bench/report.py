@@ -264,7 +264,38 @@ def render_text(r):
         parts += ['', 'Fleet scale (part 4)', render_fleet(r['fleet'])]
     if r.get('reload'):
         parts += ['', 'Reload safety (part 5)', render_reload(r['reload'])]
+    if r.get('sip'):
+        import sip_guards
+        parts += ['', 'SIP guards (part 6)', sip_guards.render(r['sip'])]
     return '\n'.join(parts)
+
+
+SIP_HEADING = '## SIP guards under real attack tools'
+
+
+def render_sip_section(sip):
+    """The page's SIP section (lines), also written alone by a run of just the sip part."""
+    import sip_guards
+    return [SIP_HEADING, '', sip_guards.__doc__.split('\n\n', 2)[2].strip(), '',
+            sip_guards.render(sip), '']
+
+
+def write_sip_section(sip, md=DOC):
+    """Replace (or add before "## Reproduce") the SIP section of the published page."""
+    with open(md) as handle:
+        text = handle.read()
+    section = '\n'.join(render_sip_section(sip)) + '\n'
+    if SIP_HEADING in text:
+        head, rest = text.split(SIP_HEADING, 1)
+        tail = rest[rest.index('\n## '):] if '\n## ' in rest else '\n'
+        text = head + section + tail.lstrip('\n')
+    elif '## Reproduce' in text:
+        head, tail = text.split('## Reproduce', 1)
+        text = head + section + '\n## Reproduce' + tail
+    else:
+        text += '\n' + section
+    with open(md, 'w') as handle:
+        handle.write(text)
 
 
 # -- the chart --------------------------------------------------------------------------------
@@ -553,18 +584,20 @@ def render_doc(r):
               'state.' if rel['collection']['allowed_dropped'] == 0 and rel['collection']['blocked_accepted'] == 0
               else '**The collection did not reach 0 and 0 in this run.**',
               ', '.join('%d %s' % (v, k.upper()) for k, v in sorted(rel['responder']['answered'].items())),
-              ', '.join('%s %d' % (k, v) for k, v in sorted(rel['responder']['udp_errors'].items()))), '',
-           '## Reproduce', '', '```console', 'make bench                                  # everything, '
-           'rewrites this page', '.venv/bin/python bench/run.py --parts apply   # one part, print only '
-           '(with --no-write)', '.venv/bin/python bench/run.py --quick         # small sizes, to try the '
-           'harness', '.venv/bin/python bench/run.py --render lab/.cache/bench/results.json   # page from '
-           'saved results', '```', '']
+              ', '.join('%s %d' % (k, v) for k, v in sorted(rel['responder']['udp_errors'].items()))), '']
+    out += render_sip_section(r['sip']) if r.get('sip') else []
+    out += ['## Reproduce', '', '```console', 'make bench                                  # everything, '
+            'rewrites this page', '.venv/bin/python bench/run.py --parts apply   # one part, print only '
+            '(with --no-write)', '.venv/bin/python bench/run.py --parts sip     # rewrites only the SIP '
+            'section', '.venv/bin/python bench/run.py --quick         # small sizes, to try the '
+            'harness', '.venv/bin/python bench/run.py --render lab/.cache/bench/results.json   # page from '
+            'saved results', '```', '']
     return '\n'.join(out)
 
 
 def write_docs(r, md=DOC, png=PNG):
     """The page and the chart (the page needs every part; a partial run gets the tables only)."""
-    parts = ('apply', 'noop', 'compile', 'fleet', 'reload')
+    parts = ('apply', 'noop', 'compile', 'fleet', 'reload', 'sip')
     text = render_doc(r) if all(r.get(p) for p in parts) else '# Benchmarks (partial run)\n\n' + render_text(r) + '\n'
     with open(md, 'w') as handle:
         handle.write(text)

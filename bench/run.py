@@ -16,6 +16,9 @@ Parts (each in its own file):
     noop     noop_rerun.py     no-op rerun of the pbx_firewall role: changed=0, module runs, time
     reload   reload_safety.py  50 re-applies under client traffic, vs a MikoPBX-style reload
     fleet    fleet_scale.py    the role on 1 / 5 / 10 / 20 hosts, forks = hosts
+    sip      sip_guards.py     real SIP attack tools: no firewall vs MikoPBX-style vs the collection,
+                               CPU per 10,000 requests (namespaces, under /tmp/pbxfw-kernel.lock);
+                               `--parts sip` rewrites just the page's SIP section
 
 The lab is the benchmark's own (containers and networks named pbxbench-*, see lab.py); it is
 removed at the end of the run, also after a failure or Ctrl-C. Logs: lab/.cache/bench/logs/.
@@ -34,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab  # noqa: E402
 import report  # noqa: E402
 
-PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet')
+PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet', 'sip')
 
 
 def _terminate(signum, _frame):
@@ -143,6 +146,10 @@ def main():
                 the_lab.prepare()
             results['fleet'] = guarded('fleet', lambda: fleet_scale.run(
                 the_lab, sizes=(1, 5) if args.quick else fleet_scale.SIZES, log_dir=log_dir), fresh_lab)
+        if 'sip' in parts:
+            import sip_guards
+            lab.say('SIP guards under attack tools (waits for /tmp/pbxfw-kernel.lock)...')
+            results['sip'] = sip_guards.run_locked()
     except (Exception, KeyboardInterrupt) as exc:
         failed = exc
         traceback.print_exc()
@@ -163,7 +170,10 @@ def main():
     if failed is not None:
         lab.say('FAILED: %s (partial results in lab/.cache/bench/results.json; docs/ not written)' % failed)
         return 1
-    if not args.no_write:
+    if not args.no_write and parts == ['sip'] and not args.quick:
+        report.write_sip_section(results['sip'])
+        lab.say('wrote the SIP section of %s' % os.path.relpath(report.DOC, lab.REPO))
+    elif not args.no_write:
         if args.quick or set(parts) != set(PARTS):
             # a partial or quick run never overwrites the published page: preview in the cache
             md, png = os.path.join(lab.CACHE, 'benchmarks-preview.md'), os.path.join(lab.CACHE, 'benchmarks-preview.png')

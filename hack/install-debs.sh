@@ -9,6 +9,7 @@ set -euo pipefail
 PKGS=(
   iptables ipset fail2ban docker.io debootstrap iproute2 conntrack
   netcat-openbsd openssh-client openssh-server rsync socat tcpdump
+  sip-tester sipsak  # real SIP load generator and probe for the SIP guard tests
   shellcheck  # ansible-test sanity "shellcheck" is skipped (with only a warning) without it
 )
 

@@ -71,14 +71,25 @@ options:
     elements: str
   sip_rate_limit:
     description:
-      - New SIP requests per second per source above which packets are dropped; C(0) is off.
+      - SIP requests per second per source (an IPv4 address, an IPv6 prefix) above which SIP
+        requests to the SIP ports are dropped; C(0) is off. Every request counts, also on an
+        established flow; responses are never counted. On the TLS port, where requests cannot
+        be seen, new connections are limited instead. Trunks and C(never_block) networks are
+        exempt.
       - At most C(1000); above that iptables cannot keep the rate exact.
     type: int
     default: 0
+  sip_rate_limit_ipv6_prefix:
+    description:
+      - IPv6 sources within one prefix of this length share one rate budget (C(64) = per /64,
+        C(128) = per address).
+    type: int
+    default: 64
   sip_scanner_agents:
     description:
-      - User-Agent strings of known SIP scanners; packets carrying them to the plain SIP ports
-        are dropped.
+      - User-Agent strings of known SIP scanners. A packet to the plain SIP ports (UDP and TCP)
+        with a C(User-Agent) header whose value starts with one of them (case-insensitive) is
+        dropped. Trunks and C(never_block) networks are exempt.
       - When omitted or V(null), the collection's default list, the same one the role uses, is
         C(friendly-scanner), C(sipcli), C(sipvicious), C(VaxSIPUserAgent) (MikoPBX's list),
         C(pplsip), C(sipptk) (sippts), C(sundayddr), C(iWar), C(sip-scan). V([]) drops no
@@ -177,13 +188,14 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support im
 def firewall_ruleset(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                      sip_scanner_agents=None, custom_rules=None,
                      ipset_threshold=_policy.DEFAULT_IPSET_THRESHOLD, ipv6=True, docker=False,
-                     names=None):
+                     names=None, sip_rate_limit_ipv6_prefix=64):
     return call_core('firewall_ruleset', _policy.firewall_ruleset, networks, ports=ports,
                      custom_services=custom_services, trunks=trunks,
                      sip_rate_limit=sip_rate_limit, sip_scanner_agents=sip_scanner_agents,
                      custom_rules=custom_rules, ipset_threshold=ipset_threshold, ipv6=ipv6,
                      docker=docker, names=message_names(names, 'networks'),
-                     inventory=names is not None)
+                     inventory=names is not None,
+                     sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix)
 
 
 class FilterModule(object):

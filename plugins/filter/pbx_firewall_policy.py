@@ -53,9 +53,13 @@ options:
     type: list
     elements: str
   sip_rate_limit:
-    description: New SIP requests per second per source above which packets are dropped (C(pbx_firewall_sip_rate_limit)); C(0) is off.
+    description: SIP requests per second per source above which SIP requests are dropped (C(pbx_firewall_sip_rate_limit)); C(0) is off.
     type: int
     default: 0
+  sip_rate_limit_ipv6_prefix:
+    description: IPv6 sources in one prefix of this length share one SIP rate budget (C(pbx_firewall_sip_rate_limit_ipv6_prefix)).
+    type: int
+    default: 64
   sip_scanner_agents:
     description: User-Agent strings of known SIP scanners (C(pbx_firewall_sip_scanner_agents)).
     type: list
@@ -145,12 +149,13 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.role impor
 @checked_arguments('pbx_firewall_policy')
 def pbx_firewall_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                         sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
-                        ipv6=True, docker=False, ignoreip_extra=None, docker_jails=None, enabled=True):
+                        ipv6=True, docker=False, ignoreip_extra=None, docker_jails=None, enabled=True,
+                        sip_rate_limit_ipv6_prefix=64):
     return call_core('pbx_firewall_policy', role_policy, networks, ports=ports, custom_services=custom_services,
                      trunks=trunks, sip_rate_limit=sip_rate_limit, sip_scanner_agents=sip_scanner_agents,
                      custom_rules=custom_rules, ipset_threshold=ipset_threshold, ipv6=ipv6, docker=docker,
                      ignoreip_extra=ignoreip_extra, docker_jails=docker_jails, enabled=enabled,
-                     inventory=True)
+                     sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix, inventory=True)
 
 
 class FilterModule(object):

@@ -23,9 +23,13 @@ Only matches whose result for the packet is certain are evaluated: ``-s``/``-d``
 TCP packet that opens a connection), ``-m set`` on ``src`` with the ruleset's own
 ipsets (hash:net: the longest prefix containing the address decides, ``nomatch``
 means "not in the set"), ``-m conntrack --ctstate``/``-m state --state``,
-``-m icmp``/``icmp6`` types, ``-m comment``, and the SIP guards the compiler writes
-(``-m string``: the packet carries no scanner's User-Agent; ``-m hashlimit
---hashlimit-above``: a single packet is not above a rate). Anything else (a custom
+``-m icmp``/``icmp6`` types, ``-m comment``, and the SIP guards the compiler writes:
+``-m string --string``/``--hex-string`` (with ``--icase``) is searched in the packet's
+payload, the bytes after the TCP/UDP header (a packet without one, such as a TCP SYN,
+never matches); ``-m hashlimit --hashlimit-above`` matches exactly when the packet's
+source is over its budget (``over_limit``; the bucket bookkeeping is not modelled).
+A caller that gives neither asks about an ordinary first packet: no payload, under
+every rate, so no SIP guard drops it. Anything else (a custom
 rule's ``-m recent``, ``-m limit``, an interface, an unknown target) makes that rule
 *uncertain*: the walk follows both outcomes, and when they give different verdicts the
 answer is ``UNKNOWN`` naming the uncertain rules, never a guess.
@@ -75,10 +79,13 @@ class Packet(object):
 
     ``proto`` is ``tcp``, ``udp`` or ``icmp`` (an ICMP or ICMPv6 echo request, or the
     ``icmp_type`` given); ``port`` the destination port (tcp and udp); ``destination``
-    the host's own address when known; ``state`` the conntrack state (``NEW``).
+    the host's own address when known; ``state`` the conntrack state (``NEW``);
+    ``payload`` the bytes after the TCP/UDP header (None: none, as in a TCP SYN);
+    ``over_limit`` whether the source is over its rate budget (``-m hashlimit``).
     """
 
-    def __init__(self, family, source, proto, port=None, destination=None, state='NEW', icmp_type=None):
+    def __init__(self, family, source, proto, port=None, destination=None, state='NEW', icmp_type=None,
+                 payload=None, over_limit=False):
         if family not in FAMILIES:
             raise ValueError('family must be one of %s, got %r' % (', '.join(FAMILIES), family))
         self.family = family
@@ -100,6 +107,18 @@ class Packet(object):
         if state not in CTSTATES:
             raise ValueError('state must be one of %s, got %r' % (', '.join(CTSTATES), state))
         self.state = state
+        if payload is not None and not isinstance(payload, bytes):
+            raise ValueError('payload must be bytes or None, got %r' % (payload,))
+        self.payload = payload
+        self.over_limit = bool(over_limit)
+
+    def contains(self, pattern, icase):
+        """Whether the payload holds ``pattern`` (``-m string``; ``icase``: ASCII case-insensitive)."""
+        if not self.payload:
+            return False
+        if icase:
+            return pattern.lower() in self.payload.lower()
+        return pattern in self.payload
 
     def __repr__(self):
         return 'Packet(%r, %r, %r, %r)' % (self.family, str(self.source), self.proto, self.port)
@@ -310,6 +329,9 @@ class Rule(object):
         self._add(lambda p, w=proto: p.wire == w, negate)
 
     def _module(self, module, options):
+        if module == 'string':      # its options only make sense together
+            self._string(options)
+            return
         handler = getattr(self, '_m_' + module.replace('-', '_'), None)
         if handler is None:
             self._unknown('-m %s' % module)
@@ -429,18 +451,34 @@ class Rule(object):
         else:
             self._unknown('-m icmp6 %s' % name)
 
-    def _m_string(self, name, value, neg):
-        # The packets asked about are ordinary traffic: a connection's first packet, no
-        # scanner's User-Agent in it. The other options only say where to look.
-        if name == '--string' or name == '--hex-string':
-            self._add(lambda p: False, neg)
+    def _string(self, options):
+        """``-m string``: the pattern searched in the payload (None: no payload, no match)."""
+        icase = any(name == '--icase' for name, _v, _n in options)
+        ranged = [name for name, _v, _n in options if name in ('--from', '--to')]
+        for name, value, neg in options:
+            if name in ('--string', '--hex-string'):
+                try:
+                    pattern = _hex_string(value) if name == '--hex-string' else value.encode('utf-8')
+                except ValueError as exc:
+                    raise ValueError('%s: -m string %s %r: %s: %r' % (self.label, name, value, exc, self.line))
+
+                def test(packet, pattern=pattern):
+                    if not packet.payload:
+                        return False
+                    if ranged:      # offsets count from the IP header, which is not modelled
+                        return None
+                    return packet.contains(pattern, icase)
+                self._add(test, neg)
+            elif name not in ('--algo', '--icase', '--from', '--to'):
+                self._unknown('-m string %s' % name)
 
     def _m_hashlimit(self, name, value, neg):
-        # One packet of an ordinary client is never above a rate; under it ("upto") it is.
+        # ``over_limit`` says whether the packet's source is over its budget; an ordinary
+        # client's packet (the default) is not.
         if name == '--hashlimit-above':
-            self._add(lambda p: False, neg)
+            self._add(lambda p: p.over_limit, neg)
         elif name == '--hashlimit-upto':
-            self._add(lambda p: True, neg)
+            self._add(lambda p: not p.over_limit, neg)
 
     # -- evaluation ------------------------------------------------------------------
 
@@ -459,6 +497,19 @@ class Rule(object):
         if self.comment:
             return '%r (%s: %s)' % (self.comment, self.label, self.line)
         return '%s: %s' % (self.label, self.line)
+
+
+def _hex_string(text):
+    """``|0a|User-Agent`` -> b'\\nUser-Agent': text between bars is hex, the rest literal."""
+    result = bytearray()
+    for index, part in enumerate(text.split('|')):
+        if index % 2:
+            result += bytearray.fromhex(part.replace(' ', ''))
+        else:
+            result += part.encode('utf-8')
+    if text.count('|') % 2:
+        raise ValueError('unbalanced |')
+    return bytes(result)
 
 
 def _not(value):
@@ -533,8 +584,8 @@ class Evaluator(object):
         return [r for f in families for chain in sorted(self.chains[f]) for r in self.chains[f][chain]]
 
     def evaluate(self, family, source, proto, port=None, destination=None, state='NEW', hook='INPUT',
-                 icmp_type=None):
-        packet = Packet(family, source, proto, port, destination, state, icmp_type)
+                 icmp_type=None, payload=None, over_limit=False):
+        packet = Packet(family, source, proto, port, destination, state, icmp_type, payload, over_limit)
         return self.evaluate_packet(packet, hook)
 
     def evaluate_packet(self, packet, hook='INPUT'):

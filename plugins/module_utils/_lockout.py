@@ -118,7 +118,9 @@ def final_drop_warnings(evaluator):
         if last.tests or last.target not in _evaluate.DENY:
             continue
         rules = evaluator.rules(family)
-        if any(_opens(r) for r in rules if r.target not in _evaluate.DENY and r.target not in ('RETURN', '')):
+        # a jump into an owned chain (the SIP guards) opens nothing itself; its rules are counted
+        closed = _evaluate.DENY + ('RETURN', '') + tuple(evaluator.chains[family])
+        if any(_opens(r) for r in rules if r.target not in closed):
             continue
         label = FAMILY_LABEL[family]
         fix = 'add an %s network' % label

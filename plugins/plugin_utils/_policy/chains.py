@@ -15,8 +15,15 @@ Ansible imports.
 
 The semantics of docs/design.md ("Policy semantics") are kept with a first-match iptables chain:
 
-1. established/related, loopback, the ICMPv6 types IPv6 needs;
-2. SIP scanner User-Agents and the per-source SIP rate limit;
+1. jumps to the SIP guard chains: ``PBX-FW-SIP`` for every packet to the plain SIP
+   ports (UDP and TCP, whatever its conntrack state, so a scanner or a flood over one
+   socket or one TCP connection is seen), ``PBX-FW-SIP-TLS`` for new connections to
+   the TLS port. A guard chain returns at once for trunks and never_block subnets,
+   drops a packet whose ``User-Agent`` header names a scanner (``"\nUser-Agent:"``,
+   no or one space, the agent; case-insensitive) and a SIP request (a line ending
+   ``" SIP/2.0" CR LF``) above the per-source rate (hashlimit, IPv4 address or IPv6
+   prefix), and otherwise falls off its end back here: it never accepts;
+2. established/related, loopback, the ICMPv6 types IPv6 needs;
 3. trunks (everything the ``sip`` service covers);
 4. networks: for one service, the longest prefix that contains the source and
    mentions the service decides. Rules are emitted longest prefix first, so the
@@ -175,15 +182,18 @@ def _names(nets):
     return ', '.join(sorted(set(nets)))
 
 
-def _prelude(version, hook):
+def _prelude(version, hook, guard_jumps):
+    """The rules before any network's: the SIP guard jumps come before the established
+    accept, so that every SIP request passes the guards, not only a flow's first packet."""
     if hook.forwarded:
         return [
-            _rule(hook.chain, 'pbx-firewall: established, related', 'RETURN',
-                  match='-m conntrack --ctstate RELATED,ESTABLISHED'),
             _rule(hook.chain, 'pbx-firewall: not to a published port', 'RETURN',
                   match='-m conntrack ! --ctstate DNAT'),
+        ] + guard_jumps + [
+            _rule(hook.chain, 'pbx-firewall: established, related', 'RETURN',
+                  match='-m conntrack --ctstate RELATED,ESTABLISHED'),
         ]
-    rules = [
+    rules = guard_jumps + [
         _rule(hook.chain, 'pbx-firewall: established, related', ACCEPT,
               match='-m conntrack --ctstate RELATED,ESTABLISHED'),
         '-A %s -i lo -m comment --comment %s -j ACCEPT'
@@ -196,21 +206,135 @@ def _prelude(version, hook):
     return rules
 
 
-def _sip_guard(policy, version, hook):
+SIP_CHAIN = CHAIN_PREFIX + 'SIP'
+SIP_TLS_CHAIN = CHAIN_PREFIX + 'SIP-TLS'
+HASHLIMIT_TLS_NAME = 'pbxfw-sip-tls'
+# A SIP request line ends "SIP/2.0" CRLF ("INVITE sip:100@pbx SIP/2.0"); a response
+# line starts with it ("SIP/2.0 200 OK"), and the Via header carries "SIP/2.0/UDP".
+# So " SIP/2.0" CRLF occurs in requests only: the rate limit counts those packets.
+SIP_REQUEST_MARK = b' SIP/2.0\r\n'
+# The User-Agent header at the start of a line, with no space or one space after the
+# colon (RFC 3261 allows more, nobody sends it): "\nUser-Agent:" + [" "] + agent.
+SIP_UA_HEADER = b'\nUser-Agent:'
+
+
+def hex_string(data):
+    """``--hex-string`` argument as iptables-save prints it (every byte in hex)."""
+    return '"|%s|"' % ''.join('%02x' % byte for byte in bytearray(data))
+
+
+def scanner_patterns(agent):
+    """The byte strings one scanner User-Agent is matched by (case-insensitively)."""
+    raw = agent.encode('ascii')
+    return [SIP_UA_HEADER + raw, SIP_UA_HEADER + b' ' + raw]
+
+
+def _sip_exemptions(policy, version, ipsets):
+    """Trunk and never_block subnets of one family, minimal (no subnet inside another)."""
+    subnets = {subnet for _label, subnet in policy.trunks if subnet.version == version}
+    for net in policy.networks:
+        if net['never_block']:
+            subnets.update(s for s in net['subnets'] if s.version == version)
+    if any(s.is_catch_all for s in subnets):
+        return [None]
+    kept = []
+    for subnet in sorted(subnets, key=lambda s: (s.prefixlen, s.value)):
+        if not any(_contains(outer, subnet) for outer in kept):
+            kept.append(subnet)
+    kept.sort(key=lambda s: (s.value, s.prefixlen))
+    if policy.ipset_threshold and len(kept) > policy.ipset_threshold:
+        ipset = _ipset('sipx', version, _set_entries(kept, []))
+        ipsets.append(ipset)
+        return [ipset['name']]
+    return kept
+
+
+def _contains(outer, inner):
+    width = 32 if outer.version == 4 else 128
+    shift = width - outer.prefixlen
+    return inner.prefixlen >= outer.prefixlen and (inner.value >> shift) == (outer.value >> shift)
+
+
+def _exemption_rules(chain, exemptions):
+    comment = 'trunks, never_block: no SIP guards'
     rules = []
+    for item in exemptions:
+        if item is None:
+            rules.append(_rule(chain, comment, 'RETURN'))
+        elif isinstance(item, str):
+            rules.append(_rule(chain, comment, 'RETURN', extra='-m set --match-set %s src' % item))
+        else:
+            rules.append(_rule(chain, comment, 'RETURN', source=item.cidr()))
+    return rules
+
+
+def _hashlimit(rate, name, version, ipv6_prefix):
+    text = ('-m hashlimit --hashlimit-above %d/sec --hashlimit-burst %d --hashlimit-mode srcip '
+            '--hashlimit-name %s' % (rate, 2 * rate, name))
+    if version == 6 and ipv6_prefix != 128:
+        text += ' --hashlimit-srcmask %d' % ipv6_prefix
+    return text
+
+
+def sip_guard_chains(policy, version, ipsets):
+    """The owned guard chains {name: rules} of one family ({} when there is nothing to guard).
+
+    ``PBX-FW-SIP`` sees every packet to the plain SIP ports (UDP and TCP, any conntrack
+    state); ``PBX-FW-SIP-TLS`` sees new connections to the TLS port. Both return early
+    for trunks and never_block subnets, never accept, and drop only: in PBX-FW-SIP a
+    packet with a scanner User-Agent header or a SIP request above the rate; in
+    PBX-FW-SIP-TLS a new connection above the rate. Anything else falls off the end
+    back to the hook chain.
+    """
     if 'sip' not in policy.services:
-        return rules
+        return {}
+    agents = []
     for agent in policy.sip_scanner_agents:
+        if agent.lower() not in [a.lower() for a in agents]:
+            agents.append(agent)
+    rate = policy.sip_rate_limit
+    if not agents and not rate:
+        return {}
+    exemptions = _sip_exemptions(policy, version, ipsets)
+    chains = {SIP_CHAIN: _exemption_rules(SIP_CHAIN, exemptions)}
+    for agent in agents:
+        for pattern in scanner_patterns(agent):
+            chains[SIP_CHAIN].append(_rule(
+                SIP_CHAIN, 'SIP scanner %s: block' % agent, DROP,
+                match='-m string --hex-string %s --algo bm --icase' % hex_string(pattern)))
+    if rate:
+        prefix = policy.sip_rate_limit_ipv6_prefix
+        per = 'address' if version == 4 else ('/%d' % prefix)
+        chains[SIP_CHAIN].append(_rule(
+            SIP_CHAIN, 'SIP requests above %d/s per %s: block' % (rate, per), DROP,
+            match='-m string --hex-string %s --algo bm' % hex_string(SIP_REQUEST_MARK),
+            extra=_hashlimit(rate, HASHLIMIT_NAME, version, prefix)))
+        chains[SIP_TLS_CHAIN] = _exemption_rules(SIP_TLS_CHAIN, exemptions) + [_rule(
+            SIP_TLS_CHAIN, 'SIP-TLS connections above %d/s per %s: block' % (rate, per), DROP,
+            match=_hashlimit(rate, HASHLIMIT_TLS_NAME, version, prefix))]
+    return chains
+
+
+def _sip_guard_jumps(policy, version, hook, guards):
+    """Jumps from the hook chain into the guard chains, before the established accept.
+
+    In Docker-host mode only packets of flows to a published port, in the direction
+    the client sent them (not the PBX container's own traffic), are guarded.
+    """
+    rules = []
+    # Docker-host mode: the chain has returned packets of flows not to a published
+    # port already; a reply of the PBX container has the published port as its
+    # original destination port too, hence the direction.
+    state = '-m conntrack --ctdir ORIGINAL' if hook.forwarded else None
+    if SIP_CHAIN in guards:
         for match in _matches_by_proto(policy, ['sip'], version, hook, SIP_PLAINTEXT):
-            rules.append(_rule(hook.chain, 'SIP scanner %s: block' % agent, DROP, match=match,
-                               extra='-m string --string "%s" --algo bm' % agent))
-    if policy.sip_rate_limit:
-        rate = policy.sip_rate_limit
-        limit = ('-m hashlimit --hashlimit-above %d/sec --hashlimit-burst %d '
-                 '--hashlimit-mode srcip --hashlimit-name %s' % (rate, 2 * rate, HASHLIMIT_NAME))
-        for match in _matches_by_proto(policy, ['sip'], version, hook, SIP_SIGNALLING):
-            rules.append(_rule(hook.chain, 'SIP flood above %d/s per source: block' % rate, DROP,
-                               match=match, extra=limit))
+            rules.append(_rule(hook.chain, 'pbx-firewall: SIP guards', SIP_CHAIN,
+                               match=match, extra=state))
+    if SIP_TLS_CHAIN in guards:
+        new = '-m conntrack --ctstate NEW'
+        for match in _matches_by_proto(policy, ['sip'], version, hook, (('tcp', 'tls'),)):
+            rules.append(_rule(hook.chain, 'pbx-firewall: SIP-TLS guard (new connections)',
+                               SIP_TLS_CHAIN, match=match, extra=new))
     return rules
 
 
@@ -337,10 +461,12 @@ def _network_rules(policy, version, hook, ipsets):
     return rules, tail
 
 
-def compile_chain(policy, version, hook, ipsets):
-    """One owned chain for one address family, as iptables-save prints it."""
-    rules = _prelude(version, hook)
-    rules += _sip_guard(policy, version, hook)
+def compile_chain(policy, version, hook, ipsets, guards=None):
+    """One hook's owned chain for one address family, as iptables-save prints it.
+
+    ``guards``: the family's SIP guard chains (sip_guard_chains), which the rules jump to.
+    """
+    rules = _prelude(version, hook, _sip_guard_jumps(policy, version, hook, guards or {}))
     rules += _trunk_rules(policy, version, hook, ipsets)
     specific, catch_all = _network_rules(policy, version, hook, ipsets)
     rules += specific
@@ -360,13 +486,18 @@ def compile_policy(policy):
     defines the target chain.
     """
     ipsets = []
-    ruleset = {'ipv4': compile_chain(policy, 4, INPUT_HOOK, ipsets), 'ipv6': []}
+    guards = {4: sip_guard_chains(policy, 4, ipsets)}
+    ruleset = {'ipv4': compile_chain(policy, 4, INPUT_HOOK, ipsets, guards[4]), 'ipv6': []}
     jumps = [dict(jump) for jump in DEFAULT_JUMPS]
     if policy.docker:
-        ruleset['ipv4'] += compile_chain(policy, 4, DOCKER_HOOK, ipsets)
+        ruleset['ipv4'] += compile_chain(policy, 4, DOCKER_HOOK, ipsets, guards[4])
         jumps.append({'chain': 'DOCKER-USER', 'target': DOCKER_CHAIN})
     if policy.ipv6:
-        ruleset['ipv6'] = compile_chain(policy, 6, INPUT_HOOK, ipsets)
+        guards[6] = sip_guard_chains(policy, 6, ipsets)
+        ruleset['ipv6'] = compile_chain(policy, 6, INPUT_HOOK, ipsets, guards[6])
+    for version, key in ((4, 'ipv4'), (6, 'ipv6')):
+        for chain in (SIP_CHAIN, SIP_TLS_CHAIN):
+            ruleset[key] += guards.get(version, {}).get(chain, [])
     ruleset['ipsets'] = sorted({s['name']: s for s in ipsets}.values(), key=lambda s: s['name'])
     ruleset['jumps'] = jumps
     return ruleset

@@ -112,6 +112,7 @@ ROLE_NAMES = {
     'custom_services': 'pbx_firewall_custom_services',
     'trunks': 'pbx_firewall_trunks',
     'sip_rate_limit': 'pbx_firewall_sip_rate_limit',
+    'sip_rate_limit_ipv6_prefix': 'pbx_firewall_sip_rate_limit_ipv6_prefix',
     'sip_scanner_agents': 'pbx_firewall_sip_scanner_agents',
     'custom_rules': 'pbx_firewall_custom_rules',
     'ipset_threshold': 'pbx_firewall_ipset_threshold',
@@ -263,6 +264,7 @@ class Policy(object):
         self.services = {}          # service -> tuple of (proto, port key)
         self.trunks = []            # list of (label, Subnet)
         self.sip_rate_limit = 0
+        self.sip_rate_limit_ipv6_prefix = 64   # IPv6 sources sharing one budget: a /64
         self.sip_scanner_agents = []
         self.custom_rules = {4: [], 6: []}
         self.ipset_threshold = DEFAULT_IPSET_THRESHOLD

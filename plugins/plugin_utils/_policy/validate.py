@@ -561,7 +561,7 @@ def _validate_scanner_agents(agents, errors, base):
 
 def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                 sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
-                ipv6=True, docker=False, resolver=None, names=None):
+                ipv6=True, docker=False, resolver=None, names=None, sip_rate_limit_ipv6_prefix=64):
     """Validate and normalize the whole inventory. Raises PolicyError listing every problem.
 
     ``sip_scanner_agents`` None means DEFAULT_SIP_SCANNER_AGENTS (an empty list: none).
@@ -588,6 +588,15 @@ def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
         errors.append('%s: %d is too high; valid: 0 (off) to %d new SIP requests per second '
                       'per source' % (names['sip_rate_limit'], policy.sip_rate_limit,
                                       SIP_RATE_LIMIT_MAX))
+    prefix = _validate_int(
+        64 if sip_rate_limit_ipv6_prefix is None else sip_rate_limit_ipv6_prefix,
+        names['sip_rate_limit_ipv6_prefix'], 1, errors,
+        'the IPv6 prefix length (1-128) whose addresses share one SIP rate budget')
+    if prefix is not None and prefix > 128:
+        errors.append('%s: %d is out of range; valid: 1-128 (64 = one budget per /64, 128 = per '
+                      'address)' % (names['sip_rate_limit_ipv6_prefix'], prefix))
+    elif prefix is not None:
+        policy.sip_rate_limit_ipv6_prefix = prefix
     policy.sip_scanner_agents = _validate_scanner_agents(sip_scanner_agents, errors,
                                                          names['sip_scanner_agents'])
     policy.custom_rules = _validate_custom_rules(custom_rules, errors, names['custom_rules'])

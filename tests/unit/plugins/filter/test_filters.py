@@ -309,15 +309,15 @@ def test_ansible_doc_renders_every_filter_without_warnings(tmp_path):
     ('{{ nets | pbxops.firewall.firewall_ruleset(trunk=["192.0.2.1"]) }}',
      "pbxops.firewall.firewall_ruleset: unknown keyword 'trunk' (did you mean trunks?); valid "
      "keywords: ports, custom_services, trunks, sip_rate_limit, sip_scanner_agents, custom_rules, "
-     "ipset_threshold, ipv6, docker, names"),
+     "ipset_threshold, ipv6, docker, names, sip_rate_limit_ipv6_prefix"),
     ('{{ nets | pbxops.firewall.firewall_ruleset(ipv4=false) }}',
      "pbxops.firewall.firewall_ruleset: unknown keyword 'ipv4' (did you mean ipv6?); valid "
      "keywords: ports, custom_services, trunks, sip_rate_limit, sip_scanner_agents, custom_rules, "
-     "ipset_threshold, ipv6, docker, names"),
+     "ipset_threshold, ipv6, docker, names, sip_rate_limit_ipv6_prefix"),
     ('{{ nets | pbxops.firewall.firewall_ruleset(networks=nets) }}',
      "pbxops.firewall.firewall_ruleset: unknown keyword 'networks'; valid keywords: ports, "
      "custom_services, trunks, sip_rate_limit, sip_scanner_agents, custom_rules, ipset_threshold, "
-     "ipv6, docker, names"),
+     "ipv6, docker, names, sip_rate_limit_ipv6_prefix"),
     ('{{ nets | pbxops.firewall.fail2ban_ignoreip(extras=[]) }}',
      "pbxops.firewall.fail2ban_ignoreip: unknown keyword 'extras' (did you mean extra?); valid "
      "keywords: extra, names"),
@@ -363,5 +363,6 @@ def test_standalone_example_of_the_readme_drops_the_default_scanners():
     """README: the filter alone, without sip_scanner_agents, drops the collection's default list."""
     rules = render('{{ nets | pbxops.firewall.firewall_ruleset(ports={"rtp": "12000-12100"}) }}',
                    nets=NETWORKS)['ipv4']
-    agents = sorted({rule.split('--string "')[1].split('"')[0] for rule in rules if '--string' in rule})
+    agents = sorted({rule.split('"SIP scanner ')[1].split(': block"')[0] for rule in rules
+                     if '"SIP scanner ' in rule})
     assert agents == sorted(_policy.DEFAULT_SIP_SCANNER_AGENTS)

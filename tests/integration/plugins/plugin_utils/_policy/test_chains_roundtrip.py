@@ -69,6 +69,15 @@ CASES = {
                                   2019, 2021, '2023-2024', 2026, 2028, 2030, 2032, 2034)]}),
     'docker-host': dict(networks=[OFFICE, VPN, HOST, INTERNET], trunks=['198.51.100.7'],
                         sip_rate_limit=10, sip_scanner_agents=['friendly-scanner'], docker=True),
+    # SIP guards: per-/56 IPv6 budget, many exempt never_block subnets (an ipset)
+    'sip-guards': dict(
+        networks=[dict(n, never_block=True) for n in _many(20)] + [INTERNET],
+        trunks=['198.51.100.7', '2001:db8:5::/48'], sip_rate_limit=1000,
+        sip_rate_limit_ipv6_prefix=56, sip_scanner_agents=['Friendly-Scanner', 'friendly-scanner', 'sip cli:x'],
+        ports={'sip': '5060-5061'}, docker=True),
+    'sip-guards-exempt-all': dict(
+        networks=[dict(INTERNET, never_block=True)], sip_rate_limit=1,
+        sip_rate_limit_ipv6_prefix=128),
     # a region allows ajam and every seventh site inside it blocks it: nomatch exceptions
     'ipsets': dict(networks=_many(300) + [INTERNET, {
         'name': 'region', 'subnet': ['10.64.0.0/10', 'fd64::/16'], 'services': ['ajam']}],
@@ -137,6 +146,11 @@ def test_cases_cover_what_they_claim():
     chunks = _policy.firewall_ruleset(**CASES['multiport-chunks'])['ipv4']
     assert sum('--dports' in rule and '2034' in rule for rule in chunks) == 1
     assert sum('--dports 2001,' in rule for rule in chunks) == 1
+    guards = _policy.firewall_ruleset(**CASES['sip-guards'])
+    assert any(s['name'].startswith('pbxfw-sipx4-') for s in guards['ipsets'])
+    assert any('--hashlimit-srcmask 56' in rule for rule in guards['ipv6'])
+    assert any(rule.startswith('-A PBX-FW-DOCKER ') and rule.endswith('-j PBX-FW-SIP-TLS')
+               for rule in guards['ipv4'])
     sets = _policy.firewall_ruleset(**CASES['ipsets'])
     assert any(entry.endswith(' nomatch') for s in sets['ipsets'] for entry in s['entries'])
     assert len(sets['ipv4']) <= 64 and len(sets['ipv6']) <= 64
@@ -179,7 +193,9 @@ def test_any_unicode_is_refused_with_a_path_or_read_back_identically(shared_netn
             _run_utf8(shared_netns + ['%s-%s-restore' % (tool, backend)],
                       _restore_text(ruleset[family]))
             saved = _run_utf8(shared_netns + ['%s-%s-save' % (tool, backend), '-t', 'filter'])
-            owned = [line for line in saved.split('\n') if line.startswith('-A %s ' % MAIN_CHAIN)]
+            chains = {line.split(' ')[1] for line in ruleset[family]}     # PBX-FIREWALL, the SIP guards
+            owned = [line for line in saved.split('\n')
+                     if line.startswith('-A ') and line.split(' ')[1] in chains]
             assert owned == ruleset[family]
         seen['applied'] += 1
         seen['non-ascii'] += any(not rule.isascii() for rule in ruleset['ipv4'])

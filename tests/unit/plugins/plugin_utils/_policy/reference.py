@@ -9,9 +9,14 @@ answers what the packet gets, by following the numbered steps of docs/design.md
 literally. It uses only the standard library (``ipaddress``), not netaddr and not
 the compiler, so that it is an independent second opinion.
 
-Not modelled: established/related traffic, loopback, the ICMPv6 types IPv6 needs,
-SIP scanners and floods (the test packets are new, non-loopback, ordinary
-packets), and custom rules (the property tests use none).
+Step 2 (the SIP guards) and step 3 (established/related) are modelled: a packet
+has a conntrack ``state``, a ``payload`` (bytes after the TCP/UDP header, or None)
+and ``over_limit`` (its source, an IPv4 address or an IPv6 prefix, has used up its
+SIP budget; the bookkeeping of the budget is the kernel's). What the guards look
+at is written out below in terms of SIP, not of iptables.
+
+Not modelled: loopback, the ICMPv6 types IPv6 needs, and custom rules (the
+property tests use none).
 
 Verdicts: ``'ACCEPT'``, ``'DROP'`` or ``None`` (no decision: the packet leaves the
 owned chain and the INPUT policy decides).
@@ -85,14 +90,82 @@ def subnets_of(network):
     return [ipaddress.ip_network(text.strip()) for text in raw]
 
 
+def _lines(payload):
+    """The payload's lines, each with whether a line feed ends it."""
+    parts = payload.split(b'\n')
+    return [(part, index < len(parts) - 1) for index, part in enumerate(parts)]
+
+
+def names_scanner(payload, agents):
+    """A line (not the first) is a User-Agent header whose value starts with an agent.
+
+    The header name is matched case-insensitively, then a colon, then no space or one
+    space, then the agent, case-insensitively. Anything else (a From user, a display
+    name, an agent later in the value, a first line) does not count.
+    """
+    lines = _lines(payload)
+    for text, _ended in lines[1:]:
+        lower = text.lower()
+        if not lower.startswith(b'user-agent:'):
+            continue
+        value = lower[len(b'user-agent:'):]
+        for agent in agents:
+            wanted = agent.lower().encode('ascii')
+            if value.startswith(wanted) or value.startswith(b' ' + wanted):
+                return True
+    return False
+
+
+def is_sip_request(payload):
+    """A line ending in " SIP/2.0" CR LF: a request line (a response starts with "SIP/2.0 ")."""
+    return any(ended and text.endswith(b' SIP/2.0\r') for text, ended in _lines(payload))
+
+
+def sip_guard_verdict(networks, address, proto, port, ports, trunks, sip_rate_limit,
+                      sip_scanner_agents, state, payload, over_limit):
+    """Step 2: DROP, or None when the SIP guards let the packet on."""
+    values = dict(DEFAULT_PORTS)
+    values.update(ports or {})
+    plain = [('udp', port_range(values['sip'])), ('tcp', port_range(values['sip']))]
+    tls = ('tcp', port_range(values['tls']))
+    on_plain = any(proto == p and r[0] <= port <= r[1] for p, r in plain)
+    on_tls = proto == tls[0] and tls[1][0] <= port <= tls[1][1] and state == 'NEW'
+    if port is None or not (sip_scanner_agents or sip_rate_limit) or not (on_plain or on_tls):
+        return None
+    exempt = [ipaddress.ip_network(t.strip()) for t in trunks or []]
+    for network in networks:
+        if network.get('never_block'):
+            exempt += subnets_of(network)
+    if any(net.version == address.version and address in net for net in exempt):
+        return None
+    if on_plain and payload:
+        if names_scanner(payload, sip_scanner_agents or []):
+            return DROP
+        if sip_rate_limit and over_limit and is_sip_request(payload):
+            return DROP
+    if on_tls and sip_rate_limit and over_limit:
+        return DROP      # TLS: every new connection counts, nothing is inspected
+    return None
+
+
 def verdict(networks, source, proto, port=None, ports=None, custom_services=None, trunks=None,
-            ipv6=True):
-    """What a new packet from ``source`` to (``proto``, ``port``) gets."""
+            ipv6=True, sip_rate_limit=0, sip_scanner_agents=(), state='NEW', payload=None,
+            over_limit=False):
+    """What a packet from ``source`` to (``proto``, ``port``) gets."""
     address = ipaddress.ip_address(source)
     if address.version == 6 and not ipv6:
         return None                      # no IPv6 rules at all: ip6tables is left alone
     table = service_table(ports, custom_services)
     service = service_of(table, proto, port)
+
+    # 2. the SIP guards see every packet to the SIP ports, whatever its state
+    if sip_guard_verdict(networks, address, proto, port, ports, trunks, sip_rate_limit,
+                         sip_scanner_agents, state, payload, over_limit) == DROP:
+        return DROP
+
+    # 3. established and related traffic
+    if state != 'NEW':
+        return ACCEPT
 
     # 3. trunk hosts get everything the sip service covers
     if service == 'sip':

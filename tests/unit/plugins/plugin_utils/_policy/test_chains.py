@@ -13,11 +13,13 @@ import random
 
 import pytest
 
+from ansible_collections.pbxops.firewall.plugins.module_utils import _evaluate
 from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import IPSET_NAME_MAX
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import chains
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import model
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import outputs
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import PolicyError
+from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy import reference
 from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.support import (
     BAD_HOST,
     CHAIN,
@@ -96,21 +98,14 @@ RULESETS = {
         resolver=lambda host: {'sip.example.net': ['192.0.2.10', '2001:db8:5::10']}[host],
         sip_rate_limit=20, sip_scanner_agents=['sipvicious', 'friendly-scanner', 'sipvicious'],
         ipv6=False), {
-        'ipv4': PRELUDE4 + [
-            CHAIN + '-p tcp -m tcp --dport 5060 -m string --string "friendly-scanner" --algo bm '
-                    '-m comment --comment "SIP scanner friendly-scanner: block" -j DROP',
-            CHAIN + '-p udp -m udp --dport 5060 -m string --string "friendly-scanner" --algo bm '
-                    '-m comment --comment "SIP scanner friendly-scanner: block" -j DROP',
-            CHAIN + '-p tcp -m tcp --dport 5060 -m string --string "sipvicious" --algo bm '
-                    '-m comment --comment "SIP scanner sipvicious: block" -j DROP',
-            CHAIN + '-p udp -m udp --dport 5060 -m string --string "sipvicious" --algo bm '
-                    '-m comment --comment "SIP scanner sipvicious: block" -j DROP',
-            CHAIN + '-p tcp -m tcp --dport 5060:5061 -m hashlimit --hashlimit-above 20/sec '
-                    '--hashlimit-burst 40 --hashlimit-mode srcip --hashlimit-name pbxfw-sip '
-                    '-m comment --comment "SIP flood above 20/s per source: block" -j DROP',
-            CHAIN + '-p udp -m udp --dport 5060 -m hashlimit --hashlimit-above 20/sec '
-                    '--hashlimit-burst 40 --hashlimit-mode srcip --hashlimit-name pbxfw-sip '
-                    '-m comment --comment "SIP flood above 20/s per source: block" -j DROP',
+        'ipv4': [
+            CHAIN + '-p tcp -m tcp --dport 5060 -m comment --comment "pbx-firewall: SIP guards" '
+                    '-j PBX-FW-SIP',
+            CHAIN + '-p udp -m udp --dport 5060 -m comment --comment "pbx-firewall: SIP guards" '
+                    '-j PBX-FW-SIP',
+            CHAIN + '-p tcp -m tcp --dport 5061 -m conntrack --ctstate NEW -m comment --comment '
+                    '"pbx-firewall: SIP-TLS guard (new connections)" -j PBX-FW-SIP-TLS',
+        ] + PRELUDE4 + [
             CHAIN + '-s 192.0.2.10/32 -p tcp -m tcp --dport 5060:5061 '
                     '-m comment --comment "trunk sip.example.net: allow sip" -j ACCEPT',
             CHAIN + '-s 192.0.2.10/32 -p udp -m multiport --dports 5060,10000:10200 '
@@ -125,7 +120,34 @@ RULESETS = {
                     '-m comment --comment "trunk 203.0.113.5: allow sip" -j ACCEPT',
             CHAIN + '-s 198.51.100.0/24 -p tcp -m tcp --dport 22 '
                     '-m comment --comment "Admins: allow ssh" -j ACCEPT',
-            DROP_ALL],
+            DROP_ALL] + [
+            # trunks return before the guards (203.0.113.5 lies inside 203.0.113.0/28)
+            '-A PBX-FW-SIP -s 192.0.2.10/32 -m comment --comment "trunks, never_block: no SIP '
+            'guards" -j RETURN',
+            '-A PBX-FW-SIP -s 203.0.113.0/28 -m comment --comment "trunks, never_block: no SIP '
+            'guards" -j RETURN',
+            # "\nUser-Agent:" + agent, then "\nUser-Agent: " + agent, case-insensitive
+            '-A PBX-FW-SIP -m string --hex-string "|0a557365722d4167656e743a667269656e646c792d7363'
+            '616e6e6572|" --algo bm --icase -m comment --comment "SIP scanner friendly-scanner: '
+            'block" -j DROP',
+            '-A PBX-FW-SIP -m string --hex-string "|0a557365722d4167656e743a20667269656e646c792d'
+            '7363616e6e6572|" --algo bm --icase -m comment --comment "SIP scanner friendly-scanner:'
+            ' block" -j DROP',
+            '-A PBX-FW-SIP -m string --hex-string "|0a557365722d4167656e743a736970766963696'
+            'f7573|" --algo bm --icase -m comment --comment "SIP scanner sipvicious: block" -j DROP',
+            '-A PBX-FW-SIP -m string --hex-string "|0a557365722d4167656e743a20736970766963696'
+            'f7573|" --algo bm --icase -m comment --comment "SIP scanner sipvicious: block" -j DROP',
+            # " SIP/2.0\r\n" ends a request line only: requests count, responses do not
+            '-A PBX-FW-SIP -m string --hex-string "|205349502f322e300d0a|" --algo bm -m hashlimit '
+            '--hashlimit-above 20/sec --hashlimit-burst 40 --hashlimit-mode srcip --hashlimit-name '
+            'pbxfw-sip -m comment --comment "SIP requests above 20/s per address: block" -j DROP',
+            '-A PBX-FW-SIP-TLS -s 192.0.2.10/32 -m comment --comment "trunks, never_block: no SIP '
+            'guards" -j RETURN',
+            '-A PBX-FW-SIP-TLS -s 203.0.113.0/28 -m comment --comment "trunks, never_block: no '
+            'SIP guards" -j RETURN',
+            '-A PBX-FW-SIP-TLS -m hashlimit --hashlimit-above 20/sec --hashlimit-burst 40 '
+            '--hashlimit-mode srcip --hashlimit-name pbxfw-sip-tls -m comment --comment "SIP-TLS '
+            'connections above 20/s per address: block" -j DROP'],
         'ipv6': [], 'ipsets': [], 'jumps': JUMPS}),
 
     # 15 multiport slots per rule, a range counts two; touching ports merge into ranges
@@ -226,10 +248,12 @@ def test_scanner_agents_default_to_the_collection_list():
     assert sorted(model.DEFAULT_SIP_SCANNER_AGENTS) == [
         'VaxSIPUserAgent', 'friendly-scanner', 'iWar', 'pplsip', 'sip-scan', 'sipcli', 'sipptk',
         'sipvicious', 'sundayddr']
+    # header-anchored: a line feed, then the header with or without the space, any case
     assert scanners == [
-        CHAIN + '-p %s -m %s --dport 5060 -m string --string "%s" --algo bm -m comment '
-        '--comment "SIP scanner %s: block" -j DROP' % (proto, proto, agent, agent)
-        for agent in sorted(model.DEFAULT_SIP_SCANNER_AGENTS) for proto in ('tcp', 'udp')]
+        '-A PBX-FW-SIP -m string --hex-string "|%s|" --algo bm --icase -m comment '
+        '--comment "SIP scanner %s: block" -j DROP'
+        % (('\nUser-Agent:' + space + agent).encode('ascii').hex(), agent)
+        for agent in sorted(model.DEFAULT_SIP_SCANNER_AGENTS) for space in ('', ' ')]
     assert chains.firewall_ruleset([], ipv6=False, sip_scanner_agents=None)['ipv4'] == rules
     assert not [rule for rule in chains.firewall_ruleset([], ipv6=False, sip_scanner_agents=[])['ipv4']
                 if '-m string' in rule]
@@ -239,10 +263,14 @@ def test_scanner_agents_default_to_the_collection_list():
 def test_sip_rate_limit_is_printed_back_unchanged(rate):
     """hashlimit stores 1/rate in microseconds; up to 1000/s iptables-save prints the same rate."""
     rules = chains.firewall_ruleset([], sip_rate_limit=rate, ipv6=False, sip_scanner_agents=[])['ipv4']
-    assert rules[2] == (CHAIN + '-p tcp -m tcp --dport 5060:5061 -m hashlimit --hashlimit-above '
-                        '%d/sec --hashlimit-burst %d --hashlimit-mode srcip --hashlimit-name '
-                        'pbxfw-sip -m comment --comment "SIP flood above %d/s per source: block" '
-                        '-j DROP' % (rate, 2 * rate, rate))
+    assert rules[-1] == ('-A PBX-FW-SIP-TLS -m hashlimit --hashlimit-above %d/sec --hashlimit-burst '
+                         '%d --hashlimit-mode srcip --hashlimit-name pbxfw-sip-tls -m comment '
+                         '--comment "SIP-TLS connections above %d/s per address: block" -j DROP'
+                         % (rate, 2 * rate, rate))
+    assert rules[-2] == ('-A PBX-FW-SIP -m string --hex-string "|205349502f322e300d0a|" --algo bm '
+                         '-m hashlimit --hashlimit-above %d/sec --hashlimit-burst %d '
+                         '--hashlimit-mode srcip --hashlimit-name pbxfw-sip -m comment --comment '
+                         '"SIP requests above %d/s per address: block" -j DROP' % (rate, 2 * rate, rate))
     period = 1000000 // rate            # XT_HASHLIMIT_SCALE_v2; libxt_hashlimit prints 10**6 // period
     assert 1000000 // period == rate
 
@@ -302,3 +330,70 @@ def test_service_name_limit_keeps_every_ipset_name_within_the_host_limit():
     assert str(excinfo.value) == ("pbx_firewall_custom_services.zzzzzzzzzzzzz: service name "
                                   "'zzzzzzzzzzzzz' must match [a-z][a-z0-9_]* and be at most "
                                   "12 characters")
+
+
+SIP_NETS = [{'name': 'Office', 'subnet': ['10.1.0.0/24', '2001:db8:1::/64'], 'services': ['sip'],
+             'never_block': True},
+            {'name': 'Internet', 'subnet': ['0.0.0.0/0', '::/0'], 'services': ['sip']}]
+SIP_OPTIONS = dict(trunks=['192.0.2.7'], sip_rate_limit=20,
+                   sip_scanner_agents=['friendly-scanner', 'sipcli'])
+OPTIONS_FROM = (b'OPTIONS sip:100@pbx SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.9:5060\r\n'
+                b'From: "%s" <sip:%s@pbx>;tag=1\r\n%s\r\n\r\n')
+OK_REPLY = b'SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.51.100.1:5060\r\nUser-Agent: Yealink\r\n\r\n'
+
+
+def _req(user=b'alice', ua=b'User-Agent: Yealink SIP-T46S'):
+    return OPTIONS_FROM % (user, user, ua)
+
+
+@pytest.mark.parametrize('source, proto, port, state, payload, over, expected', [
+    # scanner User-Agents, in the header only, any case, with or without the space
+    ('203.0.113.9', 'udp', 5060, 'NEW', _req(ua=b'User-Agent: friendly-scanner'), False, 'DROP'),
+    ('203.0.113.9', 'udp', 5060, 'ESTABLISHED', _req(ua=b'User-Agent: Friendly-Scanner'), False, 'DROP'),
+    ('203.0.113.9', 'tcp', 5060, 'ESTABLISHED', _req(ua=b'user-agent:FRIENDLY-SCANNER'), False, 'DROP'),
+    ('203.0.113.9', 'udp', 5060, 'NEW', _req(ua=b'User-Agent: sipcli/v1.8'), False, 'DROP'),
+    ('203.0.113.9', 'udp', 5060, 'NEW', _req(user=b'sipcliente'), False, 'ACCEPT'),
+    ('203.0.113.9', 'udp', 5060, 'NEW', _req(user=b'friendly-scanner'), False, 'ACCEPT'),
+    ('203.0.113.9', 'udp', 5060, 'NEW', _req(ua=b'User-Agent: my friendly-scanner'), False, 'ACCEPT'),
+    ('203.0.113.9', 'udp', 10000, 'NEW', _req(ua=b'User-Agent: friendly-scanner'), False, 'ACCEPT'),
+    # the rate limit counts requests, never responses; TLS: new connections only
+    ('203.0.113.9', 'udp', 5060, 'ESTABLISHED', _req(), True, 'DROP'),
+    ('203.0.113.9', 'udp', 5060, 'ESTABLISHED', _req(), False, 'ACCEPT'),
+    ('203.0.113.9', 'udp', 5060, 'ESTABLISHED', OK_REPLY, True, 'ACCEPT'),
+    ('203.0.113.9', 'tcp', 5060, 'NEW', None, True, 'ACCEPT'),
+    ('203.0.113.9', 'tcp', 5061, 'NEW', None, True, 'DROP'),
+    ('203.0.113.9', 'tcp', 5061, 'ESTABLISHED', b'\x17\x03\x03', True, 'ACCEPT'),
+    ('2001:db8:2::5', 'udp', 5060, 'NEW', _req(), True, 'DROP'),
+    # trunks and never_block networks are exempt from both guards
+    ('192.0.2.7', 'udp', 5060, 'NEW', _req(ua=b'User-Agent: friendly-scanner'), True, 'ACCEPT'),
+    ('10.1.0.5', 'udp', 5060, 'ESTABLISHED', _req(ua=b'User-Agent: friendly-scanner'), True, 'ACCEPT'),
+    ('2001:db8:1::5', 'tcp', 5061, 'NEW', None, True, 'ACCEPT'),
+])
+def test_sip_guards(source, proto, port, state, payload, over, expected):
+    """The compiled guards (run by the interpreter) and the written semantics agree."""
+    compiled = _evaluate.Evaluator(chains.firewall_ruleset(SIP_NETS, **SIP_OPTIONS))
+    family = 'ipv6' if ':' in source else 'ipv4'
+    verdict = compiled.evaluate(family, source, proto, port, state=state, payload=payload,
+                                over_limit=over)
+    assert (verdict.target, verdict.uncertain) == (expected, [])
+    assert reference.verdict(SIP_NETS, source, proto, port, state=state, payload=payload,
+                             over_limit=over, **SIP_OPTIONS) == expected
+
+
+def test_sip_guards_ipv6_prefix():
+    rules = chains.firewall_ruleset(SIP_NETS, sip_rate_limit=5, sip_rate_limit_ipv6_prefix=48)['ipv6']
+    assert [r for r in rules if 'srcmask' in r] == [
+        '-A PBX-FW-SIP -m string --hex-string "|205349502f322e300d0a|" --algo bm -m hashlimit '
+        '--hashlimit-above 5/sec --hashlimit-burst 10 --hashlimit-mode srcip --hashlimit-name '
+        'pbxfw-sip --hashlimit-srcmask 48 -m comment --comment "SIP requests above 5/s per /48: '
+        'block" -j DROP',
+        '-A PBX-FW-SIP-TLS -m hashlimit --hashlimit-above 5/sec --hashlimit-burst 10 '
+        '--hashlimit-mode srcip --hashlimit-name pbxfw-sip-tls --hashlimit-srcmask 48 -m comment '
+        '--comment "SIP-TLS connections above 5/s per /48: block" -j DROP']
+    per_address = chains.firewall_ruleset(SIP_NETS, sip_rate_limit=5, sip_rate_limit_ipv6_prefix=128)
+    assert not any('srcmask' in r for r in per_address['ipv6'])
+
+
+def test_no_guards_without_agents_or_rate():
+    compiled = chains.firewall_ruleset(SIP_NETS, trunks=['192.0.2.7'], sip_scanner_agents=[])
+    assert not any('PBX-FW-SIP' in r for r in compiled['ipv4'] + compiled['ipv6'])

@@ -152,7 +152,9 @@ FLAGS = st.sampled_from((None, True, False))
 PORT_OVERRIDES = {key: st.sampled_from((None,) + choices) for key, choices in PORT_CHOICES.items()}
 OPTIONS = st.fixed_dictionaries({
     'sip_rate_limit': st.sampled_from((0, 0, 1, 50)),
-    'sip_scanner_agents': st.sampled_from(([], ['friendly-scanner'], ['sipvicious', 'VaxSIPUserAgent'])),
+    'sip_rate_limit_ipv6_prefix': st.sampled_from((64, 48, 128)),
+    'sip_scanner_agents': st.sampled_from(([], ['friendly-scanner'], ['sipvicious', 'VaxSIPUserAgent'],
+                                           ['Friendly-Scanner', 'friendly-scanner', 'sipcli'])),
     'ipset_threshold': st.sampled_from((0, 1, 1, 2, 3, 16)),
     'ipv6': st.sampled_from((True, True, True, False)),
 })
@@ -229,8 +231,39 @@ def _packet_to(rng, table, service):
     return proto, rng.choice((rng_ports[0], rng_ports[1], rng.randint(*rng_ports)))
 
 
+# SIP payloads around the guards' edges: requests and responses, scanner User-Agents in
+# other cases, with and without the space, the agent in a From user, a display name or a
+# body, a request line without CR LF, a bare keep-alive.
+SIP_UAS = ('friendly-scanner', 'FRIENDLY-Scanner', 'sipvicious', 'VaxSIPUserAgent/3.1',
+           'Yealink SIP-T46S', 'sipcliente', 'x friendly-scanner')
+
+
+def sip_payload(rng):
+    kind = rng.randrange(8)
+    if kind == 0:
+        return None                                   # a SYN, an empty datagram
+    if kind == 1:
+        return b'\r\n\r\n'                           # keep-alive
+    ua = rng.choice(SIP_UAS).encode('ascii')
+    header = rng.choice((b'User-Agent: ', b'User-Agent:', b'user-agent: ', b'User-Agent:  ',
+                         b'X-User-Agent: ', b'Server: '))
+    first = rng.choice((b'OPTIONS sip:100@pbx SIP/2.0\r\n', b'INVITE sip:1@pbx SIP/2.0\r\n',
+                        b'SIP/2.0 200 OK\r\n', b'SIP/2.0 401 Unauthorized\r\n',
+                        b'REGISTER sip:pbx SIP/2.0\n'))
+    lines = [b'Via: SIP/2.0/UDP 10.0.0.9:5060', b'From: "%s" <sip:%s@pbx>;tag=1' % (ua, ua)]
+    if rng.random() < 0.8:
+        lines.insert(rng.randrange(len(lines) + 1), header + ua)
+    body = b'v=0\r\ns=%s\r\n' % ua if rng.random() < 0.3 else b''
+    return first + b'\r\n'.join(lines) + b'\r\n\r\n' + body
+
+
 def packets(rng, inventory, count=30):
-    """Random new packets; sources and ports cluster where the decisions change."""
+    """Random packets; sources and ports cluster where the decisions change.
+
+    Each is (source, proto, port, state, payload, over_limit): mostly new, sometimes
+    established; a payload that may be a SIP request or response; and whether the
+    source is over its SIP budget.
+    """
     ports = _service_ports(inventory)
     table = reference.service_table(inventory['ports'], inventory['custom_services'])
     mentioned = _mentioned(inventory)
@@ -252,7 +285,9 @@ def packets(rng, inventory, count=30):
             if proto != 'icmp':
                 port = rng.choice(ports) if rng.random() < 0.8 else rng.randint(1, 65535)
             source = address_near(rng, inventory)
-        result.append((source, proto, port))
+        state = 'NEW' if rng.random() < 0.7 else rng.choice(('ESTABLISHED', 'RELATED'))
+        payload = sip_payload(rng) if proto != 'icmp' else None
+        result.append((source, proto, port, state, payload, rng.random() < 0.5))
     return result
 
 
@@ -260,9 +295,10 @@ def _family(source):
     return 'ipv4' if ipaddress.ip_address(source).version == 4 else 'ipv6'
 
 
-def _verdict(evaluator, source, proto, port):
+def _verdict(evaluator, source, proto, port, state='NEW', payload=None, over=False):
     """The evaluator's target; the compiler's rules must never leave it uncertain."""
-    result = evaluator.evaluate(_family(source), source, proto, port)
+    result = evaluator.evaluate(_family(source), source, proto, port, state=state, payload=payload,
+                                over_limit=over)
     assert result.target != _evaluate.UNKNOWN and not result.uncertain, result.as_dict()
     return result.target
 
@@ -272,6 +308,7 @@ def _compile(inventory):
         inventory['networks'], ports=inventory['ports'],
         custom_services=inventory['custom_services'], trunks=inventory['trunks'],
         sip_rate_limit=inventory['sip_rate_limit'],
+        sip_rate_limit_ipv6_prefix=inventory['sip_rate_limit_ipv6_prefix'],
         sip_scanner_agents=inventory['sip_scanner_agents'],
         ipset_threshold=inventory['ipset_threshold'], ipv6=inventory['ipv6'])
 
@@ -287,13 +324,15 @@ def scenarios(draw):
 def test_compiled_rules_agree_with_the_reference_semantics(scenario):
     inventory, traffic = scenario
     chains = _evaluate.Evaluator(_compile(inventory))
-    for source, proto, port in traffic:
+    for source, proto, port, state, payload, over in traffic:
         expected = reference.verdict(
             inventory['networks'], source, proto, port, ports=inventory['ports'],
             custom_services=inventory['custom_services'], trunks=inventory['trunks'],
-            ipv6=inventory['ipv6'])
-        got = _verdict(chains, source, proto, port)
-        assert got == expected, (source, proto, port)
+            ipv6=inventory['ipv6'], sip_rate_limit=inventory['sip_rate_limit'],
+            sip_scanner_agents=inventory['sip_scanner_agents'], state=state, payload=payload,
+            over_limit=over)
+        got = _verdict(chains, source, proto, port, state, payload, over)
+        assert got == expected, (source, proto, port, state, payload, over)
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -383,6 +422,12 @@ def test_output_is_deterministic(pair):
     assert _policy.asterisk_localnet(shuffled['networks']) == _policy.asterisk_localnet(inventory['networks'])
 
 
+# each owned chain and the targets its rules may have: the SIP guard chains are called from
+# PBX-FIREWALL and give back what they do not drop
+GUARD_TARGETS = {'PBX-FIREWALL': ('PBX-FW-SIP', 'PBX-FW-SIP-TLS'), 'PBX-FW-SIP': ('RETURN',),
+                 'PBX-FW-SIP-TLS': ('RETURN',)}
+
+
 @SETTINGS
 @given(inventories())
 def test_kernel_limits_are_respected(inventory):
@@ -392,7 +437,8 @@ def test_kernel_limits_are_respected(inventory):
     for rule in chains.rules():
         # only syntax the evaluator decides (docker mode aside, which these inventories lack)
         assert rule.uncertain == [], (rule.line, rule.uncertain)
-        assert rule.chain == 'PBX-FIREWALL' and rule.target in ('ACCEPT', 'DROP'), rule.line
+        assert rule.chain in GUARD_TARGETS and rule.target in ('ACCEPT', 'DROP') + GUARD_TARGETS[
+            rule.chain], rule.line
         for module, options in rule.modules:
             if module == 'multiport':
                 (ports,) = [value for name, value in options if name == '--dports']

@@ -247,6 +247,19 @@ def test_fail2ban_ignoreip_extra_errors():
                                   "bits set; did you mean 10.0.0.0/8?")
 
 
+@pytest.mark.parametrize('value, message', [
+    (0, "pbx_firewall_sip_rate_limit_ipv6_prefix: must be an integer >= 1 (the IPv6 prefix length "
+        "(1-128) whose addresses share one SIP rate budget), got integer 0"),
+    (129, 'pbx_firewall_sip_rate_limit_ipv6_prefix: 129 is out of range; valid: 1-128'),
+    (1.5, "pbx_firewall_sip_rate_limit_ipv6_prefix: must be an integer >= 1 (the IPv6 prefix "
+          "length (1-128) whose addresses share one SIP rate budget), got float 1.5"),
+])
+def test_sip_rate_limit_ipv6_prefix_errors(value, message):
+    with pytest.raises(PolicyError) as caught:
+        chains.firewall_ruleset([], sip_rate_limit=5, sip_rate_limit_ipv6_prefix=value)
+    assert message in str(caught.value)
+
+
 # --------------------------------------------------------------------------- issue 11: hostile input
 
 ONLY_MATCH_AND_TARGET = ('is not allowed: give only the match and target; the collection appends '
@@ -492,7 +505,7 @@ def test_messages_use_the_names_the_caller_gives():
 @pytest.mark.parametrize('names, message', [
     ({'network': 'x'}, "names: unknown input 'network'; valid: addresses, custom_rules, "
                        "custom_services, docker, extra, ipset_threshold, ipv6, networks, ports, "
-                       "sip_rate_limit, sip_scanner_agents, subnets, trunks"),
+                       "sip_rate_limit, sip_rate_limit_ipv6_prefix, sip_scanner_agents, subnets, trunks"),
     ({'networks': 'a\nb'}, "names.networks: must be a variable name or path such as "
                            "pbx_firewall_networks, got 'a\\nb'"),
     ('pbx_firewall', "names: must be a mapping of input to the name used in messages (e.g. "
