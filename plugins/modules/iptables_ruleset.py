@@ -462,7 +462,7 @@ def main():
             if module._diff:
                 result['diff'] = owned_diff(host, tables, sets, plan, files)
             if result['changed'] and not module.check_mode:
-                warnings = apply(module, host, tables, sets, plan, files, result)
+                warnings += apply(module, host, tables, sets, plan, files, result)
     except LockTimeout as exc:
         module.fail_json(msg=str(exc), **result)
     for warning in host.warnings + warnings:
