@@ -342,7 +342,7 @@ def test_ansible_doc_renders_every_filter_without_warnings(tmp_path):
      "pbxops.firewall.pbx_firewall_policy: unknown keyword 'ignoreip' (did you mean "
      "ignoreip_extra?); valid keywords: ports, custom_services, trunks, sip_rate_limit, "
      "sip_scanner_agents, custom_rules, ipset_threshold, ipv6, docker, ignoreip_extra, "
-     "docker_jails, enabled"),
+     "docker_jails, enabled, sip_rate_limit_ipv6_prefix"),
     ('{{ [] | pbxops.firewall.owned_file_changes([], mod="0600") }}',
      "pbxops.firewall.owned_file_changes: unknown keyword 'mod' (did you mean mode?); valid "
      "keywords: wanted, owner, group, mode"),
