@@ -202,3 +202,13 @@ def test_bad_rule_is_an_error_naming_it():
     with pytest.raises(ValueError) as exc:
         _evaluate.evaluate(rs([FINAL, '-A PBX-FIREWALL -s ten -j DROP']), 'ipv4', '10.0.0.1', 'tcp', 22)
     assert "ruleset.ipv4[1]: -s 'ten' is not an address or CIDR" in str(exc.value)
+
+
+def test_a_port_iptables_would_reject_leaves_the_outcome_unknown():
+    """iptables-restore --test owns the error for such a rule; the evaluator only cannot decide."""
+    ruleset = {'ipv4': ['-A PBX-FIREWALL -p tcp -m tcp --dport 99999 -j ACCEPT',
+                        '-A PBX-FIREWALL -j DROP']}
+    verdict = _evaluate.Evaluator(ruleset).evaluate('ipv4', '192.0.2.1', 'tcp', 22)
+    assert verdict.target == 'UNKNOWN'
+    assert verdict.as_dict()['uncertain'] == [ruleset['ipv4'][0]]
+    assert verdict.as_dict()['possible'] == ['ACCEPT', 'DROP']
