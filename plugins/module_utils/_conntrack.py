@@ -6,7 +6,7 @@
 """Flows that lost access with an apply: private to this collection.
 
 This file is private to the pbxops.firewall collection (no stable API). It owns one
-part of "a block takes effect at once" (DESIGN.md): after an apply, which conntrack
+part of "a block takes effect at once" (docs/design.md): after an apply, which conntrack
 entries must go so that an address that lost access to a service cannot keep using a
 flow it opened before, while every other flow stays. Which verdict a new packet gets
 from the old and from the new ruleset is the evaluator's question; this file asks it
@@ -20,7 +20,9 @@ through two callables and keeps the rest pure:
   nothing did) is not ours to judge and stays;
 * ``delete_argv``: the ``conntrack -D`` arguments that delete exactly one flow.
 
-Forwarded flows (Docker-host mode, ``DOCKER-USER``) are not handled here.
+Forwarded flows (Docker-host mode, ``DOCKER-USER``) are not handled here. The module does
+not call this file yet: wiring it into the apply (after the commit, only when the rules
+changed) and its real-traffic test are the open part of that issue.
 """
 
 from __future__ import absolute_import, division, print_function
