@@ -69,7 +69,7 @@ def attacks(lab):
                       timeout=90, check=False).stdout
     row['svwar'] = sum('| %d ' % n in out for n in range(100, 120))
     lab.sipp('atk', sip_lab.send() + sip_lab.RECV_200 + ''.join(
-        sip_lab.send(agent='friendly-scanner', pause_ms=100) for _ in range(3)),
+        sip_lab.send(agent='friendly-scanner', pause_ms=100) for _request in range(3)),
         rate=1, count=1, transport='t1', seconds=8)
     lab.sipp('atk', sip_lab.send(agent='Friendly-Scanner'), rate=10, count=3, seconds=8)
     lab.sipp('phone', sip_lab.send(user='sipcliente'), rate=10, count=3, seconds=8)

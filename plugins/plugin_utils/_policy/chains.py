@@ -56,7 +56,6 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model impo
     DROP,
     SERVICE_NAME_MAX,
     SIP_PLAINTEXT,
-    SIP_SIGNALLING,
     VERB,
     comment_arg,
     port_text,

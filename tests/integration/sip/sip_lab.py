@@ -184,9 +184,9 @@ SCENARIO = '''<?xml version="1.0" encoding="ISO-8859-1" ?>
 def benign_options(lab, local_port):
     """sipsak: one harmless OPTIONS from ``local_port`` (also its sending port: -S)."""
     run(lab.exec_argv('atk') + ['sipsak', '-s', 'sip:100@%s' % PBX4, '-S', '-l', str(local_port),
-                                '-H', CLIENTS['atk'][0].split('/')[0]], timeout=30, check=False)
+                                '-H', CLIENTS['atk'][0].partition('/')[0]], timeout=30, check=False)
     time.sleep(0.3)
-    return [e for e in lab.received(src=CLIENTS['atk'][0].split('/')[0])
+    return [e for e in lab.received(src=CLIENTS['atk'][0].partition('/')[0])
             if e['sport'] == local_port and e['ua'].startswith('sipsak')]
 
 

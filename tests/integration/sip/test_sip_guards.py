@@ -86,7 +86,7 @@ def test_svwar_after_a_benign_options_from_the_same_port(lab):
 def test_scanner_on_an_established_tcp_connection(lab):
     """One benign OPTIONS, then three scanner requests, on one TCP connection (sipp t1)."""
     scenario = sip_lab.send() + sip_lab.RECV_200 + ''.join(
-        sip_lab.send(agent='friendly-scanner', pause_ms=100) for _ in range(3))
+        sip_lab.send(agent='friendly-scanner', pause_ms=100) for _request in range(3))
     lab.sipp('atk', scenario, rate=1, count=1, transport='t1', seconds=8)
     lab.settle()
     benign = lab.received(src='10.215.0.10', proto='tcp', ua='Yealink SIP-T46S')
