@@ -188,3 +188,12 @@ def fix_for(name, template):
     """One-line fix for a transport that does not carry the desired local_net."""
     return ('[%s] does not inherit (%s): write its section header as [%s](%s) in pjsip.conf, '
             'or list %s in pbx_firewall_asterisk_pjsip_transports' % (name, template, name, template, name))
+
+
+def chan_sip_unknown(absent, config_dir):
+    """The warning when chan_sip is asked for and no Asterisk answers: nothing is written
+    for chan_sip, since only a running Asterisk tells whether it has chan_sip."""
+    return ('%s, so whether it has chan_sip (removed in Asterisk 21) cannot be checked: nothing is written for '
+            'chan_sip (no localnet include file in %s, no #include in sip.conf). The PJSIP file, the firewall '
+            'and fail2ban are managed as usual. Start Asterisk and run the role again, or set '
+            'pbx_firewall_asterisk_chan_sip: false.' % (absent, config_dir))

@@ -31,7 +31,7 @@ description:
   - A transport that does not carry O(local_net) in the end is reported by name with the
     one-line fix, as a warning, or as a failure with O(required=true).
   - With O(state=probe), only reads whether Asterisk runs, its version and whether
-    C(chan_sip) is loaded.
+    C(chan_sip) is loaded (V(false) when no Asterisk answers).
   - C(asterisk -rx) exits 0 for unknown or failed commands; failure is read from the output.
   - Also warns when a transport sets C(external_media_address) and none of the host's own
     addresses lies in a O(local_net) subnet (Asterisk then leaves the private media address
@@ -64,7 +64,10 @@ options:
     type: path
     default: /etc/asterisk
   chan_sip:
-    description: Also run C(sip reload) (Asterisk up to 20).
+    description:
+      - With O(state=reload), also run C(sip reload) (Asterisk up to 20).
+      - With O(state=probe), chan_sip is asked for; when no Asterisk answers, the module warns
+        that nothing is written for chan_sip (whether it exists is known only while Asterisk runs).
     type: bool
     default: false
   restart:
@@ -110,8 +113,8 @@ version:
   returned: when running
   type: str
 chan_sip:
-  description: Whether chan_sip.so is loaded.
-  returned: state=probe and running
+  description: Whether chan_sip.so is loaded (V(false) when no Asterisk answers).
+  returned: state=probe, or no Asterisk answers
   type: bool
 transports:
   description: C(local_net) of each transport checked, as Asterisk printed it after the reload.
@@ -193,14 +196,15 @@ def main():
     )
     params = module.params
     binary = module.get_bin_path('asterisk')
-    if binary is None:
-        module.exit_json(changed=False, running=False,
-                         msg='Asterisk is not installed on this host (no asterisk binary in PATH).')
-    cli = ast.Cli(module.run_command, binary)
-    version = cli.running()
+    cli = ast.Cli(module.run_command, binary or 'asterisk')
+    version = cli.running() if binary else None
     if version is None:
-        module.exit_json(changed=False, running=False,
-                         msg='No Asterisk answers on this host (asterisk -rx): it reads the files when it starts.')
+        absent = ('Asterisk is not installed on this host (no asterisk binary in PATH)' if binary is None
+                  else "No Asterisk answers on this host (asterisk -rx 'core show version')")
+        if params['state'] == 'probe' and params['chan_sip']:
+            module.warn(ast.chan_sip_unknown(absent, params['config_dir']))
+        module.exit_json(changed=False, running=False, chan_sip=False,
+                         msg='%s: it reads the files when it starts.' % absent)
     result = dict(running=True, version=version, changed=False)
     try:
         if params['state'] == 'probe':
