@@ -14,6 +14,10 @@ NEW inventory that changes the firewall, ignoreip and local_net:
 2. a real run then changes exactly the tasks check mode said would change (per task,
    per loop item);
 3. ``--check`` after the real run reports changed=0 and changes nothing.
+
+chan_sip is asked for throughout, and no Asterisk runs in the namespace: every run, check
+mode included, warns that nothing is written for chan_sip, and neither its include file
+nor a line in the administrator's ``sip.conf`` ever appears.
 """
 
 from __future__ import annotations
@@ -52,6 +56,20 @@ def _host(paths, networks, **extra):
 
 def _state(netns, paths):
     return dict(sup.digest_of(sup.snapshot(netns.name)), **paths.artefacts())
+
+
+def _nothing_for_chan_sip(run, paths, sip_conf):
+    """No Asterisk answers: the probe warned, and nothing was written for chan_sip."""
+    probe = run.one('pbx', 'Ask the running Asterisk whether chan_sip is loaded')
+    assert probe['status'] == 'ok' and probe['result']['running'] is False, probe
+    warnings = ' '.join(probe['warnings']).replace("\\'", "'")
+    for fragment in ('Asterisk is not installed on this host', 'whether it has chan_sip',
+                     'nothing is written for chan_sip', str(paths.asterisk_dir)):
+        assert fragment in warnings, (fragment, probe['warnings'])
+    assert run.one('pbx', 'Write the chan_sip localnet include file')['status'] == 'skipped'
+    assert run.one('pbx', "Include the localnet file in sip.conf's [general] section")['status'] == 'skipped'
+    assert not (paths.asterisk_dir / 'sip_pbx_firewall.conf').exists()
+    assert (paths.asterisk_dir / 'sip.conf').read_text() == sip_conf
 
 
 def _changes(run):
@@ -95,6 +113,7 @@ def test_check_mode_predicts_the_real_run_and_changes_nothing(netns, playbook, r
     # the existing, different state
     old = playbook.run(_play(paths), _host(paths, OLD), netns=netns.name)
     assert old.rc == 0, old.output
+    _nothing_for_chan_sip(old, paths, admin_files['sip.conf'])
     assert 'PBX-FIREWALL' in netns.save('nft')
     existing = _state(netns, paths)
     jail_before = paths.jail_file.read_text()
@@ -111,14 +130,13 @@ def test_check_mode_predicts_the_real_run_and_changes_nothing(netns, playbook, r
     assert old_ssh in before and old_ssh not in after
     assert new_ssh in after and new_ssh not in before
     assert 'add pbxfw-web-a4-' in after and '10.70.20.0/24' in after and '10.70.20.0/24' not in before
-    before, after = _diffs(check, "Write the ignoreip jail.d file (fail2ban's own config test must pass)")
+    before, after = _diffs(check, "Write the ignoreip jail.d file")
     assert 'ignoreip = 127.0.0.0/8 192.168.10.0/24 ::1/128' in before
     assert 'ignoreip = 10.9.0.0/24 127.0.0.0/8 192.168.20.0/24 ::1/128 fd00:9::/64' in after
     before, after = _diffs(check, 'Write the PJSIP local_net template section')
     assert 'local_net=10.8.0.0/24' in before and 'local_net=10.9.0.0/24' in after
     assert 'local_net=10.8.0.0/24' not in after
-    before, after = _diffs(check, 'Write the chan_sip localnet include file')
-    assert 'localnet=192.168.10.0/24' in before and 'localnet=192.168.20.0/24' in after
+    _nothing_for_chan_sip(check, paths, admin_files['sip.conf'])
     before, after = _diffs(check, 'Manage local_net inside named PJSIP transports')
     assert 'local_net=fd00:8::/64' in before and 'local_net=fd00:9::/64' in after
 
@@ -131,11 +149,11 @@ def test_check_mode_predicts_the_real_run_and_changes_nothing(netns, playbook, r
             == {t: c for t, c in done.items() if t in role_tasks})
     assert _changed_tasks(done, run=real) == sorted([
         'Apply the owned iptables and ip6tables chains',
-        "Write the ignoreip jail.d file (fail2ban's own config test must pass)",
+        "Write the ignoreip jail.d file",
         'Write the PJSIP local_net template section',
         'Manage local_net inside named PJSIP transports',
-        'Write the chan_sip localnet include file',
     ])
+    _nothing_for_chan_sip(real, paths, admin_files['sip.conf'])
     # the same handlers were notified in both runs
     assert sorted(r['task'] for r in check.of('pbx', handler=True)) == sorted(r['task'] for r in real.of('pbx', handler=True))
     assert real.one('pbx', 'Record what changed')['result']['ansible_facts']['pbx_firewall_changed'] == \
@@ -152,6 +170,7 @@ def test_check_mode_predicts_the_real_run_and_changes_nothing(netns, playbook, r
     assert recheck.rc == 0, recheck.output
     assert _changed_tasks(_changes(recheck)) == []
     assert 'changed=0' in recheck.output
+    _nothing_for_chan_sip(recheck, paths, admin_files['sip.conf'])
     assert _state(netns, paths) == applied
 
     # 4. pbx_firewall_enabled: false takes back every owned chain, file and line, and nothing else

@@ -1,0 +1,120 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Reading fail2ban's configuration test for pbxops.firewall's ``fail2ban_config_check`` module.
+
+Private to this collection (no public API): it owns what the role makes of
+``fail2ban-client -t``: fail2ban's own error lines out of its log output, the verdict of
+the two tests the module runs (the configuration with the role's jail.d file, and, when
+that fails, the same configuration without it), the fix for the errors seen (Debian 12's
+stock ``sshd`` jail finds no log file under journald: ``backend = systemd``), the
+messages, and the note the role's file carries while fail2ban was not reloaded with it.
+Standard library only; the module runs the tests.
+
+Verdicts: ``ok`` (the configuration with the role's file passes), ``existing`` (it fails,
+and fails the same way without the role's file: the host's own configuration is broken,
+the role's file adds nothing to it) and ``ours`` (the role's file makes it fail, or adds
+errors to those the host already had).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+
+# fail2ban's log line: "2026-11-30 00:16:30,757 fail2ban  [8929]: ERROR   message";
+# a message may go on over lines that start with white space.
+LOG_LINE = re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \S+\s+\[\d+\]: (?P<level>[A-Z]+)\s+(?P<text>.*)$')
+# fail2ban's closing line of every failed test: it says nothing about the cause.
+GENERIC = 'ERROR: test configuration failed'
+NO_LOG_FILE = re.compile(r'Have not found any log file for (?P<jail>\S+) jail')
+# The first line of the note in a file written while fail2ban was not reloaded with it.
+NOTE_FIRST = '# NOT LOADED YET (pbxops.firewall):'
+
+
+def error_lines(output, scratch=None, config_dir=None):
+    """fail2ban's own ERROR messages of a ``fail2ban-client -t`` run, in order, the generic
+    closing line left out; paths in the scratch copy are given as the real ones."""
+    found = []
+    current = None
+    for line in output.splitlines():
+        match = LOG_LINE.match(line)
+        if match:
+            current = None
+            if match.group('level') in ('ERROR', 'CRITICAL') and match.group('text').strip() != GENERIC:
+                current = [match.group('text').strip()]
+                found.append(current)
+        elif current is not None and line[:1].isspace() and line.strip():
+            current.append(line.strip())
+    errors = [' '.join(parts) for parts in found]
+    if scratch and config_dir:
+        errors = [text.replace(scratch.rstrip('/'), config_dir.rstrip('/')) for text in errors]
+    if not errors and output.strip():
+        # not in fail2ban's log format: its last lines say what happened
+        errors = [' '.join(line.strip() for line in output.strip().splitlines()[-3:])]
+    return errors
+
+
+def verdict(with_ours, without_ours):
+    """'ok', 'existing' or 'ours' from the errors of the two tests (None: not run, [] passed)."""
+    if not with_ours:
+        return 'ok'
+    if without_ours and sorted(with_ours) == sorted(without_ours):
+        return 'existing'
+    return 'ours'
+
+
+def fixes(errors, config_dir):
+    """The usual fix for each error fail2ban's test reported, as sentences."""
+    found = []
+    for jail in sorted(set(m.group('jail') for m in (NO_LOG_FILE.search(e) for e in errors) if m)):
+        snippet = os.path.join(config_dir, 'jail.d', '%s-backend.local' % jail)
+        if jail == 'sshd':
+            found.append('Debian 12 logs sshd to the journal only (no /var/log/auth.log without rsyslog), '
+                         'so the stock [sshd] jail (backend auto) finds no log file: read the journal instead, '
+                         'with %s holding the two lines "[sshd]" and "backend = systemd" '
+                         '(or install rsyslog, which writes /var/log/auth.log)' % snippet)
+        else:
+            found.append('jail %s finds no log file: create the log file it reads (its logpath), or, if the '
+                         'service logs to the journal, set "backend = systemd" for it (%s with the two lines '
+                         '"[%s]" and "backend = systemd")' % (jail, snippet, jail))
+    if not found:
+        found.append('repair the configuration in %s until "fail2ban-client -t" passes' % config_dir)
+    return found
+
+
+def existing_message(errors, config_dir, path):
+    """The warning when the host's own configuration fails its test (verdict 'existing')."""
+    return ('fail2ban\'s own configuration in %s fails its configuration test even without the role\'s file '
+            '(fail2ban-client -t: %s). The role\'s file %s is fine: fail2ban reports the same errors with and '
+            'without it. It is written, but fail2ban is not reloaded into a configuration that fails (a running '
+            'fail2ban keeps its previous configuration, a stopped one stays stopped), and every run repeats this '
+            'warning until the test passes; then the role rewrites the file and reloads fail2ban. The firewall '
+            'is applied as usual. Fix: %s; then start or reload fail2ban.'
+            % (config_dir, ' | '.join(errors), path, '; '.join(fixes(errors, config_dir))))
+
+
+def ours_message(with_ours, without_ours, config_dir, path):
+    """The failure when the role's file makes the test fail (verdict 'ours')."""
+    if without_ours:
+        before = 'fails already without it (%s), and more with it' % ' | '.join(without_ours)
+    else:
+        before = 'passes without it'
+    return ('fail2ban\'s configuration test fails with the role\'s file %s (fail2ban-client -t: %s); the '
+            'configuration in %s %s. The file was not written: the previous one stays in place.'
+            % (path, ' | '.join(with_ours), config_dir, before))
+
+
+def noted(content, errors):
+    """CONTENT with a note on top: fail2ban was not reloaded with this file, and why. The
+    file then differs from what the role renders, so the next run tests again."""
+    note = [NOTE_FIRST,
+            '# fail2ban was not reloaded with this file: its own configuration fails its test',
+            '# without this file too (%s).' % ' | '.join(errors),
+            '# The role rewrites this file without this note, and reloads fail2ban, once the test passes.',
+            '']
+    return '\n'.join(note) + content

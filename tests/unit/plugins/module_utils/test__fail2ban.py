@@ -1,0 +1,90 @@
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Reading fail2ban's configuration test. The samples are what fail2ban 1.0.2 (Debian 12)
+printed for ``fail2ban-client -c COPY -t``; the live behaviour is tested in
+tests/integration/plugins/modules/test_fail2ban_config_check.py and, on a stock Debian 12
+container, tests/integration/asterisk/test_fail2ban_stock_debian.py."""
+
+from __future__ import annotations
+
+import configparser
+
+import pytest
+
+from ansible_collections.pbxops.firewall.plugins.module_utils import _fail2ban as f2b
+
+SCRATCH = '/tmp/ansible-tmp-1/pbxfw-f2b-x/fail2ban'
+NO_LOG = '''2026-11-30 00:16:30,742 fail2ban.configreader   [8929]: WARNING 'allowipv6' not defined in 'Definition'. Using default one: 'auto'
+2026-11-30 00:16:30,757 fail2ban                [8929]: ERROR   Failed during configuration: Have not found any log file for sshd jail
+2026-11-30 00:16:30,757 fail2ban                [8929]: ERROR   ERROR: test configuration failed
+'''
+PARSE = '''2026-11-30 00:20:26,404 fail2ban                [14099]: ERROR   Failed during configuration: Source contains parsing errors: '%s/jail.d/pbx-firewall.local'
+\t[line  3]: '[sshd\\n'
+2026-11-30 00:20:26,404 fail2ban                [14099]: ERROR   ERROR: test configuration failed
+''' % SCRATCH
+SSHD_ERROR = 'Failed during configuration: Have not found any log file for sshd jail'
+PARSE_ERROR = ("Failed during configuration: Source contains parsing errors: "
+               "'/etc/fail2ban/jail.d/pbx-firewall.local' [line  3]: '[sshd\\n'")
+
+
+@pytest.mark.parametrize('output, expected', [
+    (NO_LOG, [SSHD_ERROR]),
+    (PARSE, [PARSE_ERROR]),
+    ('OK: configuration test is successful\n', ['OK: configuration test is successful']),
+    ('', []),
+    ('Traceback (most recent call last):\n  File "x"\nImportError: no module named systemd\n',
+     ['Traceback (most recent call last): File "x" ImportError: no module named systemd']),
+])
+def test_error_lines(output, expected):
+    assert f2b.error_lines(output, SCRATCH, '/etc/fail2ban') == expected
+
+
+@pytest.mark.parametrize('with_ours, without_ours, expected', [
+    ([], None, 'ok'),
+    ([SSHD_ERROR], [SSHD_ERROR], 'existing'),
+    ([PARSE_ERROR], [], 'ours'),
+    ([PARSE_ERROR, SSHD_ERROR], [SSHD_ERROR], 'ours'),
+    ([SSHD_ERROR], [SSHD_ERROR, PARSE_ERROR], 'ours'),
+])
+def test_verdict(with_ours, without_ours, expected):
+    assert f2b.verdict(with_ours, without_ours) == expected
+
+
+@pytest.mark.parametrize('errors, fragments', [
+    ([SSHD_ERROR], ['Debian 12', 'journal', '/etc/fail2ban/jail.d/sshd-backend.local', '"[sshd]"',
+                    '"backend = systemd"', 'rsyslog']),
+    (['Failed during configuration: Have not found any log file for asterisk jail'],
+     ['jail asterisk finds no log file', '/etc/fail2ban/jail.d/asterisk-backend.local', '"[asterisk]"']),
+    ([PARSE_ERROR], ['repair the configuration in /etc/fail2ban until "fail2ban-client -t" passes']),
+])
+def test_fixes(errors, fragments):
+    text = ' '.join(f2b.fixes(errors, '/etc/fail2ban'))
+    assert [f for f in fragments if f not in text] == []
+
+
+def test_the_existing_message_says_whose_error_what_happens_and_the_fix():
+    text = f2b.existing_message([SSHD_ERROR], '/etc/fail2ban', '/etc/fail2ban/jail.d/pbx-firewall.local')
+    for fragment in ('own configuration in /etc/fail2ban fails its configuration test even without the role',
+                     SSHD_ERROR, "The role's file /etc/fail2ban/jail.d/pbx-firewall.local is fine",
+                     'not reloaded', 'backend = systemd', 'The firewall is applied'):
+        assert fragment in text, (fragment, text)
+
+
+@pytest.mark.parametrize('without_ours, fragment', [
+    ([], 'passes without it'),
+    ([SSHD_ERROR], 'fails already without it (%s), and more with it' % SSHD_ERROR),
+])
+def test_the_ours_message(without_ours, fragment):
+    text = f2b.ours_message([PARSE_ERROR], without_ours, '/etc/fail2ban', '/etc/fail2ban/jail.d/pbx-firewall.local')
+    assert fragment in text and PARSE_ERROR in text and 'previous one stays' in text
+
+
+def test_the_note_is_comments_only_and_keeps_the_content():
+    content = '# Managed by Ansible\n[DEFAULT]\nignoreip = 127.0.0.0/8 ::1/128\n'
+    text = f2b.noted(content, [PARSE_ERROR])
+    assert text.startswith(f2b.NOTE_FIRST) and text.endswith(content)
+    assert all(line.startswith('#') for line in text[:-len(content)].splitlines() if line)
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text)
+    assert parser.get('DEFAULT', 'ignoreip') == '127.0.0.0/8 ::1/128'
