@@ -252,9 +252,9 @@ class Ansible:
         path = run_dir / 'results.json'
         if not path.exists():
             raise AssertionError('ansible-playbook recorded no result (rc=%d):\n%s' % (proc.returncode, output))
-        # one flat dict per task result: the module's return values plus _status/_warnings/_output
-        results = [dict(record['result'], _status=record['status'], _warnings=record['warnings'], _output=output)
-                   for record in json.loads(path.read_text())]
+        # one flat dict per task result: the module's return values plus _status/_warnings/_output/_task
+        results = [dict(record['result'], _status=record['status'], _warnings=record['warnings'], _output=output,
+                        _task=record['task']) for record in json.loads(path.read_text())]
         if expect_rc is not None:
             assert proc.returncode == expect_rc, output
         return results

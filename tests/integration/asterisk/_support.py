@@ -10,6 +10,8 @@ address             what it is
 ==================  ===============================================================
 10.238.1.10         the PBX (also fd42:238:1::10); Asterisk's transports announce
                     203.0.113.10 / 2001:db8::10 to clients outside local_net
+10.238.1.20         a Debian 12 host without Asterisk (the lab's bookworm image), for
+                    the fail2ban tests of a stock Debian 12 (also fd42:238:1::20)
 10.238.1.1          this machine on the network: the controller, and the phone in
                     the PBX's own subnet ("Local")
 198.51.100.7        a second address of this machine on the bridge: the phone on
@@ -31,10 +33,13 @@ import subprocess
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 IMAGE = os.environ.get('LAB_SID_IMAGE', 'pbxops/lab-pbx:sid')
+DEBIAN12_IMAGE = os.environ.get('LAB_IMAGE', 'pbxops/lab-pbx:bookworm')
 NETWORK = 'pbxfw-ast'
 CONTAINER = 'pbxfw-ast-pbx'
+DEBIAN12 = 'pbxfw-ast-deb12'
 PBX4, GW4, SUBNET4 = '10.238.1.10', '10.238.1.1', '10.238.1.0/24'
 PBX6, GW6, SUBNET6 = 'fd42:238:1::10', 'fd42:238:1::1', 'fd42:238:1::/64'
+DEBIAN12_4, DEBIAN12_6 = '10.238.1.20', 'fd42:238:1::20'
 OUTSIDE = '198.51.100.7'
 EXTERNAL4, EXTERNAL6 = '203.0.113.10', '2001:db8::10'
 TRANSPORTS = ('transport-udp', 'transport-udp6', 'transport-tcp')
@@ -65,13 +70,16 @@ def as_networks(values):
 
 
 class Pbx:
-    """The Asterisk container: shell, Asterisk CLI and the inventory entry to reach it."""
+    """A lab container (by default the Asterisk one): shell, Asterisk CLI and the inventory
+    entry to reach it."""
 
-    def __init__(self, key):
+    def __init__(self, key, container=CONTAINER, address=PBX4):
         self.key = key
+        self.container = container
+        self.address = address
 
     def sh(self, command, check=True):
-        return run(['docker', 'exec', CONTAINER, 'sh', '-c', command], check=check).stdout
+        return run(['docker', 'exec', self.container, 'sh', '-c', command], check=check).stdout
 
     def cli(self, command):
         return self.sh("asterisk -rx '%s'" % command)
@@ -92,7 +100,7 @@ class Pbx:
 
     def host(self, **host_vars):
         values = {
-            'ansible_host': PBX4, 'ansible_user': 'root', 'ansible_ssh_private_key_file': self.key,
+            'ansible_host': self.address, 'ansible_user': 'root', 'ansible_ssh_private_key_file': self.key,
             'ansible_python_interpreter': '/usr/bin/python3', 'ansible_ssh_pipelining': True,
             'ansible_ssh_common_args': '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null',
         }

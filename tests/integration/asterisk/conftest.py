@@ -1,10 +1,12 @@
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The ``pbx`` fixture: the Asterisk 22 container of this suite (see _support.py)."""
+"""The ``pbx`` fixture (the Asterisk 22 container of this suite) and ``debian12`` (a Debian 12
+host without Asterisk), see _support.py."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -24,19 +26,18 @@ def _wait(what, probe, timeout=60):
     raise AssertionError('timed out waiting for %s' % what)
 
 
-@pytest.fixture(scope='module')
-def pbx(integration_env, needs, tmp_path_factory):
-    needs(shutil.which('docker'), 'docker is not installed')
-    needs(shutil.which('debootstrap'), 'debootstrap is not installed (it builds the sid image)')
-    sup.run(['bash', os.path.join(sup.REPO, 'lab', 'docker.sh')])
-    sup.run(['bash', os.path.join(sup.REPO, 'lab', 'image.sh'), '--suite', 'sid'], timeout=1800)
-    keydir = tmp_path_factory.mktemp('asterisk-key')
+@contextlib.contextmanager
+def _lab_host(tmp_path_factory, image, container, address4, address6, asterisk):
+    """The suite's Docker network and one container of IMAGE on it, reachable over SSH as
+    ``sup.Pbx``; both are removed afterwards. With ASTERISK, wait until Asterisk has fully
+    booted (it drops SIP requests until then)."""
+    keydir = tmp_path_factory.mktemp('lab-key')
     key = str(keydir / 'id_ed25519')
     sup.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', key])
     os.chmod(str(keydir), 0o755)
 
     def teardown():
-        sup.run(['docker', 'rm', '-f', sup.CONTAINER], check=False)
+        sup.run(['docker', 'rm', '-f', container], check=False)
         sup.run(['docker', 'network', 'rm', sup.NETWORK], check=False)
 
     teardown()
@@ -45,19 +46,43 @@ def pbx(integration_env, needs, tmp_path_factory):
                  '--subnet', sup.SUBNET6, '--gateway', sup.GW6,
                  '-o', 'com.docker.network.bridge.name=%s' % sup.NETWORK, sup.NETWORK])
         sup.run(['ip', 'addr', 'add', sup.OUTSIDE + '/32', 'dev', sup.NETWORK])
-        sup.run(['docker', 'run', '-d', '--name', sup.CONTAINER, '--hostname', sup.CONTAINER,
+        sup.run(['docker', 'run', '-d', '--name', container, '--hostname', container,
                  '--cap-add', 'NET_ADMIN', '--cap-add', 'NET_RAW',
                  '-v', '%s.pub:/run/lab/authorized_keys:ro' % key,
-                 '--network', sup.NETWORK, '--ip', sup.PBX4, '--ip6', sup.PBX6, sup.IMAGE])
-        box = sup.Pbx(key)
-        # Asterisk drops SIP requests until it has fully booted
-        _wait('Asterisk', lambda: 'fully booted' in box.sh("asterisk -rx 'core waitfullybooted'", check=False))
+                 '--network', sup.NETWORK, '--ip', address4, '--ip6', address6, image])
+        box = sup.Pbx(key, container, address4)
+        if asterisk:
+            _wait('Asterisk', lambda: 'fully booted' in box.sh("asterisk -rx 'core waitfullybooted'", check=False))
         ssh = ['ssh', '-i', key, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
-               '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=2', 'root@' + sup.PBX4, 'true']
+               '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=2', 'root@' + address4, 'true']
         _wait('SSH', lambda: sup.run(ssh, check=False).returncode == 0)
         yield box
     finally:
         teardown()
+
+
+def _images(needs, *arguments):
+    needs(shutil.which('docker'), 'docker is not installed')
+    needs(shutil.which('debootstrap'), 'debootstrap is not installed (it builds the lab images)')
+    sup.run(['bash', os.path.join(sup.REPO, 'lab', 'docker.sh')])
+    sup.run(['bash', os.path.join(sup.REPO, 'lab', 'image.sh')] + list(arguments), timeout=1800)
+
+
+@pytest.fixture(scope='module')
+def pbx(integration_env, needs, tmp_path_factory):
+    """The Asterisk 22 container (the lab's sid image)."""
+    _images(needs, '--suite', 'sid')
+    with _lab_host(tmp_path_factory, sup.IMAGE, sup.CONTAINER, sup.PBX4, sup.PBX6, asterisk=True) as box:
+        yield box
+
+
+@pytest.fixture(scope='module')
+def debian12(integration_env, needs, tmp_path_factory):
+    """A Debian 12 host without Asterisk (the lab's bookworm image, its fail2ban running)."""
+    _images(needs)
+    with _lab_host(tmp_path_factory, sup.DEBIAN12_IMAGE, sup.DEBIAN12, sup.DEBIAN12_4, sup.DEBIAN12_6,
+                   asterisk=False) as box:
+        yield box
 
 
 @pytest.fixture

@@ -159,3 +159,34 @@ def test_a_transport_without_the_template_is_named(ansible, pbx, phone):
         assert 'transport-extra' in readback(results)['msg']
     finally:
         pbx.sh("sed -i '/^\\[transport-extra\\]/,$d' /etc/asterisk/pjsip.conf")
+
+
+def test_chan_sip_with_no_asterisk_running_writes_nothing_for_chan_sip(ansible, pbx, phone):
+    baseline(pbx, phone)
+    sip_conf = '/etc/asterisk/sip.conf'
+    before = (pbx.file(SIP_FILE), pbx.file(sip_conf))
+    assert before[0].strip() == 'ABSENT'
+    pbx.sh("asterisk -rx 'core stop now'")
+    deadline = time.monotonic() + 30
+    while 'Unable to connect' not in pbx.sh("asterisk -rx 'core show version' 2>&1", check=False):
+        assert time.monotonic() < deadline, 'Asterisk did not stop'
+        time.sleep(0.2)
+    try:
+        for check in (True, False):
+            results, _took = converge(ansible, pbx, A, check=check, pbx_firewall_asterisk_chan_sip=True)
+            [probe] = [r for r in results if r['_task'] == 'Ask the running Asterisk whether chan_sip is loaded']
+            assert probe['running'] is False and probe['chan_sip'] is False, probe
+            said = ' '.join(str(w) for w in probe['_warnings'])
+            assert 'No Asterisk answers on this host' in said and 'nothing is written for chan_sip' in said, said
+            skipped = {r['_task'] for r in results if r['_status'] == 'skipped'}
+            assert {'Write the chan_sip localnet include file',
+                    "Include the localnet file in sip.conf's [general] section"} <= skipped, skipped
+            assert (pbx.file(SIP_FILE), pbx.file(sip_conf)) == before
+    finally:
+        sup.run(['docker', 'exec', '-d', sup.CONTAINER, 'sh', '-c',
+                 'asterisk -f >>/var/log/asterisk/lab-console.log 2>&1'])
+        deadline = time.monotonic() + 60
+        while 'fully booted' not in pbx.sh("asterisk -rx 'core waitfullybooted' 2>&1", check=False):
+            assert time.monotonic() < deadline, 'Asterisk did not start again'
+            time.sleep(0.5)
+    baseline(pbx, phone)
