@@ -18,13 +18,13 @@ description:
     O(config_dir) in which O(path) holds O(content). Nothing on the host changes.
   - When that test fails, runs it once more on a scratch copy without O(path), to tell the
     host's own broken configuration from a broken file of the role.
-  - The host's configuration fails the same way without the file (Debian 12's stock C(sshd)
-    jail finds no log file under journald): the module warns with fail2ban's own error lines,
+  - When the host's configuration fails the same way without the file (Debian 12's stock C(sshd)
+    jail finds no log file under journald), the module warns with fail2ban's own error lines,
     says that the file is fine and gives the usual fix (C(backend = systemd) for C(sshd)).
     It returns V(reload=false) and, as RV(content), O(content) with a note on top that fail2ban
     was not reloaded with it; that file differs from O(content), so the next run tests again
     and, once the test passes, writes O(content) and lets fail2ban reload.
-  - The file makes the test fail: the module fails with fail2ban's error lines; the caller
+  - When the file makes the test fail, the module fails with fail2ban's error lines; the caller
     does not write it.
   - Private helper of the role P(pbxops.firewall.pbx_firewall#role); its interface may change.
 author:
