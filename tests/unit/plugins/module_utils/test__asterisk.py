@@ -152,3 +152,15 @@ def test_fix_names_the_transport_and_the_template():
     assert ast.fix_for('transport-extra', 'pbx-firewall-localnet').startswith(
         '[transport-extra] does not inherit (pbx-firewall-localnet): write its section header as '
         '[transport-extra](pbx-firewall-localnet)')
+
+
+@pytest.mark.parametrize('absent', [
+    'Asterisk is not installed on this host (no asterisk binary in PATH)',
+    "No Asterisk answers on this host (asterisk -rx 'core show version')",
+])
+def test_chan_sip_with_no_asterisk_says_why_and_that_nothing_is_written(absent):
+    text = ast.chan_sip_unknown(absent, '/etc/asterisk')
+    for fragment in (absent, 'whether it has chan_sip (removed in Asterisk 21) cannot be checked',
+                     'nothing is written for chan_sip', '/etc/asterisk', 'no #include in sip.conf',
+                     'pbx_firewall_asterisk_chan_sip: false'):
+        assert fragment in text, (fragment, text)
