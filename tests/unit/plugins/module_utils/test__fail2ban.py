@@ -15,15 +15,19 @@ import pytest
 from ansible_collections.pbxops.firewall.plugins.module_utils import _fail2ban as f2b
 
 SCRATCH = '/tmp/ansible-tmp-1/pbxfw-f2b-x/fail2ban'
-NO_LOG = ('''2026-11-30 00:16:30,742 fail2ban.configreader   [8929]: WARNING 'allowipv6' not defined in '''
-          ''''Definition'. Using default one: 'auto'
-2026-11-30 00:16:30,757 fail2ban                [8929]: ERROR   Failed during configuration: Have not found any log file for sshd jail
-2026-11-30 00:16:30,757 fail2ban                [8929]: ERROR   ERROR: test configuration failed
-''')
-PARSE = '''2026-11-30 00:20:26,404 fail2ban                [14099]: ERROR   Failed during configuration: Source contains parsing errors: '%s/jail.d/pbx-firewall.local'
-\t[line  3]: '[sshd\\n'
-2026-11-30 00:20:26,404 fail2ban                [14099]: ERROR   ERROR: test configuration failed
-''' % SCRATCH
+# fail2ban's log prefix: time, logger (padded), [pid]
+AT = '2026-11-30 00:16:30,757 fail2ban                [8929]: '
+NO_LOG = '\n'.join([
+    "2026-11-30 00:16:30,742 fail2ban.configreader   [8929]: WARNING 'allowipv6' not defined in 'Definition'. "
+    "Using default one: 'auto'",
+    AT + 'ERROR   Failed during configuration: Have not found any log file for sshd jail',
+    AT + 'ERROR   ERROR: test configuration failed',
+    ''])
+PARSE = '\n'.join([
+    AT + "ERROR   Failed during configuration: Source contains parsing errors: '%s/jail.d/pbx-firewall.local'" % SCRATCH,
+    "\t[line  3]: '[sshd\\n'",
+    AT + 'ERROR   ERROR: test configuration failed',
+    ''])
 SSHD_ERROR = 'Failed during configuration: Have not found any log file for sshd jail'
 PARSE_ERROR = ("Failed during configuration: Source contains parsing errors: "
                "'/etc/fail2ban/jail.d/pbx-firewall.local' [line  3]: '[sshd\\n'")
