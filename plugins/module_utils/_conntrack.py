@@ -71,23 +71,32 @@ class Flow(tuple):
 
 
 def parse_entries(text):
-    """TCP and UDP flows of ``conntrack -L -o extended`` (other protocols are skipped)."""
+    """TCP and UDP flows of ``conntrack -L -o extended`` (other protocols are skipped).
+
+    A flow whose answers come from another address than the one it was sent to was
+    destination-NATed (a published Docker port): it is forwarded, not this host's, and
+    skipped.
+    """
     flows = []
     for line in text.splitlines():
         words = line.split()
         if len(words) < 4 or words[0] not in FAMILY_OF or words[2] not in PROTOCOLS:
             continue
-        fields = {}
+        original, reply = {}, {}
         for word in words:
             key, sep, value = word.partition('=')
-            if sep and key not in fields:       # the first of each: the original direction
-                fields[key] = value
+            if sep:
+                # the first of each key is the original direction, the second the reply
+                (reply if key in original else original).setdefault(key, value)
         try:
-            flows.append(Flow(words[0], words[2], str(ipaddress.ip_address(fields['src'])),
-                              str(ipaddress.ip_address(fields['dst'])), int(fields['sport']),
-                              int(fields['dport'])))
+            flow = Flow(words[0], words[2], str(ipaddress.ip_address(original['src'])),
+                        str(ipaddress.ip_address(original['dst'])), int(original['sport']),
+                        int(original['dport']))
+            answered_by = str(ipaddress.ip_address(reply['src']))
         except (KeyError, ValueError):
             continue
+        if answered_by == flow.destination:
+            flows.append(flow)
     return flows
 
 

@@ -18,8 +18,9 @@ ipv4     2 tcp      6 431599 ESTABLISHED src=10.213.8.1 dst=10.213.8.2 sport=387
 ipv4     2 udp      17 29 src=203.0.113.9 dst=10.213.8.2 sport=5071 dport=5060 src=10.213.8.2 dst=203.0.113.9 sport=5060 dport=5071 [ASSURED] mark=0 use=1
 ipv4     2 udp      17 29 src=10.213.8.2 dst=198.51.100.7 sport=5060 dport=5060 src=198.51.100.7 dst=10.213.8.2 sport=5060 dport=5060 mark=0 use=1
 ipv4     2 icmp     1 29 src=203.0.113.9 dst=10.213.8.2 type=8 code=0 id=7 src=10.213.8.2 dst=203.0.113.9 type=0 code=0 id=7 mark=0 use=1
+ipv4     2 tcp      6 431999 ESTABLISHED src=203.0.113.9 dst=10.213.8.2 sport=40100 dport=8080 src=172.17.0.2 dst=203.0.113.9 sport=80 dport=40100 [ASSURED] use=1
 ipv6     10 udp      17 29 src=2001:db8::9 dst=fd15::1 sport=5071 dport=5060 src=fd15::1 dst=2001:db8::9 sport=5060 dport=5071 mark=0 use=1
-conntrack v1.4.7 (conntrack-tools): 5 flow entries have been shown.
+conntrack v1.4.7 (conntrack-tools): 6 flow entries have been shown.
 '''
 ADDRS = '''\
 1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
@@ -28,7 +29,7 @@ ADDRS = '''\
 '''
 
 
-def test_parse_entries_keeps_the_original_tuple_of_tcp_and_udp():
+def test_parse_entries_keeps_the_original_tuple_of_tcp_and_udp_and_skips_forwarded_flows():
     flows = ct.parse_entries(LISTING)
     assert [f.describe() for f in flows] == [
         'tcp 10.213.8.1:38778 -> 10.213.8.2:22',
