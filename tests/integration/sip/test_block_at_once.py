@@ -4,9 +4,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A block takes effect at once (DESIGN.md, Policy semantics), with real flows.
 
-The attacker (10.215.0.10) and an Internet phone (10.215.0.40) each keep one steady
-SIP flow to the PBX stand-in: sipp sends 10 OPTIONS a second from one UDP socket, and
-the attacker also over one TCP connection. While they run, an apply adds a network that
+The attacker (10.215.0.10, fd15::10) and an Internet phone (10.215.0.40) keep steady
+SIP flows to the PBX stand-in: sipp sends 10 OPTIONS a second from one UDP socket, and
+the attacker also over one TCP connection and from one UDP socket over IPv6. While they run, an apply adds a network that
 blocks the attacker's address. The baseline loads the same rules with a bare
 ``iptables-restore`` (as a firewall reload does): the established flows keep passing,
 which shows the hole. With ``pbxops.firewall.iptables_ruleset`` the attacker's flows
@@ -37,8 +37,8 @@ pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which('sipp') or not shutil.which('conntrack'),
     reason='needs root, sipp (sip-tester) and conntrack (make deps)')
 
-ATTACKER, PHONE = '10.215.0.10', '10.215.0.40'
-BLOCKED = [{'name': 'Blocked', 'subnet': ATTACKER + '/32', 'block': ['sip']}]
+ATTACKER, ATTACKER6, PHONE = '10.215.0.10', 'fd15::10', '10.215.0.40'
+BLOCKED = [{'name': 'Blocked', 'subnet': [ATTACKER + '/32', ATTACKER6 + '/128'], 'block': ['sip']}]
 RATE, SECONDS = 10, 14
 MODULE = 'pbxops.firewall.iptables_ruleset'
 
@@ -78,11 +78,12 @@ def module_apply(ansible, lab, rules, check=False):
 
 def streams(lab):
     """Start the steady flows (threads running sipp); returns them for ``join``."""
-    flows = [('atk', 'u1'), ('atk', 't1'), ('phone', 'u1')]
+    flows = [('atk', 'u1', sip_lab.PBX4), ('atk', 't1', sip_lab.PBX4), ('atk', 'u1', sip_lab.PBX6),
+             ('phone', 'u1', sip_lab.PBX4)]
     threads = [threading.Thread(target=lab.sipp, args=(where, sip_lab.send()),
-                                kwargs=dict(rate=RATE, count=RATE * SECONDS, transport=transport,
+                                kwargs=dict(rate=RATE, count=RATE * SECONDS, transport=transport, target=target,
                                             seconds=SECONDS + 10))
-               for where, transport in flows]
+               for where, transport, target in flows]
     for thread in threads:
         thread.start()
     time.sleep(3)
@@ -93,9 +94,16 @@ def times(lab, source, proto):
     return [entry['t'] for entry in lab.received(src=source, proto=proto, method='OPTIONS')]
 
 
+def attacker_times(lab):
+    """{flow: [arrival times]} of the attacker's three flows."""
+    return {'udp': times(lab, ATTACKER, 'udp'), 'tcp': times(lab, ATTACKER, 'tcp'),
+            'udp6': times(lab, ATTACKER6, 'udp')}
+
+
 def conntrack_ids(lab, source):
     """{(proto, sport): conntrack id} of the flows from ``source`` to the PBX's SIP port."""
-    out = sip_lab.run(lab.exec_argv('pbx') + ['conntrack', '-L', '-s', source, '-o', 'id'],
+    family = 'ipv6' if ':' in source else 'ipv4'
+    out = sip_lab.run(lab.exec_argv('pbx') + ['conntrack', '-L', '-f', family, '-s', source, '-o', 'id'],
                       check=False).stdout
     found = {}
     for line in out.splitlines():
@@ -115,7 +123,7 @@ def test_an_apply_that_blocks_a_source_ends_its_established_flows(lab, ansible, 
     else:
         module_apply(ansible, lab, ruleset())
     threads = streams(lab)
-    assert times(lab, ATTACKER, 'udp') and times(lab, ATTACKER, 'tcp') and times(lab, PHONE, 'udp')
+    assert all(attacker_times(lab).values()) and times(lab, PHONE, 'udp'), attacker_times(lab)
     started = time.time()
     if how == 'baseline':
         lab.apply(ruleset(BLOCKED))          # what a bare reload does: no flow ends
@@ -127,17 +135,19 @@ def test_an_apply_that_blocks_a_source_ends_its_established_flows(lab, ansible, 
         thread.join()
     lab.settle()
 
-    late = dict((proto, [t for t in times(lab, ATTACKER, proto) if t > applied + 2]) for proto in ('udp', 'tcp'))
+    late = dict((flow, [t for t in got if t > applied + 2]) for flow, got in attacker_times(lab).items())
+    print('%s: attacker requests delivered later than 2 s after the apply: %s'
+          % (how, dict((flow, len(got)) for flow, got in late.items())))
     if how == 'baseline':
         # the hole: the attacker's established flows keep passing after the block
-        assert late['udp'] and late['tcp'], late
+        assert all(late.values()), late
         return
-    assert late == {'udp': [], 'tcp': []}, 'the attacker still got through %.1f s after the apply' % (
-        max(late['udp'] + late['tcp']) - applied)
+    assert not any(late.values()), 'the attacker still got through %.1f s after the apply' % (
+        max(sum(late.values(), [])) - applied)
     ended = result['flows_ended']
-    assert ended['count'] == len(ended['flows']) == 2, ended
-    assert sorted(f.split()[0] for f in ended['flows']) == ['tcp', 'udp']
-    assert all(f.split()[1].startswith(ATTACKER + ':') for f in ended['flows']), ended
+    assert ended['count'] == len(ended['flows']) == 3, ended
+    assert sorted(f.split()[0] + f.split()[1].rpartition(':')[0] for f in ended['flows']) == [
+        'tcp' + ATTACKER, 'udp' + ATTACKER, 'udp' + ATTACKER6], ended
     # the phone's flow went on through the apply, without a gap
     phone = times(lab, PHONE, 'udp')
     assert [t for t in phone if t > applied + 2], 'the phone stopped too'
@@ -149,13 +159,13 @@ def test_an_apply_that_blocks_a_source_ends_its_established_flows(lab, ansible, 
 def test_check_mode_lists_the_flows_and_deletes_none(lab, ansible):
     module_apply(ansible, lab, ruleset())
     threads = streams(lab)
-    before = conntrack_ids(lab, ATTACKER)
-    assert len(before) == 2, before
+    before = conntrack_ids(lab, ATTACKER), conntrack_ids(lab, ATTACKER6)
+    assert [len(ids) for ids in before] == [2, 1], before
     result = module_apply(ansible, lab, ruleset(BLOCKED), check=True)
     assert result['changed'] is True
-    assert result['flows_ended']['count'] == 2, result['flows_ended']
+    assert result['flows_ended']['count'] == 3, result['flows_ended']
     # the same entries, not new ones made by the next packet
-    assert conntrack_ids(lab, ATTACKER) == before
+    assert (conntrack_ids(lab, ATTACKER), conntrack_ids(lab, ATTACKER6)) == before
     for thread in threads:
         thread.join()
     assert len(times(lab, ATTACKER, 'udp')) >= RATE * SECONDS * 0.95
