@@ -302,6 +302,26 @@ def test_ansible_doc_renders_every_filter_without_warnings(tmp_path):
         assert '_value' in doc['return']
 
 
+def test_shared_option_docs_come_from_the_doc_fragments(tmp_path):
+    """plugins/doc_fragments/: one text of the networks input and of names, on every filter using it."""
+    network_filters = ['pbxops.firewall.%s' % name
+                       for name in ('firewall_ruleset', 'fail2ban_ignoreip', 'asterisk_localnet')]
+    docs = _ansible_doc(tmp_path, '--json', 'pbxops.firewall.in_subnets', *network_filters)
+    assert docs.returncode == 0 and docs.stderr == '', docs.stderr
+    data = {name: found['doc'] for name, found in json.loads(docs.stdout).items()}
+    names_options = [doc['options']['names'] for doc in data.values()]
+    assert len(names_options) == 4 and all(option == names_options[0] for option in names_options)
+    assert names_options[0]['type'] == 'raw'
+    for name in network_filters:
+        doc = data[name]
+        assert doc['options']['_input'] == data[network_filters[0]]['options']['_input']
+        assert doc['options']['_input']['description'][0].startswith('The networks, in the inventory model')
+        assert doc['requirements'] == ['netaddr (on the controller)']
+        assert {'module': 'pbxops.firewall.iptables_ruleset',
+                'description': 'Applies the compiled ruleset on the host.'} in doc['seealso']
+        assert 'pbxops.firewall.pbx_firewall_policy' in [link.get('plugin') for link in doc['seealso']]
+
+
 # --------------------------------------------------------------------------- arguments
 
 
