@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import subprocess
 import uuid
 
@@ -89,14 +90,21 @@ def _run(argv, data=None):
     return subprocess.run(argv, input=data, capture_output=True, text=True, check=True).stdout
 
 
-@pytest.fixture
-def netns():
+@contextlib.contextmanager
+def _namespace():
+    """A throwaway network namespace; yields the argv prefix that runs a command in it."""
     name = 'pbxfw-rt-%s' % uuid.uuid4().hex[:8]
     _run(['ip', 'netns', 'add', name])
     try:
         yield ['ip', 'netns', 'exec', name]
     finally:
         subprocess.run(['ip', 'netns', 'delete', name], check=False)
+
+
+@pytest.fixture
+def netns():
+    with _namespace() as argv:
+        yield argv
 
 
 def _owned_lines(save_text):
@@ -160,12 +168,8 @@ def test_cases_cover_what_they_claim():
 @pytest.fixture(scope='module')
 def shared_netns():
     """One namespace for all hypothesis examples: each restore replaces the filter table."""
-    name = 'pbxfw-rt-%s' % uuid.uuid4().hex[:8]
-    _run(['ip', 'netns', 'add', name])
-    try:
-        yield ['ip', 'netns', 'exec', name]
-    finally:
-        subprocess.run(['ip', 'netns', 'delete', name], check=False)
+    with _namespace() as argv:
+        yield argv
 
 
 def _run_utf8(argv, data=None):
