@@ -15,6 +15,7 @@ it in fail2ban's ``ignoreip``. The tests share one PBX and run in file order.
 from __future__ import annotations
 
 import re
+import time
 
 from ansible_collections.pbxops.firewall.tests.integration.asterisk import _sip
 from ansible_collections.pbxops.firewall.tests.integration.asterisk import _support as sup
