@@ -181,7 +181,9 @@ def _run_utf8(argv, data=None):
 def test_any_unicode_is_refused_with_a_path_or_read_back_identically(shared_netns, backend):
     seen = {'refused': 0, 'applied': 0, 'non-ascii': 0}
 
-    @settings(max_examples=80, deadline=None, database=None,
+    # derandomized: the same 80 examples on every run, so the coverage guard below cannot
+    # fail by the luck of one run's draw (it did: 2 refusals in one random run of 80)
+    @settings(max_examples=80, deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                      HealthCheck.filter_too_much])
     @given(hostile.hostile_inventories(calm=True))
