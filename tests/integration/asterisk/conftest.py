@@ -9,21 +9,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import time
 
 import pytest
 
 from ansible_collections.pbxops.firewall.tests.integration.asterisk import _sip
 from ansible_collections.pbxops.firewall.tests.integration.asterisk import _support as sup
-
-
-def _wait(what, probe, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if probe():
-            return
-        time.sleep(0.5)
-    raise AssertionError('timed out waiting for %s' % what)
 
 
 @contextlib.contextmanager
@@ -52,10 +42,11 @@ def _lab_host(tmp_path_factory, image, container, address4, address6, asterisk):
                  '--network', sup.NETWORK, '--ip', address4, '--ip6', address6, image])
         box = sup.Pbx(key, container, address4)
         if asterisk:
-            _wait('Asterisk', lambda: 'fully booted' in box.sh("asterisk -rx 'core waitfullybooted'", check=False))
+            sup.wait_for('Asterisk', lambda: 'fully booted' in box.sh("asterisk -rx 'core waitfullybooted'", check=False),
+                         timeout=60, interval=0.5)
         ssh = ['ssh', '-i', key, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
                '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=2', 'root@' + address4, 'true']
-        _wait('SSH', lambda: sup.run(ssh, check=False).returncode == 0)
+        sup.wait_for('SSH', lambda: sup.run(ssh, check=False).returncode == 0, timeout=60, interval=0.5)
         yield box
     finally:
         teardown()

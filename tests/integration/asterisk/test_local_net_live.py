@@ -167,10 +167,8 @@ def test_chan_sip_with_no_asterisk_running_writes_nothing_for_chan_sip(ansible, 
     before = (pbx.file(SIP_FILE), pbx.file(sip_conf))
     assert before[0].strip() == 'ABSENT'
     pbx.sh("asterisk -rx 'core stop now'")
-    deadline = time.monotonic() + 30
-    while 'Unable to connect' not in pbx.sh("asterisk -rx 'core show version' 2>&1", check=False):
-        assert time.monotonic() < deadline, 'Asterisk did not stop'
-        time.sleep(0.2)
+    sup.wait_for('Asterisk to stop',
+                 lambda: 'Unable to connect' in pbx.sh("asterisk -rx 'core show version' 2>&1", check=False), timeout=30)
     try:
         for check in (True, False):
             results, _took = converge(ansible, pbx, A, check=check, pbx_firewall_asterisk_chan_sip=True)
@@ -185,8 +183,7 @@ def test_chan_sip_with_no_asterisk_running_writes_nothing_for_chan_sip(ansible, 
     finally:
         sup.run(['docker', 'exec', '-d', sup.CONTAINER, 'sh', '-c',
                  'asterisk -f >>/var/log/asterisk/lab-console.log 2>&1'])
-        deadline = time.monotonic() + 60
-        while 'fully booted' not in pbx.sh("asterisk -rx 'core waitfullybooted' 2>&1", check=False):
-            assert time.monotonic() < deadline, 'Asterisk did not start again'
-            time.sleep(0.5)
+        sup.wait_for('Asterisk to start again',
+                     lambda: 'fully booted' in pbx.sh("asterisk -rx 'core waitfullybooted' 2>&1", check=False),
+                     timeout=60, interval=0.5)
     baseline(pbx, phone)
