@@ -46,6 +46,10 @@ class Host:
                                      'found on the host; install iptables or choose another backend'
                                      % (prefix, backend, prefix, backend))
         self.tools['ipset'] = module.get_bin_path('ipset')
+        # optional: ending the flows of addresses that lost access (``_conntrack``)
+        self.tools['conntrack'] = module.get_bin_path('conntrack')
+        self.tools['ip'] = module.get_bin_path('ip')
+        self.tools['ss'] = module.get_bin_path('ss')
 
     def _bin(self, prefix, suffix, backend, default):
         path = self.module.get_bin_path('%s-%s%s' % (prefix, backend, suffix))

@@ -638,6 +638,21 @@ def desired_from_live(tables, sets):
     return Desired(families, owned, {n: 'previous ipset %s' % n for n in owned})
 
 
+def live_ruleset(tables, sets):
+    """The live owned state as a ruleset dict (docs/ruleset-format.md), for the evaluator."""
+    ruleset = {'jumps': []}
+    for family in FAMILIES:
+        table = tables.get(family)
+        ruleset[family] = [r for rules in table.owned_chains().values() for r in rules] if table else []
+        for chain, _position, rule in table.owned_jumps() if table else ():
+            jump = {'chain': chain, 'target': rule_target(rule)}
+            if jump not in ruleset['jumps']:
+                ruleset['jumps'].append(jump)
+    ruleset['ipsets'] = [{'name': s.name, 'family': s.family, 'maxelem': s.maxelem, 'entries': list(s.entries)}
+                         for s in owned_ipsets(sets).values()]
+    return ruleset
+
+
 # --------------------------------------------------------------------------------------
 # the plan
 # --------------------------------------------------------------------------------------

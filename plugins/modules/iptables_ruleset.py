@@ -44,6 +44,14 @@ description:
     connection to the host and confirms the apply. Without a confirmation within
     O(rollback_timeout) seconds the host restores the previous owned state (rules, jumps,
     ipsets and persistence files) by itself, and the task fails with C(rolled_back=true)."
+  - "A block takes effect at once: after an apply that changed the rules, the conntrack
+    entries of inbound TCP and UDP flows whose next new packet the old owned chains accepted
+    and the new ones certainly drop or reject are deleted (C(conntrack -D)), so an address
+    that lost access cannot keep using a flow it opened before. Flows of addresses that keep
+    access, flows the owned chains did not decide, forwarded flows (Docker-host mode) and the
+    controller's own SSH connection are left alone. This needs the C(conntrack) tool on the
+    host (Debian package C(conntrack)); without it the module warns and flows opened before
+    the apply keep passing until they end. Check mode lists the flows and deletes nothing."
 options:
   ruleset:
     description:
@@ -244,6 +252,15 @@ ipsets:
   returned: success
   type: int
   sample: 2
+flows_ended:
+  description:
+    - The inbound flows of addresses that lost access with this apply whose conntrack entries
+      were deleted (in check mode, would be deleted). C(count), and C(flows), the first 50 as
+      C(proto source:port -> destination:port).
+    - Null when they could not be listed (no C(conntrack) tool; a warning says so).
+  returned: when the owned rules changed, with O(state=present)
+  type: dict
+  sample: {count: 1, flows: ['udp 203.0.113.9:5071 -> 10.0.0.2:5060']}
 lockout_check:
   description:
     - What the lockout check found, see O(lockout_check). C(checked), C(note), and when it ran
@@ -311,6 +328,7 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _apply
+from ansible_collections.pbxops.firewall.plugins.module_utils import _conntrack
 from ansible_collections.pbxops.firewall.plugins.module_utils import _lockout
 from ansible_collections.pbxops.firewall.plugins.module_utils import _netfilter as nf
 from ansible_collections.pbxops.firewall.plugins.module_utils import _persist as persist
@@ -463,6 +481,11 @@ def main():
                 result['diff'] = owned_diff(host, tables, sets, plan, files)
             if result['changed'] and not module.check_mode:
                 warnings += apply(module, host, tables, sets, plan, files, result)
+            if plan.changed and params['state'] == 'present':
+                # after the commit (check mode: what would end); removing the rules ends nothing
+                result['flows_ended'], more = _conntrack.after_apply(
+                    host, nf.live_ruleset(tables, sets), params['ruleset'], module.check_mode)
+                warnings += more
     except LockTimeout as exc:
         module.fail_json(msg=str(exc), **result)
     for warning in host.warnings + warnings:

@@ -32,9 +32,9 @@ NETWORKS = [
 REAPPLIED = NETWORKS + [{'name': 'VPN', 'subnet': '10.238.5.0/24', 'services': ['sip'], 'never_block': True}]
 
 
-def converge(ansible, pbx, nets):
+def converge(ansible, pbx, nets, **host_vars):
     return ansible.wait(ansible.start([{'ansible.builtin.include_role': {'name': ROLE}}],
-                                      pbx.host(pbx_firewall_networks=nets)), expect_rc=0)
+                                      pbx.host(pbx_firewall_networks=nets, **host_vars)), expect_rc=0)
 
 
 def jail(pbx):
@@ -150,3 +150,50 @@ def test_a_never_block_guesser_is_never_banned(pbx, phone):
     finally:
         caller.close()
     print('never_block guesser: %d wrong passwords, all answered, never banned' % runs)
+
+
+# the SIP guards' request budget for the last test, per second (the burst allows twice as many at once)
+RATE_LIMIT = 5
+SECOND_OUTSIDE = '198.51.100.8'
+
+
+def burst(ask, count):
+    """(answered, elapsed seconds) of COUNT back-to-back asks; an unanswered ask returns None."""
+    started = time.monotonic()
+    answers = [ask(n) for n in range(count)]
+    return answers, time.monotonic() - started
+
+
+def test_a_never_block_guesser_is_never_throttled_by_the_sip_guards(ansible, pbx, phone):
+    """With the SIP rate limit on, an untrusted source's burst is throttled (the baseline: OPTIONS,
+    which fail2ban does not count); the never_block network's guessing run at the same pace
+    is answered in full and still not banned."""
+    sup.run(['ip', 'addr', 'add', SECOND_OUTSIDE + '/32', 'dev', sup.NETWORK])
+    try:
+        nets = NETWORKS + [{'name': 'Internet 2', 'subnet': SECOND_OUTSIDE + '/32', 'services': ['sip']}]
+        converge(ansible, pbx, nets, pbx_firewall_sip_rate_limit=RATE_LIMIT)
+        caller = phone(SECOND_OUTSIDE)
+        caller.sock.settimeout(0.3)
+
+        def options(_n):
+            try:
+                return caller.options().status
+            except TimeoutError:
+                return None
+
+        count = 8 * RATE_LIMIT
+        answers, elapsed = burst(options, count)
+        assert None in answers, 'the baseline was not throttled: %d OPTIONS in %.1f s' % (count, elapsed)
+        print('baseline: %d of %d OPTIONS from %s answered in %.1f s (limit %d/s)'
+              % (count - answers.count(None), count, SECOND_OUTSIDE, elapsed, RATE_LIMIT))
+
+        guesses = 4 * RATE_LIMIT
+        answers, elapsed = burst(lambda n: guess(phone, sup.GW4, 200 + n), guesses)
+        # two requests per guess (the REGISTER and its answer to the challenge)
+        assert 2 * guesses > RATE_LIMIT * (elapsed + 2), 'the run was too slow to meet the limit: %.1f s' % elapsed
+        assert answers == [401] * guesses, answers
+        assert sup.GW4 not in jail(pbx)[2]
+        print('never_block guesser: %d wrong passwords (%d requests) in %.2f s, all answered, never banned'
+              % (guesses, 2 * guesses, elapsed))
+    finally:
+        sup.run(['ip', 'addr', 'del', SECOND_OUTSIDE + '/32', 'dev', sup.NETWORK], check=False)

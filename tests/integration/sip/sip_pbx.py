@@ -127,7 +127,10 @@ def main(argv):
                 conn, _addr = tcp.accept()
                 streams[conn] = b''
             elif sock in streams:
-                data = sock.recv(65536)
+                try:
+                    data = sock.recv(65536)
+                except OSError:     # reset by the peer, or closed here by ss -K
+                    data = b''
                 if not data:
                     sock.close()
                     del streams[sock]
@@ -137,7 +140,10 @@ def main(argv):
                     if log.message(text, sock.getpeername(), 'tcp') == 'req':
                         out = answer(text)
                         if out:
-                            sock.sendall(out)
+                            try:
+                                sock.sendall(out)
+                            except OSError:
+                                pass        # the next recv sees the end
             else:
                 data, source = sock.recvfrom(65536)
                 text = data.decode('latin-1')

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import threading
 
 import pytest
@@ -193,6 +194,28 @@ def test_over_ipv6(ssh_host, ansible, tmp_path):
     assert applied['rolled_back'] is False
     assert applied['lockout_check']['verdict']['comment'] == 'Controller: allow ssh'
     assert 'Controller: allow ssh' in ssh_host.netns.save('nft', 'ipv6')
+
+
+def test_with_the_check_off_the_controllers_own_connection_is_not_ended(ssh_host, ansible, tmp_path, needs):
+    """Blocking the controller on purpose (lockout_check: false) ends every flow that lost ssh
+    except the module's own SSH connection, so its answer still gets home."""
+    needs(shutil.which('conntrack'), 'conntrack is not installed')
+    # conntrack tracks the namespace's traffic from the first rule that needs it: make the
+    # SSH connection an inbound flow from its first packet, as on a host with a firewall
+    ssh_host.netns.sh('iptables-nft -A OUTPUT -m conntrack --ctstate INVALID -j DROP')
+    controller = {'name': 'Controller', 'subnet': ssh_host.controller, 'services': ['ssh']}
+    allowed, blocked = (_policy.firewall_ruleset(networks) for networks in ([OFFICE_SIP, controller], [OFFICE_SIP]))
+    first, second = ansible.run([
+        {'name': 'allow', MODULE: _args(allowed, tmp_path / 'p', rollback_timeout=0, persist=False)},
+        {'name': 'block', MODULE: _args(blocked, tmp_path / 'p', rollback_timeout=0, persist=False,
+                                        lockout_check=False)},
+    ], ssh_host.inventory)
+    assert first['_status'] == 'ok' and first['flows_ended'] == {'count': 0, 'flows': []}, first
+    # without the exception the module's own connection is cut and this answer never arrives
+    assert second['_status'] == 'ok' and second['changed'] is True, second.get('msg')
+    assert second['flows_ended'] == {'count': 0, 'flows': []}, second['flows_ended']
+    assert 'Controller: allow ssh' not in ssh_host.netns.save('nft')
+    assert not ssh_host.reachable()      # a new connection is dropped
 
 
 @pytest.mark.parametrize('connection', ['local'])
