@@ -17,6 +17,7 @@ required=(
   plugins/modules/iptables_ruleset.py plugins/action/iptables_ruleset.py
   plugins/filter/firewall_ruleset.py plugins/filter/fail2ban_ignoreip.py
   plugins/filter/asterisk_localnet.py plugins/filter/select_networks.py
+  plugins/doc_fragments/network_filters.py plugins/doc_fragments/message_names.py
   roles/pbx_firewall/README.md roles/pbx_firewall/meta/argument_specs.yml roles/pbx_firewall/tasks/main.yml
   playbooks/rollout.yml playbooks/drift.yml playbooks/remove.yml playbooks/verify.yml
   playbooks/files/pbx_firewall_probe.py

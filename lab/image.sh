@@ -162,20 +162,20 @@ fi
 # The image = the cached rootfs + the lab files, appended to a copy of the
 # tarball (extracting it would take longer than the import itself).
 overlay="$work/overlay"
-install -D -m 0755 "$here/image/lab-init" "$overlay/usr/local/sbin/lab-init"
-install -D -m 0644 "$here/image/lab-listener" "$overlay/usr/local/sbin/lab-listener"
-install -D -m 0644 "$here/image/sshd_config" "$overlay/etc/ssh/sshd_config.d/lab.conf"
-install -D -m 0644 "$here/image/jail.local" "$overlay/etc/fail2ban/jail.d/lab.local"
-install -D -m 0644 "$here/image/sshd-filter.local" "$overlay/etc/fail2ban/filter.d/sshd.local"
-install -D -m 0644 "$here/image/fail2ban.local" "$overlay/etc/fail2ban/fail2ban.d/lab.local"
+# put FILE PATH [MODE]: lab/image/FILE becomes PATH in the image (mode 0644 unless given).
+put() { install -D -m "${3:-0644}" "$here/image/$1" "$overlay/$2"; }
+put lab-init usr/local/sbin/lab-init 0755
+put lab-listener usr/local/sbin/lab-listener
+put sshd_config etc/ssh/sshd_config.d/lab.conf
+put jail.local etc/fail2ban/jail.d/lab.local
+put sshd-filter.local etc/fail2ban/filter.d/sshd.local
+put fail2ban.local etc/fail2ban/fail2ban.d/lab.local
 if [[ $suite == sid ]]; then
   # Asterisk 22: the lab's PJSIP transports, phones and dialplan replace the samples.
-  install -D -m 0644 "$here/image/asterisk/pjsip.conf" "$overlay/etc/asterisk/pjsip.conf"
-  install -D -m 0644 "$here/image/asterisk/extensions.conf" "$overlay/etc/asterisk/extensions.conf"
-  install -D -m 0644 "$here/image/asterisk/pjsip_pbx_firewall.conf" "$overlay/etc/asterisk/pjsip_pbx_firewall.conf"
-  install -D -m 0644 "$here/image/asterisk/manager.conf" "$overlay/etc/asterisk/manager.conf"
-  install -D -m 0644 "$here/image/asterisk/logger.conf" "$overlay/etc/asterisk/logger.conf"
-  install -D -m 0644 "$here/image/asterisk/jail.local" "$overlay/etc/fail2ban/jail.d/asterisk.local"
+  for conf in pjsip.conf extensions.conf pjsip_pbx_firewall.conf manager.conf logger.conf; do
+    put "asterisk/$conf" "etc/asterisk/$conf"
+  done
+  put asterisk/jail.local etc/fail2ban/jail.d/asterisk.local
 fi
 cp "$base_tar" "$work/image.tar"
 (cd "$overlay" && find . -type f | sort) >"$work/overlay.list"

@@ -17,31 +17,9 @@ description:
     merged into the fewest CIDRs and sorted (IPv4 first). Asterisk presents its local address,
     not the external one, to these subnets.
   - Invalid networks fail with a message naming the network, the field, the value and what is valid.
-seealso:
-  - module: pbxops.firewall.iptables_ruleset
-    description: Applies the compiled ruleset on the host.
-  - plugin: pbxops.firewall.firewall_ruleset
-    plugin_type: filter
-    description: Compile networks into the ruleset.
-  - plugin: pbxops.firewall.fail2ban_ignoreip
-    plugin_type: filter
-    description: The subnets fail2ban must never ban.
-requirements:
-  - netaddr (on the controller)
-options:
-  _input:
-    description: The networks, in the inventory model of the collection (C(pbx_firewall_networks)).
-    type: list
-    elements: dict
-    required: true
-  names:
-    description:
-      - How error messages name the inputs. By default they name this filter's own arguments
-        (the piped input as C(_input)), since the input may be any variable.
-      - V(role) names the role's variables (C(pbx_firewall_networks), C(pbx_firewall_ports) ...);
-        the role passes it. A mapping of input to name (for example C(networks) to C(site_networks))
-        names those inputs that way and the others by this filter's arguments.
-    type: raw
+extends_documentation_fragment:
+  - pbxops.firewall.network_filters
+  - pbxops.firewall.message_names
 """
 
 EXAMPLES = r"""

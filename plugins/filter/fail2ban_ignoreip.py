@@ -17,40 +17,20 @@ description:
     C(never_block=true), deduplicated, merged into the fewest CIDRs and sorted (IPv4 first).
   - Used for the C(ignoreip) setting of fail2ban's C([DEFAULT]) section.
   - Invalid networks fail with a message naming the network, the field, the value and what is valid.
+extends_documentation_fragment:
+  - pbxops.firewall.network_filters
+  - pbxops.firewall.message_names
 seealso:
-  - module: pbxops.firewall.iptables_ruleset
-    description: Applies the compiled ruleset on the host.
-  - plugin: pbxops.firewall.firewall_ruleset
-    plugin_type: filter
-    description: Compile networks into the ruleset.
-  - plugin: pbxops.firewall.asterisk_localnet
-    plugin_type: filter
-    description: Asterisk's local_net from the same networks.
   - plugin: pbxops.firewall.in_subnets
     plugin_type: filter
     description: The addresses that fall in given subnets.
-requirements:
-  - netaddr (on the controller)
 options:
-  _input:
-    description: The networks, in the inventory model of the collection (C(pbx_firewall_networks)).
-    type: list
-    elements: dict
-    required: true
   extra:
     description:
       - More addresses or subnets to add (C(pbx_firewall_fail2ban_ignoreip_extra)), validated like
         network subnets.
     type: list
     elements: str
-  names:
-    description:
-      - How error messages name the inputs. By default they name this filter's own arguments
-        (the piped input as C(_input)), since the input may be any variable.
-      - V(role) names the role's variables (C(pbx_firewall_networks), C(pbx_firewall_ports) ...);
-        the role passes it. A mapping of input to name (for example C(networks) to C(site_networks))
-        names those inputs that way and the others by this filter's arguments.
-    type: raw
 """
 
 EXAMPLES = r"""

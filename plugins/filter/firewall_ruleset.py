@@ -27,30 +27,14 @@ description:
     (V("20"), V("false"), V("yes")); numbers are written with the ASCII digits 0-9 only.
   - A trunk entry is at most a C(/16) (IPv4) or C(/48) (IPv6), and the entries together may not
     cover a whole address family.
+extends_documentation_fragment:
+  - pbxops.firewall.network_filters
+  - pbxops.firewall.message_names
 seealso:
-  - module: pbxops.firewall.iptables_ruleset
-    description: Applies the ruleset the filters compile.
-  - plugin: pbxops.firewall.fail2ban_ignoreip
-    plugin_type: filter
-    description: The subnets fail2ban must never ban.
-  - plugin: pbxops.firewall.asterisk_localnet
-    plugin_type: filter
-    description: Asterisk's local_net from the same networks.
   - plugin: pbxops.firewall.select_networks
     plugin_type: filter
     description: Pick networks out of shared site data.
-requirements:
-  - netaddr (on the controller)
 options:
-  _input:
-    description:
-      - The networks, in the inventory model of the collection (C(pbx_firewall_networks)).
-      - Each network has C(name) (unique), C(subnet) (a CIDR or a list of CIDRs, IPv4 or IPv6;
-        a bare address means C(/32) or C(/128)), C(services) and C(block) (lists of service
-        names), C(local_network) and C(never_block) (booleans), optional C(description) and C(tags).
-    type: list
-    elements: dict
-    required: true
   ports:
     description:
       - Port overrides (C(pbx_firewall_ports)). Keys are the built-in port names C(sip), C(tls),
@@ -124,14 +108,6 @@ options:
         counts, not the container port; allowed packets return to Docker's own chains.
     type: bool
     default: false
-  names:
-    description:
-      - How error messages name the inputs. By default they name this filter's own arguments
-        (the piped input as C(_input)), since the input may be any variable.
-      - V(role) names the role's variables (C(pbx_firewall_networks), C(pbx_firewall_ports) ...);
-        the role passes it. A mapping of input to name (for example C(networks) to C(site_networks))
-        names those inputs that way and the others by this filter's arguments.
-    type: raw
 """
 
 EXAMPLES = r"""

@@ -21,6 +21,8 @@ seealso:
   - plugin: pbxops.firewall.fail2ban_ignoreip
     plugin_type: filter
     description: The subnets fail2ban must never ban.
+extends_documentation_fragment:
+  - pbxops.firewall.message_names
 requirements:
   - netaddr (on the controller)
 options:
@@ -34,14 +36,6 @@ options:
     type: list
     elements: str
     required: true
-  names:
-    description:
-      - How error messages name the inputs. By default they name this filter's own arguments
-        (the piped addresses as C(_input)), since the input may be any variable.
-      - V(role) names them as the role does (C(addresses), C(subnets)). A mapping of input to
-        name (for example C(addresses) to C(banned)) names those inputs that way and the others by
-        this filter's arguments.
-    type: raw
 """
 
 EXAMPLES = r"""

@@ -27,6 +27,7 @@ import json
 import os
 import re
 import subprocess
+import time
 
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -46,6 +47,16 @@ def run(argv, check=True, timeout=120, **kwargs):
     if check and proc.returncode != 0:
         raise AssertionError('%s failed (rc=%d):\n%s\n%s' % (argv, proc.returncode, proc.stdout, proc.stderr))
     return proc
+
+
+def wait_for(what, probe, timeout=10.0, interval=0.2):
+    """Call PROBE every INTERVAL seconds until it returns true; fail naming WHAT after TIMEOUT."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe():
+            return
+        time.sleep(interval)
+    raise AssertionError('timed out after %.0f s waiting for %s' % (timeout, what))
 
 
 def live_local_net(text):

@@ -7,21 +7,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 
 import pytest
 
 from ansible_collections.pbxops.firewall.tests.integration.asterisk import _sip
 from ansible_collections.pbxops.firewall.tests.integration.asterisk import _support as sup
-
-
-def _wait(what, probe, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if probe():
-            return
-        time.sleep(0.5)
-    raise AssertionError('timed out waiting for %s' % what)
 
 
 @pytest.fixture(scope='module')
@@ -51,10 +41,11 @@ def pbx(integration_env, needs, tmp_path_factory):
                  '--network', sup.NETWORK, '--ip', sup.PBX4, '--ip6', sup.PBX6, sup.IMAGE])
         box = sup.Pbx(key)
         # Asterisk drops SIP requests until it has fully booted
-        _wait('Asterisk', lambda: 'fully booted' in box.sh("asterisk -rx 'core waitfullybooted'", check=False))
+        sup.wait_for('Asterisk', lambda: 'fully booted' in box.sh("asterisk -rx 'core waitfullybooted'", check=False),
+                     timeout=60, interval=0.5)
         ssh = ['ssh', '-i', key, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
                '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=2', 'root@' + sup.PBX4, 'true']
-        _wait('SSH', lambda: sup.run(ssh, check=False).returncode == 0)
+        sup.wait_for('SSH', lambda: sup.run(ssh, check=False).returncode == 0, timeout=60, interval=0.5)
         yield box
     finally:
         teardown()

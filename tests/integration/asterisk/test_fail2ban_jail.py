@@ -19,6 +19,7 @@ import time
 
 from ansible_collections.pbxops.firewall.tests.integration.asterisk import _sip
 from ansible_collections.pbxops.firewall.tests.integration.asterisk import _support as sup
+from ansible_collections.pbxops.firewall.tests.integration.asterisk._support import wait_for
 
 ROLE = 'pbxops.firewall.pbx_firewall'
 JAIL = 'asterisk'
@@ -52,15 +53,6 @@ def chain_sources(pbx):
         rules = pbx.sh('iptables -S %s 2>/dev/null || true' % chain, check=False)
         found[chain] = re.findall(r'-s (\S+)/32 ', rules)
     return found
-
-
-def wait_for(what, probe, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if probe():
-            return
-        time.sleep(0.2)
-    raise AssertionError('timed out after %.0f s waiting for %s' % (timeout, what))
 
 
 def guess(phone, local, attempt):

@@ -80,6 +80,22 @@ def docker_exec(container, *argv):
     run(['docker', 'exec', container] + list(argv))
 
 
+def verify_with_foreign_rule(workdir, name, container, add, rule):
+    """verify while RULE, one the collection does not own, sits in CONTAINER's chain (ADD: where,
+    e.g. ['-I', 'INPUT', '1'] or ['-A', 'OUTPUT']); the rule is removed again either way.
+    Returns the playbook run, the report and its mismatches as sorted tuples
+    (pbx, probe, service, proto, port, expected, observed, decided_by)."""
+    chain = add[1]
+    docker_exec(container, 'iptables', *add, *rule)
+    try:
+        proc, report = verify(workdir, name)
+    finally:
+        docker_exec(container, 'iptables', '-D', chain, *rule)
+    bad = sorted((r['pbx'], r['probe'], r['service'], r['proto'], r['port'], r['expected'], r['observed'],
+                  r['decided_by']) for r in report['mismatches'])
+    return proc, report, bad
+
+
 def test_verify_passes_after_rollout(lab):
     proc, report = verify(lab, 'clean')
     assert proc.returncode == 0, proc.stdout[-6000:]
@@ -96,15 +112,9 @@ def test_verify_passes_after_rollout(lab):
 
 
 def test_foreign_accept_for_web_is_a_named_mismatch(lab):
-    rule = ['INPUT', '-p', 'tcp', '--dport', '80', '-j', 'ACCEPT']
-    docker_exec('pbx2', 'iptables', '-I', rule[0], '1', *rule[1:])
-    try:
-        proc, report = verify(lab, 'foreign-accept')
-    finally:
-        docker_exec('pbx2', 'iptables', '-D', *rule)
+    proc, report, bad = verify_with_foreign_rule(lab, 'foreign-accept', 'pbx2', ['-I', 'INPUT', '1'],
+                                                 ['-p', 'tcp', '--dport', '80', '-j', 'ACCEPT'])
     assert proc.returncode != 0
-    bad = sorted((r['pbx'], r['probe'], r['service'], r['proto'], r['port'], r['expected'], r['observed'],
-                  r['decided_by']) for r in report['mismatches'])
     assert bad == [
         ('pbx2', 'client-inet', 'web', 'tcp', 80, 'closed', 'open', 'Internet: block web'),
         ('pbx2', 'client-inet2', 'web', 'tcp', 80, 'closed', 'open', 'Internet: block web'),
@@ -114,15 +124,9 @@ def test_foreign_accept_for_web_is_a_named_mismatch(lab):
 
 
 def test_upstream_block_of_sip_is_a_named_mismatch(lab):
-    rule = ['OUTPUT', '-p', 'udp', '--dport', '5060', '-j', 'DROP']
-    docker_exec('client-office', 'iptables', '-A', *rule)
-    try:
-        proc, report = verify(lab, 'upstream-block')
-    finally:
-        docker_exec('client-office', 'iptables', '-D', *rule)
+    proc, report, bad = verify_with_foreign_rule(lab, 'upstream-block', 'client-office', ['-A', 'OUTPUT'],
+                                                 ['-p', 'udp', '--dport', '5060', '-j', 'DROP'])
     assert proc.returncode != 0
-    bad = sorted((r['pbx'], r['probe'], r['service'], r['proto'], r['port'], r['expected'], r['observed'],
-                  r['decided_by']) for r in report['mismatches'])
     assert bad == [(pbx, 'client-office', 'sip', 'udp', 5060, 'open', 'closed',
                     'Office LAN: allow ami,icmp,sip,ssh,web') for pbx in PBXS]
     assert 'pbx1 10.201.10.11 <- probe client-office (10.201.10.101): sip udp/5060 expected open' in report['message']

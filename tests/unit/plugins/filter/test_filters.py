@@ -152,7 +152,9 @@ def test_a_caller_can_name_its_own_variables():
         "line also yes/no, on/off, 1/0)")
 
 
-@pytest.mark.parametrize('expression, expected', [
+# (expression, exact message): calls with a bad argument value; with those of a call that does
+# not fit (CALLS_THAT_DO_NOT_FIT below) they run in test_a_refused_call_gives_the_precise_message.
+BAD_ARGUMENTS = [
     ('{{ nets | pbxops.firewall.firewall_ruleset(ports={"ssh": 0}) }}',
      'pbxops.firewall.firewall_ruleset: invalid input:\nports.ssh: 0: port 0 is '
      'out of range; valid: an integer 1-65535 or a range "FROM-TO" with FROM <= TO, '
@@ -181,11 +183,7 @@ def test_a_caller_can_name_its_own_variables():
     ('{{ nets | pbxops.firewall.firewall_ruleset(names="pbx") }}',
      "pbxops.firewall.firewall_ruleset: invalid inventory:\nnames: must be a mapping of input to the "
      "name used in messages (e.g. {networks: pbx_firewall_networks}), got string 'pbx'"),
-])
-def test_bad_arguments_fail_with_the_precise_message(expression, expected):
-    with pytest.raises(AnsibleFilterError) as excinfo:
-        render(expression, nets=[OFFICE])
-    assert filter_error(excinfo) == expected
+]
 
 
 @pytest.mark.parametrize('name', ['firewall_ruleset', 'fail2ban_ignoreip', 'asterisk_localnet'])
@@ -302,10 +300,30 @@ def test_ansible_doc_renders_every_filter_without_warnings(tmp_path):
         assert '_value' in doc['return']
 
 
+def test_shared_option_docs_come_from_the_doc_fragments(tmp_path):
+    """plugins/doc_fragments/: one text of the networks input and of names, on every filter using it."""
+    network_filters = ['pbxops.firewall.%s' % name
+                       for name in ('firewall_ruleset', 'fail2ban_ignoreip', 'asterisk_localnet')]
+    docs = _ansible_doc(tmp_path, '--json', 'pbxops.firewall.in_subnets', *network_filters)
+    assert docs.returncode == 0 and docs.stderr == '', docs.stderr
+    data = {name: found['doc'] for name, found in json.loads(docs.stdout).items()}
+    names_options = [doc['options']['names'] for doc in data.values()]
+    assert len(names_options) == 4 and all(option == names_options[0] for option in names_options)
+    assert names_options[0]['type'] == 'raw'
+    for name in network_filters:
+        doc = data[name]
+        assert doc['options']['_input'] == data[network_filters[0]]['options']['_input']
+        assert doc['options']['_input']['description'][0].startswith('The networks, in the inventory model')
+        assert doc['requirements'] == ['netaddr (on the controller)']
+        assert {'module': 'pbxops.firewall.iptables_ruleset',
+                'description': 'Applies the compiled ruleset on the host.'} in doc['seealso']
+        assert 'pbxops.firewall.pbx_firewall_policy' in [link.get('plugin') for link in doc['seealso']]
+
+
 # --------------------------------------------------------------------------- arguments
 
 
-@pytest.mark.parametrize('expression, expected', [
+CALLS_THAT_DO_NOT_FIT = [
     ('{{ nets | pbxops.firewall.firewall_ruleset(trunk=["192.0.2.1"]) }}',
      "pbxops.firewall.firewall_ruleset: unknown keyword 'trunk' (did you mean trunks?); valid "
      "keywords: ports, custom_services, trunks, sip_rate_limit, sip_scanner_agents, custom_rules, "
@@ -352,8 +370,13 @@ def test_ansible_doc_renders_every_filter_without_warnings(tmp_path):
     ('{{ [] | pbxops.firewall.verify_report(probe=[]) }}',
      "pbxops.firewall.verify_report: unknown keyword 'probe' (did you mean probes?); valid "
      "keywords: probes, probe_names, fail_on_unknown"),
-])
-def test_a_call_that_does_not_fit_names_the_filter_and_its_keywords(expression, expected):
+]
+
+
+@pytest.mark.parametrize('expression, expected', BAD_ARGUMENTS + CALLS_THAT_DO_NOT_FIT)
+def test_a_refused_call_gives_the_precise_message(expression, expected):
+    """A bad value names the filter, the argument and what is valid; a call that does not fit
+    names the filter and its keywords."""
     with pytest.raises(AnsibleFilterError) as excinfo:
         render(expression, nets=[OFFICE], site=SITE)
     assert filter_error(excinfo) == expected

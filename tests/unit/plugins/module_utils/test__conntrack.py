@@ -18,7 +18,7 @@ ipv4     2 tcp      6 431599 ESTABLISHED src=10.213.8.1 dst=10.213.8.2 sport=387
 ipv4     2 udp      17 29 src=203.0.113.9 dst=10.213.8.2 sport=5071 dport=5060 src=10.213.8.2 dst=203.0.113.9 sport=5060 dport=5071 [ASSURED] mark=0 use=1
 ipv4     2 udp      17 29 src=10.213.8.2 dst=198.51.100.7 sport=5060 dport=5060 src=198.51.100.7 dst=10.213.8.2 sport=5060 dport=5060 mark=0 use=1
 ipv4     2 icmp     1 29 src=203.0.113.9 dst=10.213.8.2 type=8 code=0 id=7 src=10.213.8.2 dst=203.0.113.9 type=0 code=0 id=7 mark=0 use=1
-ipv4     2 tcp      6 431999 ESTABLISHED src=203.0.113.9 dst=10.213.8.2 sport=40100 dport=8080 src=172.17.0.2 dst=203.0.113.9 sport=80 dport=40100 [ASSURED] use=1
+ipv4     2 tcp      6 431999 ESTABLISHED src=203.0.113.9 dst=10.213.8.2 sport=40100 dport=8080 src=172.17.0.2 dst=203.0.113.9 sport=80 dport=40100
 ipv6     10 udp      17 29 src=2001:db8::9 dst=fd15::1 sport=5071 dport=5060 src=fd15::1 dst=2001:db8::9 sport=5060 dport=5071 mark=0 use=1
 conntrack v1.4.7 (conntrack-tools): 6 flow entries have been shown.
 '''
@@ -167,9 +167,9 @@ def test_tcp_sockets_are_closed_then_entries_deleted_then_the_hosts_own_answers(
                                        keep=(), **NO_WAIT)
     assert warnings == [] and [f.describe() for f in lost] == ['tcp 10.213.8.1:38778 -> 10.213.8.2:22',
                                                                'udp 203.0.113.9:5071 -> 10.213.8.2:5060']
-    assert [argv[:2] for argv in calls[2:]] == [['/usr/bin/ss', '-K'], ['/usr/sbin/conntrack', '-D'],
-                                                 ['/usr/sbin/conntrack', '-D'], ['/usr/sbin/conntrack', '-L'],
-                                                 ['/usr/sbin/conntrack', '-D'], ['/usr/sbin/conntrack', '-L']]
+    ss, conntrack = '/usr/bin/ss', '/usr/sbin/conntrack'
+    assert [argv[:2] for argv in calls[2:]] == [[ss, '-K'], [conntrack, '-D'], [conntrack, '-D'], [conntrack, '-L'],
+                                                [conntrack, '-D'], [conntrack, '-L']]
     assert calls[2][2:] == ['-n', '-t', '-4', 'src', '10.213.8.2', 'sport', '=', ':22',
                             'dst', '10.213.8.1', 'dport', '=', ':38778']
     assert calls[6][1:] == ['-D', '-f', 'ipv4', '-p', 'udp', '-s', '10.213.8.2', '-d', '203.0.113.9',

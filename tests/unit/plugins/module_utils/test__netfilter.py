@@ -450,7 +450,6 @@ def test_plan_steps_and_revert_round_trip():
     assert nf.after_state(after, revert)['ipv4'] == live
 
 
-
 def test_live_ruleset_is_the_owned_state_as_a_ruleset_that_applies_back_unchanged():
     live = table([F2B_SSH, ADMIN])
     live_sets = nf.parse_ipset_save('create pbxfw-a hash:net family inet maxelem 1024\nadd pbxfw-a 10.9.0.0/16\n'
@@ -461,6 +460,7 @@ def test_live_ruleset_is_the_owned_state_as_a_ruleset_that_applies_back_unchange
     assert ruleset == {'ipv4': RULES, 'ipv6': [], 'jumps': [{'chain': 'INPUT', 'target': 'PBX-FIREWALL'}],
                        'ipsets': [{'name': 'pbxfw-a', 'family': 'inet', 'maxelem': 1024, 'entries': ['10.9.0.0/16']}]}
     assert not nf.compute_plan(applied, live_sets, nf.validate_ruleset(ruleset)).changed
+
 
 # --------------------------------------------------------------------------------------
 # property: any live INPUT chain ends with one jump right after the last f2b jump

@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import subprocess
 import uuid
 
@@ -89,14 +90,21 @@ def _run(argv, data=None):
     return subprocess.run(argv, input=data, capture_output=True, text=True, check=True).stdout
 
 
-@pytest.fixture
-def netns():
+@contextlib.contextmanager
+def _namespace():
+    """A throwaway network namespace; yields the argv prefix that runs a command in it."""
     name = 'pbxfw-rt-%s' % uuid.uuid4().hex[:8]
     _run(['ip', 'netns', 'add', name])
     try:
         yield ['ip', 'netns', 'exec', name]
     finally:
         subprocess.run(['ip', 'netns', 'delete', name], check=False)
+
+
+@pytest.fixture
+def netns():
+    with _namespace() as argv:
+        yield argv
 
 
 def _owned_lines(save_text):
@@ -160,12 +168,8 @@ def test_cases_cover_what_they_claim():
 @pytest.fixture(scope='module')
 def shared_netns():
     """One namespace for all hypothesis examples: each restore replaces the filter table."""
-    name = 'pbxfw-rt-%s' % uuid.uuid4().hex[:8]
-    _run(['ip', 'netns', 'add', name])
-    try:
-        yield ['ip', 'netns', 'exec', name]
-    finally:
-        subprocess.run(['ip', 'netns', 'delete', name], check=False)
+    with _namespace() as argv:
+        yield argv
 
 
 def _run_utf8(argv, data=None):
@@ -177,7 +181,9 @@ def _run_utf8(argv, data=None):
 def test_any_unicode_is_refused_with_a_path_or_read_back_identically(shared_netns, backend):
     seen = {'refused': 0, 'applied': 0, 'non-ascii': 0}
 
-    @settings(max_examples=80, deadline=None, database=None,
+    # derandomized: the same 80 examples on every run, so the coverage guard below cannot
+    # fail by the luck of one run's draw (it did: 2 refusals in one random run of 80)
+    @settings(max_examples=80, deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                      HealthCheck.filter_too_much])
     @given(hostile.hostile_inventories(calm=True))
