@@ -138,22 +138,23 @@ _value:
       elements: str
 """
 
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
     call_core,
     checked_arguments,
 )
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import DEFAULT_IPSET_THRESHOLD
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.role import role_policy
 
 
 @checked_arguments('pbx_firewall_policy')
 def pbx_firewall_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
-                        sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
-                        ipv6=True, docker=False, ignoreip_extra=None, docker_jails=None, enabled=True,
+                        sip_scanner_agents=None, custom_rules=None,
+                        ipset_threshold=_policy.DEFAULT_IPSET_THRESHOLD, ipv6=True, docker=False,
+                        ignoreip_extra=None, docker_jails=None, enabled=True,
                         sip_rate_limit_ipv6_prefix=64):
-    return call_core('pbx_firewall_policy', role_policy, networks, ports=ports, custom_services=custom_services,
-                     trunks=trunks, sip_rate_limit=sip_rate_limit, sip_scanner_agents=sip_scanner_agents,
-                     custom_rules=custom_rules, ipset_threshold=ipset_threshold, ipv6=ipv6, docker=docker,
+    return call_core('pbx_firewall_policy', _policy.role_policy, networks, ports=ports,
+                     custom_services=custom_services, trunks=trunks, sip_rate_limit=sip_rate_limit,
+                     sip_scanner_agents=sip_scanner_agents, custom_rules=custom_rules,
+                     ipset_threshold=ipset_threshold, ipv6=ipv6, docker=docker,
                      ignoreip_extra=ignoreip_extra, docker_jails=docker_jails, enabled=enabled,
                      sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix, inventory=True)
 

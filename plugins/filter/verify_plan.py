@@ -81,7 +81,6 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pbxops.firewall.plugins.plugin_utils import _verify_report
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
     checked_arguments,
     to_plain,
@@ -94,6 +93,9 @@ def verify_plan(pbxs, reach=None, timeout=None, parallel=None, deadline=None, ma
     given = dict(timeout=timeout, parallel=parallel, deadline=deadline, max_probes=max_probes,
                  range_samples=range_samples)
     options = dict((k, to_plain(v)) for k, v in given.items() if v is not None)
+    # imported on use: Ansible loads every filter file of the collection to find any one filter
+    from ansible_collections.pbxops.firewall.plugins.plugin_utils import _verify_report
+
     try:
         return _verify_report.plan(to_plain(pbxs), reach=to_plain(reach), **options)
     except ValueError as exc:

@@ -91,7 +91,6 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.pbxops.firewall.plugins.plugin_utils import _verify_report
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
     checked_arguments,
     to_plain,
@@ -100,6 +99,9 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support im
 
 @checked_arguments('verify_report')
 def verify_report(pbxs, probes, probe_names=None, fail_on_unknown=False):
+    # imported on use: Ansible loads every filter file of the collection to find any one filter
+    from ansible_collections.pbxops.firewall.plugins.plugin_utils import _verify_report
+
     try:
         return _verify_report.report(to_plain(pbxs), to_plain(probes), probe_names=to_plain(probe_names),
                                      fail_on_unknown=bool(fail_on_unknown))

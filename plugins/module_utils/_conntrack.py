@@ -122,9 +122,10 @@ class Judge(object):
     (family, proto, source, destination, dport): on a busy PBX many flows share them.
     """
 
-    def __init__(self, before, after):
+    def __init__(self, before, after, after_evaluator=None):
         self._rulesets = {'before': before, 'after': after}
-        self._evaluators = {}
+        # the lockout check has parsed the new ruleset already: the module passes it on
+        self._evaluators = {} if after_evaluator is None else {'after': after_evaluator}
         self._cache = {}
 
     def _target(self, side, flow):
@@ -254,11 +255,13 @@ def end_lost_flows(run, tools, local, lost, keep=(), check_mode=False, wait=time
 FLOWS_SHOWN = 50
 
 
-def after_apply(host, before, after, check_mode):
+def after_apply(host, before, after, check_mode, after_evaluator=None, controller=None):
     """End the flows that lost access between two ruleset dicts. Returns (result entry, warnings).
 
     The controller's own SSH connection is kept, so the module's answer gets home whatever
-    the new rules say. The entry is None when nothing could be listed.
+    the new rules say. The entry is None when nothing could be listed. ``after_evaluator``
+    (``after`` parsed) and ``controller`` (a ``_controller.find`` answer) spare the work
+    when the lockout check has done it.
     """
     if not host.tools['conntrack']:
         return None, [NO_TOOL]
@@ -269,8 +272,8 @@ def after_apply(host, before, after, check_mode):
     if rc != 0:
         return None, ['ip -o addr show failed (%s): flows of addresses that lost access were not ended'
                       % (err.strip() or rc)]
-    judge = Judge(before, after)
-    conn = _controller.find()[0]
+    judge = Judge(before, after, after_evaluator)
+    conn = (controller or _controller.find())[0]
     keep = () if conn is None else (Flow(conn.family, 'tcp', str(conn.client), str(conn.server),
                                          conn.client_port, conn.server_port),)
     flows, warnings = end_lost_flows(host.run, host.tools, parse_local_addresses(out), judge.lost, keep,

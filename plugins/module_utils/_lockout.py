@@ -36,12 +36,19 @@ OFF_SWITCH = 'pbx_firewall_lockout_check: false (module option lockout_check: fa
 
 
 class Assessment(object):
-    """The result of ``assess``: a refusal message or None, what was checked, warnings."""
+    """The result of ``assess``: a refusal message or None, what was checked, warnings.
+
+    Also what it built on the way, for the module's later steps: the desired ruleset's
+    ``evaluator``, and ``controller``, the ``_controller.find`` answer (conn, note) when the
+    check looked for the connection (None when it did not).
+    """
 
     def __init__(self):
         self.refusal = None
         self.warnings = []
         self.report = {'checked': False}
+        self.evaluator = None
+        self.controller = None
 
 
 FINAL_DROP_COMMENT = 'pbx-firewall: drop everything else'
@@ -136,12 +143,13 @@ def final_drop_warnings(evaluator):
 def assess(ruleset, lockout_check=True, environ=None, proc='/proc', pid=None):
     """Judge a validated ruleset before anything changes. Returns an Assessment."""
     result = Assessment()
-    evaluator = _evaluate.Evaluator(ruleset)
+    evaluator = result.evaluator = _evaluate.Evaluator(ruleset)
     result.warnings = final_drop_warnings(evaluator)
     if not lockout_check:
         result.report = {'checked': False, 'note': 'lockout_check is false'}
         return result
-    conn, note = _controller.find(environ=environ, proc=proc, pid=pid)
+    result.controller = _controller.find(environ=environ, proc=proc, pid=pid)
+    conn, note = result.controller
     if conn is None:
         result.report = {'checked': False, 'note': note}
         return result

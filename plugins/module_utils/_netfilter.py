@@ -35,6 +35,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import functools
 import hashlib
 import ipaddress
 import os
@@ -100,6 +101,13 @@ def split_rule(line):
     """
     if '"' not in line and '\\' not in line:
         return line.split()
+    return list(_split_quoted(line))
+
+
+@functools.lru_cache(maxsize=4096)
+def _split_quoted(line):
+    """split_rule for a line with quotes or backslashes. One run reads each rule several
+    times (validation, the lockout check, the plan), hence the cache."""
     tokens = []
     end = 0
     for match in _TOKEN_RE.finditer(line):
@@ -110,7 +118,7 @@ def split_rule(line):
         end = match.end()
     if line[end:].strip():
         raise ValueError('unbalanced quote or trailing backslash in %r' % line)
-    return tokens
+    return tuple(tokens)
 
 
 def unquote(token):
@@ -145,7 +153,10 @@ def rule_chain(rule):
 
 def rule_target(rule):
     """The ``-j``/``-g`` target of a rule, or None."""
-    tokens = [unquote(t) for t in split_rule(rule)]
+    return _target([unquote(t) for t in split_rule(rule)])
+
+
+def _target(tokens):
     target = None
     for index, token in enumerate(tokens[:-1]):
         if token in _TARGET_FLAGS:
@@ -155,7 +166,10 @@ def rule_target(rule):
 
 def rule_ipsets(rule):
     """Names of the sets a rule matches with ``--match-set``."""
-    tokens = [unquote(t) for t in split_rule(rule)]
+    return _ipsets([unquote(t) for t in split_rule(rule)])
+
+
+def _ipsets(tokens):
     return [tokens[i + 1] for i, t in enumerate(tokens[:-1]) if t == '--match-set']
 
 
@@ -444,17 +458,19 @@ def _validate_rule(rule, path):
         _fail(path, "must start with '-A %s ' or '-A %s<NAME> ' (the chains the module owns)"
               % (MAIN_CHAIN, CHAIN_PREFIX), rule)
     try:
-        rule = normalize_rule(rule)
+        raw_tokens = split_rule(rule)
     except ValueError:
         _fail(path, 'has an unbalanced double quote or a trailing backslash', rule)
+    rule = ' '.join(raw_tokens)     # normalize_rule
     parts = rule.split(None, 2)
     _check_chain_name(parts[1], path + ' (chain)', owned=True)
     if len(parts) < 3:
         _fail(path, 'has no match or target after the chain name', rule)
-    target = rule_target(rule)
+    tokens = [unquote(t) for t in raw_tokens]
+    target = _target(tokens)
     if target is not None and is_owned_chain(target):
         _check_chain_name(target, path + ' (jump target)', owned=True)
-    for set_name in rule_ipsets(rule):
+    for set_name in _ipsets(tokens):
         if not set_name:
             _fail(path, 'has an empty --match-set name', rule)
     return rule

@@ -55,15 +55,20 @@ def markers(token, run_dir=RUN_DIR):
 
 
 def watcher_script():
-    """Python source of the detached watcher: the executor's file, then this file, then ``main``.
+    """Python source of the detached watcher: ``detach``, then the executor's file, this file, ``main``.
 
     Both files are run from their text (the module's payload is deleted when it returns).
+    The watcher detaches before it compiles them, so the module waits only for a bare
+    interpreter start and a fork (``Rollback.arm``), not for the watcher's imports.
     """
     import inspect
     from ansible_collections.pbxops.firewall.plugins.module_utils import _steps
     this = sys.modules[__name__]
     return '\n'.join([
+        'import os',
         'import sys',
+        inspect.getsource(detach),
+        'detach()',
         'steps = {"__name__": "pbxfw_steps"}',
         'exec(compile(%r, "pbxfw_steps", "exec"), steps)' % inspect.getsource(_steps),
         'rollback = {"__name__": "pbxfw_rollback"}',
@@ -196,5 +201,5 @@ def wait_and_revert(spec_path, execute, run, poll=0.25):
 
 
 def main(spec_path, execute, run):
-    detach()
+    """The watcher, once detached (``watcher_script`` calls ``detach`` first)."""
     wait_and_revert(spec_path, execute, run)

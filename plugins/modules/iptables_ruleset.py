@@ -484,7 +484,8 @@ def main():
             if plan.changed and params['state'] == 'present':
                 # after the commit (check mode: what would end); removing the rules ends nothing
                 result['flows_ended'], more = _conntrack.after_apply(
-                    host, nf.live_ruleset(tables, sets), params['ruleset'], module.check_mode)
+                    host, nf.live_ruleset(tables, sets), params['ruleset'], module.check_mode,
+                    after_evaluator=lockout.evaluator, controller=lockout.controller)
                 warnings += more
     except LockTimeout as exc:
         module.fail_json(msg=str(exc), **result)

@@ -29,22 +29,35 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.chains import (  # noqa: F401
-    compile_policy,
-    firewall_ruleset,
-)
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import (  # noqa: F401
-    DEFAULT_IPSET_THRESHOLD,
-    DEFAULT_SIP_SCANNER_AGENTS,
-    ROLE_NAMES,
-    MissingDependency,
-    PolicyError,
-)
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.outputs import (  # noqa: F401
-    addresses_in,
-    asterisk_localnet,
-    fail2ban_ignoreip,
-)
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.validate import (  # noqa: F401
-    load_policy,
-)
+import importlib
+
+# The names this package exports, and the file of the package that defines each. A file is
+# imported when one of its names is first used (PEP 562 module __getattr__), not when the
+# package is: to find one filter, Ansible loads every filter file of the collection in each
+# task's worker process, and most of those filters need only a part of the core, or none.
+EXPORTS = {
+    'compile_policy': 'chains',
+    'firewall_ruleset': 'chains',
+    'DEFAULT_IPSET_THRESHOLD': 'model',
+    'DEFAULT_SIP_SCANNER_AGENTS': 'model',
+    'ROLE_NAMES': 'model',
+    'MissingDependency': 'model',
+    'PolicyError': 'model',
+    'addresses_in': 'outputs',
+    'asterisk_localnet': 'outputs',
+    'fail2ban_ignoreip': 'outputs',
+    'role_policy': 'role',
+    'load_policy': 'validate',
+}
+
+
+def __getattr__(name):
+    if name not in EXPORTS:
+        raise AttributeError('module %r has no attribute %r' % (__name__, name))
+    value = getattr(importlib.import_module('%s.%s' % (__name__, EXPORTS[name])), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(EXPORTS))

@@ -21,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import functools
+import re
 import socket
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.scalars import (
@@ -34,6 +35,16 @@ EXAMPLES = '(e.g. 192.168.10.0/24, 203.0.113.5, 2001:db8::/32)'
 ADDRESS_CHARS = frozenset('0123456789abcdefABCDEF.:/')
 DECIMAL = frozenset('0123456789')
 HEX = frozenset('0123456789abcdefABCDEF')
+# The forms almost every inventory writes: an IPv4 address (four decimal numbers 0-255
+# without leading zeros) or an IPv6 address of hex groups, each with an optional decimal
+# prefix length without a leading zero. Recognising them takes one regular expression; the
+# full parser still decides everything else and words every refusal. [0-9], not \d: \d
+# would also match other scripts' digits.
+_OCTET = r'(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
+_CANONICAL_IPV4 = re.compile(r'%s\.%s\.%s\.%s(?:/(3[0-2]|[12]?[0-9]))?' % ((_OCTET,) * 4))
+_HEX = r'[0-9a-fA-F]{1,4}'
+_CANONICAL_IPV6 = re.compile(r'(%s(?::%s){7}|(?:%s(?::%s)*)?::(?:%s(?::%s)*)?)'
+                             r'(?:/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?' % ((_HEX,) * 6))
 
 
 class Subnet(tuple):
@@ -74,11 +85,13 @@ class Subnet(tuple):
 
     def cidr(self):
         """As iptables-save prints a source: always with the prefix length."""
-        return '%s/%d' % (self.address(), self[2])
+        return '%s/%d' % (address_text(self[0], self[1]), self[2])
 
     def ipset_entry(self):
         """As ipset save prints a hash:net member: hosts without the prefix length."""
-        return self.address() if self.is_host else self.cidr()
+        if self[2] == (32 if self[0] == 4 else 128):
+            return address_text(self[0], self[1])
+        return '%s/%d' % (address_text(self[0], self[1]), self[2])
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -159,8 +172,46 @@ def _refuse(value, reason=None, hint=None):
     raise ValueError(text)
 
 
+def _canonical_subnet(value):
+    """The Subnet of a string in one of the canonical forms that needs no refusal, or None.
+
+    Only a shortcut: whatever it returns, the full parser returns too (a unit test checks
+    this on random strings); everything else, valid or not, is left to the full parser.
+    """
+    match = _CANONICAL_IPV4.fullmatch(value)
+    if match is not None:
+        first, second, third, fourth, length = match.groups()
+        number = (int(first) << 24) | (int(second) << 16) | (int(third) << 8) | int(fourth)
+        version, width = 4, 32
+    else:
+        match = _CANONICAL_IPV6.fullmatch(value)
+        if match is None:
+            return None
+        address, length = match.groups()
+        if '::' in address and len([group for group in address.split(':') if group]) > 7:
+            return None     # "::" must stand for at least one group
+        # the expression above checked every character: inet_pton only converts
+        number = int.from_bytes(socket.inet_pton(socket.AF_INET6, address), 'big')
+        version, width = 6, 128
+    prefixlen = width if length is None else int(length)
+    if number & ((1 << (width - prefixlen)) - 1):
+        return None     # host bits set: the full parser says what was meant
+    if version == 6 and prefixlen >= 96 and number >> 32 == 0xffff:
+        return None     # IPv4-mapped: refused by the full parser
+    return Subnet(version, number, prefixlen)
+
+
 def parse_subnet(value):
     """Parse one CIDR (or bare address) strictly. Raises ValueError with the reason."""
+    if isinstance(value, str):
+        subnet = _canonical_subnet(value)
+        if subnet is not None:
+            return subnet
+    return _parse_subnet(value)
+
+
+def _parse_subnet(value):
+    """The full parser: every form the inventory may use, and every refusal with its reason."""
     if not isinstance(value, str):
         raise ValueError('must be a CIDR string such as 192.168.10.0/24 or 2001:db8::/32, '
                          'got %s %r' % (type_name(value), value))

@@ -372,11 +372,16 @@ def _ipset(name_hint, version, entries):
 
 
 def _set_entries(positive, negative):
-    """hash:net members; ``negative`` subnets become nomatch exceptions."""
-    entries = [(s, s.ipset_entry()) for s in positive]
-    entries += [(s, s.ipset_entry() + ' nomatch') for s in negative]
-    entries.sort(key=lambda item: (item[0].value, item[0].prefixlen))
-    return [text for _subnet, text in entries]
+    """hash:net members; ``negative`` subnets become nomatch exceptions.
+
+    Sorted by address, then prefix length: the Subnet tuples' own order, since the
+    members of one set are all of one family.
+    """
+    if not negative:
+        return [subnet.ipset_entry() for subnet in sorted(positive)]
+    nomatch = frozenset(negative)
+    return [subnet.ipset_entry() + ' nomatch' if subnet in nomatch else subnet.ipset_entry()
+            for subnet in sorted(list(positive) + list(negative))]
 
 
 def _trunk_rules(policy, version, hook, ipsets):

@@ -74,6 +74,8 @@ def char_label(char):
 
 def text_problem(text):
     """Why ``text`` cannot reach a rule, a file or a comment as it is; None when it can."""
+    if text.isascii() and text.isprintable():
+        return None     # printable ASCII has no line break, control or format character
     for char in text:
         if char in LINE_BREAKS:
             return 'must be one line; %s ends a line' % char_label(char)

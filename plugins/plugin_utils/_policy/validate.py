@@ -59,11 +59,13 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.scalars im
     parse_bool,
     parse_int,
     text_error,
+    text_problem,
     type_name,
 )
 
 NETWORK_KEYS = ('name', 'subnet', 'services', 'block', 'local_network', 'never_block',
                 'description', 'tags')
+NETWORK_KEY_SET = frozenset(NETWORK_KEYS)
 CUSTOM_RULE_FAMILIES = FAMILIES + ('both',)
 SERVICE_NAME_RE = re.compile(r'[a-z][a-z0-9_]{0,%d}' % (SERVICE_NAME_MAX - 1))
 SCANNER_AGENT_RE = re.compile(r'[A-Za-z0-9 ._/:()+-]{1,64}')
@@ -108,8 +110,10 @@ def _normalize_network(index, raw, known_services, errors, base):
         errors.append('%s: each network must be a mapping with name, subnet, services, ...; '
                       'got %s %r' % (label, type_name(raw), raw))
         return None
-    for key in sorted(set(raw) - set(NETWORK_KEYS), key=str):
-        errors.append('%s: unknown key %r; valid keys: %s' % (label, key, ', '.join(NETWORK_KEYS)))
+    if not raw.keys() <= NETWORK_KEY_SET:
+        for key in sorted(set(raw) - NETWORK_KEY_SET, key=str):
+            errors.append('%s: unknown key %r; valid keys: %s'
+                          % (label, key, ', '.join(NETWORK_KEYS)))
     count_before = len(errors)
 
     name = raw.get('name')
@@ -119,7 +123,7 @@ def _normalize_network(index, raw, known_services, errors, base):
         errors.append('%s.name: must be a non-empty string, got %s %r'
                       % (label, type_name(name), name))
         name = None
-    elif text_error('%s.name' % label, name):
+    elif text_problem(name) is not None:
         errors.append(text_error('%s.name' % label, name))
 
     subnets = []
@@ -129,11 +133,12 @@ def _normalize_network(index, raw, known_services, errors, base):
     else:
         items = raw['subnet']
         many = isinstance(items, (list, tuple))
-        for pos, item in enumerate(check_list(items, '%s.subnet' % label, errors, True)):
-            path = '%s.subnet[%d]' % (label, pos) if many else '%s.subnet' % label
+        for pos, item in enumerate(items if many else
+                                   check_list(items, '%s.subnet' % label, errors, True)):
             try:
                 subnet = parse_subnet(item)
             except ValueError as exc:
+                path = '%s.subnet[%d]' % (label, pos) if many else '%s.subnet' % label
                 errors.append('%s: %s' % (path, exc))
                 continue
             if subnet not in subnets:
@@ -145,7 +150,8 @@ def _normalize_network(index, raw, known_services, errors, base):
         if items is None:
             items = []
         found = []
-        for pos, svc in enumerate(check_list(items, '%s.%s' % (label, field), errors)):
+        for pos, svc in enumerate(items if isinstance(items, (list, tuple)) else
+                                  check_list(items, '%s.%s' % (label, field), errors)):
             if not isinstance(svc, str):
                 errors.append('%s.%s[%d]: must be a service name, got %s %r; valid: %s'
                               % (label, field, pos, type_name(svc), svc,
@@ -170,7 +176,7 @@ def _normalize_network(index, raw, known_services, errors, base):
         if not isinstance(description, str):
             errors.append('%s.description: must be a string, got %s %r'
                           % (label, type_name(description), description))
-        elif text_error('%s.description' % label, description):
+        elif text_problem(description) is not None:
             errors.append(text_error('%s.description' % label, description))
     if 'tags' in raw and raw['tags'] is not None:
         check_list(raw['tags'], '%s.tags' % label, errors)

@@ -107,6 +107,23 @@ def test_judge_parses_a_ruleset_only_when_a_flow_needs_it_and_asks_each_destinat
     assert len(parsed) == 2 and len(asked) == 2
 
 
+def test_judge_takes_the_new_ruleset_already_parsed(monkeypatch):
+    """The module passes the lockout check's evaluator of the new ruleset: it is not parsed again."""
+    after = ruleset('-j DROP')
+    parsed_once = Evaluator(after)
+    parsed = []
+
+    class Counting(Evaluator):
+        def __init__(self, ruleset):
+            parsed.append(ruleset)
+            Evaluator.__init__(self, ruleset)
+
+    monkeypatch.setattr(ct._evaluate, 'Evaluator', Counting)
+    judge = ct.Judge(OLD, after, parsed_once)
+    assert judge.lost(flow('203.0.113.9'))
+    assert parsed == [OLD]
+
+
 def listing(family, text=LISTING):
     return ''.join(line for line in text.splitlines(True) if line.startswith(family + ' '))
 

@@ -67,6 +67,7 @@ def test_a_network_allowing_the_controller_passes(ssh):
     assert result.refusal is None
     assert result.report['verdict']['comment'] == 'Controller: allow ssh'
     assert result.report['address'] == '10.213.7.1' and result.report['port'] == 22
+    assert str(result.controller[0].client) == '10.213.7.1'
 
 
 def test_another_ssh_port(ssh):
@@ -113,6 +114,9 @@ def test_check_off_and_no_ssh(ssh, tmp_path):
     assert local.refusal is None
     assert local.report == {'checked': False, 'note': 'no SSH connection found (connection local or not over '
                                                       'SSH): nothing to check'}
+    # what the check built is kept for the module's later steps (the flows that lost access)
+    assert off.controller is None and off.evaluator.rules('ipv4')
+    assert local.controller == (None, local.report['note'])
 
 
 IPV6_WARNING = ('all new IPv6 traffic will be dropped: the ruleset accepts no new IPv6 packet except loopback '

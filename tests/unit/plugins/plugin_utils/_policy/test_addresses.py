@@ -184,3 +184,42 @@ def test_whatever_parses_is_what_python_ipaddress_reads(text):
     net = ipaddress.ip_network(text, strict=True)
     assert (subnet.version, subnet.value, subnet.prefixlen) == (
         net.version, int(net.network_address), net.prefixlen)
+
+
+def _full_parser(text):
+    try:
+        return addresses._parse_subnet(text)
+    except ValueError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize('text', [
+    '10.0.0.0/8', '203.0.113.5', '0.0.0.0/0', '255.255.255.255/32', '2001:db8::/32', '::/0', '::1',
+    'fd00:1:2::/64', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7::', 'FD00:8::/64',
+])
+def test_canonical_shortcut_takes_the_usual_forms(text):
+    assert addresses._canonical_subnet(text) == addresses._parse_subnet(text)
+
+
+@pytest.mark.parametrize('text', [
+    '010.0.0.0/8', '10.1', '10.0.0.1/8', '10.0.0.0/08', '10.0.0.0/33', ' 10.0.0.0/8', '1:2:3:4:5:6:7:8::',
+    '1::2::3', '::ffff:0.0.0.0/96', '::ffff:0:0/96', '64:ff9b::192.0.2.1', '2001:db8::1/64',
+    '2001:db8::/0128', '2001:db8::/129', '12345::',
+])
+def test_canonical_shortcut_leaves_the_rest_to_the_full_parser(text):
+    assert addresses._canonical_subnet(text) is None
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.text(alphabet='0123456789abcdefABCDEF.:/', max_size=24),
+                 written_networks().map(lambda case: case[1])))
+def test_canonical_shortcut_agrees_with_the_full_parser(text):
+    """The shortcut is only a shortcut: what it returns, the full parser returns too."""
+    subnet = addresses._canonical_subnet(text)
+    if subnet is not None:
+        assert subnet == _full_parser(text)
+    try:
+        result = addresses.parse_subnet(text)
+    except ValueError as exc:
+        result = str(exc)
+    assert result == _full_parser(text)
