@@ -221,7 +221,8 @@ class Flows(object):
                 self.warnings.append('ss -K could not close %s: %s' % (flow.describe(), err.strip()))
 
 
-def end_lost_flows(run, tools, local, lost, keep=(), check_mode=False, wait=time.sleep):
+def end_lost_flows(run, tools, local, lost, keep=(), check_mode=False, wait=time.sleep,
+                   families=('ipv4', 'ipv6')):
     """List, decide, end. Returns (flows that lost access, warnings).
 
     ``tools``: the paths of ``conntrack`` (None: nothing can be listed, one warning) and
@@ -235,7 +236,7 @@ def end_lost_flows(run, tools, local, lost, keep=(), check_mode=False, wait=time
     if tools.get('conntrack') is None:
         return [], [NO_TOOL]
     flows = Flows(run, tools['conntrack'], tools.get('ss'))
-    found = lost_access(flows.listing(), local, lost, keep)
+    found = lost_access(flows.listing(families), local, lost, keep)
     if check_mode or not found:
         return found, flows.warnings
     flows.close(found)
@@ -263,6 +264,11 @@ def after_apply(host, before, after, check_mode, after_evaluator=None, controlle
     (``after`` parsed) and ``controller`` (a ``_controller.find`` answer) spare the work
     when the lockout check has done it.
     """
+    # a flow can lose access only in a family with owned rules before and after the apply
+    # (no owned rules: no verdict of ours), e.g. never on a first apply: then nothing runs
+    families = [family for family in ('ipv4', 'ipv6') if before.get(family) and after.get(family)]
+    if not families:
+        return dict(count=0, flows=[]), []
     if not host.tools['conntrack']:
         return None, [NO_TOOL]
     if not host.tools['ip']:
@@ -277,5 +283,5 @@ def after_apply(host, before, after, check_mode, after_evaluator=None, controlle
     keep = () if conn is None else (Flow(conn.family, 'tcp', str(conn.client), str(conn.server),
                                          conn.client_port, conn.server_port),)
     flows, warnings = end_lost_flows(host.run, host.tools, parse_local_addresses(out), judge.lost, keep,
-                                     check_mode)
+                                     check_mode, families=families)
     return dict(count=len(flows), flows=[f.describe() for f in flows[:FLOWS_SHOWN]]), warnings

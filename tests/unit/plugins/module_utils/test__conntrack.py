@@ -203,3 +203,33 @@ def test_a_flow_gone_meanwhile_is_no_warning_but_another_failure_is():
                                  lambda f: f.source == '203.0.113.9', **NO_WAIT)[1]
     assert warnings == ['conntrack could not delete udp 203.0.113.9:5071 -> 10.213.8.2:5060: '
                         'Operation not permitted']
+
+
+class FakeHost(object):
+    def __init__(self, conntrack='/usr/sbin/conntrack'):
+        self.tools = {'conntrack': conntrack, 'ss': '/usr/bin/ss', 'ip': '/usr/sbin/ip'}
+        self.calls = []
+
+    def run(self, argv):
+        self.calls.append(argv)
+        if argv[0] == '/usr/sbin/ip':
+            return 0, ADDRS, ''
+        return 0, listing(argv[3]) if argv[1] == '-L' else '', ''
+
+
+NO_CONTROLLER = (None, 'no SSH connection found')
+
+
+def test_after_a_first_apply_nothing_runs_and_nothing_warns():
+    host = FakeHost(conntrack=None)
+    assert ct.after_apply(host, {'ipv4': [], 'ipv6': []}, OLD, False, controller=NO_CONTROLLER) == (
+        {'count': 0, 'flows': []}, [])
+    assert host.calls == []
+
+
+def test_only_families_with_owned_rules_before_and_after_are_listed():
+    host = FakeHost()
+    entry, warnings = ct.after_apply(host, OLD, ruleset('-j DROP'), True, controller=NO_CONTROLLER)
+    assert warnings == [] and entry == {'count': 1, 'flows': ['udp 203.0.113.9:5071 -> 10.213.8.2:5060']}
+    assert [argv[1:4] for argv in host.calls] == [['-o', 'addr', 'show'], ['-L', '-f', 'ipv4']]
+    assert ct.after_apply(FakeHost(conntrack=None), OLD, OLD, False, controller=NO_CONTROLLER) == (None, [ct.NO_TOOL])
