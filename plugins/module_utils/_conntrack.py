@@ -242,10 +242,9 @@ def end_lost_flows(run, tools, local, lost, keep=(), check_mode=False, wait=time
     flows.close(found)
     flows.delete(found)
     replies = set(reply_of(f) for f in found)
-    families = sorted(set(f.family for f in found))
     for _pass in range(REPLY_PASSES):
         wait(REPLY_WAIT)
-        again = sorted(set(flows.listing(families)) & replies)
+        again = sorted(set(flows.listing(sorted(set(f.family for f in found)))) & replies)
         if not again:
             break
         flows.delete(again)

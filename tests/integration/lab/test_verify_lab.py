@@ -55,11 +55,9 @@ def playbook(name, *extra, check=True):
 
 
 @pytest.fixture(scope='module')
-def lab(tmp_path_factory):
-    if os.geteuid() != 0 or not shutil.which('docker') or not shutil.which('debootstrap'):
-        if os.environ.get('CI'):
-            pytest.fail('the lab needs root, docker.io and debootstrap: CI installs them (hack/install-debs.sh)')
-        pytest.skip('the lab needs root, docker.io and debootstrap')
+def lab(tmp_path_factory, integration_env, needs):
+    needs(shutil.which('docker'), 'the lab needs docker.io (hack/install-debs.sh)')
+    needs(shutil.which('debootstrap'), 'the lab needs debootstrap (hack/install-debs.sh)')
     os.environ['ANSIBLE_CONFIG'] = os.path.join(REPO, 'ansible.cfg')
     run(['bash', os.path.join(LAB, 'demo.sh'), 'create', '--owner', OWNER])
     try:

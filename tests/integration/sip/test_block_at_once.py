@@ -18,39 +18,21 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
 import re
-import shutil
-import sys
 import threading
 import time
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sip_lab  # the harness next to this file (conftest.py puts it on the path)
 
-import sip_lab  # noqa: E402  (the harness next to this file)
-
-from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy  # noqa: E402
-
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which('sipp') or not shutil.which('conntrack'),
-    reason='needs root, sipp (sip-tester) and conntrack (make deps)')
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
+from ansible_collections.pbxops.firewall.tests.integration.conftest import Netns
 
 ATTACKER, ATTACKER6, PHONE = '10.215.0.10', 'fd15::10', '10.215.0.40'
 BLOCKED = [{'name': 'Blocked', 'subnet': [ATTACKER + '/32', ATTACKER6 + '/128'], 'block': ['sip']}]
 RATE, SECONDS = 10, 14
 MODULE = 'pbxops.firewall.iptables_ruleset'
-
-
-class Netns(object):
-    """What the ``ansible`` fixture needs of a namespace."""
-
-    def __init__(self, name):
-        self.name = name
-
-    def argv(self, *argv):
-        return ['ip', 'netns', 'exec', self.name] + list(argv)
 
 
 @pytest.fixture
