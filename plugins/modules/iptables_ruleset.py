@@ -44,14 +44,14 @@ description:
     connection to the host and confirms the apply. Without a confirmation within
     O(rollback_timeout) seconds the host restores the previous owned state (rules, jumps,
     ipsets and persistence files) by itself, and the task fails with C(rolled_back=true)."
-  - "A block takes effect at once: after an apply that changed the rules, the conntrack
-    entries of inbound TCP and UDP flows whose next new packet the old owned chains accepted
-    and the new ones certainly drop or reject are deleted (C(conntrack -D)), so an address
-    that lost access cannot keep using a flow it opened before. Flows of addresses that keep
-    access, flows the owned chains did not decide, forwarded flows (Docker-host mode) and the
-    controller's own SSH connection are left alone. This needs the C(conntrack) tool on the
-    host (Debian package C(conntrack)); without it the module warns and flows opened before
-    the apply keep passing until they end. Check mode lists the flows and deletes nothing."
+  - "A block takes effect at once: after an apply that changed the rules, inbound TCP and UDP
+    flows whose next new packet the old owned chains accepted and the new ones certainly drop
+    or reject are ended (TCP sockets closed with C(ss -K), conntrack entries deleted with
+    C(conntrack -D)). Flows of addresses that keep access, flows the owned chains did not
+    decide, forwarded flows (Docker-host mode) and the controller's own SSH connection are
+    left alone. This needs the C(conntrack) tool on the host (Debian package C(conntrack));
+    without it the module warns and flows opened before the apply keep passing until they
+    end. Check mode lists the flows and changes nothing."
 options:
   ruleset:
     description:
@@ -254,8 +254,8 @@ ipsets:
   sample: 2
 flows_ended:
   description:
-    - The inbound flows of addresses that lost access with this apply whose conntrack entries
-      were deleted (in check mode, would be deleted). C(count), and C(flows), the first 50 as
+    - The inbound flows of addresses that lost access with this apply, which were ended (in
+      check mode, would be ended). C(count), and C(flows), the first 50 as
       C(proto source:port -> destination:port).
     - Null when they could not be listed (no C(conntrack) tool; a warning says so).
   returned: when the owned rules changed, with O(state=present)
