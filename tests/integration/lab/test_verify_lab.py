@@ -15,8 +15,9 @@ client-office, client-vpn, client-inet, client-inet2 as probe hosts
    and names every PBX seen from client-office, sip udp/5060, expected open.
 
 Run it under the lab lock: ``flock /tmp/pbxfw-lab.lock .venv/bin/pytest tests/integration/lab``.
-A lab that someone else claimed (a running ``make demo``, Molecule) makes it fail: remove
-that lab first (``make demo-down``).
+A lab that ``make demo`` left up is replaced (``create --take-demo``; ``make demo``
+brings it back); a lab another owner claimed (Molecule) makes it fail: remove that lab
+first.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def lab(tmp_path_factory, integration_env, needs):
     needs(shutil.which('docker'), 'the lab needs docker.io (hack/install-debs.sh)')
     needs(shutil.which('debootstrap'), 'the lab needs debootstrap (hack/install-debs.sh)')
     os.environ['ANSIBLE_CONFIG'] = os.path.join(REPO, 'ansible.cfg')
-    run(['bash', os.path.join(LAB, 'demo.sh'), 'create', '--owner', OWNER])
+    run(['bash', os.path.join(LAB, 'demo.sh'), 'create', '--owner', OWNER, '--take-demo'])
     try:
         playbook('rollout')
         yield tmp_path_factory.mktemp('verify')
