@@ -8,8 +8,8 @@
 Private to this collection. Pure Python (standard library and the step records of
 ``_steps.py``, no Ansible imports) so it ships to the managed host with the
 ``iptables_ruleset`` module and is unit-tested on its own. The names shared with the
-controller core (``MAIN_CHAIN``, ``CHAIN_PREFIX``, ``IPSET_PREFIX``, ``IPSET_NAME_MAX``,
-``FAMILIES``) are defined here once.
+controller core (``MAIN_CHAIN``, ``CHAIN_PREFIX``, ``IPSET_PREFIX``, ``HASHLIMIT_PREFIX``,
+``IPSET_NAME_MAX``, ``FAMILIES``, ``BUILTIN_CHAINS``) are defined here once.
 
 What the collection owns in the ``filter`` table of each address family:
 
@@ -46,6 +46,9 @@ from ansible_collections.pbxops.firewall.plugins.module_utils import _steps
 MAIN_CHAIN = 'PBX-FIREWALL'
 CHAIN_PREFIX = 'PBX-FW-'
 IPSET_PREFIX = 'pbxfw-'
+# The SIP guards' hashlimit tables carry the same prefix: a name with it is the collection's
+# (custom rules may not use one), so the evaluator knows which budgets it models.
+HASHLIMIT_PREFIX = IPSET_PREFIX
 IPSET_NAME_MAX = 31
 CHAIN_NAME_MAX = 28          # XT_EXTENSION_MAXNAMELEN (29) minus the NUL
 FAMILIES = ('ipv4', 'ipv6')
