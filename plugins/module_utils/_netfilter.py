@@ -933,13 +933,23 @@ def render_owned(tables, sets, families=FAMILIES):
     return '\n'.join(lines) + '\n'
 
 
+def restore_error_line(stderr):
+    """The input line number an iptables-restore error names (1-based), or None."""
+    match = _RESTORE_ERROR_LINE_RE.search(stderr or '')
+    return int(match.group(1)) if match else None
+
+
+def restore_error_text(stderr):
+    """An iptables-restore error on one line, without its "Try `... --help'" advice."""
+    return ' '.join(part.strip() for part in (stderr or '').strip().splitlines() if part.strip()
+                    and not part.startswith('Try `'))
+
+
 def explain_restore_error(tool, stderr, lines, origins):
     """A failure message naming the rejected line of a restore input and where it came from."""
-    message = ' '.join(part.strip() for part in (stderr or '').strip().splitlines() if part.strip()
-                       and not part.startswith('Try `'))
-    match = _RESTORE_ERROR_LINE_RE.search(stderr or '')
-    if match:
-        number = int(match.group(1))
+    message = restore_error_text(stderr)
+    number = restore_error_line(stderr)
+    if number is not None:
         if 1 <= number <= len(lines):
             return '%s rejected line %d, %s: %s -- %s' % (
                 tool, number, origins[number - 1], lines[number - 1], message or 'no message')
