@@ -92,7 +92,7 @@ def own_families():
         pass                     # not Linux, or no IPv6 at all: ask ip
     try:
         out = subprocess.run(['ip', '-o', 'addr', 'show'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             timeout=5).stdout.decode('utf-8', 'replace')
+                             timeout=5, check=False).stdout.decode('utf-8', 'replace')
     except (OSError, subprocess.SubprocessError):
         return None
     words = [line.split() for line in out.splitlines()]

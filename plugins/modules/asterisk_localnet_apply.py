@@ -22,8 +22,8 @@ description:
     the transports named in O(transports), and every other live transport that sets
     C(external_signaling_address) or C(external_media_address) (C(local_net) decides what
     such a transport shows to a client).
-  - C(pjsip.conf) is read as Asterisk reads it, before the reload: bytes in any encoding, its
-    comments (C(;), C(;-- --;)), C(#include) and C(#tryinclude) (quoted or not, relative to
+  - C(pjsip.conf) is read as Asterisk reads it, before the reload, as bytes in any encoding, with
+    its comments (C(;), C(;-- --;)), C(#include) and C(#tryinclude) (quoted or not, relative to
     O(config_dir), glob patterns such as C(pjsip.d/*.conf)). Nothing after the reload reads a
     file, so a file the module cannot use never fails it after Asterisk has reloaded.
   - A transport that inherits O(template) or is named, but still shows another list after the

@@ -16,8 +16,8 @@ version_added: 0.2.0
 description:
   - Runs fail2ban's configuration test (C(fail2ban-client -c DIR -t)) on a scratch copy of
     O(config_dir) in which O(path) holds O(content). Nothing on the host changes, whatever
-    symbolic links O(config_dir) holds (a linked C(jail.d), linked files, chains of links):
-    the copy resolves every link as the live directory does, and O(path) is written only
+    symbolic links O(config_dir) holds (a linked C(jail.d), linked files, chains of links).
+    The copy resolves every link as the live directory does, and O(path) is written only
     inside the copy.
   - When that test fails, runs it once more on a scratch copy without O(path), to tell the
     host's own broken configuration from a broken file of the role.

@@ -271,8 +271,8 @@ def _no_source(probe, pbx, address, family, families):
     label = 'IPv4' if family == 'ipv4' else 'IPv6'
     if isinstance(families, dict) and families.get(family) is False:
         return {'pbx': pbx, 'probe': probe, 'fatal': False, 'message': (
-            'probe %s has no %s address: %s of %s (%s) not probed from %s' % (probe, label, label, pbx, address,
-                                                                             probe))}
+            'probe %s has no %s address: %s of %s (%s) not probed from %s'
+            % (probe, label, label, pbx, address, probe))}
     has = 'has an %s address but' % label if isinstance(families, dict) else 'may have an %s address, but has' % label
     return {'pbx': pbx, 'probe': probe, 'fatal': True, 'message': (
         'probe %s %s no route to %s (%s): nothing was verified from %s to %s over %s (a VPN or route that is '

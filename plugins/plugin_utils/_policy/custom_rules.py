@@ -202,9 +202,9 @@ def _network(value, ctx):
         raise Refused('%s %r is not an address or CIDR (e.g. 198.51.100.7 or 2001:db8::/32; host names '
                       'are not resolved here)' % (ctx.option, value))
     if net.version != ctx.version:
-        raise Refused('%s %s is an IPv%d %s, not %s' % (ctx.option, value, net.version,
-                                                       'address' if '/' not in value else 'subnet',
-                                                       FAMILY_NAMES[ctx.version]))
+        kind = 'address' if '/' not in value else 'subnet'
+        raise Refused('%s %s is an IPv%d %s, not %s' % (ctx.option, value, net.version, kind,
+                                                        FAMILY_NAMES[ctx.version]))
     if '/' in value and (not value.split('/')[1].isdigit() or str(net) != value):
         raise Refused('%s %r: write it as %s' % (ctx.option, value, net))
 
@@ -482,8 +482,8 @@ class _Rule(object):
                           % (module, ', '.join(sorted(m for m in MATCHES if VERSIONS.get(m, ctx.version) == ctx.version))))
         if VERSIONS.get(module, ctx.version) != ctx.version:
             other = {'icmp': 'icmp6 --icmpv6-type', 'icmp6': 'icmp --icmp-type', 'ttl': 'hl', 'hl': 'ttl'}[module]
-            raise Refused('-m %s is %s only; in %s it is -m %s' % (module, FAMILY_NAMES[VERSIONS[module]],
-                                                                  FAMILY_NAMES[ctx.version], other))
+            raise Refused('-m %s is %s only; in %s it is -m %s'
+                          % (module, FAMILY_NAMES[VERSIONS[module]], FAMILY_NAMES[ctx.version], other))
         needs = NEEDS_PROTOCOL.get(module)
         if needs and ctx.protocol not in needs:
             raise Refused('-m %s needs -p %s before it (without it the kernel refuses the rule when it is '

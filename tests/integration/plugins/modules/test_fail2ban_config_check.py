@@ -148,7 +148,7 @@ LAYOUTS = ['relative', 'absolute', 'chain', 'file', 'file-chain', 'dangling']
 
 
 @pytest.fixture
-def linked(config, tmp_path):
+def linked(config):
     """A configuration under tmp_path/host whose jail.d or jail file is a link (see LAYOUTS)."""
     host = config.parent / 'host'
     host.mkdir()
@@ -167,8 +167,7 @@ def linked(config, tmp_path):
 
 @pytest.mark.parametrize('check_mode', [False, True])
 @pytest.mark.parametrize('layout', LAYOUTS)
-def test_links_in_the_configuration_are_never_written_through(ansible, config, linked, tmp_path, layout,
-                                                                check_mode):
+def test_links_in_the_configuration_are_never_written_through(ansible, config, linked, layout, check_mode):
     host = linked(layout)
     before = tree(host)
     result = check(ansible, config, check=check_mode)

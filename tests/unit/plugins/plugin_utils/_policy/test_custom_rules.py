@@ -48,8 +48,8 @@ def test_rules_the_host_loads_are_accepted(version, rule):
 REFUSED = [
     # the cases: each would fail on the host (some only at the commit)
     (6, '-s 198.51.100.7/32 -p tcp -m tcp --dport 8080 -j ACCEPT', '-s 198.51.100.7/32 is an IPv4 subnet, not IPv6'),
-    (6, '-p icmp -m icmp --icmp-type 8 -j ACCEPT', "-p 'icmp' is not a protocol name of IPv6 (ICMP in IPv6 is -p "
-                                                 'ipv6-icmp)'),
+    (6, '-p icmp -m icmp --icmp-type 8 -j ACCEPT',
+     "-p 'icmp' is not a protocol name of IPv6 (ICMP in IPv6 is -p ipv6-icmp)"),
     (6, '-p ipv6-icmp -m icmp --icmp-type 8 -j ACCEPT', '-m icmp is IPv4 only; in IPv6 it is -m icmp6 --icmpv6-type'),
     (4, '-p tcp -j ACCEPT -j DROP', 'a rule has one target, this one has -j ACCEPT and -j DROP; give one -j'),
     (4, '-m set --match-set pbxfw-sip4-0a1b2c3d src -j DROP', 'ipsets named pbxfw-* belong to the collection'),
