@@ -439,23 +439,23 @@ class _Rule(object):
         ctx = self.ctx
         ctx.option = token
         if token in ('-s', '--source', '-d', '--destination'):
-            self.once(token.lstrip('-')[0])
+            self.once('-' + token.lstrip('-')[0])
             _network(self.take(), ctx)
         elif token in ('-p', '--protocol'):
-            self.once('p')
+            self.once('-p')
             value = self.take()
             _protocol(value, ctx)
             if not negate:
                 ctx.protocol = value
         elif token in ('-i', '--in-interface'):
-            self.once('i')
+            self.once('-i')
             _interface(self.take(), ctx)
         elif token in ('-o', '--out-interface'):
             raise Refused('-o: packets to the PBX itself (INPUT) have no output interface')
         elif token in ('-f', '--fragment'):
             if ctx.version == 6:
                 raise Refused('-f is IPv4 only (IPv6 fragments: -m frag, which custom rules do not take)')
-            self.once('f')
+            self.once('-f')
         elif token in ('-m', '--match'):
             if negate:
                 raise Refused('! before -m: negate the match\'s option instead')

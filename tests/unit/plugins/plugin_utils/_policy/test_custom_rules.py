@@ -87,6 +87,7 @@ REFUSED = [
     (4, '-g f2b-sshd', '-g: a custom rule may not go to another chain'),
     (4, '-j ACCEPT -p tcp', '-p comes after the target -j ACCEPT'),
     (4, '-m tcp', '-m tcp needs -p tcp before it'),
+    (4, '-p tcp -p udp -j ACCEPT', '-p is given twice'),
     (4, '-p tcp -m tcp', '-m tcp without options matches nothing in particular'),
 ]
 
