@@ -156,6 +156,8 @@ def test_a_reach_that_holds_no_pbx_fails(lab):
     assert proc.returncode != 0, proc.stdout[-3000:]
     assert report['rows'] == [] and report['summary'].startswith('verify FAILED: 0 probes on 0 PBXs')
     for pbx in PBXS:
-        assert any(p['pbx'] == pbx and p['fatal'] and 'has a policy and nothing verified it: the '
-                   'pbx_firewall_probe_reach of client-inet (192.0.2.0/24) holds none of its addresses'
-                   in p['message'] for p in report['problems']), report['problems']
+        [problem] = [p for p in report['problems'] if p['pbx'] == pbx]
+        assert problem['fatal'] and ' has a policy and nothing verified it: ' in problem['message'], problem
+        for client in CLIENTS:          # each probe host, and why it did not probe this PBX
+            assert ('the pbx_firewall_probe_reach of %s (192.0.2.0/24) holds none of its addresses' % client
+                    in problem['message']), problem
