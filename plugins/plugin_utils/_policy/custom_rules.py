@@ -92,8 +92,12 @@ ICMP_TYPES = {
         'redirect'),
 }
 CTSTATES = ('INVALID', 'NEW', 'ESTABLISHED', 'RELATED', 'UNTRACKED', 'SNAT', 'DNAT')
-ADDRTYPES = ('UNSPEC', 'UNICAST', 'LOCAL', 'BROADCAST', 'ANYCAST', 'MULTICAST', 'BLACKHOLE', 'UNREACHABLE',
-             'PROHIBIT', 'THROW', 'NAT', 'XRESOLVE')
+ADDRTYPES = {
+    4: ('UNSPEC', 'UNICAST', 'LOCAL', 'BROADCAST', 'ANYCAST', 'MULTICAST', 'BLACKHOLE', 'UNREACHABLE', 'PROHIBIT',
+        'THROW', 'NAT', 'XRESOLVE'),
+    # the kernel refuses BROADCAST, BLACKHOLE and PROHIBIT onwards for IPv6 when the rule is loaded
+    6: ('UNSPEC', 'UNICAST', 'LOCAL', 'ANYCAST', 'MULTICAST', 'UNREACHABLE'),
+}
 TCP_FLAGS = ('FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ALL', 'NONE')
 RATE_UNITS = ('second', 'minute', 'hour', 'day', 'sec', 'min', 's', 'm', 'h', 'd')
 RATE_MAX = 10000          # XT_LIMIT_SCALE: more per unit is "too fast" for -m limit
@@ -158,12 +162,15 @@ def _one_of(choices):
 
 
 def _list_of(choices, unique=True):
+    """A comma-separated list of CHOICES (a tuple, or {version: tuple} when it depends on the family)."""
     def check(value, ctx):
+        valid = choices[ctx.version] if isinstance(choices, dict) else choices
         items = value.split(',')
-        wrong = [item for item in items if item not in choices]
+        wrong = [item for item in items if item not in valid]
         if wrong or (unique and len(set(items)) != len(items)):
-            raise Refused('%s %r must be a comma-separated list of %s, each once'
-                          % (ctx.option, value, ', '.join(choices)))
+            raise Refused('%s %r must be a comma-separated list of %s, each once%s'
+                          % (ctx.option, value, ', '.join(valid), ' (for %s)' % FAMILY_NAMES[ctx.version]
+                             if isinstance(choices, dict) else ''))
     return check
 
 
@@ -207,6 +214,9 @@ def _network(value, ctx):
                                                         FAMILY_NAMES[ctx.version]))
     if '/' in value and (not value.split('/')[1].isdigit() or str(net) != value):
         raise Refused('%s %r: write it as %s' % (ctx.option, value, net))
+    if net.prefixlen == 0:
+        raise Refused('%s %s matches every address: leave it out (iptables-save does not print it back, and '
+                      'nft refuses it negated)' % (ctx.option, value))
 
 
 def _range(value, ctx):
@@ -340,7 +350,12 @@ REQUIRED = {'hashlimit': (('--hashlimit-name',), ('--hashlimit-upto', '--hashlim
             'limit': ((), ('--limit',)), 'connlimit': ((), ('--connlimit-upto', '--connlimit-above')),
             'icmp': ((), ('--icmp-type',)), 'icmp6': ((), ('--icmpv6-type',)), 'set': ((), ('--match-set',)),
             'comment': ((), ('--comment',)), 'conntrack': ((), ('--ctstate',)), 'state': ((), ('--state',)),
-            'mac': ((), ('--mac-source',)), 'length': ((), ('--length',)), 'pkttype': ((), ('--pkt-type',))}
+            'mac': ((), ('--mac-source',)), 'length': ((), ('--length',)), 'pkttype': ((), ('--pkt-type',)),
+            'ttl': ((), ('--ttl-eq', '--ttl-gt', '--ttl-lt')), 'hl': ((), ('--hl-eq', '--hl-gt', '--hl-lt')),
+            'multiport': ((), tuple(MATCHES['multiport']))}
+# options of which a match takes at least one, or at most one
+AT_LEAST_ONE = {'addrtype': ('--src-type', '--dst-type'), 'iprange': ('--src-range', '--dst-range')}
+AT_MOST_ONE = {'recent': ('--rsource', '--rdest'), 'connlimit': ('--connlimit-saddr', '--connlimit-daddr')}
 TARGET_OPTIONS = {
     'REJECT': {'--reject-with': None},
     'LOG': {'--log-prefix': _text(29), '--log-level': _one_of(LOG_LEVELS), '--log-tcp-sequence': FLAG,
@@ -445,6 +460,8 @@ class _Rule(object):
             self.once('-p')
             value = self.take()
             _protocol(value, ctx)
+            if negate and value == 'all':
+                raise Refused('! -p all matches no packet (nft refuses such a rule); leave -p out instead')
             if not negate:
                 ctx.protocol = value
         elif token in ('-i', '--in-interface'):
@@ -490,6 +507,7 @@ class _Rule(object):
                           'loaded)' % (module, ' or -p '.join(needs[:1] if module != 'multiport' else needs)))
         options = MATCHES[module]
         given = []
+        values = {}
         while self.rest:
             token, is_option = self.rest[0]
             negate = token == '!' and len(self.rest) > 1 and self.rest[1][0] in options
@@ -512,10 +530,11 @@ class _Rule(object):
             elif check == 'set':
                 _set_name('%s %s' % (self.take(), self.take()), ctx)
             elif check is not FLAG:
-                check(self.take(), ctx)
-        self.match_complete(module, given)
+                values[name] = self.take()
+                check(values[name], ctx)
+        self.match_complete(module, given, values)
 
-    def match_complete(self, module, given):
+    def match_complete(self, module, given, values):
         required, one_of = REQUIRED.get(module, ((), ()))
         for name in required:
             if name not in given:
@@ -525,6 +544,13 @@ class _Rule(object):
         if not given:
             raise Refused('-m %s without options matches nothing in particular; give its options (%s)'
                           % (module, ', '.join(sorted(MATCHES[module]))))
+        if module in AT_LEAST_ONE and not set(AT_LEAST_ONE[module]) & set(given):
+            raise Refused('-m %s needs %s' % (module, ' or '.join(AT_LEAST_ONE[module])))
+        if module in AT_MOST_ONE and set(AT_MOST_ONE[module]) <= set(given):
+            raise Refused('-m %s takes one of %s, not both' % (module, ', '.join(AT_MOST_ONE[module])))
+        if module == 'string' and int(values.get('--from', 0)) > int(values.get('--to', 65535)):
+            raise Refused('-m string: --from %s comes after --to %s (the kernel refuses it when the rules are '
+                          'loaded)' % (values.get('--from', 0), values.get('--to', 65535)))
         if module == 'recent':
             modifiers = [name for name in ('--seconds', '--hitcount', '--rttl', '--reap') if name in given]
             if modifiers and ('--set' in given or '--remove' in given):
@@ -590,9 +616,19 @@ def restore_test(rules, runner=None):
     run here (not root, no ``unshare`` or ``iptables-restore``, no right to a namespace).
     Rules with ``-m set`` are left out: their sets exist on the host, not here.
     """
-    runner = runner or _run
-    if runner is _run and (os.geteuid() != 0 or not shutil.which('unshare')):
-        return None
+    if runner is None:
+        # one answer per set of rules and process: a fleet of hosts shares its custom rules
+        key = tuple(tuple(rules.get(version) or ()) for version in (4, 6))
+        if key not in _TESTED:
+            _TESTED[key] = _restore_test(rules, _run) if os.geteuid() == 0 and shutil.which('unshare') else None
+        return _TESTED[key]
+    return _restore_test(rules, runner)
+
+
+_TESTED = {}
+
+
+def _restore_test(rules, runner):
     refused = {}
     for version, tool in ((4, 'iptables-restore'), (6, 'ip6tables-restore')):
         if runner is _run and not shutil.which(tool):

@@ -61,7 +61,7 @@ MATCH_OPTIONS = {
                   ['--hashlimit-mode', 'srcip'], ['--hashlimit-mode', 'srcip,dstport'], ['--hashlimit-burst', '3'],
                   ['--hashlimit-srcmask', '24'], ['--hashlimit-srcmask', '64'], ['--hashlimit-htable-expire', '60000']],
     'recent': [['--name', 'ssh'], ['--set'], ['--rcheck'], ['--update'], ['--remove'], ['--seconds', '60'],
-               ['--hitcount', '4'], ['--hitcount', '300'], ['--reap'], ['--rsource'], ['--rttl'],
+               ['--hitcount', '4'], ['--hitcount', '300'], ['--reap'], ['--rsource'], ['--rdest'], ['--rttl'],
                ['--mask', '255.255.255.0'], ['--mask', 'ffff::']],
     'set': [['--match-set', 'SET', 'src'], ['--match-set', 'SET', 'src,dst'], ['!', '--match-set', 'SET', 'src'],
             ['--match-set', 'pbxfw-sip4-1234abcd', 'src'], ['--match-set', 'SET', 'both']],
@@ -73,12 +73,12 @@ MATCH_OPTIONS = {
     'pkttype': [['--pkt-type', t] for t in ('unicast', 'broadcast', 'host')],
     'mac': [['--mac-source', '00:11:22:33:44:55'], ['--mac-source', '0011.2233.4455']],
     'connlimit': [['--connlimit-above', '4'], ['--connlimit-upto', '2'], ['--connlimit-mask', '24'],
-                  ['--connlimit-mask', '64'], ['--connlimit-saddr']],
+                  ['--connlimit-mask', '64'], ['--connlimit-saddr'], ['--connlimit-daddr']],
     'string': [['--string', '"friendly-scanner"'], ['--hex-string', '"|0d0a|INVITE"'], ['--hex-string', '"|zz|"'],
                ['--algo', 'bm'], ['--algo', 'kmp'], ['--algo', 'fast'], ['--icase'], ['--from', '20'],
-               ['--to', '600']],
-    'ttl': [['--ttl-eq', '64'], ['--ttl-gt', '300']],
-    'hl': [['--hl-eq', '64'], ['--hl-lt', '2']],
+               ['--from', '900'], ['--to', '600']],
+    'ttl': [['--ttl-eq', '64'], ['--ttl-gt', '300'], ['--ttl-lt', '5']],
+    'hl': [['--hl-eq', '64'], ['--hl-lt', '2'], ['--hl-gt', '9']],
     'owner': [['--uid-owner', '0']],
     'rpfilter': [['--invert']],
     'frag': [['--fragid', '5']],
@@ -143,6 +143,7 @@ EXTRAS = {
          '--hashlimit-name', 'six']],
 }
 SOURCES = {4: ['198.51.100.7', '198.51.100.0/24', '0.0.0.0/0'], 6: ['2001:db8::7', '2001:db8::/32', '::/0']}
+NEGATIONS = [[], [], ['!']]
 SENSIBLE_TARGETS = {
     'any': [['-j', 'ACCEPT'], ['-j', 'DROP'], ['-j', 'RETURN'], ['-j', 'LOG', '--log-prefix', '"pbx: "',
                                                                  '--log-level', '4'],
@@ -150,6 +151,13 @@ SENSIBLE_TARGETS = {
     4: [['-j', 'REJECT', '--reject-with', 'icmp-admin-prohibited']],
     6: [['-j', 'REJECT', '--reject-with', 'icmp6-adm-prohibited']],
 }
+# targets and matches of other tables, hooks or chains: the commit refuses them, --test does not
+FOREIGN_TARGETS = [['-j', 'INPUT'], ['-j', 'TRACE'], ['-j', 'DNAT', '--to-destination', '10.0.0.1'],
+                   ['-j', 'CT', '--notrack'], ['-j', 'TCPMSS', '--clamp-mss-to-pmtu'], ['-j', 'f2b-sshd'],
+                   ['-j', 'CLASSIFY', '--set-class', '1:1'], ['-j', 'MARK', '--set-mark', '1']]
+FOREIGN_MATCHES = [['-m', 'owner', '--uid-owner', '0'], ['-m', 'rpfilter'], ['-m', 'cgroup', '--path', 'x'],
+                   ['-m', 'addrtype', '--dst-type', 'LOCAL', '--limit-iface-out'],
+                   ['-m', 'policy', '--dir', 'out', '--pol', 'none']]
 MUTATIONS = [['-j', 'INPUT'], ['-j', 'ACCEPT'], ['-p', 'icmp'], ['-m', 'icmp', '--icmp-type', '8'], ['-o', 'eth0'],
              ['-s', '10.0.0.1'], ['-s', '2001:db8::1'], ['-m', 'owner', '--uid-owner', '0'], ['-j', 'TRACE'],
              ['-m', 'set', '--match-set', 'pbxfw-trunk4-0a1b2c3d', 'src'], ['--dport', '22']]
@@ -161,7 +169,8 @@ def sensible(draw):
     version = draw(st.sampled_from((4, 6)))
     pieces = []
     if draw(st.booleans()):
-        pieces.append([draw(st.sampled_from(['-s', '-d']))] + [draw(st.sampled_from(SOURCES[version]))])
+        pieces.append(draw(st.sampled_from(NEGATIONS)) + [draw(st.sampled_from(['-s', '-d'])),
+                                                          draw(st.sampled_from(SOURCES[version]))])
     if not draw(st.integers(0, 4)):
         pieces.append(['-i', draw(st.sampled_from(['eth0', 'wg+']))])
     proto = draw(st.sampled_from(['tcp', 'udp', 'icmp', None]))
@@ -181,8 +190,18 @@ def sensible(draw):
     target = draw(st.sampled_from(SENSIBLE_TARGETS['any'] + SENSIBLE_TARGETS[version]
                                   + ([['-j', 'REJECT', '--reject-with', 'tcp-reset']] if proto == 'tcp' else [])))
     pieces.append(target)
-    if not draw(st.integers(0, 3)):          # one mistake
+    mistake = draw(st.sampled_from(['none'] * 4 + ['insert', 'no -p', '-p later', 'target', 'match']))
+    protocol = [piece for piece in pieces if piece[0] == '-p']
+    if mistake == 'insert':
         pieces.insert(draw(st.integers(0, len(pieces))), draw(st.sampled_from(MUTATIONS)))
+    elif mistake == 'target':
+        pieces[-1] = draw(st.sampled_from(FOREIGN_TARGETS))
+    elif mistake == 'match':
+        pieces.insert(len(pieces) - 1, draw(st.sampled_from(FOREIGN_MATCHES)))
+    elif mistake != 'none' and protocol:    # the protocol left out, or given after its match
+        pieces.remove(protocol[0])
+        if mistake == '-p later':
+            pieces.insert(len(pieces) - 1, protocol[0])
     return ' '.join(part for piece in pieces for part in piece)
 
 

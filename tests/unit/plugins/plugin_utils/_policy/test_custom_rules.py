@@ -88,6 +88,17 @@ REFUSED = [
     (4, '-j ACCEPT -p tcp', '-p comes after the target -j ACCEPT'),
     (4, '-m tcp', '-m tcp needs -p tcp before it'),
     (4, '-p tcp -p udp -j ACCEPT', '-p is given twice'),
+    # found by the property test: the kernel refuses them when the rules are loaded
+    (6, '! -p all -j DROP', '! -p all matches no packet (nft refuses such a rule)'),
+    (4, '! -s 0.0.0.0/0 -j DROP', '-s 0.0.0.0/0 matches every address: leave it out'),
+    (4, '-m addrtype --limit-iface-in', '-m addrtype needs --src-type or --dst-type'),
+    (4, '-m ttl --ttl-eq 5 --ttl-gt 3 -j DROP', '-m ttl needs exactly one of --ttl-eq, --ttl-gt, --ttl-lt'),
+    (4, '-p tcp -m multiport --dports 22 --sports 80 -j DROP', '-m multiport needs exactly one of'),
+    (4, '-m recent --name x --rcheck --rsource --rdest -j DROP', '-m recent takes one of --rsource, --rdest'),
+    (4, '-m string --string x --algo bm --from 90 --to 20 -j DROP', '-m string: --from 90 comes after --to 20'),
+    (6, '-m addrtype --src-type UNICAST,BROADCAST', "--src-type 'UNICAST,BROADCAST' must be a comma-separated "
+                                                   'list of UNSPEC, UNICAST, LOCAL, ANYCAST, MULTICAST, UNREACHABLE, '
+                                                   'each once (for IPv6)'),
     (4, '-p tcp -m tcp', '-m tcp without options matches nothing in particular'),
 ]
 
