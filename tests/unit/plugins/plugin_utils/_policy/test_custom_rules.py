@@ -96,9 +96,9 @@ REFUSED = [
     (4, '-p tcp -m multiport --dports 22 --sports 80 -j DROP', '-m multiport needs exactly one of'),
     (4, '-m recent --name x --rcheck --rsource --rdest -j DROP', '-m recent takes one of --rsource, --rdest'),
     (4, '-m string --string x --algo bm --from 90 --to 20 -j DROP', '-m string: --from 90 comes after --to 20'),
-    (6, '-m addrtype --src-type UNICAST,BROADCAST', "--src-type 'UNICAST,BROADCAST' must be a comma-separated "
-                                                   'list of UNSPEC, UNICAST, LOCAL, ANYCAST, MULTICAST, UNREACHABLE, '
-                                                   'each once (for IPv6)'),
+    (6, '-m addrtype --src-type UNICAST,BROADCAST',
+     "--src-type 'UNICAST,BROADCAST' must be a comma-separated list of UNSPEC, UNICAST, LOCAL, ANYCAST, "
+     'MULTICAST, UNREACHABLE, each once (for IPv6)'),
     (4, '-p tcp -m tcp', '-m tcp without options matches nothing in particular'),
 ]
 
