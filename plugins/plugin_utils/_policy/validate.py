@@ -458,7 +458,7 @@ def _custom_rule_problems(tokens, family):
     versions = [v for v, name in ((4, 'ipv4'), (6, 'ipv6')) if family in (name, 'both')]
     found = [(v, custom_rules.problem(tokens, v)) for v in versions]
     found = [(v, text) for v, text in found if text]
-    if len(found) == 2 and found[0][1] == found[1][1] or (found and family != 'both'):
+    if (found and family != 'both') or (len(found) == 2 and found[0][1] == found[1][1]):
         return [found[0][1]]
     return ['as an %s rule (family: both): %s; a rule that differs per family is given twice, with '
             'family: ipv4 and family: ipv6' % (custom_rules.FAMILY_NAMES[v], text) for v, text in found]
