@@ -22,6 +22,10 @@ description:
     the transports named in O(transports), and every other live transport that sets
     C(external_signaling_address) or C(external_media_address) (C(local_net) decides what
     such a transport shows to a client).
+  - C(pjsip.conf) is read as Asterisk reads it, before the reload, as bytes in any encoding, with
+    its comments (C(;), C(;-- --;)), C(#include) and C(#tryinclude) (quoted or not, relative to
+    O(config_dir), glob patterns such as C(pjsip.d/*.conf)). Nothing after the reload reads a
+    file, so a file the module cannot use never fails it after Asterisk has reloaded.
   - A transport that inherits O(template) or is named, but still shows another list after the
     reload, is stale. With O(restart=when_convenient) the module then starts
     C(core restart when convenient) without waiting for it (it blocks until the last call
@@ -135,6 +139,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _asterisk as ast
+from ansible_collections.pbxops.firewall.plugins.module_utils import _asterisk_config as config
 
 
 def read_transports(cli, params, stale_candidates):
@@ -214,11 +219,13 @@ def main():
             module.exit_json(changed=True, running=True, version=version,
                              msg='Would reload PJSIP and read back local_net (check mode: nothing run).')
 
+        # everything that reads files comes before the reload: nothing after it may fail on them
+        candidates = config.inheriting(params['config_dir'], params['template']) | set(params['transports'])
+        ip = module.get_bin_path('ip')
         cli('module reload res_pjsip.so')
+        result['changed'] = True
         if params['chan_sip']:
             cli('sip reload')
-        result['changed'] = True
-        candidates = ast.inheriting(params['config_dir'], params['template']) | set(params['transports'])
         live, found = read_transports(cli, params, candidates)
 
         def wrong(transports):
@@ -249,7 +256,7 @@ def main():
                                  % (name, ', '.join(live) or 'none'))
         result['missing'] = missing
 
-        _rc, addresses, _err = module.run_command(['ip', '-o', 'addr', 'show'])
+        addresses = module.run_command([ip, '-o', 'addr', 'show'])[1] if ip else ''
         warning = ast.media_warning(found, params['local_net'], ast.host_addresses(addresses), 'Asterisk')
         if warning:
             module.warn(warning)

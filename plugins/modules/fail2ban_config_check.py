@@ -15,7 +15,10 @@ short_description: Test fail2ban's configuration with a jail.d file before it is
 version_added: 0.2.0
 description:
   - Runs fail2ban's configuration test (C(fail2ban-client -c DIR -t)) on a scratch copy of
-    O(config_dir) in which O(path) holds O(content). Nothing on the host changes.
+    O(config_dir) in which O(path) holds O(content). Nothing on the host changes, whatever
+    symbolic links O(config_dir) holds (a linked C(jail.d), linked files, chains of links).
+    The copy resolves every link as the live directory does, and O(path) is written only
+    inside the copy.
   - When that test fails, runs it once more on a scratch copy without O(path), to tell the
     host's own broken configuration from a broken file of the role.
   - When the host's configuration fails the same way without the file (Debian 12's stock C(sshd)
@@ -108,23 +111,21 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _fail2ban as f2b
+from ansible_collections.pbxops.firewall.plugins.module_utils import _scratch
 
 
 def config_test(module, client, config_dir, relative, content):
     """fail2ban's error lines of a test of CONFIG_DIR with RELATIVE holding CONTENT (None:
-    without it); [] when the test passes."""
+    without it); [] when the test passes. Nothing is written outside the scratch copy."""
     scratch = tempfile.mkdtemp(prefix='pbxfw-f2b-', dir=module.tmpdir)
     try:
         copy = os.path.join(scratch, 'fail2ban')
-        shutil.copytree(config_dir, copy, symlinks=True)
-        target = os.path.join(copy, relative)
-        if os.path.lexists(target):
-            os.unlink(target)
-        if content is not None:
-            if not os.path.isdir(os.path.dirname(target)):
-                os.makedirs(os.path.dirname(target))
-            with open(target, 'w') as handle:
-                handle.write(content)
+        try:
+            _scratch.scratch_copy(config_dir, copy, relative, content)
+        except (OSError, ValueError) as exc:
+            module.fail_json(msg='cannot make a scratch copy of %s to test fail2ban\'s configuration in: %s; '
+                                 'nothing was written' % (config_dir, exc))
+        copy = os.path.realpath(copy)
         rc, out, err = module.run_command([client, '-c', copy, '-t'])
         if rc == 0:
             return []
