@@ -22,6 +22,9 @@ description:
   - Invalid input fails with every problem at once, each naming the role variable
     (C(pbx_firewall_networks[1] ('Branch VPN').subnet), C(pbx_firewall_ipv6), ...), the value and
     what is valid.
+  - Within one Ansible run, hosts with the same inputs share one compile, and each trunk host name
+    is resolved once; the results are kept in the run's temporary directory on the controller
+    (removed when the run ends), keyed by a digest of every input.
 seealso:
   - module: pbxops.firewall.iptables_ruleset
     description: Applies the ruleset this filter returns.
@@ -143,6 +146,16 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support im
     call_core,
     checked_arguments,
 )
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._run_cache import RunCache, cached_resolver
+
+
+def _once_per_run(networks, **inputs):
+    """role_policy, computed once per run for each distinct set of inputs; trunk names resolved
+    once per run (the default resolver, through the run's cache)."""
+    def compile_policy():
+        from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.validate import default_resolver
+        return _policy.role_policy(networks, resolver=cached_resolver(default_resolver), **inputs)
+    return RunCache('policy').compute(['pbx_firewall_policy', networks, inputs], compile_policy)
 
 
 @checked_arguments('pbx_firewall_policy')
@@ -151,7 +164,7 @@ def pbx_firewall_policy(networks, ports=None, custom_services=None, trunks=None,
                         ipset_threshold=_policy.DEFAULT_IPSET_THRESHOLD, ipv6=True, docker=False,
                         ignoreip_extra=None, docker_jails=None, enabled=True,
                         sip_rate_limit_ipv6_prefix=64):
-    return call_core('pbx_firewall_policy', _policy.role_policy, networks, ports=ports,
+    return call_core('pbx_firewall_policy', _once_per_run, networks, ports=ports,
                      custom_services=custom_services, trunks=trunks, sip_rate_limit=sip_rate_limit,
                      sip_scanner_agents=sip_scanner_agents, custom_rules=custom_rules,
                      ipset_threshold=ipset_threshold, ipv6=ipv6, docker=docker,
