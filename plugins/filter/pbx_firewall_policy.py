@@ -14,8 +14,8 @@ version_added: 0.1.0
 author: pbxops.firewall contributors
 description:
   - Validates the whole policy of one host once and returns the firewall ruleset, fail2ban
-    C(ignoreip), Asterisk C(local_net), the fail2ban jails that ban in C(DOCKER-USER) and the
-    warnings to show. The role P(pbxops.firewall.pbx_firewall#role) calls it once per host.
+    C(ignoreip), Asterisk C(local_net), the fail2ban jails that ban in C(DOCKER-USER), the text of
+    each file the role writes, and the warnings to show. The role P(pbxops.firewall.pbx_firewall#role) calls it once per host.
   - Gives the same results as P(pbxops.firewall.firewall_ruleset#filter),
     P(pbxops.firewall.fail2ban_ignoreip#filter) and P(pbxops.firewall.asterisk_localnet#filter)
     for the same input; those stay for use on their own.
@@ -135,6 +135,23 @@ _value:
       description: The checked jail names, deduplicated and sorted; empty unless O(docker=true).
       type: list
       elements: str
+    files:
+      description:
+        - The text of each file the role owns, ending in a newline, and the name of the PJSIP template section.
+      type: dict
+      contains:
+        fail2ban_jail:
+          description: The jail.d file, C([DEFAULT]) with C(ignoreip), and C(chain = DOCKER-USER) per jail of RV(_value.docker_jails).
+          type: str
+        pjsip:
+          description: The PJSIP include file, the template section with one C(local_net) line per subnet of RV(_value.localnet).
+          type: str
+        chan_sip:
+          description: The chan_sip include file, one C(localnet) line per subnet of RV(_value.localnet).
+          type: str
+        pjsip_template:
+          description: The name of the template section transports inherit, V(pbx-firewall-localnet).
+          type: str
     warnings:
       description: Warnings for the user, e.g. that an empty policy drops nothing.
       type: list
