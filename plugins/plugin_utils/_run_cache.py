@@ -14,8 +14,11 @@ temporary directory on the controller (``DEFAULT_LOCAL_TMP``: each ``ansible-pla
 ends), so an entry never outlives the run and never reaches another run. An entry's name is
 the SHA-256 of a canonical encoding of every input of the computation, in which every value
 keeps its type (``1`` and ``"1"``, ``true`` and ``1`` differ), so different inputs never
-share an entry. An entry is written to a temporary file and renamed into place: a worker
-reads a whole entry or none, and two workers computing the same entry write the same bytes.
+share an entry. An entry is written to a temporary file and renamed into place, so a worker
+reads a whole entry or none. Ansible starts the same task for every host at once (one worker
+per fork): the first worker to miss an entry computes it under a lock on that entry, and the
+others wait for it and read its result instead of computing it again (an empty ``.lock`` file
+per entry, next to it).
 The cache is bounded (``MAX_ENTRIES`` entries, ``MAX_BYTES`` bytes); beyond that, results are
 computed and not stored. Results are returned as decoded from their stored JSON whether they
 were stored, found or not stored, so a cached run and an uncached one give the same data.
@@ -25,6 +28,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fcntl
 import hashlib
 import json
 import os
@@ -108,21 +112,61 @@ class RunCache(object):
         return True
 
     def compute(self, inputs, function):
-        """The result of ``function()`` for these INPUTS: stored if this run computed it before.
-        Inputs of a type the key cannot encode are computed every time (the function reports
-        what is wrong with them)."""
+        """The result of ``function()`` for these INPUTS: computed once per run, by the first
+        worker that needs it while the others wait. Inputs of a type the key cannot encode are
+        computed every time (the function reports what is wrong with them)."""
         try:
             name = key(*inputs)
         except TypeError:
             name = None
-        if name is not None:
-            found, value = self.get(name)
+        if name is None:
+            return self._plain(function())
+        found, value = self.get(name)
+        if found:
+            return value
+        if not self._room_for(0):
+            return self._plain(function())      # full: nothing would be stored, so nothing to wait for
+        with self._lock(name):
+            found, value = self.get(name)        # computed by the worker we waited for
             if found:
                 return value
-        data = json.dumps(function(), sort_keys=True, separators=(',', ':')).encode('utf-8')
-        if name is not None:
+            data = self._encode(function())
             self.put(name, data)
         return json.loads(data.decode('utf-8'))
+
+    def _lock(self, name):
+        return _EntryLock(self.directory, name)
+
+    @staticmethod
+    def _encode(value):
+        return json.dumps(value, sort_keys=True, separators=(',', ':')).encode('utf-8')
+
+    def _plain(self, value):
+        return json.loads(self._encode(value).decode('utf-8'))
+
+
+class _EntryLock(object):
+    """An exclusive lock on one entry, held while it is computed; no lock when the directory
+    cannot be made (then every worker computes, as without a cache)."""
+
+    def __init__(self, directory, name):
+        self.path = os.path.join(directory, '.%s.lock' % name)
+        self.directory = directory
+        self.fd = None
+
+    def __enter__(self):
+        try:
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError:
+            self.__exit__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)       # releases the lock
+            self.fd = None
 
 
 def cached_resolver(resolve, cache=None):

@@ -7,6 +7,7 @@ between different inputs, bounded, atomic entries."""
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -62,8 +63,8 @@ def test_compute_runs_once_per_distinct_input_across_processes(tmp_path):
     assert cache.compute(['10.0.0.0/8'], compile_for('x')) == {
         'ruleset': {'ipv4': ['-A PBX-FIREWALL -s 10.0.0.0/8 -j ACCEPT']}, 'n': [1, 2]}
     assert rc.RunCache('policy', directory=str(tmp_path / 'other')).compute(['y'], compile_for('y'))['n'] == [1, 2]
-    # no temporary file is left behind
-    assert not [name for name in os.listdir(cache.directory) if not name.endswith('.json')]
+    # no partly written entry is left behind: entries and their (empty) lock files only
+    assert not [name for name in os.listdir(cache.directory) if not name.endswith(('.json', '.lock'))]
 
 
 def test_the_cache_is_bounded(tmp_path):
@@ -73,10 +74,10 @@ def test_the_cache_is_bounded(tmp_path):
         for n in range(4):
             cache.compute([n], lambda n=n: calls.append(n) or {'n': n})
     assert calls == [0, 1, 2, 3, 2, 3]          # the first two are stored, the others computed again
-    assert len(os.listdir(cache.directory)) == 2
+    assert len([name for name in os.listdir(cache.directory) if name.endswith('.json')]) == 2
     small = rc.RunCache('small', directory=str(tmp_path), max_bytes=20)
     assert small.compute(['big'], lambda: {'text': 'x' * 100}) == {'text': 'x' * 100}
-    assert not os.path.exists(small.directory) or os.listdir(small.directory) == []
+    assert not os.path.exists(small.directory) or not [n for n in os.listdir(small.directory) if n.endswith('.json')]
 
 
 def test_the_resolver_asks_once_per_name_and_keeps_errors(tmp_path):
@@ -101,3 +102,34 @@ def test_the_run_directory_is_ansibles_own_per_run_directory():
     from ansible import constants as C
     assert rc.RunCache('policy').directory == os.path.join(C.DEFAULT_LOCAL_TMP, 'pbxops.firewall-cache', 'policy')
     assert os.path.basename(C.DEFAULT_LOCAL_TMP).startswith('ansible-local-%d' % os.getpid())
+
+
+@pytest.mark.filterwarnings('ignore:This process .* is multi-threaded:DeprecationWarning')
+def test_workers_started_together_compute_once(tmp_path):
+    """Ansible starts a task on every host at once: the first worker computes, the others wait
+    for its entry instead of computing it again."""
+    cache = rc.RunCache('policy', directory=str(tmp_path))
+    log = tmp_path / 'calls'
+    go = tmp_path / 'go'
+
+    def slow():
+        with open(str(log), 'a') as handle:
+            handle.write('computed\n')
+        time.sleep(0.5)
+        return {'ruleset': 'same'}
+
+    children = []
+    for _ in range(4):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                while not go.exists():
+                    time.sleep(0.01)
+                value = cache.compute(['shared'], slow)
+                os._exit(0 if value == {'ruleset': 'same'} else 3)
+            finally:
+                os._exit(2)
+        children.append(pid)
+    go.write_text('')
+    assert [os.waitpid(pid, 0)[1] for pid in children] == [0, 0, 0, 0]
+    assert log.read_text().split() == ['computed']
