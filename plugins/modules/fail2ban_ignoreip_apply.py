@@ -25,6 +25,12 @@ description:
 author:
   - pbxops.firewall contributors (@pbxops)
 options:
+  config_dir:
+    description:
+      - fail2ban's configuration directory; C(fail2ban-client) reads the server's socket from its
+        C(fail2ban.conf) / C(fail2ban.local), so the reload reaches the fail2ban that uses this configuration.
+    type: path
+    default: /etc/fail2ban
   ignoreip:
     description: The subnets fail2ban must never ban (the role's C(ignoreip)); bans inside them are lifted.
     type: list
@@ -74,19 +80,23 @@ from ansible_collections.pbxops.firewall.plugins.module_utils import _fail2ban a
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(ignoreip=dict(type='list', elements='str', default=[])),
+        argument_spec=dict(
+            config_dir=dict(type='path', default='/etc/fail2ban'),
+            ignoreip=dict(type='list', elements='str', default=[]),
+        ),
         supports_check_mode=True,
     )
-    client = module.get_bin_path('fail2ban-client')
-    if client is None:
+    binary = module.get_bin_path('fail2ban-client')
+    if binary is None:
         module.exit_json(changed=False, running=False, msg='fail2ban is not installed (no fail2ban-client in PATH)')
-    rc, _out, _err = module.run_command([client, 'ping'])
+    client = [binary, '-c', module.params['config_dir']]
+    rc, _out, _err = module.run_command(client + ['ping'])
     if rc != 0:
         module.exit_json(changed=False, running=False,
                          msg='fail2ban does not answer: it reads its configuration when it starts')
     if module.check_mode:
         module.exit_json(changed=True, running=True, msg='Would reload fail2ban and lift bans now in ignoreip.')
-    for argv in ([client, 'reload'], [client, 'banned']):
+    for argv in (client + ['reload'], client + ['banned']):
         rc, out, err = module.run_command(argv)
         if rc != 0:
             module.fail_json(msg='%s failed (exit %d): %s' % (' '.join(argv), rc, (err or out).strip()), running=True)
@@ -96,7 +106,7 @@ def main():
         module.fail_json(msg=str(exc), running=True)
     lift = f2b.to_unban(bans, module.params['ignoreip'])
     if lift:
-        rc, out, err = module.run_command([client, 'unban'] + lift)
+        rc, out, err = module.run_command(client + ['unban'] + lift)
         if rc != 0:
             module.fail_json(msg='fail2ban-client unban %s failed (exit %d): %s'
                              % (' '.join(lift), rc, (err or out).strip()), running=True)
