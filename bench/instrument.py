@@ -6,11 +6,11 @@
 
     .venv/bin/python bench/instrument.py LOG [PROFILE_DIR] -- ansible-playbook -i INV PLAY
 
-Ansible forks one worker process per task and host. This launcher wraps the worker's
-entry point (``WorkerProcess._run``) so that each worker, when its task is done, appends
-one JSON line to LOG: the task, its action, the host, whether it was skipped, and the
-worker's own CPU seconds (``getrusage(RUSAGE_SELF)``, which a forked child counts from
-zero) plus those of the processes it waited for. The main process (inventory, the strategy's
+Ansible forks one worker process per task and host. This launcher wraps the call by which a
+worker hands its result to the main process (``FinalQueue.send_task_result``) so that each
+worker, when its task is done, appends one JSON line to LOG: the task, its action, the host,
+whether it was skipped, and the worker's own CPU seconds (``getrusage(RUSAGE_SELF)``, which a
+forked child counts from zero) plus those of the processes it waited for. The main process (inventory, the strategy's
 per-host variables, forking, callbacks) appends one line with its own CPU at exit. With
 PROFILE_DIR, every worker and the main process also write a cProfile file there (slower:
 for finding the hot functions, not for timing). ``profile_role.py`` starts it and sums up.
@@ -40,39 +40,42 @@ def _append(log, record):
 
 
 def install(log, profile_dir=None):
-    from ansible.executor import task_executor
+    from ansible.executor import task_queue_manager
     from ansible.executor.process import worker
 
-    outcome = {}
-    run_task = task_executor.TaskExecutor.run
+    main_pid = os.getpid()
+    started = {}
+    send = task_queue_manager.FinalQueue.send_task_result
 
-    def te_run(self):
-        utr = run_task(self)
-        outcome['skipped'] = bool(getattr(utr, 'skipped', False))
-        return utr
+    def send_task_result(self, host, task, utr, *args, **kwargs):
+        # in the worker, just before its result goes to the main process: once that has the last
+        # result of a play it may end the worker, so nothing after this point is sure to run
+        if os.getpid() != main_pid:
+            _append(log, {'kind': 'worker', 'pid': os.getpid(), 'task': task.get_name(), 'action': task.action, 'host': host.name,
+                          'skipped': bool(getattr(utr, 'skipped', False)), 'cpu': _cpu(resource.RUSAGE_SELF),
+                          'children_cpu': _cpu(resource.RUSAGE_CHILDREN),
+                          'wall': time.perf_counter() - started.get('at', time.perf_counter())})
+        return send(self, host, task, utr, *args, **kwargs)
 
-    task_executor.TaskExecutor.run = te_run
+    task_queue_manager.FinalQueue.send_task_result = send_task_result
     worker_run = worker.WorkerProcess._run
+    # CPU time, not wall time: the question is what the controller's CPU does
+    main_profile = cProfile.Profile(time.process_time) if profile_dir else None
 
     def _run(self):
-        started = time.perf_counter()
-        profile = cProfile.Profile() if profile_dir else None
-        if profile:
-            profile.enable()
+        started['at'] = time.perf_counter()
+        if not profile_dir:
+            return worker_run(self)
+        main_profile.disable()      # inherited from the main process by the fork
+        profile = cProfile.Profile(time.process_time)
+        profile.enable()
         try:
             return worker_run(self)
         finally:
-            if profile:
-                profile.disable()
-                profile.dump_stats(os.path.join(profile_dir, 'worker-%d.prof' % os.getpid()))
-            _append(log, {'kind': 'worker', 'task': self._task.get_name(), 'action': self._task.action,
-                          'host': self._host.name, 'skipped': outcome.get('skipped'),
-                          'cpu': _cpu(resource.RUSAGE_SELF), 'children_cpu': _cpu(resource.RUSAGE_CHILDREN),
-                          'wall': time.perf_counter() - started})
+            profile.disable()
+            profile.dump_stats(os.path.join(profile_dir, 'worker-%d.prof' % os.getpid()))
 
     worker.WorkerProcess._run = _run
-    main_pid = os.getpid()
-    main_profile = cProfile.Profile() if profile_dir else None
     if main_profile:
         main_profile.enable()
 

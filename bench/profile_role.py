@@ -75,9 +75,14 @@ def hot_functions(prof_dir, top=40):
     for kind, group in (('workers', workers), ('main', [f for f in files if f.endswith('main.prof')])):
         if not group:
             continue
-        stats = pstats.Stats(group[0])
-        for path in group[1:]:
-            stats.add(path)
+        stats = None
+        for path in group:
+            try:
+                stats = pstats.Stats(path) if stats is None else stats.add(path)
+            except (EOFError, ValueError, TypeError):
+                continue        # a worker ended before it wrote its profile
+        if stats is None:
+            continue
         rows = []
         for (filename, line, func), (_cc, calls, own, cumulative, _callers) in stats.stats.items():
             rows.append(('%s:%d(%s)' % (filename.split('site-packages/')[-1].split('ansible_collections/')[-1],

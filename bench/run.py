@@ -15,7 +15,8 @@ Parts (each in its own file):
                                vs a bare iptables-restore over ssh (+ ansible -m ping)
     noop     noop_rerun.py     no-op rerun of the pbx_firewall role: changed=0, module runs, time
     reload   reload_safety.py  50 re-applies under client traffic, vs a MikoPBX-style reload
-    fleet    fleet_scale.py    the role on 1 / 5 / 10 / 20 hosts, forks = hosts
+    fleet    fleet_scale.py    the role on 1 / 10 / 20 hosts, forks = hosts, next to ansible -m ping, and
+                               where the controller's CPU goes (profile_role.py)
     sip      sip_guards.py     real SIP attack tools: no firewall vs MikoPBX-style vs the collection,
                                CPU per 10,000 requests (namespaces, under /tmp/pbxfw-kernel.lock);
                                `--parts sip` rewrites just the page's SIP section

@@ -74,7 +74,7 @@ def _nothing_for_chan_sip(run, paths, sip_conf):
     for fragment in ('Asterisk is not installed on this host', 'whether it has chan_sip',
                      'nothing is written for chan_sip', str(paths.asterisk_dir)):
         assert fragment in warnings, (fragment, files['warnings'])
-    assert not any(path.endswith(('sip_pbx_firewall.conf', '/sip.conf')) for path in asterisk['files'])
+    assert not any(path.endswith(('/sip_pbx_firewall.conf', '/sip.conf')) for path in asterisk['files'])
     assert not (paths.asterisk_dir / 'sip_pbx_firewall.conf').exists()
     assert (paths.asterisk_dir / 'sip.conf').read_text() == sip_conf
 
