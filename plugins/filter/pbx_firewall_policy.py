@@ -95,7 +95,7 @@ options:
     type: list
     elements: str
   enabled:
-    description: Whether the role manages the host (C(pbx_firewall_enabled)); only changes the warnings.
+    description: Whether the role manages the host (C(pbx_firewall_enabled)); sets RV(_value.state) and changes the warnings.
     type: bool
     default: true
 """
@@ -120,6 +120,9 @@ _value:
   description: What the role writes and shows.
   type: dict
   contains:
+    state:
+      description: V(present), or V(absent) with O(enabled=false) (what the collection owns on the host is removed).
+      type: str
     ruleset:
       description: The ruleset for P(pbxops.firewall.iptables_ruleset#module), as P(pbxops.firewall.firewall_ruleset#filter) returns it.
       type: dict

@@ -65,7 +65,8 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
                 resolver=None, sip_rate_limit_ipv6_prefix=64):
     """Everything the role needs, from one validation of the inventory.
 
-    Returns ``{'ruleset', 'ignoreip', 'localnet', 'docker_jails', 'files', 'warnings'}``:
+    Returns ``{'state', 'ruleset', 'ignoreip', 'localnet', 'docker_jails', 'files', 'warnings'}``:
+    ``present`` or ``absent`` (``enabled``: whether the host keeps what the collection owns),
     the ruleset of docs/ruleset-format.md, the ``ignoreip`` and ``local_net`` CIDR lists
     (merged, sorted), the checked jail names (empty unless ``docker``), the text of each file
     the role owns (``files.role_files``) and the warning texts. Raises PolicyError listing
@@ -100,6 +101,7 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
         if enabled and not policy.networks:
             warnings.append(EMPTY_POLICY_WARNING)
         result = {
+            'state': 'present' if enabled else 'absent',
             'ruleset': compile_policy(policy),
             'ignoreip': [s.cidr() for s in ignoreip],
             'localnet': [s.cidr() for s in localnet_subnets(policy.networks)],

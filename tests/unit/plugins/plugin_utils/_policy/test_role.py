@@ -43,6 +43,7 @@ def test_the_same_results_as_the_separate_calls(options):
     result = role_policy(NETWORKS, ignoreip_extra=['198.51.100.0/24'], **options)
     ignoreip, localnet = fail2ban_ignoreip(NETWORKS, extra=['198.51.100.0/24']), asterisk_localnet(NETWORKS)
     assert result == {
+        'state': 'present',
         'ruleset': firewall_ruleset(NETWORKS, **options),
         'ignoreip': ignoreip,
         'localnet': localnet,
@@ -83,6 +84,11 @@ def test_docker_jails(jails, docker, expected):
 ])
 def test_warnings(networks, enabled, warnings):
     assert role_policy(networks, enabled=enabled)['warnings'] == warnings
+
+
+@pytest.mark.parametrize('enabled, state', [(True, 'present'), ('yes', 'present'), (False, 'absent'), ('off', 'absent')])
+def test_enabled_gives_the_firewall_state(enabled, state):
+    assert role_policy([OFFICE], enabled=enabled)['state'] == state
 
 
 JAIL_VALID = ('the name of a jail section, 1-64 letters, digits, "_", "." or "-" (not DEFAULT, INCLUDES, '
