@@ -85,8 +85,8 @@ def hot_functions(prof_dir, top=40):
             continue
         rows = []
         for (filename, line, func), (_cc, calls, own, cumulative, _callers) in stats.stats.items():
-            rows.append(('%s:%d(%s)' % (filename.split('site-packages/')[-1].split('ansible_collections/')[-1],
-                                         line, func), calls, own, cumulative))
+            where = filename.split('site-packages/')[-1].split('ansible_collections/')[-1]
+            rows.append(('%s:%d(%s)' % (where, line, func), calls, own, cumulative))
         found[kind] = {'by_cumulative': sorted(rows, key=lambda r: -r[3])[:top],
                        'by_own': sorted(rows, key=lambda r: -r[2])[:top]}
     return found
@@ -117,8 +117,9 @@ def render(b):
         lines += ['', '%s: per task (CPU s per host, summed over the worker processes)' % key,
                   '| task | action | hosts | skipped | CPU s per host |', '| --- | --- | ---: | ---: | ---: |']
         for row in b[key]['tasks']:
-            lines.append('| %s | %s | %d | %d | %.3f |' % (row['task'], row['action'].replace('ansible.builtin.', ''),
-                                                         row['runs'], row['skipped'], row['cpu'] / n))
+            action = row['action'].replace('ansible.builtin.', '')
+            cells = (row['task'], action, row['runs'], row['skipped'], row['cpu'] / n)
+            lines.append('| %s | %s | %d | %d | %.3f |' % cells)
     return '\n'.join(lines)
 
 

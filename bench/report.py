@@ -225,8 +225,8 @@ def render_breakdown(b, title):
         cells = [name.replace('pbxops.firewall.pbx_firewall : ', '')[:70], entry['action']]
         for key in ('apply', 'noop'):
             row = entry.get(key)
-            cells.append('-' if row is None else '%.3f%s' % (row['cpu'] / n, ' (skipped)' if row['skipped'] == row['runs']
-                                                            else ''))
+            skipped = row is not None and row['skipped'] == row['runs']
+            cells.append('-' if row is None else '%.3f%s' % (row['cpu'] / n, ' (skipped)' if skipped else ''))
         rows.append(cells)
     lines.append(_table(['task', 'action', 'apply: CPU s per host', 'no-op: CPU s per host'], rows,
                         ['---', '---', '---:', '---:']))
@@ -244,18 +244,19 @@ def _fleet_advice(f):
     b = f.get('breakdown')
     if b:
         p, q = b['ping'], b['noop']
-        floor = min((row['cpu'] / row['runs'] for row in q['tasks'] if row['runs']), default=0.0)
-        skipped = [row for row in q['tasks'] if row['skipped'] == row['runs']]
+        cheapest = min((row for row in q['tasks'] if row['runs']), key=lambda row: row['cpu'] / row['runs'])
         text.append(
             ' In the instrumented runs, `ansible -m ping` cost the controller %.3f CPU s per host (%.3f in its main '
             'process, %.3f in its one task worker, %.3f in SSH). The no-op rerun cost %.3f per host: %.3f in the '
-            'main process (Ansible\'s strategy computes every host\'s variables for every task and forks a worker '
-            'for it), %.3f in %d task workers per host and %.3f in SSH. The cheapest task of the role costs %.3f CPU s '
-            'per host in its worker alone, whether it runs a module or not (%d of them were skipped): that is '
-            'Ansible\'s own cost of a task per host, and the role has %d tasks per host (one of them Ansible\'s '
-            'own argument check) where ping has one.'
+            'main process (Ansible\'s strategy computes every host\'s variables for every task, forks a worker for '
+            'it and takes its result back), %.3f in %d task workers per host and %.3f in SSH. The cheapest of them, '
+            '"%s" (`%s`), costs %.3f CPU s per host in its worker: about what Ansible itself spends on any task per '
+            'host. The role runs %d tasks per host (Ansible\'s argument check, the policy call and the two modules) '
+            'where ping runs one.'
             % (p['total'] / n, p['main'] / n, p['workers'] / n, p['ssh_and_rest'] / n, q['total'] / n, q['main'] / n,
-               q['workers'] / n, q['worker_runs'] / n, q['ssh_and_rest'] / n, floor, len(skipped),
+               q['workers'] / n, q['worker_runs'] / n, q['ssh_and_rest'] / n,
+               cheapest['task'].replace('pbxops.firewall.pbx_firewall : ', '').split(' - ')[0], cheapest['action'],
+               cheapest['cpu'] / cheapest['runs'],
                q['worker_runs'] / n))
     return ''.join(text) + '\n'
 
@@ -640,39 +641,40 @@ def render_doc(r):
            'at the largest size ≤ %g× ping\'s.'
            % ('%.3f' % f['idle_cpu_per_host'] if f.get('idle_cpu_per_host') is not None else '-',
               GOAL_APPLY_CPU, GOAL_NOOP_CPU, GOAL_NOOP_WALL),
-           '', render_fleet(f), _fleet_advice(f)] + _breakdown_section(f) + [
-           '## 5. Reload safety', '',
-           'Two 60-rule policies, both allowing service A (sip: TCP and UDP 5060) and blocking service B '
-           '(web TCP 80, iax UDP 4569) from the client network, differing only in an unrelated network, '
-           'so every re-apply really changes the chain. The client container `pbxbench-client` '
-           '(10.202.10.101, on the host\'s client network) runs `bench/traffic_client.py`: every 10 ms one '
-           'NEW TCP connection and one UDP datagram (each from a new source port) to A and to B; on the host, '
-           '`bench/responder.py` serves A and B (TCP listen, UDP echo with an 8 MiB receive buffer). Every '
-           'probe is judged on its first packet, in a way a busy machine cannot blur: a TCP probe passed when '
-           'its connection completed without a SYN retransmission (the kernel\'s TCP_INFO says so; the '
-           'SYN-ACK comes from the host\'s kernel, not from a process), and a UDP probe passed when the echo '
-           'came back, however late (UDP has no retransmission; the client waits 5 s). Blocked TCP probes '
-           'whose first SYN was dropped but a retransmitted SYN got in are shown apart.', '',
-           '- **this collection**: one `ansible-playbook` whose single `pbxops.firewall.iptables_ruleset` '
-           'task loops %d times over the two compiled rulesets (the module itself, through Ansible, with '
-           'rollback confirmation; its apply path is one `iptables-restore --noflush` transaction);'
-           % rel['applies'],
-           '- **MikoPBX style**: a script on the host that reloads the way MikoPBX does: '
-           '`iptables -F INPUT`, then the same rules appended one `iptables -A INPUT ...` command at a time, '
-           'the final DROP last. Its %d reloads start at the collection\'s average interval (%.2f s), so both '
-           'sides get the same number of reloads over the same time and the same client load.'
-           % (rel['applies'], rel['mikopbx']['interval']),
-           '- **control**: the policy in place and no reloads (the harness itself loses nothing).', '',
-           render_reload(rel), '',
-           'Between `iptables -F INPUT` and the final DROP the MikoPBX-style chain accepts everything '
-           '(INPUT\'s policy is ACCEPT), so blocked probes get through while rules are added one by one; '
-           'allowed traffic is not dropped there, because the flush leaves nothing that drops. %s The '
-           'responder on the host answered %s and the host\'s UDP receive errors during the run were %s.'
-           % ('The collection switches the whole chain in one kernel transaction: no probe saw an in-between '
-              'state.' if rel['collection']['allowed_dropped'] == 0 and rel['collection']['blocked_accepted'] == 0
-              else '**The collection did not reach 0 and 0 in this run.**',
-              ', '.join('%d %s' % (v, k.upper()) for k, v in sorted(rel['responder']['answered'].items())),
-              ', '.join('%s %d' % (k, v) for k, v in sorted(rel['responder']['udp_errors'].items()))), '']
+           '', render_fleet(f), _fleet_advice(f)]
+    out += _breakdown_section(f)
+    out += ['## 5. Reload safety', '',
+            'Two 60-rule policies, both allowing service A (sip: TCP and UDP 5060) and blocking service B '
+            '(web TCP 80, iax UDP 4569) from the client network, differing only in an unrelated network, '
+            'so every re-apply really changes the chain. The client container `pbxbench-client` '
+            '(10.202.10.101, on the host\'s client network) runs `bench/traffic_client.py`: every 10 ms one '
+            'NEW TCP connection and one UDP datagram (each from a new source port) to A and to B; on the host, '
+            '`bench/responder.py` serves A and B (TCP listen, UDP echo with an 8 MiB receive buffer). Every '
+            'probe is judged on its first packet, in a way a busy machine cannot blur: a TCP probe passed when '
+            'its connection completed without a SYN retransmission (the kernel\'s TCP_INFO says so; the '
+            'SYN-ACK comes from the host\'s kernel, not from a process), and a UDP probe passed when the echo '
+            'came back, however late (UDP has no retransmission; the client waits 5 s). Blocked TCP probes '
+            'whose first SYN was dropped but a retransmitted SYN got in are shown apart.', '',
+            '- **this collection**: one `ansible-playbook` whose single `pbxops.firewall.iptables_ruleset` '
+            'task loops %d times over the two compiled rulesets (the module itself, through Ansible, with '
+            'rollback confirmation; its apply path is one `iptables-restore --noflush` transaction);'
+            % rel['applies'],
+            '- **MikoPBX style**: a script on the host that reloads the way MikoPBX does: '
+            '`iptables -F INPUT`, then the same rules appended one `iptables -A INPUT ...` command at a time, '
+            'the final DROP last. Its %d reloads start at the collection\'s average interval (%.2f s), so both '
+            'sides get the same number of reloads over the same time and the same client load.'
+            % (rel['applies'], rel['mikopbx']['interval']),
+            '- **control**: the policy in place and no reloads (the harness itself loses nothing).', '',
+            render_reload(rel), '',
+            'Between `iptables -F INPUT` and the final DROP the MikoPBX-style chain accepts everything '
+            '(INPUT\'s policy is ACCEPT), so blocked probes get through while rules are added one by one; '
+            'allowed traffic is not dropped there, because the flush leaves nothing that drops. %s The '
+            'responder on the host answered %s and the host\'s UDP receive errors during the run were %s.'
+            % ('The collection switches the whole chain in one kernel transaction: no probe saw an in-between '
+               'state.' if rel['collection']['allowed_dropped'] == 0 and rel['collection']['blocked_accepted'] == 0
+               else '**The collection did not reach 0 and 0 in this run.**',
+               ', '.join('%d %s' % (v, k.upper()) for k, v in sorted(rel['responder']['answered'].items())),
+               ', '.join('%s %d' % (k, v) for k, v in sorted(rel['responder']['udp_errors'].items()))), '']
     out += render_sip_section(r['sip']) if r.get('sip') else []
     out += ['## Reproduce', '', '```console', 'make bench                                  # everything, '
             'rewrites this page', '.venv/bin/python bench/run.py --parts apply   # one part, print only '

@@ -329,8 +329,10 @@ class Planner(object):
             text = entry['content']
             if not before.matches(text, mode, OWNER, GROUP):
                 if entry.get('check') == FAIL2BAN and before.text != text:
+                    # may give the text with a note on top, which the file already holds
                     text = self._fail2ban_checked(path, text)
-                part.edits.append(Edit(path, part.name, before, text, owned=True, mode=mode))
+                if not before.matches(text, mode, OWNER, GROUP):
+                    part.edits.append(Edit(path, part.name, before, text, owned=True, mode=mode))
         elif before.exists or before.is_link:
             part.edits.append(Edit(path, part.name, before, None, owned=True))
         include = entry.get('include')

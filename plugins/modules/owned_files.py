@@ -65,7 +65,9 @@ options:
         type: str
         default: '0644'
       check:
-        description: V(fail2ban) tests the file with C(fail2ban-client -t) before it is written (the file lies in a directory of fail2ban's configuration directory, e.g. C(jail.d)).
+        description:
+          - V(fail2ban) tests the file with C(fail2ban-client -t) before it is written (the file lies in a
+            directory of fail2ban's configuration directory, e.g. C(jail.d)).
         type: str
         choices: [fail2ban]
       needs:
@@ -74,8 +76,10 @@ options:
         choices: [chan_sip]
       include:
         description:
-          - The C(#include <file name>) line the file needs in another file of its directory, kept while the file is present and removed with it.
-          - C(into) is that file's name; C(after) a regular expression of the line after whose last match the line goes (the top of the file when omitted, the end when nothing matches).
+          - The C(#include <file name>) line the file needs in another file of its directory, kept while the
+            file is present and removed with it.
+          - C(into) is that file's name; C(after) a regular expression of the line after whose last match the
+            line goes (the top of the file when omitted, the end when nothing matches).
         type: dict
   parts:
     description:

@@ -38,7 +38,7 @@ CONFIGURATIONS = {
 
 @pytest.mark.parametrize('configuration', sorted(CONFIGURATIONS))
 def test_noop_rerun_changes_nothing_and_runs_at_most_two_modules(configuration, netns, playbook, role_paths,
-                                                                  tmp_path):
+                                                                 tmp_path):
     extra = dict(CONFIGURATIONS[configuration], pbx_firewall_networks=NETWORKS, **role_paths.role_vars())
     if configuration == 'docker_host':
         # the hook chain dockerd makes; the role jumps from it to its own chain

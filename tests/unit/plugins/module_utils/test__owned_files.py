@@ -184,6 +184,11 @@ def test_fail2ban_verdicts(host):
     plan = host.plan()
     assert plan.edits()[0].text.startswith('# NOTE\n') and plan.results()['fail2ban']['reload'] is False
     assert plan.warnings == ['the host is broken']
+    # the file with the note is written; the next run tests again, warns again and changes nothing
+    host.apply(plan)
+    again = host.plan()
+    assert again.changed_parts() == [] and again.warnings == ['the host is broken']
+    assert again.results()['fail2ban']['reload'] is False and len(host.checks) == 3
 
 
 def test_named_transports_must_exist_and_get_a_block(host):

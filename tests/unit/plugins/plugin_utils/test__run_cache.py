@@ -31,7 +31,7 @@ def test_equal_inputs_share_a_key_whatever_the_order_of_a_mapping():
 def test_a_value_the_key_cannot_encode_is_computed_every_time(tmp_path):
     cache = rc.RunCache('policy', directory=str(tmp_path))
     calls = []
-    for _ in range(2):
+    for _attempt in range(2):
         assert cache.compute([object()], lambda: calls.append(1) or {'x': 1}) == {'x': 1}
     assert len(calls) == 2
 
@@ -70,7 +70,7 @@ def test_compute_runs_once_per_distinct_input_across_processes(tmp_path):
 def test_the_cache_is_bounded(tmp_path):
     cache = rc.RunCache('policy', directory=str(tmp_path), max_entries=2, max_bytes=10 ** 6)
     calls = []
-    for _ in range(2):
+    for _attempt in range(2):
         for n in range(4):
             cache.compute([n], lambda n=n: calls.append(n) or {'n': n})
     assert calls == [0, 1, 2, 3, 2, 3]          # the first two are stored, the others computed again
@@ -90,7 +90,7 @@ def test_the_resolver_asks_once_per_name_and_keeps_errors(tmp_path):
         return ['192.0.2.10', '2001:db8::10']
 
     cache = rc.RunCache('dns', directory=str(tmp_path))
-    for _ in range(3):
+    for _attempt in range(3):
         lookup = rc.cached_resolver(resolve, cache)     # a new worker, the same run
         assert lookup('sip.example') == ['192.0.2.10', '2001:db8::10']
         with pytest.raises(OSError, match=r'^\[Errno -2\] Name or service not known$'):
@@ -119,7 +119,7 @@ def test_workers_started_together_compute_once(tmp_path):
         return {'ruleset': 'same'}
 
     children = []
-    for _ in range(4):
+    for _attempt in range(4):
         pid = os.fork()
         if pid == 0:
             try:
