@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._role_tags import selected_parts
@@ -45,7 +46,7 @@ class ActionModule(ActionBase):
             if name not in chosen:
                 parts[name]['manage'] = False
         args['parts'] = parts
-        if any(spec.get('manage', True) for spec in parts.values()):
+        if any(boolean(spec.get('manage', True), strict=False) for spec in parts.values()):
             result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
         else:
             result.update(changed=False, changed_parts=[], parts={},

@@ -434,12 +434,11 @@ def checked_options(files, parts, asterisk):
         if entry.get('needs') == CHAN_SIP and entry['part'] != 'asterisk':
             raise ValueError('%s.needs: chan_sip is for files of the asterisk part, not %r' % (where, entry['part']))
         checked.append(dict(entry, mode=parse_mode(entry['mode'], '%s.mode' % where)))
+    checked_parts = {}
     for name, spec in parts.items():
         if not isinstance(spec, dict) or set(spec) - {'manage', 'required'}:
             raise ValueError('parts.%s: must be {manage: BOOL, required: BOOL}, got %r' % (name, spec))
-        for key in spec:
-            if not isinstance(spec[key], bool):
-                raise ValueError('parts.%s.%s: must be true or false, got %r' % (name, key, spec[key]))
+        checked_parts[name] = dict((key, to_bool(value, 'parts.%s.%s' % (name, key))) for key, value in spec.items())
     unknown = sorted(set(asterisk) - {'config_dir', 'transports', 'local_net'})
     if unknown:
         raise ValueError('asterisk: unknown key %r; valid: config_dir, transports, local_net' % unknown[0])
@@ -449,4 +448,16 @@ def checked_options(files, parts, asterisk):
             raise ValueError('asterisk.%s: must be a list of strings, got %r' % (key, value))
     if asterisk.get('transports') and not asterisk.get('config_dir'):
         raise ValueError('asterisk.config_dir: needed for asterisk.transports (where pjsip.conf is)')
-    return checked, parts, asterisk
+    return checked, checked_parts, asterisk
+
+
+def to_bool(value, where):
+    """A boolean of the role's variables (true/false, yes/no, on/off, 1/0, as Ansible reads them)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ('true', 'yes', 'on', '1', 'y', 't'):
+        return True
+    if text in ('false', 'no', 'off', '0', 'n', 'f'):
+        return False
+    raise ValueError('%s: must be true or false, got %r' % (where, value))

@@ -237,7 +237,7 @@ def test_a_part_without_its_directory_warns_or_fails_when_required(host, tmp_pat
      "files[0].include.after: '[' is not a regular expression"),
     ([{'path': '/a', 'part': 'fail2ban', 'mode': '0644', 'needs': 'chan_sip'}], {}, {},
      "files[0].needs: chan_sip is for files of the asterisk part, not 'fail2ban'"),
-    ([], {'fail2ban': {'manage': 'yes'}}, {}, "parts.fail2ban.manage: must be true or false, got 'yes'"),
+    ([], {'fail2ban': {'manage': 'maybe'}}, {}, "parts.fail2ban.manage: must be true or false, got 'maybe'"),
     ([], {'fail2ban': {'reload': True}}, {}, 'parts.fail2ban: must be {manage: BOOL, required: BOOL}'),
     ([], {}, {'transports': ['t']}, 'asterisk.config_dir: needed for asterisk.transports'),
     ([], {}, {'local_net': ['10.0.0.0/8\nx']}, 'asterisk.local_net: must be a list of strings'),
@@ -246,3 +246,9 @@ def test_bad_options_name_the_option(files, parts, asterisk, message):
     with pytest.raises(ValueError) as excinfo:
         owned.checked_options(files, parts, asterisk)
     assert message in str(excinfo.value)
+
+
+def test_part_switches_read_as_ansible_reads_booleans():
+    _files, parts, _asterisk = owned.checked_options([], {'fail2ban': {'manage': 'no', 'required': 'yes'},
+                                                           'asterisk': {'manage': True}}, {})
+    assert parts == {'fail2ban': {'manage': False, 'required': True}, 'asterisk': {'manage': True}}
