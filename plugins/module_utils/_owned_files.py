@@ -2,23 +2,17 @@
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The files the role pbx_firewall owns on a host, and the lines it keeps in other files.
+"""The files the role pbx_firewall owns on a host: what to write, decided before writing.
 
-Private to this collection (no public API). It owns, for the ``owned_files`` module:
-
-* what an owned file is on the host now (text, mode, owner, group) and whether it matches
-  the wanted text and attributes;
-* the ``#include`` line an owned file needs in another file (``pjsip.conf``, ``sip.conf``),
-  added at the top or after a section header, removed when the file goes;
-* the ``local_net`` block the role keeps inside a named section of ``pjsip.conf``, between
-  its own marker lines.
-
-The text edits are pure functions over the file's text and keep what Ansible's
-``lineinfile`` and ``blockinfile`` did with the same arguments (older releases of the role
-used them), so a host they edited is already in the wanted state. Files are read as bytes
-and decoded with ``surrogateescape``: a configuration that is not UTF-8 (a comment in
-Latin-1) goes back byte for byte. Writing is the module's (``AnsibleModule.atomic_move``
-keeps SELinux contexts). Standard library only.
+Private to this collection (no public API). It owns, for the ``owned_files`` module: what an
+owned file is on the host now (text, mode, owner, group; ``Existing``), the checks of the
+module's options, and the plan of one run (``Planner``): which parts are on the host, which
+files to write or remove, their ``#include`` lines and the named transports' ``local_net``
+blocks (``_text_edits``), fail2ban's test and the chan_sip question when they decide
+something, and every error before anything is written. Files are read as bytes and decoded
+with ``surrogateescape``: a configuration that is not UTF-8 (a comment in Latin-1) goes back
+byte for byte. Writing is the module's (``AnsibleModule.atomic_move`` keeps SELinux
+contexts). Standard library only.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,18 +25,12 @@ import pwd
 import re
 import stat
 
-ENCODING = 'utf-8'
-ERRORS = 'surrogateescape'
-SECTION = re.compile(r'^\[([^\]]+)\]', re.M)
-BLOCK_MARKER = '; %s pbxops.firewall local_net for %s'
-
-
-def decode(data):
-    return data.decode(ENCODING, ERRORS)
-
-
-def encode(text):
-    return text.encode(ENCODING, ERRORS)
+from ansible_collections.pbxops.firewall.plugins.module_utils._text_edits import (
+    decode,
+    sections,
+    set_block,
+    set_line,
+)
 
 
 class Existing(object):
@@ -113,70 +101,6 @@ def parse_mode(value, where='mode'):
     return number
 
 
-def _lines(text):
-    return text.splitlines(True)
-
-
-def _bare(line):
-    return line.rstrip('\r\n')
-
-
-def has_line(text, line):
-    return any(_bare(current) == line for current in _lines(text or ''))
-
-
-def set_line(text, line, present, after=None):
-    """TEXT with LINE present once (where missing: at the top, or after the last line that
-    ``after`` matches, or at the end when none does) or with every copy of it removed.
-    None stands for a missing file (it stays missing when the line is to be absent)."""
-    if present:
-        if has_line(text, line):
-            return text
-        lines = _lines(text or '')
-        if after is None:
-            index = 0
-        else:
-            matches = [i for i, current in enumerate(lines) if re.search(after, current)]
-            index = matches[-1] + 1 if matches else len(lines)
-        if index > 0 and not lines[index - 1].endswith('\n'):
-            lines[index - 1] += '\n'
-        lines.insert(index, line + '\n')
-        return ''.join(lines)
-    if text is None:
-        return None
-    return ''.join(current for current in _lines(text) if _bare(current) != line)
-
-
-def sections(text):
-    """The section names of an Asterisk configuration text, in order."""
-    return SECTION.findall(text or '')
-
-
-def set_block(text, section, lines, present):
-    """TEXT with the role's block for SECTION: its marker lines around LINES, right after the
-    section's header (the last one when it repeats; the end when there is none), replacing a
-    block already there. Absent, or no lines: the block is removed."""
-    begin, end = BLOCK_MARKER % ('BEGIN', section), BLOCK_MARKER % ('END', section)
-    current = _lines(text or '')
-    bare = [_bare(line) for line in current]
-    first = bare.index(begin) if begin in bare else None
-    last = bare.index(end) if end in bare else None
-    block = [begin + '\n'] + [line + '\n' for line in lines] + [end + '\n'] if present and lines else []
-    if first is None or last is None:
-        if not block:
-            return text
-        header = re.compile(r'^\[%s\]' % re.escape(section))
-        matches = [i for i, line in enumerate(current) if header.search(line)]
-        index = matches[-1] + 1 if matches else len(current)
-    else:
-        index = min(first, last)
-        del current[index:max(first, last) + 1]
-    if index > 0 and not current[index - 1].endswith('\n'):
-        current[index - 1] += '\n'
-    current[index:index] = block
-    return ''.join(current)
-
-
 # -- the plan: what to write where, decided before anything is written -----------------------
 
 OWNER, GROUP = 'root', 'root'
@@ -221,14 +145,12 @@ class Part(object):
         return self.selected and self.on_host
 
     def result(self):
-        found = dict(self.info, managed=self.managed, changed=bool(self.edits),
-                     files=dict((e.path, 'removed' if e.text is None else 'written') for e in self.edits))
-        return found
+        return dict(self.info, managed=self.managed, changed=bool(self.edits),
+                    files=dict((e.path, 'removed' if e.text is None else 'written') for e in self.edits))
 
 
 def missing_message(part, directory, required):
-    what, consequence = PART_PURPOSE.get(part, ('the %s part has no place here' % part,
-                                                'its files are not managed'))
+    what, consequence = PART_PURPOSE.get(part, ('%s is not set up' % part, 'its files are not managed'))
     if required:
         return ('%s on this host (%s is missing) and pbx_firewall_%s_required is true; nothing was written.'
                 % (what, directory, part))
@@ -239,24 +161,21 @@ def missing_message(part, directory, required):
 class Planner(object):
     """Decides every edit of one run before anything is written.
 
-    ``probe()`` -> (version or None, chan_sip loaded) asks the running Asterisk (read only);
-    ``check(config_dir, relative, content)`` -> (verdict, errors, errors without the file)
-    runs fail2ban's configuration test on a scratch copy. Both are called only when their
-    answer decides something: the probe when a chan_sip file is wanted, the test when the
-    jail.d file would change.
+    ``probe()`` -> (version or None, chan_sip loaded, warning or None) asks the running
+    Asterisk (read only); ``check(config_dir, path, text)`` -> (verdict, errors, errors without
+    the file, message, text with fail2ban's note) runs fail2ban's configuration test on a scratch
+    copy (``_fail2ban``). Both are called only when their answer decides something: the probe
+    when a chan_sip file is wanted, the test when the jail.d file's text would change.
     """
 
     def __init__(self, files, parts, enabled, asterisk, probe, check):
         self.files, self.enabled, self.asterisk = files, enabled, asterisk
         self.probe, self.check = probe, check
+        names = [entry['part'] for entry in files] + (['asterisk'] if asterisk.get('transports') else [])
         self.parts = {}
-        for entry in files:
-            spec = parts.get(entry['part'], {})
-            self.parts.setdefault(entry['part'], Part(entry['part'], spec.get('manage', True),
-                                                      spec.get('required', False)))
-        if asterisk.get('transports') and 'asterisk' not in self.parts:
-            spec = parts.get('asterisk', {})
-            self.parts['asterisk'] = Part('asterisk', spec.get('manage', True), spec.get('required', False))
+        for name in names:
+            spec = parts.get(name, {})
+            self.parts.setdefault(name, Part(name, spec.get('manage', True), spec.get('required', False)))
         self.warnings = []
         self.errors = []
         self.reload_fail2ban = True

@@ -182,6 +182,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pbxops.firewall.plugins.module_utils import _asterisk as ast
 from ansible_collections.pbxops.firewall.plugins.module_utils import _fail2ban as f2b
 from ansible_collections.pbxops.firewall.plugins.module_utils import _owned_files as owned
+from ansible_collections.pbxops.firewall.plugins.module_utils._text_edits import encode
 
 
 def probe_asterisk(module, config_dir):
@@ -222,7 +223,7 @@ def write(module, edit):
         return
     temp = os.path.join(module.tmpdir, 'pbxfw-%s' % os.path.basename(edit.path))
     with open(temp, 'wb') as handle:
-        handle.write(owned.encode(edit.text))
+        handle.write(encode(edit.text))
     if edit.owned:
         if os.path.islink(edit.path):
             os.unlink(edit.path)
