@@ -14,7 +14,7 @@ module: asterisk_localnet_apply
 short_description: Bring a running Asterisk's PJSIP local_net to the desired list and prove it
 version_added: 0.2.0
 description:
-  - With O(state=reload), reloads PJSIP (C(module reload res_pjsip.so); Asterisk 22 applies
+  - Reloads PJSIP (C(module reload res_pjsip.so); Asterisk 22 applies
     a changed C(local_net) on it even with C(allow_reload=no)), then reads back every transport
     the caller is responsible for with C(pjsip show transport NAME) and compares its
     C(local_net) lines, as networks, with O(local_net).
@@ -34,21 +34,16 @@ description:
     or is still pending.
   - A transport that does not carry O(local_net) in the end is reported by name with the
     one-line fix, as a warning, or as a failure with O(required=true).
-  - With O(state=probe), only reads whether Asterisk runs, its version and whether
-    C(chan_sip) is loaded (V(false) when no Asterisk answers).
   - C(asterisk -rx) exits 0 for unknown or failed commands; failure is read from the output.
   - Also warns when a transport sets C(external_media_address) and none of the host's own
     addresses lies in a O(local_net) subnet (Asterisk then leaves the private media address
     in the SDP sent to outside phones).
-  - Private helper of the role P(pbxops.firewall.pbx_firewall#role); its interface may change.
+  - Private helper of the role P(pbxops.firewall.pbx_firewall#role) (its C(Reload Asterisk)
+    handler); its interface may change. Whether the running Asterisk has chan_sip is asked by
+    P(pbxops.firewall.owned_files#module) before it writes anything for chan_sip.
 author:
   - pbxops.firewall contributors (@pbxops)
 options:
-  state:
-    description: V(reload) applies and verifies; V(probe) only reads.
-    type: str
-    choices: [reload, probe]
-    default: reload
   local_net:
     description: The desired C(local_net) subnets (the P(pbxops.firewall.asterisk_localnet#filter) output).
     type: list
@@ -68,10 +63,7 @@ options:
     type: path
     default: /etc/asterisk
   chan_sip:
-    description:
-      - With O(state=reload), also run C(sip reload) (Asterisk up to 20).
-      - With O(state=probe), chan_sip is asked for; when no Asterisk answers, the module warns
-        that nothing is written for chan_sip (whether it exists is known only while Asterisk runs).
+    description: Also run C(sip reload) (Asterisk up to 20).
     type: bool
     default: false
   restart:
@@ -91,7 +83,7 @@ attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: In check mode nothing is run on Asterisk (O(state=probe) only reads); the result says what would be done.
+    details: In check mode nothing is run on Asterisk; the result says what would be done.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
@@ -116,21 +108,17 @@ version:
   description: The first line of C(core show version).
   returned: when running
   type: str
-chan_sip:
-  description: Whether chan_sip.so is loaded (V(false) when no Asterisk answers).
-  returned: state=probe, or no Asterisk answers
-  type: bool
 transports:
   description: C(local_net) of each transport checked, as Asterisk printed it after the reload.
-  returned: state=reload and running
+  returned: when running
   type: dict
 missing:
   description: Transports that do not carry the desired C(local_net), with the one-line fix.
-  returned: state=reload and running
+  returned: when running
   type: dict
 restart:
   description: V(none), V(done) or V(pending) (a C(core restart when convenient) waits for calls to end).
-  returned: state=reload and running
+  returned: when running
   type: str
 '''
 
@@ -187,7 +175,6 @@ def restart_when_convenient(module, cli, wait):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type='str', choices=['reload', 'probe'], default='reload'),
             local_net=dict(type='list', elements='str', default=[]),
             transports=dict(type='list', elements='str', default=[]),
             template=dict(type='str', default='pbx-firewall-localnet'),
@@ -206,15 +193,10 @@ def main():
     if version is None:
         absent = ('Asterisk is not installed on this host (no asterisk binary in PATH)' if binary is None
                   else "No Asterisk answers on this host (asterisk -rx 'core show version')")
-        if params['state'] == 'probe' and params['chan_sip']:
-            module.warn(ast.chan_sip_unknown(absent, params['config_dir']))
-        module.exit_json(changed=False, running=False, chan_sip=False,
+        module.exit_json(changed=False, running=False,
                          msg='%s: it reads the files when it starts.' % absent)
     result = dict(running=True, version=version, changed=False)
     try:
-        if params['state'] == 'probe':
-            result['chan_sip'] = ast.module_loaded(cli, 'chan_sip.so')
-            module.exit_json(**result)
         if module.check_mode:
             module.exit_json(changed=True, running=True, version=version,
                              msg='Would reload PJSIP and read back local_net (check mode: nothing run).')

@@ -105,33 +105,10 @@ reload:
 '''
 
 import os
-import shutil
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _fail2ban as f2b
-from ansible_collections.pbxops.firewall.plugins.module_utils import _scratch
-
-
-def config_test(module, client, config_dir, relative, content):
-    """fail2ban's error lines of a test of CONFIG_DIR with RELATIVE holding CONTENT (None:
-    without it); [] when the test passes. Nothing is written outside the scratch copy."""
-    scratch = tempfile.mkdtemp(prefix='pbxfw-f2b-', dir=module.tmpdir)
-    try:
-        copy = os.path.join(scratch, 'fail2ban')
-        try:
-            _scratch.scratch_copy(config_dir, copy, relative, content)
-        except (OSError, ValueError) as exc:
-            module.fail_json(msg='cannot make a scratch copy of %s to test fail2ban\'s configuration in: %s; '
-                                 'nothing was written' % (config_dir, exc))
-        copy = os.path.realpath(copy)
-        rc, out, err = module.run_command([client, '-c', copy, '-t'])
-        if rc == 0:
-            return []
-        return f2b.error_lines((out or '') + '\n' + (err or ''), copy, config_dir) or ['exit status %d' % rc]
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def main():
@@ -145,17 +122,19 @@ def main():
     )
     config_dir, path = module.params['config_dir'], module.params['path']
     content = module.params['content']
-    relative = os.path.relpath(path, config_dir)
-    if relative.startswith(os.pardir) or os.path.isabs(relative):
-        module.fail_json(msg='path %r is not inside config_dir %r: fail2ban reads only files below its '
-                             'configuration directory' % (path, config_dir))
+    try:
+        relative = f2b.relative_path(path, config_dir)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     if not os.path.isdir(config_dir):
         module.fail_json(msg='config_dir %r is not a directory (fail2ban is not installed there)' % config_dir)
     client = module.get_bin_path('fail2ban-client', required=True)
 
-    with_ours = config_test(module, client, config_dir, relative, content)
-    without_ours = config_test(module, client, config_dir, relative, None) if with_ours else None
-    found = f2b.verdict(with_ours, without_ours)
+    try:
+        found, with_ours, without_ours = f2b.check(module.run_command, client, config_dir, relative, content,
+                                                   module.tmpdir)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     if found == 'ours':
         module.fail_json(msg=f2b.ours_message(with_ours, without_ours, config_dir, path), verdict=found,
                          errors=with_ours, errors_without=without_ours or [])
