@@ -11,6 +11,7 @@ import platform
 import subprocess
 
 import lab
+import projection
 
 DOC = os.path.join(lab.REPO, 'docs', 'benchmarks.md')
 PNG = os.path.join(lab.REPO, 'docs', 'benchmarks.png')
@@ -319,6 +320,9 @@ def render_text(r):
         if r['fleet'].get('breakdown'):
             b = r['fleet']['breakdown']
             parts += ['', render_breakdown(b, 'Where the controller\'s CPU goes at %d hosts' % b['hosts'])]
+        if r['fleet'].get('playbooks'):
+            parts += ['', 'drift and verify', render_playbooks(r['fleet']['playbooks'])]
+        parts += ['', 'Projection (controller CPU)', render_projection(r['fleet'])]
     if r.get('reload'):
         parts += ['', 'Reload safety (part 5)', render_reload(r['reload'])]
     if r.get('sip'):
@@ -566,6 +570,80 @@ def _breakdown_section(f):
     return out + ['']
 
 
+FLEET_HEADING = '## 4. Fleet scale'
+
+
+def render_playbooks(p):
+    """drift and verify over the whole fleet at the largest size."""
+    n = p['hosts']
+    d, v = p['drift'], p['verify']
+    return _table(['playbook', 'hosts', 'wall', 'controller CPU s per host', 'outcome'], [
+        ['`pbxops.firewall.drift`', n, _s(d['seconds']), '%.2f' % (d['cpu_controller'] / n),
+         'rc=%d, drift on %s of %s hosts' % (d['rc'], d['drifted'], d['of'])],
+        ['`pbxops.firewall.verify`', n, _s(v['seconds']), '%.2f' % (v['cpu_controller'] / n),
+         'rc=%d, %s' % (v['rc'], v['summary'] or 'no report')]], ['---', '---:', '---:', '---:', '---'])
+
+
+def render_projection(f):
+    return _table(projection.header(), projection.rows(f), ['---', '---:'] + ['---:'] * (len(projection.header()) - 2))
+
+
+def fleet_section(f):
+    """The page's fleet section (lines), also written alone by a run of just the fleet part."""
+    largest = max(row['hosts'] for row in f['sizes'])
+    out = [FLEET_HEADING, '',
+           'The role as in part 2 on the first N of %d containers `pbxbench-h1..h%d` (started once), forks '
+           '= N, one play, next to `ansible -m ping` with the same inventory, forks and SSH settings (one module '
+           'over SSH: the floor a role is measured against). "apply" starts from clean hosts (owned chains and '
+           'role files removed, an `/etc/asterisk/pjsip.conf` with one transport), so every host changes '
+           '(firewall with rollback confirmation, fail2ban file and reload, Asterisk files and reload); "no-op '
+           'rerun" and ping follow right after. Each size runs twice and the better run of each side counts (all '
+           'runs: `fleet-N-*.log` in the logs). CPU seconds: the controller\'s (the run\'s own cgroup: '
+           '`ansible-playbook` or `ansible`, its forks, the SSH clients and their ControlMasters, which '
+           '`getrusage` would miss) and the hosts\' (the containers\' cgroups: modules, sshd, fail2ban; less '
+           'what the idle containers use, measured before: %s CPU s per second per host). Goals: controller CPU '
+           'per host of an apply ≤ %g× ping\'s, of a no-op rerun ≤ %g× ping\'s, and the no-op rerun\'s wall time '
+           'at the largest size ≤ %g× ping\'s.'
+           % (largest, largest, '%.3f' % f['idle_cpu_per_host'] if f.get('idle_cpu_per_host') is not None else '-',
+              GOAL_APPLY_CPU, GOAL_NOOP_CPU, GOAL_NOOP_WALL),
+           '', render_fleet(f), '', _fleet_advice(f)]
+    out += _breakdown_section(f)
+    if f.get('playbooks'):
+        out += ['### drift and verify at %d hosts' % f['playbooks']['hosts'], '',
+                'After the largest size\'s no-op rerun, every host holds its policy: `pbxops.firewall.drift` '
+                '(check mode and diff over every host, forks = hosts) must find no drift, and '
+                '`pbxops.firewall.verify` sends real probes from one probe container on the management network '
+                '(`pbxbench-probe`, 10.202.0.250) to every port of every service of every host\'s policy and '
+                'compares each answer with the policy (128 probes at once).', '',
+                render_playbooks(f['playbooks']), '']
+    out += ['### Projection: 1,000 and 10,000 hosts', '',
+            projection.describe(f) + ' ' + projection.__doc__.split('\n\n', 1)[1].replace('\n', ' ').strip()
+            + ' Job slicing and its single canary: [docs/fleets.md](fleets.md).', '',
+            render_projection(f), '']
+    return out
+
+
+def write_fleet_section(r, md=DOC):
+    """Replace the fleet section and the fleet rows of the summary of the published page."""
+    with open(md) as handle:
+        text = handle.read()
+    lines = fleet_section(r['fleet'])
+    lines[1:1] = ['This section and the fleet rows of the summary: `bench/run.py --parts fleet` alone, %s, %.1f min; '
+                  'load average at the start %.2f %.2f %.2f, at the end %.2f %.2f %.2f.'
+                  % ((r['machine']['date'], r.get('seconds', 0) / 60) + tuple(r['load_start'])
+                     + tuple(r.get('load_end', (0, 0, 0)))), '']
+    section = '\n'.join(lines)
+    head, rest = text.split(FLEET_HEADING, 1)
+    tail = rest[rest.index('\n## '):] if '\n## ' in rest else '\n'
+    lines = head.split('\n')
+    fleet_rows = [i for i, line in enumerate(lines) if line.startswith('| Role on ')]
+    if fleet_rows:
+        lines[fleet_rows[0]:fleet_rows[-1] + 1] = _table([], fleet_goal_rows(r['fleet'])).split('\n')[2:]
+    text = '\n'.join(lines) + section + '\n' + tail.lstrip('\n')
+    with open(md, 'w') as handle:
+        handle.write(text)
+
+
 def render_doc(r):
     a, n, c, f, rel = r['apply'], r['noop'], r['compile'], r['fleet'], r['reload']
     out = ['# Benchmarks', '',
@@ -625,24 +703,8 @@ def render_doc(r):
            '`bench/compile_scale.py`: the `firewall_ruleset` compiler alone, each size in a fresh Python '
            'process (peak RSS includes the interpreter and netaddr). The networks use five service sets and '
            'every subnet has an IPv6 twin, so above the ipset threshold (16) the rules stay few and the '
-           'subnets go into ipsets.', '', render_compile(c), '',
-           '## 4. Fleet scale', '',
-           'The role as in part 2 on the first N of 20 containers `pbxbench-h1..h20` (started once), forks '
-           '= N, one play, next to `ansible -m ping` with the same inventory, forks and SSH settings (one module '
-           'over SSH: the floor a role is measured against). "apply" starts from clean hosts (owned chains and '
-           'role files removed, an `/etc/asterisk/pjsip.conf` with one transport), so every host changes '
-           '(firewall with rollback confirmation, fail2ban file and reload, Asterisk files and reload); "no-op '
-           'rerun" and ping follow right after. Each size runs twice and the better run of each side counts (all '
-           'runs: `fleet-N-*.log` in the logs). CPU seconds: the controller\'s (the run\'s own cgroup: '
-           '`ansible-playbook` or `ansible`, its forks, the SSH clients and their ControlMasters, which '
-           '`getrusage` would miss) and the hosts\' (the containers\' cgroups: modules, sshd, fail2ban; less '
-           'what the idle containers use, measured before: %s CPU s per second per host). Goals: controller CPU '
-           'per host of an apply ≤ %g× ping\'s, of a no-op rerun ≤ %g× ping\'s, and the no-op rerun\'s wall time '
-           'at the largest size ≤ %g× ping\'s.'
-           % ('%.3f' % f['idle_cpu_per_host'] if f.get('idle_cpu_per_host') is not None else '-',
-              GOAL_APPLY_CPU, GOAL_NOOP_CPU, GOAL_NOOP_WALL),
-           '', render_fleet(f), _fleet_advice(f)]
-    out += _breakdown_section(f)
+           'subnets go into ipsets.', '', render_compile(c), '']
+    out += fleet_section(f)
     out += ['## 5. Reload safety', '',
             'Two 60-rule policies, both allowing service A (sip: TCP and UDP 5060) and blocking service B '
             '(web TCP 80, iax UDP 4569) from the client network, differing only in an unrelated network, '

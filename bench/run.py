@@ -16,7 +16,9 @@ Parts (each in its own file):
     noop     noop_rerun.py     no-op rerun of the pbx_firewall role: changed=0, module runs, time
     reload   reload_safety.py  50 re-applies under client traffic, vs a MikoPBX-style reload
     fleet    fleet_scale.py    the role on 1 / 10 / 20 hosts, forks = hosts, next to ansible -m ping, and
-                               where the controller's CPU goes (profile_role.py)
+                               where the controller's CPU goes (profile_role.py); drift and verify at the
+                               largest size; `--parts fleet` rewrites just the page's fleet section
+                               (`--fleet-sizes 1,20,50,100 --fleet-profile 20`: issue 21's table)
     sip      sip_guards.py     real SIP attack tools: no firewall vs MikoPBX-style vs the collection,
                                CPU per 10,000 requests (namespaces, under /tmp/pbxfw-kernel.lock);
                                `--parts sip` rewrites just the page's SIP section
@@ -52,6 +54,8 @@ def main():
     parser.add_argument('--no-write', action='store_true', help='print only; leave docs/ alone')
     parser.add_argument('--fleet-sizes', help='comma-separated host counts of the fleet part (default %s)'
                         % ','.join(str(n) for n in (1, 10, 20)))
+    parser.add_argument('--fleet-profile', type=int, metavar='N',
+                        help='the fleet size at which the controller\'s CPU is broken down per task (default: the largest)')
     parser.add_argument('--loop-limit', type=int, default=15 * 60,
                         help='seconds after which the 600-rule builtin loop is stopped and extrapolated')
     parser.add_argument('--render', metavar='RESULTS_JSON',
@@ -151,7 +155,8 @@ def main():
                 sizes = tuple(int(n) for n in args.fleet_sizes.split(','))
             else:
                 sizes = (1, 5) if args.quick else fleet_scale.SIZES
-            results['fleet'] = guarded('fleet', lambda: fleet_scale.run(the_lab, sizes=sizes, log_dir=log_dir),
+            results['fleet'] = guarded('fleet', lambda: fleet_scale.run(
+                the_lab, sizes=sizes, log_dir=log_dir, profile_at=args.fleet_profile),
                                        fresh_lab)
         if 'sip' in parts:
             import sip_guards
@@ -180,6 +185,9 @@ def main():
     if not args.no_write and parts == ['sip'] and not args.quick:
         report.write_sip_section(results['sip'])
         lab.say('wrote the SIP section of %s' % os.path.relpath(report.DOC, lab.REPO))
+    elif not args.no_write and parts == ['fleet'] and not args.quick:
+        report.write_fleet_section(results)
+        lab.say('wrote the fleet section and the fleet rows of the summary of %s' % os.path.relpath(report.DOC, lab.REPO))
     elif not args.no_write:
         if args.quick or set(parts) != set(PARTS):
             # a partial or quick run never overwrites the published page: preview in the cache
