@@ -38,6 +38,7 @@ import profile_role
 
 SIZES = (1, 10, 20)
 PROBE, PROBE_IP = 'pbxbench-probe', '10.202.0.250'
+FLEET_MAX = 149          # hosts .101-.249 of pbxbench-mgmt, below the probe
 RECAP = re.compile(r'^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 
 
@@ -138,6 +139,8 @@ def playbooks_at_scale(the_lab, inventory, size, log_dir):
 def run(the_lab, sizes=SIZES, log_dir=None, repeats=2, profile=True, profile_at=None, playbooks=True):
     log_dir = log_dir or lab.CACHE
     largest = max(sizes)
+    if largest > FLEET_MAX:
+        raise ValueError('fleet sizes go up to %d hosts (10.202.0.101-%d), not %d' % (FLEET_MAX, 100 + FLEET_MAX, largest))
     profile_at = profile_at or largest
     started = start_fleet(the_lab, largest)
     play = os.path.join(lab.CACHE, 'role.yml')

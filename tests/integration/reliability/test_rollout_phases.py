@@ -5,8 +5,8 @@
 
 Three PBX hosts, each an sshd in its own network namespace, get the real playbook with the
 real role over SSH. A sliced job runs the whole playbook once per slice, each on an
-inventory of its own hosts only (AWX deals the hosts out: slice 1 of 2 gets hosts 1 and 3,
-slice 2 host 2); so the recipe of docs/fleets.md is checked the way AWX would run it:
+inventory of its own hosts only (AWX deals the hosts out in turn: here slice 1 of 2 gets hosts 1
+and 3, slice 2 host 2); so the recipe of docs/fleets.md is checked the way AWX would run it:
 
 1. a rollout phase that is not one of all, canary, batches fails in the preflight and no
    host changes;
