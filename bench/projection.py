@@ -28,9 +28,9 @@ def fit(points):
     if n == 1:
         hosts, cpu = points[0]
         return cpu / hosts, 0.0
-    mean_x = sum(x for x, _ in points) / n
-    mean_y = sum(y for _, y in points) / n
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x, _ in points)
+    xs, ys = [x for x, y in points], [y for x, y in points]
+    mean_x, mean_y = sum(xs) / n, sum(ys) / n
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x in xs)
     return slope, max(mean_y - slope * mean_x, 0.0)
 
 

@@ -156,8 +156,7 @@ def main():
             else:
                 sizes = (1, 5) if args.quick else fleet_scale.SIZES
             results['fleet'] = guarded('fleet', lambda: fleet_scale.run(
-                the_lab, sizes=sizes, log_dir=log_dir, profile_at=args.fleet_profile),
-                                       fresh_lab)
+                the_lab, sizes=sizes, log_dir=log_dir, profile_at=args.fleet_profile), fresh_lab)
         if 'sip' in parts:
             import sip_guards
             lab.say('SIP guards under attack tools (waits for /tmp/pbxfw-kernel.lock)...')
