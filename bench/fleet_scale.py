@@ -204,4 +204,4 @@ def run(the_lab, sizes=SIZES, log_dir=None, repeats=2, profile=True, profile_at=
                                   log_dir) if playbooks else None
     the_lab.remove([lab.fleet_name(i) for i in range(1, largest + 1)])
     return {'sizes': rows, 'start_seconds': started, 'idle_cpu_per_host': idle_rate, 'breakdown': breakdown,
-            'playbooks': at_scale}
+            'playbooks': at_scale, 'repeats': repeats}

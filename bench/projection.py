@@ -68,9 +68,9 @@ def header():
 
 
 def describe(fleet):
-    """The measured inputs of the projection, as a sentence."""
+    """How the projection is made, and its measured inputs, as a paragraph of Markdown."""
     sizes = ', '.join(str(row['hosts']) for row in fleet['sizes'])
     parts = ['%s %.3f CPU s per host + %.1f per run' % (kind, per_host, fixed)
              for kind, (per_host, fixed) in costs(fleet).items()]
-    return ('Least-squares line through the controller CPU of the fleet sizes measured above (%s hosts): %s.'
-            % (sizes, '; '.join(parts)))
+    method = ' '.join(__doc__.split('\n\n', 1)[1].split()).replace('``', '`')
+    return '%s Measured above (%s hosts): %s.' % (method, sizes, '; '.join(parts))

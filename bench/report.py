@@ -245,16 +245,17 @@ def _fleet_advice(f):
     b = f.get('breakdown')
     if b:
         p, q = b['ping'], b['noop']
+        n = b['hosts']      # the instrumented runs' own size
         cheapest = min((row for row in q['tasks'] if row['runs']), key=lambda row: row['cpu'] / row['runs'])
         text.append(
-            ' In the instrumented runs, `ansible -m ping` cost the controller %.3f CPU s per host (%.3f in its main '
+            ' In the instrumented runs (%d hosts), `ansible -m ping` cost the controller %.3f CPU s per host (%.3f in its main '
             'process, %.3f in its one task worker, %.3f in SSH). The no-op rerun cost %.3f per host: %.3f in the '
             'main process (Ansible\'s strategy computes every host\'s variables for every task, forks a worker for '
             'it and takes its result back), %.3f in %d task workers per host and %.3f in SSH. The cheapest of them, '
             '"%s" (`%s`), costs %.3f CPU s per host in its worker: about what Ansible itself spends on any task per '
             'host. The role runs %d tasks per host (Ansible\'s argument check, the policy call and the two modules) '
             'where ping runs one.'
-            % (p['total'] / n, p['main'] / n, p['workers'] / n, p['ssh_and_rest'] / n, q['total'] / n, q['main'] / n,
+            % (n, p['total'] / n, p['main'] / n, p['workers'] / n, p['ssh_and_rest'] / n, q['total'] / n, q['main'] / n,
                q['workers'] / n, q['worker_runs'] / n, q['ssh_and_rest'] / n,
                cheapest['task'].replace('pbxops.firewall.pbx_firewall : ', '').split(' - ')[0], cheapest['action'],
                cheapest['cpu'] / cheapest['runs'],
@@ -588,6 +589,12 @@ def render_projection(f):
     return _table(projection.header(), projection.rows(f), ['---', '---:'] + ['---:'] * (len(projection.header()) - 2))
 
 
+def _repeats(count):
+    if count == 1:
+        return 'once'
+    return '%s and the best run of each side counts' % ('twice' if count == 2 else '%d times' % count)
+
+
 def fleet_section(f):
     """The page's fleet section (lines), also written alone by a run of just the fleet part."""
     largest = max(row['hosts'] for row in f['sizes'])
@@ -597,14 +604,14 @@ def fleet_section(f):
            'over SSH: the floor a role is measured against). "apply" starts from clean hosts (owned chains and '
            'role files removed, an `/etc/asterisk/pjsip.conf` with one transport), so every host changes '
            '(firewall with rollback confirmation, fail2ban file and reload, Asterisk files and reload); "no-op '
-           'rerun" and ping follow right after. Each size runs twice and the better run of each side counts (all '
+           'rerun" and ping follow right after. Each size runs %s (all '
            'runs: `fleet-N-*.log` in the logs). CPU seconds: the controller\'s (the run\'s own cgroup: '
            '`ansible-playbook` or `ansible`, its forks, the SSH clients and their ControlMasters, which '
            '`getrusage` would miss) and the hosts\' (the containers\' cgroups: modules, sshd, fail2ban; less '
            'what the idle containers use, measured before: %s CPU s per second per host). Goals: controller CPU '
            'per host of an apply ≤ %g× ping\'s, of a no-op rerun ≤ %g× ping\'s, and the no-op rerun\'s wall time '
            'at the largest size ≤ %g× ping\'s.'
-           % (largest, largest, '%.3f' % f['idle_cpu_per_host'] if f.get('idle_cpu_per_host') is not None else '-',
+           % (largest, largest, _repeats(f.get('repeats', 2)), '%.3f' % f['idle_cpu_per_host'] if f.get('idle_cpu_per_host') is not None else '-',
               GOAL_APPLY_CPU, GOAL_NOOP_CPU, GOAL_NOOP_WALL),
            '', render_fleet(f), '', _fleet_advice(f)]
     out += _breakdown_section(f)
@@ -617,8 +624,7 @@ def fleet_section(f):
                 'compares each answer with the policy (128 probes at once).', '',
                 render_playbooks(f['playbooks']), '']
     out += ['### Projection: 1,000 and 10,000 hosts', '',
-            projection.describe(f) + ' ' + projection.__doc__.split('\n\n', 1)[1].replace('\n', ' ').strip()
-            + ' Job slicing and its single canary: [docs/fleets.md](fleets.md).', '',
+            projection.describe(f) + ' Job slicing and its single canary: [docs/fleets.md](fleets.md).', '',
             render_projection(f), '']
     return out
 
@@ -628,7 +634,7 @@ def write_fleet_section(r, md=DOC):
     with open(md) as handle:
         text = handle.read()
     lines = fleet_section(r['fleet'])
-    lines[1:1] = ['This section and the fleet rows of the summary: `bench/run.py --parts fleet` alone, %s, %.1f min; '
+    lines[2:2] = ['This section and the fleet rows of the summary: `bench/run.py --parts fleet` alone, %s, %.1f min; '
                   'load average at the start %.2f %.2f %.2f, at the end %.2f %.2f %.2f.'
                   % ((r['machine']['date'], r.get('seconds', 0) / 60) + tuple(r['load_start'])
                      + tuple(r.get('load_end', (0, 0, 0)))), '']

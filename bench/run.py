@@ -56,6 +56,8 @@ def main():
                         % ','.join(str(n) for n in (1, 10, 20)))
     parser.add_argument('--fleet-profile', type=int, metavar='N',
                         help='the fleet size at which the controller\'s CPU is broken down per task (default: the largest)')
+    parser.add_argument('--fleet-repeats', type=int, default=2, metavar='N',
+                        help='runs of each side per fleet size, the best one counts (default 2)')
     parser.add_argument('--loop-limit', type=int, default=15 * 60,
                         help='seconds after which the 600-rule builtin loop is stopped and extrapolated')
     parser.add_argument('--render', metavar='RESULTS_JSON',
@@ -156,7 +158,8 @@ def main():
             else:
                 sizes = (1, 5) if args.quick else fleet_scale.SIZES
             results['fleet'] = guarded('fleet', lambda: fleet_scale.run(
-                the_lab, sizes=sizes, log_dir=log_dir, profile_at=args.fleet_profile), fresh_lab)
+                the_lab, sizes=sizes, log_dir=log_dir, repeats=args.fleet_repeats, profile_at=args.fleet_profile),
+                fresh_lab)
         if 'sip' in parts:
             import sip_guards
             lab.say('SIP guards under attack tools (waits for /tmp/pbxfw-kernel.lock)...')
