@@ -8,8 +8,8 @@ real role over SSH. A sliced job runs the whole playbook once per slice, each on
 inventory of its own hosts only (AWX deals the hosts out in turn: here slice 1 of 2 gets hosts 1
 and 3, slice 2 host 2); so the recipe of docs/fleets.md is checked the way AWX would run it:
 
-1. a rollout phase that is not one of all, canary, batches fails in the preflight and no
-   host changes;
+1. a rollout phase that is not one of all, canary, batches, or a canary pattern that names
+   none of the hosts, fails in the preflight and no host changes;
 2. the canary job (the whole inventory, ``pbx_firewall_rollout_phase: canary``) validates
    every host and applies the first one only;
 3. the sliced job (``pbx_firewall_rollout_phase: batches``): both slices at once, each on its
@@ -33,9 +33,9 @@ def _has_policy(host):
     return 'PBX-FIREWALL' in sup.owned_chains(sup.family_save(host.ns, 'nft', 'ipv4'))
 
 
-def _rollout(inventory, phase):
+def _rollout(inventory, phase, **extra):
     return [{'ansible.builtin.import_playbook': 'pbxops.firewall.rollout',
-             'vars': {'pbx_firewall_rollout_phase': phase, 'pbx_firewall_rollout_batch': 1}}], inventory
+             'vars': dict(extra, pbx_firewall_rollout_phase=phase, pbx_firewall_rollout_batch=1)}], inventory
 
 
 def test_a_canary_job_then_a_sliced_job(ssh_fleet, playbook, role_paths, tmp_path):
@@ -49,6 +49,9 @@ def test_a_canary_job_then_a_sliced_job(ssh_fleet, playbook, role_paths, tmp_pat
     bad = playbook.run(*_rollout(inventory, 'canaries'))
     assert bad.rc != 0
     assert "pbx_firewall_rollout_phase is \"canaries\"; valid: all" in bad.output, bad.output
+    no_canary = playbook.run(*_rollout(inventory, 'canary', pbx_firewall_rollout_canary='pbx-elsewhere'))
+    assert no_canary.rc != 0
+    assert 'pbx_firewall_rollout_canary "pbx-elsewhere" names none of the hosts' in no_canary.output, no_canary.output
     assert not any(_has_policy(host) for host in fleet)
 
     canary_job = playbook.run(*_rollout(inventory, 'canary'))
