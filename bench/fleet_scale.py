@@ -7,8 +7,8 @@
 same hosts.
 
 The containers ``pbxbench-h1..hN`` (N the largest size) start once; each size uses an
-inventory of the first N. Per size, twice (the better of 2 counts: other work shares the two cores): every host is
-reset to a clean state (no owned chains, no role files), the role is applied (every host
+inventory of the first N. Per size, ``repeats`` times (default twice; the best run counts:
+other work shares the two cores): every host is reset to a clean state (no owned chains, no role files), the role is applied (every host
 changed), rerun with nothing to change (changed=0 everywhere), and ``ansible -m ping`` runs
 with the same inventory, forks and SSH settings: the floor of one module over SSH. Same
 inventory as the no-op benchmark (60 networks, role defaults). CPU seconds are counted on
