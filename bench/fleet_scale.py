@@ -6,20 +6,20 @@
 20 lab hosts (``--fleet-sizes``, up to 149) with forks = hosts, next to ``ansible -m ping`` on the
 same hosts.
 
-The containers ``pbxbench-h1..hN`` (N the largest size) start once; each size uses an
-inventory of the first N. Per size, ``repeats`` times (default twice; the best run counts:
-other work shares the two cores): every host is reset to a clean state (no owned chains, no role files), the role is applied (every host
-changed), rerun with nothing to change (changed=0 everywhere), and ``ansible -m ping`` runs
-with the same inventory, forks and SSH settings: the floor of one module over SSH. Same
-inventory as the no-op benchmark (60 networks, role defaults). CPU seconds are counted on
-both sides: the controller's (the run's own cgroup: ansible-playbook, its forks, the SSH
-clients and ControlMasters; ``lab.CpuGroup``) and the hosts' (the containers' cgroups, less
-what they use when idle). At the largest size one more instrumented apply, no-op and ping
-(``profile_role.py``, or at the size ``profile_at`` names) break the controller's CPU down per
-task. Then, at the largest size, the collection's ``drift`` and ``verify`` playbooks run over
-the whole fleet as it stands after the no-op rerun: drift must find nothing, and verify sends
-real probes from one probe container (``pbxbench-probe`` on the management network) to every
-host and must find every answer as each host's policy says.
+The containers ``pbxbench-h1..hN`` (N the largest size) start once; each size uses an inventory
+of the first N. Per size, ``repeats`` times (default twice; the best run counts: other work
+shares the two cores): every host is reset to a clean state (no owned chains, no role files),
+the role is applied (every host changed), rerun with nothing to change (changed=0 everywhere),
+and ``ansible -m ping`` runs with the same inventory, forks and SSH settings: the floor of one
+module over SSH. Same inventory as the no-op benchmark (60 networks, role defaults). CPU
+seconds are counted on both sides: the controller's (the run's own cgroup: ansible-playbook,
+its forks, the SSH clients and ControlMasters; ``lab.CpuGroup``) and the hosts' (the
+containers' cgroups, less what they use when idle). At the largest size one more instrumented
+apply, no-op and ping (``profile_role.py``, or at the size ``profile_at`` names) break the
+controller's CPU down per task. Then, at the largest size, the collection's ``drift`` and
+``verify`` playbooks run over the whole fleet as it stands after the no-op rerun: drift must
+find nothing, and verify sends real probes from one probe container (``pbxbench-probe`` on the
+management network) to every host and must find every answer as each host's policy says.
 
 Goals (issue 21): controller CPU per host of an apply at most 3x ping's, of a no-op rerun at
 most 1.5x ping's, and the no-op rerun's wall time at 20 hosts at most 2x ping's.
