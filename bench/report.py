@@ -556,12 +556,12 @@ def _breakdown_section(f):
     if f.get('breakdown'):
         b = f['breakdown']
         out += ['', render_breakdown(b, '### Where the controller\'s CPU goes (%d hosts)' % b['hosts']), '',
-                'One more apply, no-op rerun and ping at the largest size, each launched through '
+                'One more apply, no-op rerun and ping at %d hosts, each launched through '
                 '`bench/instrument.py`: every worker process (one per task and host) adds its own CPU seconds '
                 '(`getrusage`, counted from its fork) to its task, the main process (inventory, the strategy\'s '
                 'per-host variables, forking, results, callbacks) its own, and the rest of the run\'s cgroup is '
                 'SSH. `.venv/bin/python bench/profile_role.py --hosts N [--cprofile]` repeats it alone, with the '
-                'hottest functions.']
+                'hottest functions.' % b['hosts']]
     if os.path.exists(BEFORE):
         with open(BEFORE) as handle:
             before = json.load(handle)
