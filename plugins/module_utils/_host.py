@@ -47,7 +47,6 @@ class Host:
                                      % (prefix, backend, prefix, backend))
         self.tools['ipset'] = module.get_bin_path('ipset')
         # optional: ending the flows of addresses that lost access (``_conntrack``)
-        self.tools['conntrack'] = module.get_bin_path('conntrack')
         self.tools['ip'] = module.get_bin_path('ip')
         self.tools['ss'] = module.get_bin_path('ss')
 

@@ -322,6 +322,7 @@ diff:
       returned: when diff mode is on
 '''
 
+import functools
 import os
 import re
 
@@ -336,6 +337,9 @@ from ansible_collections.pbxops.firewall.plugins.module_utils import _rollback
 from ansible_collections.pbxops.firewall.plugins.module_utils import _steps
 from ansible_collections.pbxops.firewall.plugins.module_utils._host import Host
 from ansible_collections.pbxops.firewall.plugins.module_utils._lock import LOCK_PATH, Lock, LockTimeout
+
+# seconds the rollback watcher waits beyond the flows step's own deadline (its last batch)
+HOLD_MARGIN = 10
 
 
 class _Module(AnsibleModule):
@@ -364,7 +368,7 @@ def check_params(module, params):
             module.fail_json(msg='%s must be an absolute path without white space, got %r' % (option, params[option]))
 
 
-def arm_rollback(module, host, tables, plan, previous, file_revert):
+def arm_rollback(module, host, tables, plan, previous):
     """(Rollback or None, revert steps, warnings) for this apply; ValueError when no revert can be planned."""
     timeout = module.params['rollback_timeout']
     token = module.internal.get(_rollback.TOKEN_ARG)
@@ -374,19 +378,26 @@ def arm_rollback(module, host, tables, plan, previous, file_revert):
         return None, None, ['rollback_timeout is set but the module ran without its action plugin '
                             '(no rollback token); applying without rollback']
     revert = nf.compute_plan(nf.after_state(tables, plan), plan.after_sets, previous)
-    steps = _steps.portable(revert.steps(host.tools) + file_revert)
-    return _rollback.Rollback(token, timeout, LOCK_PATH, lambda argv: module.run_command(argv, cwd='/')), steps, []
+    launch = _rollback.launcher(token, module.get_bin_path('systemd-run'), os.path.isdir('/run/systemd/system'))
+    return (_rollback.Rollback(token, timeout, LOCK_PATH, lambda argv: module.run_command(argv, cwd='/'),
+                               launch=launch),
+            _steps.portable(revert.steps(host.tools)), [])
 
 
 def apply(module, host, tables, sets, plan, files, result):
-    """Test, arm the rollback, commit, persist, verify. Returns warnings; fails the module on error."""
+    """Test, arm the rollback, commit, verify. Returns (Rollback or None, warnings); fails the module on error.
+
+    With a rollback the boot files are written by the controller's confirmation (boot files
+    only ever hold confirmed rules); without one, right after the rules.
+    """
     if (plan.ipset_create or plan.ipset_swap or plan.ipset_destroy) and not host.tools['ipset']:
         module.fail_json(msg='ipset binary not found on the host; install ipset', **result)
     paths = persist.Paths(module.params['persist_dir'], module.params['unit_dir'])
     previous = nf.desired_from_live(tables, sets)
+    persist_steps = persist.apply_steps(files, paths, module.get_bin_path)
     file_revert = persist.revert_steps(files, module.get_bin_path)
     try:
-        rollback, revert, warnings = arm_rollback(module, host, tables, plan, previous, file_revert)
+        rollback, revert, warnings = arm_rollback(module, host, tables, plan, previous)
     except ValueError as exc:
         module.fail_json(msg='cannot plan the rollback (%s); nothing was applied. Set rollback_timeout: 0 '
                              'to apply without rollback' % exc, **result)
@@ -394,23 +405,31 @@ def apply(module, host, tables, sets, plan, files, result):
     error = _apply.prepare(host, plan)
     if error:
         module.fail_json(msg=error, **result)
-    if rollback is not None:
-        try:
-            rollback.arm(revert)
-        except (RuntimeError, OSError, IOError) as exc:
-            _steps.execute(plan.cleanup_steps(host.tools), host.run)
-            module.fail_json(msg='%s; nothing was applied' % exc, **result)
+    commit, written = plan.commit_steps(host.tools), []
     try:
-        warnings += _apply.run_steps(host, plan.commit_steps(host.tools)
-                                     + persist.apply_steps(files, paths, module.get_bin_path))
+        if rollback is None:
+            commit, written = commit + persist_steps, file_revert
+            _rollback.mark_current(_rollback.new_token())
+        else:
+            rollback.arm(revert, _steps.portable(persist_steps), _steps.portable(file_revert))
+            warnings += rollback.warnings
+            _rollback.mark_current(rollback.token)
+    except (RuntimeError, OSError, IOError) as exc:
+        if rollback is not None:
+            rollback.disarm()
+        _steps.execute(plan.cleanup_steps(host.tools), host.run)
+        module.fail_json(msg='%s; nothing was applied' % exc, **result)
+    try:
+        warnings += _apply.run_steps(host, commit)
     except _apply.ApplyError as exc:
-        module.fail_json(msg='%s; %s' % (exc, _apply.recover(host, previous, file_revert, rollback)), **result)
+        module.fail_json(msg='%s; %s' % (exc, _apply.recover(host, previous, written, rollback)), **result)
+    return rollback, warnings + _apply.verify(host, plan)
 
-    warnings += _apply.verify(host, plan)
-    if rollback is not None:
-        result[_rollback.RESULT_KEY] = dict(token=rollback.token, timeout=rollback.timeout,
-                                            remaining=rollback.restart_clock(), run_dir=rollback.run_dir)
-    return warnings
+
+def host_lock(module):
+    """The host lock; an apply also waits until no other run's rollback window is open (``_rollback.quiet_lock``)."""
+    return _rollback.quiet_lock(functools.partial(Lock, create=not module.check_mode),
+                                module.internal.get(_rollback.TOKEN_ARG), wait=not module.check_mode)
 
 
 def owned_diff(host, tables, sets, plan, files):
@@ -466,7 +485,8 @@ def main():
     if lockout is not None:
         result['lockout_check'] = lockout.report
     try:
-        with Lock(create=not module.check_mode):
+        with host_lock(module) as quiet:
+            warnings += quiet.warnings()
             tables = host.read_tables(want_v6)
             sets = host.read_sets(required=bool(desired.ipsets))
             try:
@@ -479,14 +499,21 @@ def main():
             result['changed'] = plan.changed or bool(files)
             if module._diff:
                 result['diff'] = owned_diff(host, tables, sets, plan, files)
+            rollback = None
             if result['changed'] and not module.check_mode:
-                warnings += apply(module, host, tables, sets, plan, files, result)
-            if plan.changed and params['state'] == 'present':
-                # after the commit (check mode: what would end); removing the rules ends nothing
-                result['flows_ended'], more = _conntrack.after_apply(
-                    host, nf.live_ruleset(tables, sets), params['ruleset'], module.check_mode,
-                    after_evaluator=lockout.evaluator, controller=lockout.controller)
+                rollback, more = apply(module, host, tables, sets, plan, files, result)
                 warnings += more
+            if plan.changed and params['state'] == 'present':
+                # after the commit (check mode: what would end); removing the rules ends nothing.
+                # It has its own deadline and holds the watcher: the rollback window starts after it.
+                if rollback is not None:
+                    rollback.hold(_conntrack.DEADLINE + HOLD_MARGIN)
+                result['flows_ended'], more = _conntrack.after_apply(
+                    host, _conntrack.View(tables, sets), _conntrack.View.planned(tables, sets, plan), module.check_mode,
+                    after_owned=lockout.evaluator, controller=lockout.controller)
+                warnings += more
+            if rollback is not None:
+                result[_rollback.RESULT_KEY] = rollback.confirmation()
     except LockTimeout as exc:
         module.fail_json(msg=str(exc), **result)
     for warning in host.warnings + warnings:
