@@ -184,15 +184,16 @@ class Timeout(Exception):
     """An ansible run took longer than its time limit (it was stopped)."""
 
 
-def ansible(argv, forks=None, env_extra=None, log=None, check=True, timeout=None):
+def ansible(argv, forks=None, env_extra=None, log=None, check=True, timeout=None, prefix=()):
     """Run an ansible command from the repo root; returns (seconds, CompletedProcess).
 
     With ``timeout``, a run still going after that many seconds is stopped (its own process
-    group: ansible-playbook and its forks) and Timeout is raised."""
+    group: ansible-playbook and its forks) and Timeout is raised. ``prefix``: the command it
+    runs behind (``ip netns exec NAME``)."""
     env, cp_dir = ansible_env(forks, env_extra)
     binary = os.path.join(REPO, '.venv', 'bin', argv[0])
     start = time.perf_counter()
-    child = subprocess.Popen([binary] + argv[1:], cwd=REPO, env=env, stdout=subprocess.PIPE,
+    child = subprocess.Popen(list(prefix) + [binary] + argv[1:], cwd=REPO, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         stdout, stderr = child.communicate(timeout=timeout)

@@ -7,9 +7,10 @@
 The module arms a watcher on the host before it changes anything. This plugin gives the
 module a fresh rollback token, runs it, and when the module reports a pending rollback
 it drops the existing connection (an SSH ControlMaster would keep an established
-session alive through rules that block new connections), then removes the pending
-marker over a *new* connection. When no new connection gets through before the
-deadline, the host restores the previous ruleset by itself and the task fails.
+session alive through rules that block new connections), then runs the host's
+confirmation over a *new* connection: it claims the pending marker and writes the boot
+files (``_rollback.confirm``). When no new connection gets through before the deadline,
+the host restores the previous ruleset by itself and the task fails.
 """
 
 from __future__ import absolute_import, division, print_function

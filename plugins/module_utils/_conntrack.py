@@ -381,8 +381,8 @@ def end_lost_flows(table, run, ss, local, judge, families, keep=(), check_mode=F
         answered |= dump.answered
         if not dump.complete:
             warnings.append('the %s conntrack table was not read to its end within %d s (%d entries read): '
-                            'flows of addresses that lost access may be left' % (family, deadline.seconds,
-                                                                                   len(dump.flows)))
+                            'flows of addresses that lost access may be left'
+                            % (family, deadline.seconds, len(dump.flows)))
     found = classify(flows, local, judge, keep, deadline)
     if check_mode or not found.lost:
         return found, found.unjudged, warnings

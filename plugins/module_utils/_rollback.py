@@ -441,7 +441,7 @@ def confirm(spec_path, execute, run, failed):
     try:
         os.rename(spec['pending'], spec['confirming'])
     except OSError:
-        print(status(spec))
+        sys.stdout.write(status(spec) + '\n')
         return
     steps = spec.get('persist') or []
     step, result = failed(execute(steps, run), steps)
@@ -456,8 +456,7 @@ def confirm(spec_path, execute, run, failed):
             os.unlink(path)
         except OSError:
             pass
-    print('PBXFW-CONFIRMED')
-    print(json.dumps(outcome, sort_keys=True))
+    sys.stdout.write('PBXFW-CONFIRMED\n%s\n' % json.dumps(outcome, sort_keys=True))
 
 
 def main(mode, spec_path, steps):

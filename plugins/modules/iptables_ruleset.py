@@ -40,18 +40,30 @@ description:
     C(-s 10.0.0.1/32)); the module warns when the kernel stores a rule differently from the
     way it was given, since such a rule is reported as changed on every run.
   - "Rollback: when O(rollback_timeout) is above 0 and something changes, the host arms a
-    detached watcher before the apply. The action plugin of the same name then opens a new
-    connection to the host and confirms the apply. Without a confirmation within
-    O(rollback_timeout) seconds the host restores the previous owned state (rules, jumps,
-    ipsets and persistence files) by itself, and the task fails with C(rolled_back=true)."
+    detached watcher before the apply (where systemd runs, in a transient scope of its own, so
+    that logind's C(KillUserProcesses=yes) does not end it with the SSH session). The action
+    plugin of the same name then opens a new connection to the host and confirms the apply.
+    Without a confirmation within O(rollback_timeout) seconds of the module's end (ending flows
+    does not count) the host restores the previous owned rules, jumps and ipsets by itself, and
+    the task fails with C(rolled_back=true)."
+  - "With a rollback, the persistence files are written by the confirmation, so they only ever
+    hold confirmed rules: a reboot before it boots the previous ones. Without one
+    (O(rollback_timeout=0)) they are written right after the rules."
+  - "Runs on one host are serialized beyond the lock: an apply waits until the rollback window of
+    another run in the same network namespace is closed (confirmed or rolled back), and a
+    watcher never reverts a state a later apply made. A window whose watcher is gone (the
+    marker outlived its deadline) is not waited for, with a warning."
   - "A block takes effect at once: after an apply that changed the rules, inbound TCP and UDP
-    flows whose next new packet the old owned chains accepted and the new ones certainly drop
-    or reject are ended (TCP sockets closed with C(ss -K), conntrack entries deleted with
-    C(conntrack -D)). Flows of addresses that keep access, flows the owned chains did not
-    decide, forwarded flows (Docker-host mode) and the controller's own SSH connection are
-    left alone. This needs the C(conntrack) tool on the host (Debian package C(conntrack));
-    without it the module warns and flows opened before the apply keep passing until they
-    end. Check mode lists the flows and changes nothing."
+    flows whose next new packet the host's C(INPUT) chain accepted before and certainly drops
+    or rejects now are ended: TCP sockets closed with C(ss -K) (also IPv4 clients of dual-stack
+    sockets), conntrack entries deleted over netlink, many per system call. The whole
+    C(INPUT) chain is judged, so a rule of the administrator before the jump that still accepts
+    a flow keeps it. Flows of addresses that keep access, forwarded flows (Docker-host mode) and
+    the controller's own SSH connection are left alone; so is a flow whose fate depends on a
+    rule the module cannot evaluate (an interface, C(-m recent), an unknown ipset), counted in
+    C(flows_ended.undecided) with a warning naming the rule. The step has its own deadline of
+    60 seconds; flows left when it runs out are named in a warning. Check mode lists the flows
+    and changes nothing."
 options:
   ruleset:
     description:
@@ -96,6 +108,8 @@ options:
         C(docker.service.d/pbx-firewall.conf) in O(unit_dir) that runs the restore script again
         once dockerd has started, because dockerd recreates C(DOCKER-USER) and so drops the jump.
         It is removed when no jump hooks C(DOCKER-USER).
+      - With a rollback (O(rollback_timeout) above 0) the files are written, or removed, when the
+        controller confirms the apply; a rolled back apply leaves them as they were.
       - V(false) neither writes nor removes persistence files.
       - Ignored with O(state=absent), which always removes them.
     type: bool
@@ -153,7 +167,8 @@ requirements:
   - iptables (C(iptables-save), C(iptables-restore)) of the chosen backend on the host
   - ip6tables when the ruleset has IPv6 rules
   - ipset when the ruleset has ipsets
-  - python3 on the host (also runs the detached rollback watcher)
+  - python3 on the host (also runs the detached rollback watcher and the confirmation)
+  - iproute2 (C(ip), C(ss)) on the host to end the flows of addresses that lost access
 notes:
   - With O(state=present) and an empty C(ipv6) list, IPv6 is left alone except that owned
     IPv6 chains and jumps are removed; without ip6tables on the host only IPv4 is managed.
@@ -256,11 +271,14 @@ flows_ended:
   description:
     - The inbound flows of addresses that lost access with this apply, which were ended (in
       check mode, would be ended). C(count), and C(flows), the first 50 as
-      C(proto source:port -> destination:port).
-    - Null when they could not be listed (no C(conntrack) tool; a warning says so).
+      C(proto source:port -> destination:port) (IPv6 addresses in brackets).
+    - C(undecided), flows that may have lost access but were left alone because a rule the
+      module cannot evaluate decides (a warning names it); C(left), flows the step did not
+      get to before its deadline (a warning names them).
+    - Null when the conntrack table could not be read (a warning says why).
   returned: when the owned rules changed, with O(state=present)
   type: dict
-  sample: {count: 1, flows: ['udp 203.0.113.9:5071 -> 10.0.0.2:5060']}
+  sample: {count: 1, flows: ['udp 203.0.113.9:5071 -> 10.0.0.2:5060'], undecided: 0, left: 0}
 lockout_check:
   description:
     - What the lockout check found, see O(lockout_check). C(checked), C(note), and when it ran
@@ -272,14 +290,17 @@ lockout_check:
 rolled_back:
   description:
     - Whether the host restored the previous owned state because the apply could not be
-      confirmed over a new connection within O(rollback_timeout) (the task then fails).
+      confirmed over a new connection within O(rollback_timeout) (the task then fails). An
+      unconfirmed apply that another apply has replaced since is not rolled back (false; the
+      task fails and says so).
   returned: always
   type: bool
   sample: false
 rollback_token:
   description:
     - Identifier of this run's rollback markers in C(/run/pbx-firewall/) on the host
-      (C(pending-<token>) until confirmed, C(rolled-back-<token>) after a rollback).
+      (C(pending-<token>) until confirmed, C(confirmed-<token>) after the confirmation,
+      C(rolled-back-<token>) after a rollback).
   returned: when a rollback was armed (something changed and O(rollback_timeout) is above 0)
   type: str
   sample: 4f1c2a9e0b7d6c5a3e2f1d0c
@@ -293,8 +314,8 @@ rollback_verified:
 rollback_report:
   description:
     - Path on the host of the JSON report the rollback watcher wrote (revert steps and their
-      results).
-  returned: when rolled_back is true
+      results; C(superseded-<token>) when a later apply had replaced the unconfirmed one).
+  returned: when the apply was not confirmed in time
   type: str
   sample: /run/pbx-firewall/rolled-back-4f1c2a9e0b7d6c5a3e2f1d0c
 diff:
