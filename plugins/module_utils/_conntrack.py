@@ -193,9 +193,11 @@ class Judge(object):
         return self.evaluators[key]
 
     def _verdict(self, side, scope, key):
+        """(Verdict, None), or (None, why) when that ruleset could not be parsed."""
         evaluator = self._evaluator(side, scope)
         if isinstance(evaluator, ValueError):
-            return None, 'the %s INPUT chain could not be read: %s' % (side, evaluator)
+            what = 'owned chains' if scope == 'owned' else 'INPUT chain'
+            return None, 'the %s %s could not be read: %s' % (side, what, evaluator)
         family, proto, source, destination, port = key
         return evaluator.evaluate(family, source, proto, port, destination=destination, hook=HOOK), None
 
@@ -207,9 +209,13 @@ class Judge(object):
         return found
 
     def _judge(self, key):
-        owned_before = _targets(self._verdict('before', 'owned', key)[0])
-        owned_after = _targets(self._verdict('after', 'owned', key)[0])
-        if _evaluate.ACCEPT not in owned_before[1] or owned_after[0] == _evaluate.ACCEPT:
+        owned = []
+        for side in ('before', 'after'):
+            verdict, error = self._verdict(side, 'owned', key)
+            if verdict is None:
+                return Judgement(UNDECIDED, [error])
+            owned.append(_targets(verdict))
+        if _evaluate.ACCEPT not in owned[0][1] or owned[1][0] == _evaluate.ACCEPT:
             return Judgement(KEPT)      # the owned chains changed nothing this flow had
         verdicts, why = [], []
         for side in ('before', 'after'):
@@ -217,7 +223,7 @@ class Judge(object):
             if verdict is None:
                 return Judgement(UNDECIDED, [error])
             verdicts.append(_targets(verdict, self.views[side].policy(key[0])))
-            why += [rule.describe() + ' [cannot evaluate: %s]' % (', '.join(rule.uncertain) or 'its target')
+            why += ['%s [cannot evaluate: %s]' % (rule.line, ', '.join(rule.uncertain) or 'its target')
                     for rule in verdict.uncertain]
         (before, could_before), (after, could_after) = verdicts
         if before == _evaluate.ACCEPT and after in _evaluate.DENY:

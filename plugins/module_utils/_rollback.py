@@ -444,12 +444,16 @@ def confirm(spec_path, execute, run, failed):
         sys.stdout.write(status(spec) + '\n')
         return
     steps = spec.get('persist') or []
-    step, result = failed(execute(steps, run), steps)
-    outcome = {'ok': step is None, 'error': None}
-    if step is not None:
+    try:
+        step, result = failed(execute(steps, run), steps)
+        error = None if step is None else '%s %s: %s' % (
+            step['kind'], step.get('path') or ' '.join(step.get('argv') or ()),
+            (result.get('stderr') or '').strip() or 'rc=%s' % result.get('rc'))
+    except Exception as exc:  # the outcome must be written whatever happens
+        error = str(exc)
+    outcome = {'ok': error is None, 'error': error}
+    if error is not None:
         execute(spec.get('persist_revert') or [], run, keep_going=True)
-        outcome['error'] = '%s %s: %s' % (step['kind'], step.get('path') or ' '.join(step.get('argv') or ()),
-                                          (result.get('stderr') or '').strip() or 'rc=%s' % result.get('rc'))
     _write_atomically(spec['confirmed'], json.dumps(outcome, sort_keys=True) + '\n')
     for path in (spec['confirming'], spec_path, spec['script']):
         try:

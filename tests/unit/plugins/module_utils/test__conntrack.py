@@ -94,8 +94,8 @@ def test_undecided_says_which_rule():
     before, after = view(SIP_FROM_BOTH, ['-i eth1 -j ACCEPT']), view(SIP_FROM_198, ['-i eth1 -j ACCEPT'])
     judgement = ct.Judge(before, after).judge(flow('203.0.113.9'))
     assert judgement.outcome == ct.UNDECIDED
-    assert judgement.why == ('ruleset.ipv4[0]: -A INPUT -i eth1 -j ACCEPT [cannot evaluate: -i eth1 (the interface '
-                             'the packet arrives on is not known)]',)
+    assert judgement.why == ('-A INPUT -i eth1 -j ACCEPT [cannot evaluate: -i eth1 (the interface the packet '
+                             'arrives on is not known)]',)
 
 
 def test_an_input_chain_the_evaluator_cannot_read_leaves_flows_undecided():
@@ -103,6 +103,10 @@ def test_an_input_chain_the_evaluator_cannot_read_leaves_flows_undecided():
     judgement = ct.Judge(view(SIP_FROM_BOTH, rules), view(SIP_FROM_198, rules)).judge(flow('203.0.113.9'))
     assert judgement.outcome == ct.UNDECIDED
     assert judgement.why[0].startswith('the before INPUT chain could not be read: ') and 'NEWISH' in judgement.why[0]
+    odd = ['-m conntrack --ctstate NEWISH -j ACCEPT'] + SIP_FROM_BOTH
+    judgement = ct.Judge(view(odd), view(SIP_FROM_198)).judge(flow('203.0.113.9'))
+    assert judgement.outcome == ct.UNDECIDED
+    assert judgement.why[0].startswith('the before owned chains could not be read: '), judgement.why
 
 
 def test_each_ruleset_is_parsed_when_needed_and_each_destination_judged_once(monkeypatch):
@@ -343,8 +347,8 @@ def test_after_apply_reports_and_warns():
     assert entry == {'count': 1, 'flows': ['udp 203.0.113.9:40000 -> 10.213.8.2:5060'], 'undecided': 1, 'left': 0}
     assert warnings == [
         '1 flows that may have lost access were left alone, because whether INPUT still accepts them depends on '
-        'rules the module cannot evaluate: ruleset.ipv4[0]: -A INPUT -s 203.0.113.7/32 -i eth1 -j ACCEPT [cannot '
-        'evaluate: -i eth1 (the interface the packet arrives on is not known)]. Flows: 203.0.113.7 (udp/5060: 1)']
+        'rules the module cannot evaluate: -A INPUT -s 203.0.113.7/32 -i eth1 -j ACCEPT [cannot evaluate: -i eth1 '
+        '(the interface the packet arrives on is not known)]. Flows: 203.0.113.7 (udp/5060: 1)']
     assert host.calls == [['/usr/sbin/ip', '-o', 'addr', 'show']]
 
 
