@@ -20,7 +20,8 @@ are still the blocking ones once the rollback window is over.
 Side by side: the collection before ending flows scaled (`OLD_REF`, one `conntrack -D`
 process per flow, each walking the whole table, with the window already running), the same
 task from a `git archive` of that commit. Its run is stopped after `--flows-cap` seconds
-(default 180); then its host rolls back by itself, which the table reports as such.
+(default 180; the time all flows would take at the rate it reached is shown next to it);
+then its host rolls back by itself, which the table reports as such.
 """
 
 import json
@@ -199,9 +200,13 @@ def run(sizes=SIZES, cap=CAP, old_ref=OLD_REF, log_dir=None):
 
 
 def _cell(side):
-    if side['stopped']:
-        return 'stopped after %d s' % side['seconds']
-    return '%.1f s (module %.1f s)' % (side['seconds'], side['module_seconds'])
+    if not side['stopped']:
+        return '%.1f s (module %.1f s)' % (side['seconds'], side['module_seconds'])
+    ended = side['entries'] - side['left']
+    if ended <= 0:
+        return 'stopped after %d s, none ended' % side['seconds']
+    return 'stopped after %d s (%d ended; all at that rate: ~%d s)' % (
+        side['seconds'], ended, side['seconds'] * side['entries'] / ended)
 
 
 def render(results):

@@ -13,6 +13,10 @@ the administrator's rule is kept, and with real traffic from a client namespace:
 after the boot script and before a listener exists, a non-allowed source is dropped
 while an allowed one already reaches the stack (refused), and once the listener
 starts the allowed one connects and the others are still dropped.
+
+A reboot inside the rollback window: an apply that cuts the controller off is not in the
+boot files until it is confirmed, so the boot brings back the rules the controller had
+confirmed.
 """
 
 from __future__ import annotations
