@@ -373,7 +373,7 @@ def write_section(part, measured, md=DOC):
         text = head + section + tail.lstrip('\n')
     elif '## Reproduce' in text:
         head, tail = text.split('## Reproduce', 1)
-        text = head + section + '\n## Reproduce' + tail
+        text = head + section + '## Reproduce' + tail
     else:
         text += '\n' + section
     with open(md, 'w') as handle:

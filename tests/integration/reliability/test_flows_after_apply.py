@@ -193,15 +193,15 @@ def test_a_client_that_inputs_own_rules_still_accept_keeps_its_session(netns, cl
         sessions = _sessions(client, tmp_path, client.addresses)
         result = _apply(ansible, netns, block)
         applied = time.time()
+        _cut_off(sessions[lost], applied)
+        _kept(sessions[admin], applied)
+        _kept(sessions[interface], applied)
         ended = result['flows_ended']
         assert (ended['count'], ended['undecided'], ended['left']) == (1, 1, 0), ended
         assert ended['flows'][0].startswith('tcp %s:' % lost), ended
         warning, = [w for w in result['_warnings'] if 'left alone' in w]
         assert '1 flows that may have lost access were left alone' in warning, warning
         assert '-i %s' % iface in warning and interface in warning, warning
-        _cut_off(sessions[lost], applied)
-        _kept(sessions[admin], applied)
-        _kept(sessions[interface], applied)
     finally:
         for session in sessions.values():
             session.stop()
