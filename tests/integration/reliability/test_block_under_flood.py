@@ -95,28 +95,12 @@ def _start(argv):
     return proc
 
 
-def _stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def _read(path):
     try:
         with open(str(path)) as handle:
             return json.load(handle)
     except (OSError, ValueError):
         return None
-
-
-def _wait_for(what, condition, timeout=60):
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, 'timed out waiting for %s' % what
-        time.sleep(0.2)
 
 
 def _established(ns, source):
@@ -143,8 +127,10 @@ def test_a_block_under_flood_stays_in_force(ssh_host, client, ansible, tmp_path,
         sender = _start(sup.ns_argv(client.ns, sup.PYTHON, '-c', SENDER, flooder, client.host_address,
                                     str(FLOWS), str(answered)))
         # every flow answered by the PBX: ESTABLISHED, and so passed by the old rules' accept
-        _wait_for('%d answered flows' % FLOWS, lambda: (_read(answered) or {}).get('answered') == FLOWS)
-        _wait_for('%d established entries' % FLOWS, lambda: _established(ssh_host.netns.name, flooder) >= FLOWS)
+        sup.wait_for('%d answered flows' % FLOWS, lambda: (_read(answered) or {}).get('answered') == FLOWS,
+                     interval=0.2)
+        sup.wait_for('%d established entries' % FLOWS, lambda: _established(ssh_host.netns.name, flooder) >= FLOWS,
+                     interval=0.2)
 
         started = time.time()
         block, = ansible.run([{sup.MODULE: dict(args, ruleset=web), 'ignore_errors': True}], ssh_host.inventory)
@@ -167,7 +153,7 @@ def test_a_block_under_flood_stays_in_force(ssh_host, client, ansible, tmp_path,
         assert after['last'] < returned, (after['last'] - returned)
     finally:
         if sender is not None:
-            _stop(sender)
-        _stop(receiver)
+            sup.stop(sender)
+        sup.stop(receiver)
     # the owned rules are still the blocking ones
     assert sup.ruleset_mismatch(ssh_host.netns.name, 'nft', web) == []

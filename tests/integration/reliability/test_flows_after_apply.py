@@ -113,13 +113,6 @@ def _start_server(netns, mode):
     return proc
 
 
-def _wait_for(what, condition, timeout=10):
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, 'timed out waiting for %s' % what
-        time.sleep(0.1)
-
-
 def _rulesets(client):
     """The clients' network has ami, then loses it (ssh stays: something must stay allowed)."""
     lan = {'name': 'Client LAN', 'subnet': client.addresses[0].rsplit('.', 1)[0] + '.0/24'}
@@ -138,13 +131,13 @@ def _sessions(client, tmp_path, sources):
     sessions = {}
     for source in sources:
         sessions[source] = Session(client, source, tmp_path / ('session-%s.json' % source))
-    _wait_for('events in every session', lambda: all(s.info()['received'] >= 3 for s in sessions.values()))
+    sup.wait_for('events in every session', lambda: all(s.info()['received'] >= 3 for s in sessions.values()), timeout=10)
     return sessions
 
 
 def _cut_off(session, applied):
     """The session was reset and received nothing after the apply (allowing 1 s for what was under way)."""
-    _wait_for('the session to end', lambda: session.info()['closed'] is not None, timeout=5)
+    sup.wait_for('the session to end', lambda: session.info()['closed'] is not None, timeout=5)
     info = session.info()
     assert info['error'] in ('ConnectionResetError', 'EOF'), info
     assert info['last'] is None or info['last'] < applied + 1, (info['last'] - applied, info)
@@ -152,7 +145,7 @@ def _cut_off(session, applied):
 
 def _kept(session, applied):
     """Still open and receiving events well after the apply."""
-    _wait_for('events after the apply', lambda: (session.info()['last'] or 0) > applied + 2, timeout=5)
+    sup.wait_for('events after the apply', lambda: (session.info()['last'] or 0) > applied + 2, timeout=5)
     assert session.info()['closed'] is None, session.info()
 
 

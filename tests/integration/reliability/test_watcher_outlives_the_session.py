@@ -23,7 +23,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import time
 
 import pytest
 
@@ -116,13 +115,6 @@ class SystemdHost:
                 if line.startswith('-A PBX-FIREWALL ')]
 
 
-def _wait_for(what, condition, timeout=60):
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, 'timed out waiting for %s' % what
-        time.sleep(0.5)
-
-
 @pytest.fixture
 def systemd_host(integration_env, needs, tmp_path):
     needs(shutil.which('docker'), 'docker is not installed (hack/install-debs.sh)')
@@ -135,15 +127,15 @@ def systemd_host(integration_env, needs, tmp_path):
     docker(*(['run', '-d', '--name', name] + RUN_OPTIONS + [image]))
     try:
         host = SystemdHost(name, None, None, key)
-        _wait_for('systemd to start', lambda: host.sh('systemctl is-system-running', check=False).strip()
-                  in ('running', 'degraded'))
+        sup.wait_for('systemd to start', lambda: host.sh('systemctl is-system-running', check=False).strip()
+                     in ('running', 'degraded'), interval=0.5)
         docker('cp', key + '.pub', '%s:/tmp/key.pub' % name)
         host.sh(SETUP % {'user': USER})
         host.address = docker('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}',
                               name).stdout.strip()
         host.controller = docker('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}',
                                  name).stdout.strip()
-        _wait_for('an SSH login', lambda: host.ssh('true').returncode == 0)
+        sup.wait_for('an SSH login', lambda: host.ssh('true').returncode == 0, interval=0.5)
         yield host
     finally:
         docker('rm', '-f', name, check=False)
@@ -155,7 +147,7 @@ def test_the_watcher_outlives_a_session_that_logind_ends(systemd_host, ansible):
     left = host.ssh('loginctl show-session "$XDG_SESSION_ID" -p Scope --value; '
                     'sudo setsid sleep 1234 </dev/null >/dev/null 2>&1 &')
     assert left.returncode == 0 and left.stdout.strip().startswith('session-'), (left.stdout, left.stderr)
-    _wait_for('logind to end the session', lambda: 'sleep 1234' not in host.sh('ps -eo args'), 15)
+    sup.wait_for('logind to end the session', lambda: 'sleep 1234' not in host.sh('ps -eo args'), 15, interval=0.5)
 
     controller = {'name': 'Controller', 'subnet': host.controller, 'services': ['ssh']}
     office = {'name': 'Office LAN', 'subnet': '192.168.10.0/24', 'services': ['sip']}
