@@ -99,7 +99,6 @@ def assess(facts, mode, state, desired, ruleset, backend, default_backend, live_
         _nftables(result, facts, accepts)
         _persistent(result, facts.persistent)
         _docker(result, live_tables, desired)
-    if state == 'present':
         if mode == 'refuse' and result.active:
             result.refusal = ('host_firewall is refuse and this host runs another firewall manager: %s. Nothing '
                               'was changed. Fix: stop and disable it, or set %s to auto (the collection keeps '
@@ -110,6 +109,14 @@ def assess(facts, mode, state, desired, ruleset, backend, default_backend, live_
                               % ('; '.join(result.problems), IGNORE_HINT))
         elif mode == 'ignore':
             result.warnings = ['host_firewall is ignore: %s' % p for p in result.problems] + result.warnings
+    else:
+        _persistent(result, facts.persistent)
+        holding = result.report['netfilter_persistent'].get('hold_owned_chains')
+        if holding:
+            result.warnings.append(
+                'netfilter-persistent\'s %s hold%s a copy of the PBX firewall chains, which it restores at the next '
+                'boot: run netfilter-persistent save now that they are gone' % (
+                    ' and '.join(holding), 's' if len(holding) == 1 else ''))
     if result.refusal:
         result.firewalld = None
     result.report['summary'] = result.summary()

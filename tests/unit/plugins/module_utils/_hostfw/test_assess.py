@@ -114,9 +114,9 @@ def test_firewalld_after_its_reload_runs_the_policy_object():
                       files={firewalld_plan.RUN_RECORD: dict(ABSENT, content='{}', mode=0o644)})
     plan = run(facts(firewalld=found)).firewalld
     target = '--policy=pbx-firewall'
-    assert [a[:2] for a in argv(plan.opening)] == [[target, '--add-port=80/tcp'], [target, '--add-rich-rule=rule '
-                                                   'family="ipv4" icmp-type name="echo-request" accept'],
-                                                  [target, '--remove-port=9999/tcp']]
+    echo = '--add-rich-rule=rule family="ipv4" icmp-type name="echo-request" accept'
+    expected = [[target, '--add-port=80/tcp'], [target, echo], [target, '--remove-port=9999/tcp']]
+    assert [a[:2] for a in argv(plan.opening)] == expected
     assert not [s for s in plan.files if s['path'] == firewalld_plan.RUN_RECORD], 'the stale record is left alone'
     # removal: its entries and its zones go at runtime, then the files
     plan = run(facts(firewalld=found), state='absent').firewalld
@@ -192,8 +192,8 @@ def test_firewalld_refusals(found, ruleset, backend, problem):
 
 
 def ufw(conf='ENABLED=yes\n', defaults='IPV6=yes\nMANAGE_BUILTINS=no\n'):
-    return {'conf': {k: v for k, v in [l.split('=') for l in conf.split()]},
-            'defaults': {k: v for k, v in [l.split('=') for l in defaults.split()]},
+    return {'conf': dict(line.split('=') for line in conf.split()),
+            'defaults': dict(line.split('=') for line in defaults.split()),
             'rules': {'ipv4': captured('ufw-user.rules'), 'ipv6': captured('ufw-user6.rules')}}
 
 
@@ -265,3 +265,7 @@ def test_netfilter_persistent_and_docker():
         'DOCKER-USER']
     assert run(facts(persistent=found), mode='refuse').refusal.startswith(
         'host_firewall is refuse and this host runs another firewall manager: netfilter-persistent (enabled).')
+    # removing the collection does not remove the administrator's saved copy
+    assert run(facts(persistent=found), state='absent').warnings == [
+        "netfilter-persistent's /etc/iptables/rules.v4 holds a copy of the PBX firewall chains, which it restores at "
+        'the next boot: run netfilter-persistent save now that they are gone']
