@@ -14,6 +14,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import errno
+import importlib.util
 import json
 import os
 import socket
@@ -163,3 +165,23 @@ def test_deadline_stops_starting_probes(servers):
     done = probe(probes, parallel=1, deadline=0.6, timeout=0.5)
     observed = [r['observed'] for r in json.loads(done.stdout)['results']]
     assert observed[:2] == ['unknown', 'unknown'] and observed[-1] == 'error'
+
+
+def _probe_module():
+    spec = importlib.util.spec_from_file_location('pbx_firewall_probe', PROBE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('code, observed', [
+    # a firewall's reject as "prohibited" (firewalld's zones: icmpx admin-prohibited): blocked
+    (errno.EHOSTUNREACH, 'closed'),
+    # a TCP reset or an ICMP port unreachable: nothing listens, or a REJECT: not decided
+    (errno.ECONNREFUSED, 'refused'),
+    (errno.ENETUNREACH, 'refused'),
+    (errno.EPERM, 'closed'),
+])
+def test_socket_errors(code, observed):
+    result = _probe_module().error_result(OSError(code, os.strerror(code)), 'closed')
+    assert result[0] == observed, result
