@@ -153,7 +153,6 @@ def _firewalld(result, facts, mode, state, desired, accepts, closing, backend, d
               'direct_rules': len(admin_direct), 'reload_flushes_iptables': flushes}
     result.report['firewalld'] = report
     if not live and not owned_exists:
-        result.parts.append('firewalld %s installed, not running' % fwd.version_text(version))
         return
     state_text = 'running' if facts['running'] else 'enabled, not running'
     head = 'firewalld %s %s (%s backend%s)' % (fwd.version_text(version), state_text, fw_backend,
@@ -286,7 +285,6 @@ def _ufw(result, facts, desired, accepts, closing, live_tables):
     result.report['ufw'] = {'installed': True, 'active': active, 'manage_builtins': manage, 'ipv6': ipv6,
                             'rules': len(rules)}
     if not active:
-        result.parts.append('ufw installed, inactive')
         return
     result.active.append('ufw (active)')
     problems = []

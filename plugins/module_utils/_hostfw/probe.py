@@ -111,10 +111,12 @@ class Probe(object):
                 found['record'] = json.loads(record)
             except ValueError:
                 found['record'] = None
-        # --version is the client's own (no D-Bus): known whether firewalld runs or not
-        found['version'] = fwd.parse_version(self.run([cmd, '--version'])[1])
         rc, out, _err = self.run([cmd, '--state'])
         found['running'] = rc == 0 and out.strip() == 'running'
+        # firewall-cmd --version asks the daemon; firewall-offline-cmd knows it without one
+        offline = self.which('firewall-offline-cmd')
+        version_cmd = cmd if found['running'] or not offline else offline
+        found['version'] = fwd.parse_version(self.run([version_cmd, '--version'])[1])
         if not found['running']:
             return found
         found['zones'] = fwd.parse_listing(self.run([cmd, '--list-all-zones'])[1])

@@ -19,6 +19,7 @@ of every service of the policy on the PBX's office and internet addresses.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -55,13 +56,26 @@ def run(argv, check=True, timeout=600, **kwargs):
     return proc
 
 
+_WARNING_RE = re.compile(r"^WarningSummary\(event=Event\(msg=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
+
+
+def warning_text(recorded):
+    """The message of a warning as the results callback recorded it (ansible-core 2.19+ records
+    the repr of its WarningSummary)."""
+    match = _WARNING_RE.match(recorded)
+    return ast.literal_eval(match.group(1)) if match else recorded
+
+
 class Play(object):
-    """One ansible-playbook run: rc, output and every task result (host, task, status, result)."""
+    """One ansible-playbook run: rc, output and every task result (host, task, status, result,
+    warnings)."""
 
     def __init__(self, proc, results):
         self.rc = proc.returncode
         self.output = proc.stdout
         self.results = results
+        for result in results:
+            result['warnings'] = [warning_text(w) for w in result.get('warnings') or []]
 
     def task(self, name, host=None):
         found = [r for r in self.results if r['task'] == name and (host is None or r['host'] == host)]

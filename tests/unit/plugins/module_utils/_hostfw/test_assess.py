@@ -142,7 +142,8 @@ def test_firewalld_enabled_but_stopped_gets_its_files_only():
     assert result.firewalld.opening == [] and 'enabled, not running' in result.report['summary']
     # neither running nor enabled, nothing of ours there: nothing to do
     result = run(facts(firewalld=firewalld(running=False, enabled=False)))
-    assert result.firewalld is None and result.report['summary'].endswith('firewalld 1.3.3 installed, not running')
+    assert result.firewalld is None and result.report['summary'] == 'host firewall (auto): no other firewall manager'
+    assert result.report['firewalld']['installed'] is True and result.report['firewalld']['running'] is False
 
 
 def test_firewalld_refuse_and_ignore():
@@ -209,7 +210,8 @@ def test_ufw_default_settings_coexist():
     assert result.report['summary'] == "host firewall (auto): ufw active (5 rules): our chain first, ufw's rules after it"
     assert run(facts(ufw=ufw()), mode='refuse').refusal.startswith(
         'host_firewall is refuse and this host runs another firewall manager: ufw (active).')
-    assert run(facts(ufw=ufw(conf='ENABLED=no'))).report['summary'] == 'host firewall (auto): ufw installed, inactive'
+    inactive = run(facts(ufw=ufw(conf='ENABLED=no'))).report
+    assert inactive['summary'] == 'host firewall (auto): no other firewall manager' and inactive['ufw']['active'] is False
 
 
 def test_ufw_refusals():
