@@ -291,7 +291,6 @@ host_firewall:
       C(rules)), C(nftables) (C(service_enabled), C(conf_flushes), C(native_tables), C(input_chains)),
       C(netfilter_persistent) (C(installed), C(enabled), C(files), C(hold_owned_chains)) and C(docker)
       (C(running))."
-
   returned: always, unless the module failed before reading the host
   type: dict
   sample:
