@@ -126,7 +126,11 @@ class Probe(object):
         if default in found['zones']:
             found['zones'][default]['flags'].add('default')
         found['policies'] = fwd.parse_listing(self.run([cmd, '--list-all-policies'])[1])
+        # the service definitions of the zones the traffic arrives in (for the warning about
+        # what the policy drops that they let in)
         for zone in found['zones'].values():
+            if not zone['flags'] & set(['active', 'default']):
+                continue
             for service in fwd.words(zone, 'services'):
                 if service not in found['services']:
                     found['services'][service] = self.read_service(service)
