@@ -93,8 +93,10 @@ def render_restore_script(desired, persist_dir, tools):
         '}',
         '',
         'pbxfw_prune() {',
-        '    ipt=$1 keep=" $2 "',
+        '    ipt=$1 save=$2 keep=" $3 "',
         '    command -v "$ipt" >/dev/null 2>&1 || return 0',
+        '    # nothing of ours there: do not list (with the legacy backend that creates an empty table)',
+        '    "$save" 2>/dev/null | grep -q \'^:PBX-\' || return 0',
         '    stale=$("$ipt" -w -S | awk \'$1 == "-N" && ($2 == "PBX-FIREWALL" || $2 ~ /^PBX-FW-/) { print $2 }\' |',
         '        while read -r chain; do case "$keep" in *" $chain "*) ;; *) echo "$chain" ;; esac; done)',
         '    for chain in $stale; do',
@@ -119,9 +121,15 @@ def render_restore_script(desired, persist_dir, tools):
             hook = nf.rule_chain(jump)
             out.append('pbxfw_jump %s %s %s' % (quote(tools[family + '_cmd']), quote(hook),
                                                 quote(nf.rule_target(jump))))
-        out.append('pbxfw_prune %s %s' % (quote(tools[family + '_cmd']), quote(' '.join(fam.chains))))
+        out.append('pbxfw_prune %s %s %s' % (quote(tools[family + '_cmd']), quote(_save_tool(tools[family])),
+                                             quote(' '.join(fam.chains))))
     out.append('exit 0')
     return '\n'.join(out) + '\n'
+
+
+def _save_tool(restore):
+    """iptables-save for an iptables-restore path (same backend, same directory)."""
+    return restore[:-len('-restore')] + '-save' if restore.endswith('-restore') else restore
 
 
 def render_unit(script):

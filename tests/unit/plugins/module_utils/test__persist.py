@@ -42,8 +42,9 @@ def test_render_persistence():
     assert 'pbxfw_jump /usr/sbin/iptables-nft INPUT PBX-FIREWALL' in lines
     assert 'pbxfw_jump /usr/sbin/iptables-nft DOCKER-USER PBX-FIREWALL' in lines
     # then every other owned chain goes (a copy a whole-table restore brought back); IPv6 has none to keep
-    assert "pbxfw_prune /usr/sbin/iptables-nft 'PBX-FIREWALL PBX-FW-SIP'" in lines
-    assert [line for line in lines if 'ip6tables' in line] == ["pbxfw_prune /usr/sbin/ip6tables-nft ''"]
+    assert "pbxfw_prune /usr/sbin/iptables-nft /usr/sbin/iptables-nft-save 'PBX-FIREWALL PBX-FW-SIP'" in lines
+    assert [line for line in lines if 'ip6tables' in line] == [
+        "pbxfw_prune /usr/sbin/ip6tables-nft /usr/sbin/ip6tables-nft-save ''"]
     assert "dir='/etc/pbx firewall'" in persist.render_restore_script(desired, '/etc/pbx firewall', TOOLS)
     unit = persist.render_unit(script_path).splitlines()
     for line in ('[Unit]', 'DefaultDependencies=no', 'Wants=network-pre.target',
