@@ -76,18 +76,6 @@ _BLOCK_RE = re.compile(re.escape(BLOCK_BEGIN) + r'.*?' + re.escape(BLOCK_END), r
 # firewalld's outputs and files
 # ------------------------------------------------------------------------------------------
 
-def parse_conf(text):
-    """{key: value} of firewalld.conf (comments and blank lines skipped)."""
-    values = {}
-    for line in (text or '').split('\n'):
-        line = line.strip()
-        if not line or line.startswith('#') or '=' not in line:
-            continue
-        key, _sep, value = line.partition('=')
-        values[key.strip()] = value.strip()
-    return values
-
-
 def parse_version(text):
     """(1, 3, 3) from ``firewall-cmd --version`` (``1.3.3``); () when not understood."""
     match = re.match(r'\s*(\d+(?:\.\d+)*)', text or '')

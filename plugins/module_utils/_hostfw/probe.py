@@ -24,6 +24,7 @@ from ansible_collections.pbxops.firewall.plugins.module_utils import _persist
 from ansible_collections.pbxops.firewall.plugins.module_utils._hostfw import firewalld as fwd
 from ansible_collections.pbxops.firewall.plugins.module_utils._hostfw import firewalld_plan
 from ansible_collections.pbxops.firewall.plugins.module_utils._hostfw import nftables as nft
+from ansible_collections.pbxops.firewall.plugins.module_utils._hostfw.settings import parse_settings
 from ansible_collections.pbxops.firewall.plugins.module_utils._hostfw import ufw as ufwm
 
 # systemd "enabled" is a symlink in a .wants directory (made by deb-systemd-helper even
@@ -103,7 +104,7 @@ class Probe(object):
             return None
         files = dict((p, self.stat(p)) for p in (fwd.POLICY_PATH, fwd.DIRECT_PATH, firewalld_plan.RUN_RECORD))
         found = {'cmd': cmd, 'enabled': self.enabled('firewalld.service'), 'running': False,
-                 'conf': fwd.parse_conf(self.read(fwd.CONF_PATH)), 'files': files, 'record': None,
+                 'conf': parse_settings(self.read(fwd.CONF_PATH)), 'files': files, 'record': None,
                  'version': (), 'zones': {}, 'policies': {}, 'services': {}}
         record = files[firewalld_plan.RUN_RECORD]['content']
         if record:
@@ -151,7 +152,7 @@ class Probe(object):
         cmd = self.which('ufw')
         if not cmd and not self.exists(ufwm.CONF_PATH):
             return None
-        found = {'conf': ufwm.parse_settings(self.read(ufwm.CONF_PATH)),
-                 'defaults': ufwm.parse_settings(self.read(ufwm.DEFAULTS_PATH)),
+        found = {'conf': parse_settings(self.read(ufwm.CONF_PATH)),
+                 'defaults': parse_settings(self.read(ufwm.DEFAULTS_PATH)),
                  'rules': dict((f, self.read(p)) for f, p in ufwm.USER_RULES.items())}
         return found

@@ -37,18 +37,6 @@ CHAIN_PREFIXES = ('ufw-', 'ufw6-')
 Rule = collections.namedtuple('Rule', 'family action proto dport dst sport src direction text')
 
 
-def parse_settings(text):
-    """{KEY: value} of a shell-style settings file (ufw.conf, /etc/default/ufw); quotes removed."""
-    values = {}
-    for line in (text or '').split('\n'):
-        line = line.strip()
-        if not line or line.startswith('#') or '=' not in line:
-            continue
-        key, _sep, value = line.partition('=')
-        values[key.strip()] = value.strip().strip('"\'')
-    return values
-
-
 def is_yes(value):
     return (value or '').lower() == 'yes'
 
