@@ -85,6 +85,12 @@ class Play(object):
     def firewall(self):
         return self.task(FIREWALL_TASK)
 
+    def host_firewall_line(self, host):
+        """The one line the firewall task printed for ``host`` about its other firewall managers."""
+        lines = [line for line in self.output.splitlines() if line.startswith('%s: host firewall' % host)]
+        assert len(lines) == 1, (lines, self.output[-4000:])
+        return lines[0]
+
 
 class Pbx(object):
     """One PBX container of the lab."""

@@ -108,7 +108,7 @@ def test_auto_holds_through_reload_and_restart_and_remove_puts_firewalld_back(ho
     assert 'firewalld policy pbx-firewall: absent' in firewall['diff']['before']
     assert fwd.state() == state, 'check mode changed the netfilter state'
     assert firewalld_files(fwd) == saved, 'check mode changed firewalld\'s configuration'
-    summary = play.task("Show the host's other firewall managers")['result']['msg']
+    summary = play.host_firewall_line(NAME)
     assert summary == ('%s: host firewall (auto): firewalld 1.3.3 running (nftables backend; zones public): owned '
                        'policy pbx-firewall lets through 6 ports, 9 ICMP types, owned direct rules put the chains '
                        'back after its reloads' % NAME), summary
@@ -161,6 +161,7 @@ def refused(hostfw_lab, pbx, host_vars):
     assert play.rc != 0, play.output[-4000:]
     task = play.firewall()
     assert task['status'] == 'failed' and task['result']['changed'] is False, task
+    assert play.host_firewall_line(pbx.name), 'no line about the host firewall on a refusal'
     assert pbx.state() == state, 'a refusal changed the netfilter state'
     assert firewalld_files(pbx) == saved, 'a refusal changed firewalld\'s configuration'
     assert pbx.digests('/etc/pbx-firewall') == boot, 'a refusal changed the boot files'

@@ -58,7 +58,7 @@ def test_after_a_simulated_boot_one_jump_and_one_copy_of_each_chain(hostfw_lab, 
     report = play.firewall()['result']['host_firewall']['netfilter_persistent']
     assert report == {'installed': True, 'enabled': True, 'files': ['/etc/iptables/rules.v4', '/etc/iptables/rules.v6'],
                       'hold_owned_chains': ['/etc/iptables/rules.v4', '/etc/iptables/rules.v6']}, report
-    summary = play.task("Show the host's other firewall managers")['result']['msg']
+    summary = play.host_firewall_line(NAME)
     assert ('netfilter-persistent enabled, saved copy of the chains in /etc/iptables/rules.v4, /etc/iptables/rules.v6 '
             '(replaced at boot by pbx-firewall.service, which runs after it)') in summary, summary
     live = owned_state(persistent)

@@ -80,7 +80,7 @@ def test_auto_coexists_through_reload_and_remove_puts_ufw_back(hostfw_lab, ufw):
             'source; deny 5060/udp from 10.203.30.0/24 (ipv4): the policy accepts it from some networks first; '
             'allow 22/tcp from anywhere (ipv6): the policy drops it from every source; allow 8088/tcp from anywhere '
             '(ipv6): the policy drops it from every source') in warnings, warnings
-    summary = play.task("Show the host's other firewall managers")['result']['msg']
+    summary = play.host_firewall_line(NAME)
     assert summary == ("%s: host firewall (auto): ufw active (5 rules): our chain first, ufw's rules after it"
                        % NAME), summary
     assert ufw.sh('iptables -S INPUT').split('\n')[1] == '-A INPUT -j PBX-FIREWALL'
