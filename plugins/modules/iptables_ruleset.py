@@ -285,12 +285,12 @@ flows_ended:
 host_firewall:
   description:
     - "The other firewall managers found on the host and what O(host_firewall) does about them:
-      C(mode), C(summary) (one line, which the action plugin prints as C(<host>: <summary>)), and per manager C(firewalld) (C(installed), C(running), C(enabled),
-      C(version), C(backend), C(zones) the traffic arrives in, C(direct_rules) of the administrator,
-      C(reload_flushes_iptables), C(policy)), C(ufw) (C(installed), C(active), C(manage_builtins), C(ipv6),
-      C(rules)), C(nftables) (C(service_enabled), C(conf_flushes), C(native_tables), C(input_chains)),
-      C(netfilter_persistent) (C(installed), C(enabled), C(files), C(hold_owned_chains)) and C(docker)
-      (C(running))."
+      C(mode), C(summary) (one line, which the action plugin prints as C(<host>: <summary>)), and per
+      manager C(firewalld) (C(installed), C(running), C(enabled), C(version), C(backend), C(zones) the
+      traffic arrives in, C(direct_rules) of the administrator, C(reload_flushes_iptables), C(policy)),
+      C(ufw) (C(installed), C(active), C(manage_builtins), C(ipv6), C(rules)), C(nftables)
+      (C(service_enabled), C(conf_flushes), C(native_tables), C(input_chains)), C(netfilter_persistent)
+      (C(installed), C(enabled), C(files), C(hold_owned_chains)) and C(docker) (C(running))."
   returned: always, unless the module failed before reading the host
   type: dict
   sample:
