@@ -73,14 +73,11 @@ class Ruleset(object):
         """(family, name) of the tables that are neither iptables-nft's nor firewalld's."""
         return [t for t in self.tables if t not in XTABLES and t[1] != FIREWALLD_TABLE]
 
-    def has_firewalld_table(self):
-        return any(name == FIREWALLD_TABLE for _family, name in self.tables)
-
-    def input_chains(self, native_only=True):
-        """Keys of the base chains on the input hook (of native tables only, by default)."""
+    def input_chains(self):
+        """Keys of the base chains on the input hook of the native tables."""
         native = set(self.native_tables())
         return [key for key, chain in sorted(self.chains.items())
-                if chain.get('hook') == 'input' and (not native_only or (key[0], key[1]) in native)]
+                if chain.get('hook') == 'input' and (key[0], key[1]) in native]
 
     def policy(self, key):
         return self.chains[key].get('policy', 'accept')
