@@ -10,7 +10,8 @@ it drops the existing connection (an SSH ControlMaster would keep an established
 session alive through rules that block new connections), then runs the host's
 confirmation over a *new* connection: it claims the pending marker and writes the boot
 files (``_rollback.confirm``). When no new connection gets through before the deadline,
-the host restores the previous ruleset by itself and the task fails.
+the host restores the previous ruleset by itself and the task fails. It also prints the
+module's one line per host about the host's other firewall managers (``host_firewall``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -36,6 +37,16 @@ DEFAULT_RUN_DIR = _rollback.RUN_DIR
 CONFIRM_MARGIN = 1.0        # stop confirming this long before the host's deadline
 GRACE = 4.0                 # how long after the deadline the rollback may take
 CONNECT_TIMEOUT_MAX = 5     # connect timeout while confirming (seconds)
+
+
+def show_host_firewall(host, result):
+    """Print the module's one line about the host's other firewall managers (refused or not).
+
+    Printed here rather than by a task of the role: every task costs the controller a worker
+    per host, and this line comes with the firewall task's own result."""
+    summary = (result.get('host_firewall') or {}).get('summary')
+    if summary:
+        display.display('%s: %s' % (host, summary))
 
 
 class ActionModule(ActionBase):
@@ -74,6 +85,7 @@ class ActionModule(ActionBase):
         self._cleanup_quietly()
         pending = module_result.pop(PRIVATE_KEY, None)
         result.update(module_result)
+        show_host_firewall(task_vars.get('inventory_hostname'), result)
         result.setdefault('rolled_back', False)
         if not pending or result.get('failed'):
             return result

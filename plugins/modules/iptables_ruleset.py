@@ -136,6 +136,27 @@ options:
     type: str
     choices: [auto, nft, legacy]
     default: auto
+  host_firewall:
+    description:
+      - What to do when the host also runs another firewall manager (firewalld, ufw, nftables.service,
+        netfilter-persistent). The module reads them before anything changes, in check mode too, and
+        returns what it found as RV(host_firewall).
+      - V(auto) makes the policy hold next to them where that is safe and can be undone, and refuses
+        (before any change) where it is not. firewalld (nftables backend) gets an owned policy object
+        C(pbx-firewall) that lets through what the policy accepts, and, while firewalld flushes every
+        iptables table on reload, start and stop (firewalld before 2.0, or with direct rules), an owned
+        block in C(/etc/firewalld/direct.xml) with the owned chains, so firewalld puts them back itself.
+        Until firewalld next loads its configuration the same ports are added at runtime to its active
+        zones and default zone. ufw coexists (the owned jump comes first); C(MANAGE_BUILTINS=yes), or
+        C(IPV6=no) with IPv6 rules, is refused. A native nftables input chain that drops what the policy
+        accepts is refused. See the collection README, "Living with firewalld, ufw and nftables".
+      - V(refuse) refuses whenever another manager is active (running or enabled).
+      - V(ignore) changes nothing in other managers and only warns; anything the collection added to
+        firewalld earlier is removed.
+      - With O(state=absent) nothing is refused and whatever the collection added to firewalld is removed.
+    type: str
+    choices: [auto, refuse, ignore]
+    default: auto
   lockout_check:
     description:
       - Before anything changes on the host (in check mode too), evaluate the desired ruleset for a
@@ -279,6 +300,22 @@ flows_ended:
   returned: when the owned rules changed, with O(state=present)
   type: dict
   sample: {count: 1, flows: ['udp 203.0.113.9:5071 -> 10.0.0.2:5060'], undecided: 0, left: 0}
+host_firewall:
+  description:
+    - "The other firewall managers found on the host and what O(host_firewall) does about them:
+      C(mode), C(summary) (one line, which the action plugin prints as C(<host>: <summary>)), and per
+      manager C(firewalld) (C(installed), C(running), C(enabled), C(version), C(backend), C(zones) the
+      traffic arrives in, C(direct_rules) of the administrator, C(reload_flushes_iptables), C(policy)),
+      C(ufw) (C(installed), C(active), C(manage_builtins), C(ipv6), C(rules)), C(nftables)
+      (C(service_enabled), C(conf_flushes), C(native_tables), C(input_chains)), C(netfilter_persistent)
+      (C(installed), C(enabled), C(files), C(hold_owned_chains)) and C(docker) (C(running))."
+  returned: always, unless the module failed before reading the host
+  type: dict
+  sample:
+    mode: auto
+    summary: "host firewall (auto): firewalld 1.3.3 running (nftables backend; zones public): owned policy
+      pbx-firewall lets through 7 ports, 1 ICMP type, owned direct rules put the chains back after its reloads"
+    firewalld: {installed: true, running: true, version: 1.3.3, backend: nftables, zones: [public]}
 lockout_check:
   description:
     - What the lockout check found, see O(lockout_check). C(checked), C(note), and when it ran
@@ -357,6 +394,8 @@ from ansible_collections.pbxops.firewall.plugins.module_utils import _persist as
 from ansible_collections.pbxops.firewall.plugins.module_utils import _rollback
 from ansible_collections.pbxops.firewall.plugins.module_utils import _steps
 from ansible_collections.pbxops.firewall.plugins.module_utils._host import Host
+from ansible_collections.pbxops.firewall.plugins.module_utils._hostfw import assess as hostfw
+from ansible_collections.pbxops.firewall.plugins.module_utils._hostfw.probe import Probe
 from ansible_collections.pbxops.firewall.plugins.module_utils._lock import LOCK_PATH, Lock, LockTimeout
 
 # seconds the rollback watcher waits beyond the flows step's own deadline (its last batch)
@@ -389,8 +428,9 @@ def check_params(module, params):
             module.fail_json(msg='%s must be an absolute path without white space, got %r' % (option, params[option]))
 
 
-def arm_rollback(module, host, tables, plan, previous):
-    """(Rollback or None, revert steps, warnings) for this apply; ValueError when no revert can be planned."""
+def arm_rollback(module, host, tables, plan, previous, other_revert):
+    """(Rollback or None, revert steps, warnings) for this apply; ValueError when no revert can be planned.
+    ``other_revert``: the steps that take back what host_firewall opens or closes at runtime."""
     timeout = module.params['rollback_timeout']
     token = module.internal.get(_rollback.TOKEN_ARG)
     if timeout <= 0:
@@ -402,23 +442,28 @@ def arm_rollback(module, host, tables, plan, previous):
     launch = _rollback.launcher(token, module.get_bin_path('systemd-run'), os.path.isdir('/run/systemd/system'))
     return (_rollback.Rollback(token, timeout, LOCK_PATH, lambda argv: module.run_command(argv, cwd='/'),
                                launch=launch),
-            _steps.portable(revert.steps(host.tools)), [])
+            _steps.portable(revert.steps(host.tools) + other_revert), [])
 
 
-def apply(module, host, tables, sets, plan, files, result):
+def apply(module, host, tables, sets, plan, files, result, other):
     """Test, arm the rollback, commit, verify. Returns (Rollback or None, warnings); fails the module on error.
 
     With a rollback the boot files are written by the controller's confirmation (boot files
-    only ever hold confirmed rules); without one, right after the rules.
+    only ever hold confirmed rules); without one, right after the rules. ``other``: the
+    firewalld plan of host_firewall (or None): what it closes runs before the commit, what it
+    opens after; its files (firewalld's permanent configuration, which its next reload or boot
+    loads) go with the boot files.
     """
     if (plan.ipset_create or plan.ipset_swap or plan.ipset_destroy) and not host.tools['ipset']:
         module.fail_json(msg='ipset binary not found on the host; install ipset', **result)
     paths = persist.Paths(module.params['persist_dir'], module.params['unit_dir'])
     previous = nf.desired_from_live(tables, sets)
-    persist_steps = persist.apply_steps(files, paths, module.get_bin_path)
-    file_revert = persist.revert_steps(files, module.get_bin_path)
+    other_files = other.files if other else []
+    other_revert = other.revert if other else []
+    persist_steps = persist.apply_steps(files, paths, module.get_bin_path) + other_files
+    file_revert = persist.revert_steps(files + other_files, module.get_bin_path)
     try:
-        rollback, revert, warnings = arm_rollback(module, host, tables, plan, previous)
+        rollback, revert, warnings = arm_rollback(module, host, tables, plan, previous, other_revert)
     except ValueError as exc:
         module.fail_json(msg='cannot plan the rollback (%s); nothing was applied. Set rollback_timeout: 0 '
                              'to apply without rollback' % exc, **result)
@@ -426,10 +471,11 @@ def apply(module, host, tables, sets, plan, files, result):
     error = _apply.prepare(host, plan)
     if error:
         module.fail_json(msg=error, **result)
-    commit, written = plan.commit_steps(host.tools), []
+    closing, opening = (other.closing, other.opening) if other else ([], [])
+    commit, written = plan.commit_steps(host.tools), other_revert
     try:
         if rollback is None:
-            commit, written = commit + persist_steps, file_revert
+            commit, written = commit + persist_steps, file_revert + other_revert
             _rollback.mark_current(_rollback.new_token())
         else:
             rollback.arm(revert, _steps.portable(persist_steps), _steps.portable(file_revert))
@@ -441,7 +487,7 @@ def apply(module, host, tables, sets, plan, files, result):
         _steps.execute(plan.cleanup_steps(host.tools), host.run)
         module.fail_json(msg='%s; nothing was applied' % exc, **result)
     try:
-        warnings += _apply.run_steps(host, commit)
+        warnings += _apply.run_steps(host, closing + commit + opening)
     except _apply.ApplyError as exc:
         module.fail_json(msg='%s; %s' % (exc, _apply.recover(host, previous, written, rollback)), **result)
     return rollback, warnings + _apply.verify(host, plan)
@@ -453,11 +499,14 @@ def host_lock(module):
                                 module.internal.get(_rollback.TOKEN_ARG), wait=not module.check_mode)
 
 
-def owned_diff(host, tables, sets, plan, files):
+def owned_diff(host, tables, sets, plan, files, other):
     families = [f for f in nf.FAMILIES if f in tables]
     before = nf.render_owned(tables, sets, families)
     after = nf.render_owned(nf.after_state(tables, plan), plan.after_sets, families)
     file_before, file_after = persist.diff(files)
+    if other is not None and other.changed:
+        file_before += '# other firewall managers\n' + ''.join(line + '\n' for line in other.before)
+        file_after += '# other firewall managers\n' + ''.join(line + '\n' for line in other.after)
     return dict(before=before + file_before, after=after + file_after,
                 before_header='owned netfilter state (%s backend) before' % host.backend,
                 after_header='owned netfilter state (%s backend) after' % host.backend)
@@ -474,6 +523,7 @@ def main():
             unit_dir=dict(type='path', default='/etc/systemd/system'),
             backend=dict(type='str', choices=['auto', 'nft', 'legacy'], default='auto'),
             lockout_check=dict(type='bool', default=True),
+            host_firewall=dict(type='str', choices=list(hostfw.MODES), default='auto'),
         ),
         required_if=[('state', 'present', ('ruleset',))],
         supports_check_mode=True,
@@ -515,14 +565,22 @@ def main():
             except ValueError as exc:
                 module.fail_json(msg=str(exc), **result)
             host.warnings.extend(plan.warnings)
+            # the host's other firewall managers: read (check mode too) and judged before any change
+            other = hostfw.assess(Probe(module.run_command, module.get_bin_path).gather(), params['host_firewall'],
+                                  params['state'], desired, params['ruleset'], host.backend, host.default_backend,
+                                  tables)
+            result['host_firewall'] = other.report
+            if other.refusal:
+                module.fail_json(msg=other.refusal, **result)
+            host.warnings.extend(other.warnings)
             files = persist.file_ops(params['state'], params['persist'],
                                      persist.Paths(params['persist_dir'], params['unit_dir']), desired, host.tools)
-            result['changed'] = plan.changed or bool(files)
+            result['changed'] = plan.changed or bool(files) or other.changed
             if module._diff:
-                result['diff'] = owned_diff(host, tables, sets, plan, files)
+                result['diff'] = owned_diff(host, tables, sets, plan, files, other.firewalld)
             rollback = None
             if result['changed'] and not module.check_mode:
-                rollback, more = apply(module, host, tables, sets, plan, files, result)
+                rollback, more = apply(module, host, tables, sets, plan, files, result, other.firewalld)
                 warnings += more
             if plan.changed and params['state'] == 'present':
                 # after the commit (check mode: what would end); removing the rules ends nothing.
