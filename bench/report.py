@@ -122,6 +122,16 @@ def summary_rows(r):
                      'MikoPBX-style reload: allowed dropped %d, blocked accepted %d'
                      % (m['allowed_dropped'], m['blocked_accepted']), '',
                      '0 and 0', _yes(c['allowed_dropped'] == 0 and c['blocked_accepted'] == 0)])
+    flows = r.get('flows')
+    for row in (flows or {}).get('sizes', ()):
+        new, old = row['collection'], row['per_flow']
+        old_text = ('stopped after %s' % _s(old['seconds']) if old['stopped'] else _s(old['seconds']))
+        rows.append(['End %d flows after a blocking apply' % row['flows'],
+                     '%s, %.0f MiB peak, block in force: %s'
+                     % (_s(new['seconds']), new['peak_mib'] or 0, 'yes' if new['in_force'] else 'no'),
+                     'per-flow `conntrack -D`: %s, block in force: %s'
+                     % (old_text, 'yes' if old['in_force'] else 'no (rolled back)'), '',
+                     'block in force, 0 entries left', _yes(new['in_force'] and new['left'] == 0)])
     return rows
 
 
@@ -329,10 +339,14 @@ def render_text(r):
     if r.get('sip'):
         import sip_guards
         parts += ['', 'SIP guards (part 6)', sip_guards.render(r['sip'])]
+    if r.get('flows'):
+        import flows_scale
+        parts += ['', 'Ending flows after a block (part 7)', flows_scale.render(r['flows'])]
     return '\n'.join(parts)
 
 
 SIP_HEADING = '## SIP guards under real attack tools'
+FLOWS_HEADING = '## Ending flows after a block'
 
 
 def render_sip_section(sip):
@@ -342,18 +356,29 @@ def render_sip_section(sip):
             sip_guards.render(sip), '']
 
 
-def write_sip_section(sip, md=DOC):
-    """Replace (or add before "## Reproduce") the SIP section of the published page."""
+def render_flows_section(flows):
+    """The page's flows section (lines), also written alone by a run of just the flows part."""
+    import flows_scale
+    return [FLOWS_HEADING, '', flows_scale.__doc__.split('\n\n', 2)[2].strip(), '',
+            flows_scale.render(flows), '']
+
+
+SECTIONS = {'sip': (SIP_HEADING, render_sip_section), 'flows': (FLOWS_HEADING, render_flows_section)}
+
+
+def write_section(part, measured, md=DOC):
+    """Replace (or add before "## Reproduce") the section of one part in the published page."""
+    heading, render = SECTIONS[part]
     with open(md) as handle:
         text = handle.read()
-    section = '\n'.join(render_sip_section(sip)) + '\n'
-    if SIP_HEADING in text:
-        head, rest = text.split(SIP_HEADING, 1)
+    section = '\n'.join(render(measured)) + '\n'
+    if heading in text:
+        head, rest = text.split(heading, 1)
         tail = rest[rest.index('\n## '):] if '\n## ' in rest else '\n'
         text = head + section + tail.lstrip('\n')
     elif '## Reproduce' in text:
         head, tail = text.split('## Reproduce', 1)
-        text = head + section + '\n## Reproduce' + tail
+        text = head + section + '## Reproduce' + tail
     else:
         text += '\n' + section
     with open(md, 'w') as handle:
@@ -744,10 +769,12 @@ def render_doc(r):
                ', '.join('%d %s' % (v, k.upper()) for k, v in sorted(rel['responder']['answered'].items())),
                ', '.join('%s %d' % (k, v) for k, v in sorted(rel['responder']['udp_errors'].items()))), '']
     out += render_sip_section(r['sip']) if r.get('sip') else []
+    out += render_flows_section(r['flows']) if r.get('flows') else []
     out += ['## Reproduce', '', '```console', 'make bench                                  # everything, '
             'rewrites this page', '.venv/bin/python bench/run.py --parts apply   # one part, print only '
             '(with --no-write)', '.venv/bin/python bench/run.py --parts sip     # rewrites only the SIP '
-            'section', '.venv/bin/python bench/run.py --quick         # small sizes, to try the '
+            'section', '.venv/bin/python bench/run.py --parts flows   # rewrites only the flows section',
+            '.venv/bin/python bench/run.py --quick         # small sizes, to try the '
             'harness', '.venv/bin/python bench/run.py --render lab/.cache/bench/results.json   # page from '
             'saved results', '```', '']
     return '\n'.join(out)
@@ -755,7 +782,7 @@ def render_doc(r):
 
 def write_docs(r, md=DOC, png=PNG):
     """The page and the chart (the page needs every part; a partial run gets the tables only)."""
-    parts = ('apply', 'noop', 'compile', 'fleet', 'reload', 'sip')
+    parts = ('apply', 'noop', 'compile', 'fleet', 'reload', 'sip', 'flows')
     text = render_doc(r) if all(r.get(p) for p in parts) else '# Benchmarks (partial run)\n\n' + render_text(r) + '\n'
     with open(md, 'w') as handle:
         handle.write(text)

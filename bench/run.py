@@ -22,6 +22,9 @@ Parts (each in its own file):
     sip      sip_guards.py     real SIP attack tools: no firewall vs MikoPBX-style vs the collection,
                                CPU per 10,000 requests (namespaces, under /tmp/pbxfw-kernel.lock);
                                `--parts sip` rewrites just the page's SIP section
+    flows    flows_scale.py    end 10,000 / 100,000 flows after a blocking apply: time, peak RSS,
+                               block in force; vs the per-flow `conntrack -D` of the old code
+                               (namespaces); `--parts flows` rewrites just the page's flows section
 
 The lab is the benchmark's own (containers and networks named pbxbench-*, see lab.py); it is
 removed at the end of the run, also after a failure or Ctrl-C. Logs: lab/.cache/bench/logs/.
@@ -40,7 +43,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab  # noqa: E402
 import report  # noqa: E402
 
-PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet', 'sip')
+PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet', 'sip', 'flows')
+# the parts that use the Docker lab (the others build network namespaces of their own)
+LAB_PARTS = ('apply', 'noop', 'reload', 'fleet')
+# parts whose section of the page a run of that part alone rewrites
+SECTIONS = ('sip', 'flows')
 
 
 def _terminate(signum, _frame):
@@ -58,6 +65,8 @@ def main():
                         help='the fleet size at which the controller\'s CPU is broken down per task (default: the largest)')
     parser.add_argument('--fleet-repeats', type=int, default=2, metavar='N',
                         help='runs of each side per fleet size, the best one counts (default 2)')
+    parser.add_argument('--flows-cap', type=int, default=180,
+                        help='seconds after which the old per-flow code\'s blocking apply is stopped (flows part)')
     parser.add_argument('--loop-limit', type=int, default=15 * 60,
                         help='seconds after which the 600-rule builtin loop is stopped and extrapolated')
     parser.add_argument('--render', metavar='RESULTS_JSON',
@@ -164,11 +173,16 @@ def main():
             import sip_guards
             lab.say('SIP guards under attack tools (waits for /tmp/pbxfw-kernel.lock)...')
             results['sip'] = sip_guards.run_locked()
+        if 'flows' in parts:
+            import flows_scale
+            lab.say('ending flows after a blocking apply...')
+            results['flows'] = flows_scale.run(sizes=(10000,) if args.quick else flows_scale.SIZES,
+                                               cap=args.flows_cap, log_dir=log_dir)
     except (Exception, KeyboardInterrupt) as exc:
         failed = exc
         traceback.print_exc()
     finally:
-        if the_lab.containers or set(parts) - {'compile'}:
+        if the_lab.containers or set(parts) & set(LAB_PARTS):
             lab.say('cleaning up the benchmark lab')
             the_lab.destroy()
     results['retried'] = retried
@@ -184,12 +198,12 @@ def main():
     if failed is not None:
         lab.say('FAILED: %s (partial results in lab/.cache/bench/results.json; docs/ not written)' % failed)
         return 1
-    if not args.no_write and parts == ['sip'] and not args.quick:
-        report.write_sip_section(results['sip'])
-        lab.say('wrote the SIP section of %s' % os.path.relpath(report.DOC, lab.REPO))
-    elif not args.no_write and parts == ['fleet'] and not args.quick:
+    if not args.no_write and parts == ['fleet'] and not args.quick:
         report.write_fleet_section(results)
         lab.say('wrote the fleet section and the fleet rows of the summary of %s' % os.path.relpath(report.DOC, lab.REPO))
+    elif not args.no_write and len(parts) == 1 and parts[0] in SECTIONS and not args.quick:
+        report.write_section(parts[0], results[parts[0]])
+        lab.say('wrote the %s section of %s' % (parts[0], os.path.relpath(report.DOC, lab.REPO)))
     elif not args.no_write:
         if args.quick or set(parts) != set(PARTS):
             # a partial or quick run never overwrites the published page: preview in the cache

@@ -27,6 +27,8 @@ class Host:
         iptables = module.get_bin_path('iptables', required=True)
         _rc, out, err = module.run_command([iptables, '--version'])
         default = 'nft' if 'nf_tables' in (out + err) else 'legacy'
+        # the backend of plain ``iptables`` (what other tools on the host, firewalld, use)
+        self.default_backend = default
         self.saves = {}
         self.tools = {}
         self.warnings = []
@@ -47,7 +49,6 @@ class Host:
                                      % (prefix, backend, prefix, backend))
         self.tools['ipset'] = module.get_bin_path('ipset')
         # optional: ending the flows of addresses that lost access (``_conntrack``)
-        self.tools['conntrack'] = module.get_bin_path('conntrack')
         self.tools['ip'] = module.get_bin_path('ip')
         self.tools['ss'] = module.get_bin_path('ss')
 
