@@ -122,6 +122,19 @@ options:
     type: str
     choices: [auto, nft, legacy]
     default: auto
+  sets_only:
+    description:
+      - Change only the members of the owned ipsets the host already has under the names O(ruleset)
+        gives (swapped in place, atomically), and nothing else: the owned rules, jumps and other sets
+        stay as they are on the host, also when O(ruleset) differs there (a warning says so). A set
+        the host does not have yet is not created (a warning names it).
+      - For refreshing blocklists and countries from a schedule (the role's C(pbx_firewall_sets) tag):
+        their sets keep their names when their members change.
+      - The lockout check judges the rules on the host with the new members; the rollback and the
+        boot files work as for a full apply.
+      - Ignored with O(state=absent).
+    type: bool
+    default: false
   lockout_check:
     description:
       - Before anything changes on the host (in check mode too), evaluate the desired ruleset for a
@@ -133,6 +146,10 @@ options:
         a foreign target) decides whether the controller gets in, the apply is refused too.
       - Without an SSH connection through the host's network namespace (connection C(local), a
         container connection) there is nothing to check.
+      - When the deciding rule matches the controller's address in an ipset (the blocklist, a blocked
+        country), the message names the set's member that holds it and where the members come from.
+        The controller's own connection is not exempt from the blocklist by itself: put its address
+        in a C(never_block) network.
       - V(false) turns the check off; the rollback (O(rollback_timeout)) still protects the host.
     type: bool
     default: true
@@ -415,12 +432,25 @@ def apply(module, host, tables, sets, plan, files, result):
 
 def owned_diff(host, tables, sets, plan, files):
     families = [f for f in nf.FAMILIES if f in tables]
-    before = nf.render_owned(tables, sets, families)
-    after = nf.render_owned(nf.after_state(tables, plan), plan.after_sets, families)
+    before = nf.render_owned(tables, sets, families, other_sets=plan.after_sets, side='removed')
+    after = nf.render_owned(nf.after_state(tables, plan), plan.after_sets, families, other_sets=sets, side='added')
     file_before, file_after = persist.diff(files)
     return dict(before=before + file_before, after=after + file_after,
                 before_header='owned netfilter state (%s backend) before' % host.backend,
                 after_header='owned netfilter state (%s backend) after' % host.backend)
+
+
+def judge_lockout(module, ruleset):
+    """The lockout check of ``ruleset`` (see _lockout.assess); fails the module on a refusal."""
+    try:
+        lockout = _lockout.assess(ruleset, module.params['lockout_check'])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    for warning in lockout.warnings:
+        module.warn(warning)
+    if lockout.refusal:
+        module.fail_json(msg=lockout.refusal, changed=False, lockout_check=lockout.report)
+    return lockout
 
 
 def main():
@@ -433,6 +463,7 @@ def main():
             persist_dir=dict(type='path', default='/etc/pbx-firewall'),
             unit_dir=dict(type='path', default='/etc/systemd/system'),
             backend=dict(type='str', choices=['auto', 'nft', 'legacy'], default='auto'),
+            sets_only=dict(type='bool', default=False),
             lockout_check=dict(type='bool', default=True),
         ),
         required_if=[('state', 'present', ('ruleset',))],
@@ -442,17 +473,15 @@ def main():
     check_params(module, params)
     desired = nf.Desired()
     lockout = None
+    sets_only = params['sets_only'] and params['state'] == 'present'
     if params['state'] == 'present':
         try:
             desired = nf.validate_ruleset(params['ruleset'])
-            # before the host is touched (no lock, no file), in check mode too
-            lockout = _lockout.assess(params['ruleset'], params['lockout_check'])
         except ValueError as exc:
             module.fail_json(msg=str(exc))
-        for warning in lockout.warnings:
-            module.warn(warning)
-        if lockout.refusal:
-            module.fail_json(msg=lockout.refusal, changed=False, lockout_check=lockout.report)
+        if not sets_only:
+            # before the host is touched (no lock, no file), in check mode too
+            lockout = judge_lockout(module, params['ruleset'])
 
     host = Host(module, params['backend'])
     want_v6 = bool(desired.families['ipv6'].chains)
@@ -465,10 +494,19 @@ def main():
     warnings = []
     if lockout is not None:
         result['lockout_check'] = lockout.report
+    ruleset = params['ruleset']
     try:
         with Lock(create=not module.check_mode):
             tables = host.read_tables(want_v6)
             sets = host.read_sets(required=bool(desired.ipsets))
+            if sets_only:
+                # the rules as the host has them, with the new members: judged before any change
+                desired, more = nf.sets_only(tables, sets, desired)
+                host.warnings.extend(more)
+                ruleset = nf.live_ruleset(tables, desired.ipsets)
+                lockout = judge_lockout(module, ruleset)
+                result.update(lockout_check=lockout.report, ipsets=len(desired.ipsets),
+                              rules={f: desired.families[f].rule_count() for f in nf.FAMILIES})
             try:
                 plan = nf.compute_plan(tables, sets, desired)
             except ValueError as exc:
@@ -484,7 +522,7 @@ def main():
             if plan.changed and params['state'] == 'present':
                 # after the commit (check mode: what would end); removing the rules ends nothing
                 result['flows_ended'], more = _conntrack.after_apply(
-                    host, nf.live_ruleset(tables, sets), params['ruleset'], module.check_mode,
+                    host, nf.live_ruleset(tables, sets), ruleset, module.check_mode,
                     after_evaluator=lockout.evaluator, controller=lockout.controller)
                 warnings += more
     except LockTimeout as exc:

@@ -61,13 +61,16 @@ def _docker_jails(jails, errors):
 def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                 sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
                 ipv6=True, docker=False, ignoreip_extra=None, docker_jails=None, enabled=True,
-                resolver=None, sip_rate_limit_ipv6_prefix=64):
+                resolver=None, sip_rate_limit_ipv6_prefix=64, geoip_db=None, geoip_max_age_days=None,
+                blocklist=None, blocklist_files=None):
     """Everything the role needs, from one validation of the inventory.
 
-    Returns ``{'ruleset', 'ignoreip', 'localnet', 'docker_jails', 'warnings'}``:
+    Returns ``{'ruleset', 'ignoreip', 'localnet', 'docker_jails', 'warnings', 'notes'}``:
     the ruleset of docs/ruleset-format.md, the ``ignoreip`` and ``local_net`` CIDR lists
-    (merged, sorted), the checked jail names (empty unless ``docker``) and the warning
-    texts. Raises PolicyError listing every problem of every input.
+    (merged, sorted), the checked jail names (empty unless ``docker``), the warning
+    texts and the notes the role prints (the country database and its date, how many
+    prefixes each country network and the blocklist have). Raises PolicyError listing
+    every problem of every input.
     """
     errors = []
     policy = None
@@ -79,7 +82,9 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
                                  sip_rate_limit=sip_rate_limit, sip_scanner_agents=sip_scanner_agents,
                                  custom_rules=custom_rules, ipset_threshold=ipset_threshold, ipv6=ipv6,
                                  docker=docker, resolver=resolver, names=ROLE_NAMES,
-                                 sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix)
+                                 sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix,
+                                 geoip_db=geoip_db, geoip_max_age_days=geoip_max_age_days,
+                                 blocklist=blocklist, blocklist_files=blocklist_files)
         except PolicyError as exc:
             errors.extend(exc.errors)
         try:
@@ -102,7 +107,8 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
             'ignoreip': [s.cidr() for s in ignoreip],
             'localnet': [s.cidr() for s in localnet_subnets(policy.networks)],
             'docker_jails': jails if policy.docker else [],
-            'warnings': warnings,
+            'warnings': warnings + policy.sets.warnings,
+            'notes': list(policy.sets.notes),
         }
     finally:
         if was_enabled:

@@ -46,6 +46,7 @@ def test_the_same_results_as_the_separate_calls(options):
         'localnet': asterisk_localnet(NETWORKS),
         'docker_jails': [],
         'warnings': [],
+        'notes': [],
     }
     assert result['localnet'] == ['10.8.0.0/23', '192.168.10.0/24', 'fd00:8::/64']
 

@@ -82,7 +82,7 @@ ERRORS = {
                             '192.168.10.0/24 or 2001:db8::/32, got integer 10'),
     'subnet-missing': (dict(networks=[{'name': 'Office'}]),
                        OFFICE_PATH + '.subnet: required, a CIDR or a list of CIDRs '
-                       '(e.g. 192.168.10.0/24)'),
+                       '(e.g. 192.168.10.0/24), unless the network gives countries'),
     'unknown-service': (dict(networks=[net(services=['sip', 'smtp'])]),
                         OFFICE_PATH + ".services[1]: unknown service 'smtp'; valid: " + SERVICES),
     'unknown-blocked-service': (dict(networks=[net(block=['telnet'])],
@@ -103,7 +103,7 @@ ERRORS = {
                           'pbx_firewall_networks[0].name: must be a non-empty string, '
                           'got integer 42'),
     'unknown-key': (dict(networks=[net(servces=['ssh'])]),
-                    OFFICE_PATH + ": unknown key 'servces'; valid keys: name, subnet, services, "
+                    OFFICE_PATH + ": unknown key 'servces'; valid keys: name, subnet, countries, services, "
                     "block, local_network, never_block, description, tags"),
     'string-for-list': (dict(networks=[net(services='sip')]),
                         OFFICE_PATH + ".services: must be a list, got string 'sip'"),
@@ -450,9 +450,10 @@ def test_messages_use_the_names_the_caller_gives():
 
 
 @pytest.mark.parametrize('names, message', [
-    ({'network': 'x'}, "names: unknown input 'network'; valid: addresses, custom_rules, "
-                       "custom_services, docker, extra, ipset_threshold, ipv6, networks, ports, "
-                       "sip_rate_limit, sip_rate_limit_ipv6_prefix, sip_scanner_agents, subnets, trunks"),
+    ({'network': 'x'}, "names: unknown input 'network'; valid: addresses, blocklist, blocklist_files, "
+                       "custom_rules, custom_services, docker, extra, geoip_db, geoip_max_age_days, "
+                       "ipset_threshold, ipv6, networks, ports, sip_rate_limit, sip_rate_limit_ipv6_prefix, "
+                       "sip_scanner_agents, subnets, trunks"),
     ({'networks': 'a\nb'}, "names.networks: must be a variable name or path such as "
                            "pbx_firewall_networks, got 'a\\nb'"),
     ('pbx_firewall', "names: must be a mapping of input to the name used in messages (e.g. "
