@@ -69,8 +69,9 @@ NETWORK_KEYS = ('name', 'subnet', 'countries', 'services', 'block', 'local_netwo
                 'description', 'tags')
 # Why a country network may not carry these flags.
 COUNTRY_FLAG_REASONS = {
-    'local_network': 'a country is not a LAN or VPN: Asterisk would give every address in it its local '
-                     'address; put the subnets that are local in a network of their own',
+    'local_network': 'a country is not a LAN or VPN: Asterisk would present its local address, not its '
+                     'external one, to every address in it; put the subnets that are local in a network of '
+                     'their own',
     'never_block': 'a country is not a LAN: fail2ban and the SIP guards would never ban anyone in it; '
                    'put the subnets you trust in a network of their own',
 }
@@ -238,6 +239,7 @@ def validate_networks(networks, known_services=None, names=None):
     errors = []
     result = _networks(networks, known_services, errors, names['networks'])
     decisions_by_family(result, errors)
+    country_conflicts(result, errors)
     if errors:
         raise PolicyError(errors)
     return result
