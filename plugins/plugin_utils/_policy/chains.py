@@ -453,8 +453,9 @@ def _country_rules(policy, version, hook, ipsets):
                                  prefixes.entries(version, item.prefixes[version][kind]),
                                  'countries %s from %s' % (','.join(net['countries']), policy.sets.geoip_source))
             ipsets.append(ipset)
-            comment = country_comment(net, verdict, net[field])
-            for match in _matches_by_proto(policy, net[field], version, hook):
+            services = sorted(net[field])
+            comment = country_comment(net, verdict, services)
+            for match in _matches_by_proto(policy, services, version, hook):
                 rules.append(_rule(hook.chain, comment, hook.target(verdict), match=match,
                                    extra='-m set --match-set %s src' % ipset['name']))
     return rules

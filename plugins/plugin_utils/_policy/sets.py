@@ -148,7 +148,9 @@ def _country_ranges(files, country):
     """{4: range list, 6: range list} of one country over every file."""
     result = {}
     for version in (4, 6):
-        result[version] = prefixes.merge(r for data in files for r in data.ranges[country][version])
+        parts = [data.ranges[country][version] for data in files if data.ranges[country][version]]
+        # one file's list is merged already (tor-geoipdb has one file per family)
+        result[version] = parts[0] if len(parts) == 1 else prefixes.merge(r for part in parts for r in part)
     return result
 
 
@@ -166,15 +168,49 @@ def _country_families(net, ipv6):
     return [v for v in families if v == 4 or ipv6]
 
 
-def _country_sets(policy, files, sets):
+def _size(ranges):
+    return sum(last - first for first, last in ranges) + len(ranges)
+
+
+def _overlaps(per_country, errors, source):
+    """Two countries that share addresses: a broken database (which network would decide?).
+
+    Returns {version: the union of every country's ranges} when there is none: its size is
+    then the sum of theirs.
+    """
+    unions = {}
+    for version in (4, 6):
+        lists = [per[version] for per in per_country.values()]
+        unions[version] = prefixes.merge(r for ranges in lists for r in ranges)
+        if _size(unions[version]) == sum(_size(ranges) for ranges in lists):
+            continue
+        countries = sorted(per_country)
+        for i, country in enumerate(countries):
+            for other in countries[i + 1:]:
+                shared = prefixes.intersect(per_country[country][version], per_country[other][version])
+                if shared:
+                    where = prefixes.entries(version, prefixes.to_prefixes(shared[:1], prefixes.WIDTH[version]))
+                    errors.append('the country database (%s) gives %s to both %s and %s; a country database '
+                                  'gives each address to one country' % (source, where[0], country, other))
+                    return unions
+    return unions
+
+
+def _country_sets(policy, files, sets, errors):
     per_country = dict((c, _country_ranges(files, c))
                        for c in sorted({c for net in _country_users(policy.networks) for c in net['countries']}))
+    unions = _overlaps(per_country, errors, ', '.join(data.path for data in files))
+    if errors:
+        return per_country
     exempt = _exempt_subnets(policy)
     for net in sorted(_country_users(policy.networks), key=lambda n: n['name']):
         item = CountrySet(net)
         for version in _country_families(net, policy.ipv6):
             width = prefixes.WIDTH[version]
-            covered = prefixes.merge(r for c in net['countries'] for r in per_country[c][version])
+            if len(net['countries']) == len(per_country):       # every country used: the union
+                covered = unions[version]
+            else:
+                covered = prefixes.merge(r for c in net['countries'] for r in per_country[c][version])
             definition = 'countries=%s' % ','.join(net['countries'])
             own = [s for s in net['subnets'] if s.version == version]
             if own:
@@ -327,7 +363,8 @@ def load_sets(policy, names, geoip_db=None, geoip_max_age_days=None, blocklist=N
         wanted = sorted({c for net in users for c in net['countries']})
         data = _load_database(db_paths, wanted, users, names, errors)
         if not errors:
-            per_country = _country_sets(policy, data, sets)
+            per_country = _country_sets(policy, data, sets, errors)
+        if not errors:
             _country_notes(policy, data, per_country, sets, max_age, names)
     if blocklist or files:
         _blocklist(policy, blocklist, files, names, sets, errors)

@@ -186,6 +186,14 @@ def test_a_bad_database_line_names_variable_file_and_line(tmp_path):
         "a country database has one format throughout" % path]
 
 
+def test_a_database_that_gives_one_address_to_two_countries(tmp_path):
+    path = tmp_path / 'countries.csv'
+    path.write_text('198.51.100.0/24,CN\n198.51.100.128/25,RU\n')
+    assert refusal([SCANNERS, {'name': 'RU', 'countries': ['RU'], 'services': ['sip']}], geoip_db=str(path)) == [
+        'the country database (%s) gives 198.51.100.128/25 to both CN and RU; a country database gives each '
+        'address to one country' % path]
+
+
 # ---------------------------------------------------------------------------- blocklists
 
 def test_a_blocklist_from_the_inventory_and_files(tmp_path):
