@@ -37,6 +37,7 @@ __metaclass__ = type
 import collections
 import functools
 import hashlib
+import heapq
 import ipaddress
 import os
 import re
@@ -310,22 +311,37 @@ class IpSet:
 
     ``hashsize`` (the initial hash size a set is created with; the kernel grows it as the
     set fills) and ``source`` (where the members come from, for --diff) are not compared.
+
+    A set may hold hundreds of thousands of members (a country): they are compared as a
+    set (``members``) and kept in the order given (``entries``, duplicates dropped), which
+    is what the compiler and a hand-written ruleset write. ``ordered`` says whether that
+    order is one to keep: ``ipset save`` prints members in the order of its hash, so
+    ``listed()`` sorts those by address before they are written anywhere.
     """
 
-    __slots__ = ('name', 'type', 'family', 'maxelem', 'entries', 'hashsize', 'source')
+    __slots__ = ('name', 'type', 'family', 'maxelem', 'entries', 'members', 'hashsize', 'source', 'ordered')
 
     def __init__(self, name, set_type='hash:net', family='inet', maxelem=DEFAULT_MAXELEM, entries=(),
-                 hashsize=None, source=None):
+                 hashsize=None, source=None, ordered=True):
         self.name = name
         self.type = set_type
         self.family = family
         self.maxelem = int(maxelem)
-        self.entries = tuple(sorted(set(entries), key=entry_sort_key))
         self.hashsize = hashsize
         self.source = source
+        self.ordered = ordered
+        self.set_entries(entries)
+
+    def set_entries(self, entries):
+        self.entries = tuple(dict.fromkeys(entries))
+        self.members = frozenset(self.entries)
+
+    def listed(self):
+        """The members in a stable order: as given, or sorted when they came from ipset save."""
+        return self.entries if self.ordered else tuple(sorted(self.entries, key=entry_sort_key))
 
     def key(self):
-        return (self.name, self.type, self.family, self.maxelem, self.entries)
+        return (self.name, self.type, self.family, self.maxelem, self.members)
 
     def same_kind(self, other):
         return (self.type, self.family) == (other.type, other.family)
@@ -339,7 +355,8 @@ class IpSet:
         return line + ' maxelem %d' % self.maxelem
 
     def add_lines(self, name=None):
-        return ['add %s %s' % (name or self.name, entry) for entry in self.entries]
+        prefix = 'add %s ' % (name or self.name)
+        return [prefix + entry for entry in self.listed()]
 
     def __eq__(self, other):
         return isinstance(other, IpSet) and self.key() == other.key()
@@ -351,7 +368,7 @@ class IpSet:
         return hash(self.key())
 
     def __repr__(self):
-        return 'IpSet(%r, %r, %r, %r, %r)' % self.key()
+        return 'IpSet(%r, %r, %r, %r, %r)' % (self.name, self.type, self.family, self.maxelem, self.listed())
 
 
 def entry_sort_key(entry):
@@ -377,11 +394,18 @@ def entry_sort_key(entry):
 def parse_ipset_save(text):
     """Parse ``ipset save`` output into {name: IpSet} (every set, owned or not).
 
-    ``create`` options are reduced to type, family and maxelem; members are sorted.
+    ``create`` options are reduced to type, family, maxelem and hashsize; members keep the
+    order ipset prints them in (see IpSet.listed).
     """
     sets = collections.OrderedDict()
     members = {}
     for number, raw in enumerate(text.split('\n'), 1):
+        if raw.startswith('add '):
+            # the common line, "add NAME MEMBER": 100,000 of them for a country
+            name, _sep, member = raw[4:].strip(ASCII_SPACE).partition(' ')
+            if name in members and member:
+                members[name].append(member)
+                continue
         line = raw.strip(ASCII_SPACE)
         if not line or line.startswith('#'):
             continue
@@ -391,7 +415,7 @@ def parse_ipset_save(text):
             family = _option_value(options, 'family')
             maxelem = _option_value(options, 'maxelem') or DEFAULT_MAXELEM
             hashsize = _option_value(options, 'hashsize')
-            sets[parts[1]] = IpSet(parts[1], parts[2], family, int(maxelem),
+            sets[parts[1]] = IpSet(parts[1], parts[2], family, int(maxelem), ordered=False,
                                    hashsize=int(hashsize) if hashsize and hashsize.isdigit() else None)
             members[parts[1]] = []
         elif parts[0] == 'add' and len(parts) >= 3:
@@ -401,7 +425,7 @@ def parse_ipset_save(text):
         else:
             raise ValueError('ipset save output line %d not understood: %r' % (number, raw))
     for name, ipset in sets.items():
-        ipset.entries = tuple(sorted(members[name], key=entry_sort_key))
+        ipset.set_entries(members[name])
     return sets
 
 
@@ -556,6 +580,29 @@ def normalize_entry(entry, family, set_type, path):
     return ' '.join([text] + (['nomatch'] if flags else []))
 
 
+def _members(raw, family, set_type, path):
+    """The normalized members of one set (normalize_entry); a set may have 100,000 of them, so
+    the members already in canonical form take the short way."""
+    members = []
+    flagged = False
+    canonical = set_type == 'hash:net'
+    for index, entry in enumerate(raw):
+        member = _canonical_entry(entry, family) if canonical and isinstance(entry, str) and ' ' not in entry \
+            else None
+        if member is None:
+            member = normalize_entry(entry, family, set_type, '%s.entries[%d]' % (path, index))
+            flagged = flagged or ' ' in member
+        members.append(member)
+    if flagged:
+        seen = {}       # address -> (member, index of its first occurrence)
+        for index, member in enumerate(members):
+            first = seen.setdefault(member.split()[0], (member, index))
+            if first[0] != member:
+                _fail('%s.entries[%d]' % (path, index), 'is listed both with and without nomatch (also at '
+                      '%s.entries[%d])' % (path, first[1]), raw[index])
+    return members
+
+
 def _validate_ipset(item, path):
     if not isinstance(item, dict):
         _fail(path, 'must be a dict with name, family, maxelem and entries', item)
@@ -590,15 +637,7 @@ def _validate_ipset(item, path):
     source = item.get('source')
     if source is not None and (not isinstance(source, str) or any(c in source for c in '\n\r\0')):
         _fail(path + '.source', 'must be one line of text', source)
-    entries = []
-    seen = {}       # address -> (member, path of its first occurrence)
-    for index, entry in enumerate(_as_list(item.get('entries'), path + '.entries')):
-        entry_path = '%s.entries[%d]' % (path, index)
-        member = normalize_entry(entry, family, set_type, entry_path)
-        first = seen.setdefault(member.split()[0], (member, entry_path))
-        if first[0] != member:
-            _fail(entry_path, 'is listed both with and without nomatch (also at %s)' % first[1], entry)
-        entries.append(member)
+    entries = _members(_as_list(item.get('entries'), path + '.entries'), family, set_type, path)
     result = IpSet(name, set_type, family, maxelem, entries, hashsize=hashsize, source=source)
     if len(result.entries) > maxelem:
         _fail(path + '.maxelem', 'is smaller than the %d entries' % len(result.entries), maxelem)
@@ -957,8 +996,9 @@ def compute_plan(tables, sets, desired):
         label = desired.ipset_origins.get(ipset.name, 'ipset %s' % ipset.name)
         lines.append(ipset.create_line(name))
         origins.append('%s (create %s)' % (label, name or ipset.name))
-        for line, entry in zip(ipset.add_lines(name), ipset.entries):
-            lines.append(line)
+        prefix = 'add %s ' % (name or ipset.name)
+        for entry in ipset.listed():
+            lines.append(prefix + entry)
             origins.append('%s entry %r' % (label, entry))
 
     for name, want in desired.ipsets.items():
@@ -1030,13 +1070,12 @@ def _render_ipset(ipset, other, side):
     """One set for --diff: identical on both sides when nothing in it changes."""
     create = ipset.create_line(hashsize=False)     # the kernel grows the hash: not compared
     count = len(ipset.entries)
-    if other is not None and other.entries == ipset.entries:
+    if other is not None and other.members == ipset.members:
         return ['%s  # %d members' % (create, count)]
     lacking = ipset.entries
     if other is not None:
-        theirs = frozenset(other.entries)
-        lacking = [entry for entry in ipset.entries if entry not in theirs]
-    shown = lacking[:DIFF_MEMBERS]
+        lacking = [entry for entry in ipset.entries if entry not in other.members]
+    shown = lacking[:DIFF_MEMBERS] if ipset.ordered else heapq.nsmallest(DIFF_MEMBERS, lacking, key=entry_sort_key)
     lines = ['%s  # %d members%s' % (create, count, ', %d %s' % (len(lacking), side) if side else '')]
     lines.extend('add %s %s' % (ipset.name, entry) for entry in shown)
     if len(shown) < len(lacking):

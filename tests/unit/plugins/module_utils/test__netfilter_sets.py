@@ -63,7 +63,9 @@ def test_parse_ipset_save_keeps_the_hashsize_and_is_linear():
     sets = nf.parse_ipset_save('\n'.join(lines) + '\n')
     ipset = sets['pbxfw-blocklist4']
     assert (ipset.hashsize, ipset.maxelem, len(ipset.entries)) == (16384, 65536, count)
-    assert ipset.entries[:2] == ('10.0.0.0/24', '10.0.1.0/24')       # sorted by address
+    assert ipset.entries[:2] == ('10.195.79.0/24', '10.195.78.0/24')  # as ipset printed them
+    assert ipset.listed()[:2] == ('10.0.0.0/24', '10.0.1.0/24')        # sorted by address
+    assert ipset == nf.IpSet('pbxfw-blocklist4', entries=reversed(ipset.entries))
     assert ipset.create_line() == 'create pbxfw-blocklist4 hash:net family inet hashsize 16384 maxelem 65536'
     assert ipset.create_line(hashsize=False) == 'create pbxfw-blocklist4 hash:net family inet maxelem 65536'
 
