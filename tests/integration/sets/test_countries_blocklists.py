@@ -201,11 +201,12 @@ def test_a_refresh_under_traffic_drops_no_allowed_probe(world, ansible, tmp_path
 
 
 class UdpFlow(object):
-    """One UDP socket in a client namespace that sends a datagram on request and says whether
-    the listener's echo came back: one flow (one conntrack entry) for its whole life."""
+    """One UDP socket in namespace ``name`` that sends a datagram to ``target``:``port`` on request
+    and says whether the echo came back: one flow (one conntrack entry) for its whole life."""
 
     SCRIPT = ('import socket,sys\n'
-              's=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(1.0); s.connect((sys.argv[1],5060))\n'
+              's=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(1.0)\n'
+              's.connect((sys.argv[1],int(sys.argv[2])))\n'
               'for line in sys.stdin:\n'
               '    s.send(b"OPTIONS sip:x SIP/2.0\\r\\n\\r\\n")\n'
               '    try:\n'
@@ -213,8 +214,8 @@ class UdpFlow(object):
               '    except OSError:\n'
               '        print("none", flush=True)\n')
 
-    def __init__(self, world, name):
-        self.proc = subprocess.Popen(world.lab.argv(name, sys.executable, '-c', self.SCRIPT, geo_lab.PBX4),
+    def __init__(self, world, name, target=geo_lab.PBX4, port=5060):
+        self.proc = subprocess.Popen(world.lab.argv(name, sys.executable, '-c', self.SCRIPT, target, str(port)),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def send(self):
@@ -227,17 +228,30 @@ class UdpFlow(object):
         self.proc.wait(10)
 
 
-def test_a_newly_listed_source_loses_its_flow_at_once(world, ansible):
+def test_a_newly_listed_source_loses_its_flows_at_once(world, ansible):
+    """Two flows of the Japanese client: one it opened to the PBX (the module ends such flows
+    after an apply) and one the PBX opened to it (as Asterisk does when it qualifies a peer:
+    the client's answers are ESTABLISHED packets, and no flow of the PBX's own is ended).
+    Both stop with the refresh that lists the client: the blocklist drops every packet."""
     apply(ansible, world, world.ruleset())
-    flow = UdpFlow(world, 'other')
+    echo = subprocess.Popen(world.lab.argv('other', sys.executable, geo_lab.LISTENER),
+                            env=dict(os.environ, LAB_TCP_PORTS='', LAB_UDP_PORTS='6000'),
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    echo.stdout.readline()          # listening
+    inbound = UdpFlow(world, 'other')
+    outbound = UdpFlow(world, 'pbx', world.address['other'][0], 6000)
     try:
-        assert [flow.send(), flow.send()] == ['echo', 'echo']
+        assert [inbound.send(), outbound.send(), inbound.send(), outbound.send()] == ['echo'] * 4
         world.write_feed(world.blocklist + [str(world.blocks['other'][0])])
         result = apply(ansible, world, world.ruleset(), sets_only=True)
         assert result['changed'] is True
-        assert [flow.send(), flow.send()] == ['none', 'none']          # the same socket, the same flow
+        # the same sockets, the same flows
+        assert [inbound.send(), outbound.send(), inbound.send(), outbound.send()] == ['none'] * 4
     finally:
-        flow.close()
+        inbound.close()
+        outbound.close()
+        echo.terminate()
+        echo.wait(10)
         world.write_feed(world.blocklist)
         remove(ansible, world, 'nft')
 
