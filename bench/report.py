@@ -117,6 +117,9 @@ def summary_rows(r):
                                                                  row['rules_ipv4'], row['rules_ipv6']),
                              '', '', '≤ %g s, ≤ 300 MiB%s' % (limit, ', ≤ 64 rules' if row['networks'] == 10000 else ''),
                              _yes(ok)])
+    sets = r.get('sets')
+    if sets:
+        rows += sets_summary_rows(sets)
     rel = r.get('reload')
     if rel:
         c, m = rel['collection'], rel['mikopbx']
@@ -126,6 +129,25 @@ def summary_rows(r):
                      % (m['allowed_dropped'], m['blocked_accepted']), '',
                      '0 and 0', _yes(c['allowed_dropped'] == 0 and c['blocked_accepted'] == 0)])
     return rows
+
+
+def sets_summary_rows(sets):
+    """Summary rows of part 7 (bench/sets_scale.py): compile, apply vs the floor, no-op."""
+    import sets_scale
+    c, a, role = sets['compile'], sets['apply'], sets['role']
+    goals = sets_scale.GOALS
+    return [
+        ['Compile 10 countries + 50,000-entry blocklist', '%s warm (%s cold)' % (_s(c['warm_median']),
+                                                                              _s(c['cold']['seconds'])),
+         '', '', '≤ %g s' % goals['compile'], _yes(c['warm_median'] <= goals['compile'])],
+        ['Apply them to one host vs the floor', _s(a['apply']),
+         'ansible -m ping %s + ipset and iptables restores over ssh %s' % (_s(a['ping']), _s(a['restore'])),
+         '+%s' % _s(a['over_floor']), '≤ +%g s' % goals['over_floor'], _yes(a['over_floor'] <= goals['over_floor'])],
+        ['No-op rerun with them (role)', 'changed=%d, %d module runs' % (role['with']['changed'],
+                                                                        role['with']['module_runs']),
+         'without: %d module runs' % role['without']['module_runs'], '', 'changed=0, same runs',
+         _yes(not role['with']['changed'] and role['with']['module_runs'] == role['without']['module_runs'])],
+    ]
 
 
 def render_summary(r):
@@ -267,6 +289,9 @@ def render_text(r):
     if r.get('sip'):
         import sip_guards
         parts += ['', 'SIP guards (part 6)', sip_guards.render(r['sip'])]
+    if r.get('sets'):
+        import sets_scale
+        parts += ['', 'Countries and blocklists (part 7)', sets_scale.table(r['sets'])]
     return '\n'.join(parts)
 
 
@@ -586,6 +611,7 @@ def render_doc(r):
               ', '.join('%d %s' % (v, k.upper()) for k, v in sorted(rel['responder']['answered'].items())),
               ', '.join('%s %d' % (k, v) for k, v in sorted(rel['responder']['udp_errors'].items()))), '']
     out += render_sip_section(r['sip']) if r.get('sip') else []
+    out += render_sets_section(r['sets']) if r.get('sets') else []
     out += ['## Reproduce', '', '```console', 'make bench                                  # everything, '
             'rewrites this page', '.venv/bin/python bench/run.py --parts apply   # one part, print only '
             '(with --no-write)', '.venv/bin/python bench/run.py --parts sip     # rewrites only the SIP '
@@ -595,9 +621,15 @@ def render_doc(r):
     return '\n'.join(out)
 
 
+def render_sets_section(sets):
+    import sets_scale
+    return ['## 7. Countries and blocklists', '', sets_scale.__doc__.split('\n\n', 1)[1].strip(), '',
+            sets_scale.table(sets), '']
+
+
 def write_docs(r, md=DOC, png=PNG):
     """The page and the chart (the page needs every part; a partial run gets the tables only)."""
-    parts = ('apply', 'noop', 'compile', 'fleet', 'reload', 'sip')
+    parts = ('apply', 'noop', 'compile', 'fleet', 'reload', 'sip', 'sets')
     text = render_doc(r) if all(r.get(p) for p in parts) else '# Benchmarks (partial run)\n\n' + render_text(r) + '\n'
     with open(md, 'w') as handle:
         handle.write(text)

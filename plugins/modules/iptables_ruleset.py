@@ -125,10 +125,10 @@ options:
   sets_only:
     description:
       - Change only the members of the owned ipsets the host already has under the names O(ruleset)
-        gives (swapped in place, atomically), and nothing else: the owned rules, jumps and other sets
+        gives (swapped in place, atomically), and nothing else. The owned rules, jumps and other sets
         stay as they are on the host, also when O(ruleset) differs there (a warning says so). A set
         the host does not have yet is not created (a warning names it).
-      - For refreshing blocklists and countries from a schedule (the role's C(pbx_firewall_sets) tag):
+      - For refreshing blocklists and countries from a schedule (the role's C(pbx_firewall_sets) tag);
         their sets keep their names when their members change.
       - The lockout check judges the rules on the host with the new members; the rollback and the
         boot files work as for a full apply.
@@ -148,7 +148,7 @@ options:
         container connection) there is nothing to check.
       - When the deciding rule matches the controller's address in an ipset (the blocklist, a blocked
         country), the message names the set's member that holds it and where the members come from.
-        The controller's own connection is not exempt from the blocklist by itself: put its address
+        The controller's own connection is not exempt from the blocklist by itself; put its address
         in a C(never_block) network.
       - V(false) turns the check off; the rollback (O(rollback_timeout)) still protects the host.
     type: bool
