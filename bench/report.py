@@ -137,14 +137,14 @@ def sets_summary_rows(sets):
     c, a, role = sets['compile'], sets['apply'], sets['role']
     goals = sets_scale.GOALS
     return [
-        ['Compile 10 countries + 50,000-entry blocklist', '%s warm (%s cold)' % (_s(c['warm_median']),
-                                                                              _s(c['cold']['seconds'])),
+        ['Compile 10 countries + 50,000-entry blocklist',
+         '%s warm (%s cold)' % (_s(c['warm_median']), _s(c['cold']['seconds'])),
          '', '', '≤ %g s' % goals['compile'], _yes(c['warm_median'] <= goals['compile'])],
         ['Apply them to one host vs the floor', _s(a['apply']),
          'ansible -m ping %s + ipset and iptables restores over ssh %s' % (_s(a['ping']), _s(a['restore'])),
          '+%s' % _s(a['over_floor']), '≤ +%g s' % goals['over_floor'], _yes(a['over_floor'] <= goals['over_floor'])],
-        ['No-op rerun with them (role)', 'changed=%d, %d module runs' % (role['with']['changed'],
-                                                                        role['with']['module_runs']),
+        ['No-op rerun with them (role)',
+         'changed=%d, %d module runs' % (role['with']['changed'], role['with']['module_runs']),
          'without: %d module runs' % role['without']['module_runs'], '', 'changed=0, same runs',
          _yes(not role['with']['changed'] and role['with']['module_runs'] == role['without']['module_runs'])],
     ]

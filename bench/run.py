@@ -141,8 +141,8 @@ def main():
         if 'sets' in parts:
             import sets_scale
             lab.say('countries and blocklists (tor-geoipdb, a 50,000-entry feed)...')
-            results['sets'] = guarded('sets', lambda: sets_scale.run(log_dir=log_dir,
-                                                                      repeats=1 if args.quick else 3), host1_lab)
+            repeats = 1 if args.quick else 3
+            results['sets'] = guarded('sets', lambda: sets_scale.run(log_dir=log_dir, repeats=repeats), host1_lab)
         if set(parts) & {'apply', 'noop', 'reload', 'sets'}:
             the_lab.remove([lab.HOST1, lab.CLIENT])
         if 'fleet' in parts:

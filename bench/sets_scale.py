@@ -150,8 +150,8 @@ def measure_compile(cache_root):
                best['peak_mib'], best['sets']))
     counts = prefix_counts()
     for country, per in sorted(counts.items()):
-        lab.say('prefixes %s: IPv4 %d -> %d, IPv6 %d -> %d' % (country, per[4]['before'], per[4]['after'],
-                                                                per[6]['before'], per[6]['after']))
+        lab.say('prefixes %s: IPv4 %d -> %d, IPv6 %d -> %d'
+                % (country, per[4]['before'], per[4]['after'], per[6]['before'], per[6]['after']))
     return {'feed': feed, 'cache': cache, 'cold': cold, 'warm': warm,
             'warm_median': statistics.median(r['seconds'] for r in warm), 'prefixes': counts}
 
@@ -348,8 +348,8 @@ def table(s):
     best = min(c['warm'], key=lambda x: x['seconds'])
     lines = [
         '| measure | value | goal | met |', '| --- | ---: | --- | --- |',
-        '| compile, cold cache (parse the database) | %.2f s, peak %.0f MiB | - | - |' % (c['cold']['seconds'],
-                                                                                       c['cold']['peak_mib']),
+        '| compile, cold cache (parse the database) | %.2f s, peak %.0f MiB | - | - |'
+        % (c['cold']['seconds'], c['cold']['peak_mib']),
         '| compile, warm cache (median of 3) | %.2f s, peak %.0f MiB | ≤ %.0f s | %s |'
         % (c['warm_median'], best['peak_mib'], GOALS['compile'], 'yes' if c['warm_median'] <= GOALS['compile'] else 'NO'),
         '| set members (IPv4 / IPv6): countries, blocklist | %s | | |'
@@ -366,11 +366,10 @@ def table(s):
         '| refresh after 1,000 feed entries changed (sets_only) | %.2f s | | %s |'
         % (a['refresh'], 'yes' if a['refresh_changed'] else 'NO (nothing changed)'),
         '| role no-op rerun without / with countries and blocklist | %d / %d module runs, %s / %s | same runs, '
-        'changed=0 | %s |' % (r['without']['module_runs'], r['with']['module_runs'],
-                               'changed' if r['without']['changed'] else 'changed=0',
-                               'changed' if r['with']['changed'] else 'changed=0',
-                               'yes' if r['with']['module_runs'] == r['without']['module_runs']
-                               and not r['with']['changed'] else 'NO'),
+        'changed=0 | %s |' % (
+            r['without']['module_runs'], r['with']['module_runs'],
+            'changed' if r['without']['changed'] else 'changed=0', 'changed' if r['with']['changed'] else 'changed=0',
+            'yes' if r['with']['module_runs'] == r['without']['module_runs'] and not r['with']['changed'] else 'NO'),
     ]
     prefix_lines = ['| country | IPv4 lines | IPv4 prefixes before merging | after | IPv6 lines | IPv6 prefixes '
                     'before | after |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |']

@@ -240,8 +240,8 @@ def _country_notes(policy, files, per_country, sets, max_age, names):
     sets.notes.append('country database: %s' % sets.geoip_source)
     for item in sets.countries:
         counts = ' and '.join('%d IPv%d' % (len(item.prefixes[v]['accept']), v) for v in sorted(item.prefixes))
-        sets.notes.append('%s (%s): %s prefixes' % (item.net['label'], ','.join(item.net['countries']),
-                                                     counts or 'no'))
+        sets.notes.append('%s (%s): %s prefixes'
+                          % (item.net['label'], ','.join(item.net['countries']), counts or 'no'))
     if max_age and age > max_age:
         sets.warnings.append('the country database is from %s, %d days old (%s: %d): %s; files: %s'
                              % (oldest.isoformat(), age, names['geoip_max_age_days'], max_age,

@@ -324,9 +324,9 @@ def country_conflicts(networks, errors):
                     for svc in sorted(set(allow['services']) & set(block['block'])):
                         errors.append('%s: country %s is given both "allow %s" (%s) and "block %s" (%s) '
                                       'for IPv%d; two country networks that cover one country must '
-                                      'agree on each service' % (other['label'], shared[0], svc,
-                                                                  allow['label'], svc, block['label'],
-                                                                  version))
+                                      'agree on each service'
+                                      % (other['label'], shared[0], svc, allow['label'], svc, block['label'],
+                                         version))
                 break       # one message per pair of networks
 
 

@@ -38,9 +38,9 @@ def test_the_sets_tag_refreshes_members_only_in_one_module_run(netns, playbook, 
     play = [{'hosts': 'all', 'gather_facts': False, 'module_defaults': role_paths.module_defaults(),
              'roles': [sup.ROLE]}]
 
-    def host(networks=NETWORKS, counted=False):
+    def host(networks=None, counted=False):
         extra = {'ansible_python_interpreter': str(wrapper)} if counted else {}
-        return {'pbx': sup.local_host(pbx_firewall_networks=networks, pbx_firewall_geoip_db=database,
+        return {'pbx': sup.local_host(pbx_firewall_networks=networks or NETWORKS, pbx_firewall_geoip_db=database,
                                       pbx_firewall_blocklist_files=[feed], pbx_firewall_geoip_max_age_days=0,
                                       **dict(role_paths.role_vars(), **extra))}
 

@@ -129,7 +129,9 @@ class GeoLab(object):
             run(client + ['ip', 'route', 'add', PBX4, 'dev', inner])
             run(client + ['ip', '-6', 'route', 'add', PBX6, 'dev', inner])
         log = open(os.path.join(self.tmp, 'listener.log'), 'w')
-        env = dict(os.environ, LAB_TCP_PORTS='22,80,443,5060,5061', LAB_UDP_PORTS='5060,4569')
+        # every port of the built-in services (verify probes them all), and ssh
+        env = dict(os.environ, LAB_TCP_PORTS='22,80,443,4222,5038,5060,5061,8088,8089,8222',
+                   LAB_UDP_PORTS='4569,5060,10000,10100,10200')
         self.listener = subprocess.Popen(self.argv('pbx', sys.executable, LISTENER), stdout=log, stderr=log, env=env)
         log.close()
         return self

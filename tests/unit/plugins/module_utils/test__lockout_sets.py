@@ -9,7 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
-from ansible_collections.pbxops.firewall.tests.unit.plugins.module_utils.test__lockout import ssh  # noqa: F401
+from ansible_collections.pbxops.firewall.tests.unit.plugins.module_utils.test__lockout import ssh  # noqa: F401 pylint: disable=unused-import
 
 ADMINS = {'name': 'Admins', 'subnet': '10.213.0.0/16', 'services': ['ssh']}
 SSH = ('a new tcp packet from the controller 10.213.7.1 (its SSH connection as this host sees it) to port 22 '

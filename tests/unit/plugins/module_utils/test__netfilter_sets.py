@@ -89,8 +89,8 @@ def test_ipset_options_refused(item, message):
 
 
 def test_hashsize_and_source_are_not_compared():
-    desired = nf.validate_ruleset({'ipv4': [RULE], 'ipsets': [blocklist(['203.0.113.0/24'], hashsize=1024,
-                                                                         source='blocklist: feed')]})
+    live_set = blocklist(['203.0.113.0/24'], hashsize=1024, source='blocklist: feed')
+    desired = nf.validate_ruleset({'ipv4': [RULE], 'ipsets': [live_set]})
     live = nf.parse_ipset_save('create pbxfw-blocklist4 hash:net family inet hashsize 4096 maxelem 65536\n'
                                'add pbxfw-blocklist4 203.0.113.0/24\n')
     plan = nf.compute_plan({'ipv4': table(['-A INPUT -j PBX-FIREWALL', RULE])}, live, desired)

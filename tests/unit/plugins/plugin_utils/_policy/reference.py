@@ -168,8 +168,8 @@ def in_countries(network, country_db, address):
     countries = [c.upper() for c in network.get('countries') or []]
     if not _in_any(address, [cidr for country in countries for cidr in country_db.get(country, ())]):
         return False
-    return not network.get('subnet') or any(s.version == address.version and address in s
-                                             for s in subnets_of(network))
+    return not network.get('subnet') or any(
+        s.version == address.version and address in s for s in subnets_of(network))
 
 
 def verdict(networks, source, proto, port=None, ports=None, custom_services=None, trunks=None,
