@@ -61,7 +61,6 @@ from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import 
     IPSET_PREFIX,
     MAIN_CHAIN,
 )
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import prefixes
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import (
     ACCEPT,
     DROP,
@@ -430,7 +429,7 @@ def _blocklist_rules(policy, version, hook, ipsets):
     blocked = policy.sets.blocklist if policy.sets is not None else None
     if blocked is None or version not in blocked:
         return []
-    ipset = _large_ipset(blocklist_set_name(version), version, prefixes.entries(version, blocked[version]),
+    ipset = _large_ipset(blocklist_set_name(version), version, blocked[version],
                          'blocklist: %s' % policy.sets.blocklist_source)
     ipsets.append(ipset)
     # loopback (the host talking to itself, from any of its addresses) is never blocklisted
@@ -443,14 +442,14 @@ def _country_rules(policy, version, hook, ipsets):
     """The rules of the country networks: after every subnet narrower than /0."""
     rules = []
     for item in policy.sets.countries if policy.sets is not None else ():
-        if version not in item.prefixes:
+        if version not in item.members:
             continue
         net = item.net
         for verdict, field, kind in ((ACCEPT, 'services', 'accept'), (DROP, 'block', 'drop')):
             if not net[field]:
                 continue
             ipset = _large_ipset(country_set_name(version, item.definition[version][kind]), version,
-                                 prefixes.entries(version, item.prefixes[version][kind]),
+                                 item.members[version][kind],
                                  'countries %s from %s' % (','.join(net['countries']), policy.sets.geoip_source))
             ipsets.append(ipset)
             services = sorted(net[field])

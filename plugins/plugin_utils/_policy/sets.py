@@ -63,14 +63,14 @@ def _ranges(subnets, version):
 class CountrySet(object):
     """The addresses one country network covers, per family and verdict.
 
-    ``prefixes[version]['accept']`` and ``['drop']``: prefix lists (drop = accept without
-    the exempt subnets); ``definition[version][verdict]``: the text that names the set
-    (the same definition gives the same set).
+    ``members[version]['accept']`` and ``['drop']``: the set members as ``ipset save``
+    prints them (drop = accept without the exempt subnets); ``definition[version][verdict]``:
+    the text that names the set (the same definition gives the same set).
     """
 
     def __init__(self, net):
         self.net = net
-        self.prefixes = {}
+        self.members = {}
         self.definition = {}
 
 
@@ -79,7 +79,7 @@ class Sets(object):
 
     def __init__(self):
         self.countries = []         # CountrySet per country network, by network name
-        self.blocklist = None       # {4: prefix list, 6: prefix list} when a blocklist is configured
+        self.blocklist = None       # {4: members, 6: members} when a blocklist is configured
         self.geoip_source = None    # 'path (date), path (date)': for the ipsets' source and --diff
         self.blocklist_source = None
         self.warnings = []
@@ -218,11 +218,11 @@ def _country_sets(policy, files, sets, errors):
                 definition += ';subnets=%s' % ','.join(s.cidr() for s in sorted(own))
             cut = [s for _label, s in exempt if s.version == version
                    and prefixes.overlapping(covered, s.value, s.last)]
-            drop = prefixes.subtract(covered, _ranges(cut, version)) if cut else covered
-            accept_prefixes = prefixes.to_prefixes(covered, width)
-            item.prefixes[version] = {
-                'accept': accept_prefixes,
-                'drop': prefixes.to_prefixes(drop, width) if cut else accept_prefixes,
+            accept = prefixes.entries(version, prefixes.to_prefixes(covered, width))
+            drop = prefixes.subtract(covered, _ranges(cut, version)) if cut else None
+            item.members[version] = {
+                'accept': accept,
+                'drop': prefixes.entries(version, prefixes.to_prefixes(drop, width)) if cut else accept,
             }
             item.definition[version] = {
                 'accept': definition,
@@ -239,7 +239,7 @@ def _country_notes(policy, files, per_country, sets, max_age, names):
     age = (today() - oldest).days
     sets.notes.append('country database: %s' % sets.geoip_source)
     for item in sets.countries:
-        counts = ' and '.join('%d IPv%d' % (len(item.prefixes[v]['accept']), v) for v in sorted(item.prefixes))
+        counts = ' and '.join('%d IPv%d' % (len(item.members[v]['accept']), v) for v in sorted(item.members))
         sets.notes.append('%s (%s): %s prefixes'
                           % (item.net['label'], ','.join(item.net['countries']), counts or 'no'))
     if max_age and age > max_age:
@@ -252,7 +252,7 @@ def _country_notes(policy, files, per_country, sets, max_age, names):
             sets.warnings.append('country %s (%s) has no address in the country database (%s): the '
                                  'networks naming it match no source there'
                                  % (country, ISO_3166_ALPHA2[country], sets.geoip_source))
-    if policy.ipv6 and 6 not in families and any(6 in item.prefixes for item in sets.countries):
+    if policy.ipv6 and 6 not in families and any(6 in item.members for item in sets.countries):
         sets.warnings.append('the country database (%s) has no IPv6 addresses: country networks match '
                              'no IPv6 source; add an IPv6 file to %s (tor-geoipdb: /usr/share/tor/geoip6)'
                              % (sets.geoip_source, names['geoip_db']))
@@ -292,6 +292,10 @@ def _blocklist_entries(blocklist, files, names, errors):
     return entries, counts
 
 
+def _entries(count):
+    return '1 entry' if count == 1 else '%d entries' % count
+
+
 def _blocklist(policy, blocklist, files, names, sets, errors):
     entries, counts = _blocklist_entries(blocklist, files, names, errors)
     merged = dict((v, prefixes.merge((s.value, s.last) for s, _o in entries if s.version == v)) for v in (4, 6))
@@ -307,9 +311,9 @@ def _blocklist(policy, blocklist, files, names, sets, errors):
     for version in (4, 6) if policy.ipv6 else (4,):
         cut = [s for _label, s in exempt if s.version == version]
         kept = prefixes.subtract(merged[version], _ranges(cut, version)) if cut else merged[version]
-        sets.blocklist[version] = prefixes.to_prefixes(kept, prefixes.WIDTH[version])
-    sources = ['%s (%d entries)' % (names['blocklist'], len(blocklist or []))] if blocklist else []
-    sources += ['%s (%d entries)' % (label, count) for label, count in counts]
+        sets.blocklist[version] = prefixes.entries(version, prefixes.to_prefixes(kept, prefixes.WIDTH[version]))
+    sources = ['%s (%s)' % (names['blocklist'], _entries(len(blocklist)))] if blocklist else []
+    sources += ['%s (%s)' % (label, _entries(count)) for label, count in counts]
     sets.blocklist_source = ', '.join(sources)
     sets.notes.append('blocklist: %s prefixes from %s'
                       % (' and '.join('%d IPv%d' % (len(p), v) for v, p in sorted(sets.blocklist.items())),
