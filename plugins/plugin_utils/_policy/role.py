@@ -74,17 +74,23 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
     """
     errors = []
     policy = None
+    try:
+        enabled, enabled_error = parse_bool(enabled), None
+    except ValueError as exc:
+        enabled_error = 'pbx_firewall_enabled: must be true or false, got %r; %s' % (enabled, exc)
     was_enabled = gc.isenabled()
     gc.disable()        # see chains.firewall_ruleset: compiling a large fleet allocates millions of objects
     try:
         try:
+            # removing (enabled false) needs neither the country database nor the feeds
             policy = load_policy(networks, ports=ports, custom_services=custom_services, trunks=trunks,
                                  sip_rate_limit=sip_rate_limit, sip_scanner_agents=sip_scanner_agents,
                                  custom_rules=custom_rules, ipset_threshold=ipset_threshold, ipv6=ipv6,
                                  docker=docker, resolver=resolver, names=ROLE_NAMES,
                                  sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix,
                                  geoip_db=geoip_db, geoip_max_age_days=geoip_max_age_days,
-                                 blocklist=blocklist, blocklist_files=blocklist_files)
+                                 blocklist=blocklist, blocklist_files=blocklist_files,
+                                 read_sets=enabled is not False)
         except PolicyError as exc:
             errors.extend(exc.errors)
         try:
@@ -93,10 +99,8 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
         except PolicyError as exc:
             errors.extend(exc.errors)
         jails = _docker_jails(docker_jails or [], errors)
-        try:
-            enabled = parse_bool(enabled)
-        except ValueError as exc:
-            errors.append('pbx_firewall_enabled: must be true or false, got %r; %s' % (enabled, exc))
+        if enabled_error:
+            errors.append(enabled_error)
         if errors:
             raise PolicyError(errors)
         warnings = []

@@ -63,7 +63,7 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.scalars im
     text_problem,
     type_name,
 )
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.sets import load_sets
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.sets import Sets, load_sets
 
 NETWORK_KEYS = ('name', 'subnet', 'countries', 'services', 'block', 'local_network', 'never_block',
                 'description', 'tags')
@@ -638,14 +638,16 @@ def _validate_scanner_agents(agents, errors, base):
 def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                 sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
                 ipv6=True, docker=False, resolver=None, names=None, sip_rate_limit_ipv6_prefix=64,
-                geoip_db=None, geoip_max_age_days=None, blocklist=None, blocklist_files=None):
+                geoip_db=None, geoip_max_age_days=None, blocklist=None, blocklist_files=None,
+                read_sets=True):
     """Validate and normalize the whole inventory. Raises PolicyError listing every problem.
 
     ``sip_scanner_agents`` None means DEFAULT_SIP_SCANNER_AGENTS (an empty list: none).
     ``names`` maps an input (networks, ports, ...) to the name error messages use for
     it; the default is the role's variables (model.ROLE_NAMES). ``geoip_db`` None is
     Debian's tor-geoipdb files; the country database is read only when a network gives
-    ``countries`` (sets.py).
+    ``countries`` (sets.py). ``read_sets`` False reads neither the database nor the
+    blocklist (a removal does not need them): the policy has no blocklist or country set.
     """
     require_netaddr()
     names = message_names(names)
@@ -687,6 +689,9 @@ def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
     policy.docker = _flag(docker, names['docker'], errors) is True
     if errors:
         raise PolicyError(errors)
+    if not read_sets:
+        policy.sets = Sets()
+        return policy
     policy.sets, problems = load_sets(policy, names, geoip_db=geoip_db, geoip_max_age_days=geoip_max_age_days,
                                       blocklist=blocklist, blocklist_files=blocklist_files)
     if problems:

@@ -161,6 +161,12 @@ def test_no_database(tmp_path):
         "pbx_firewall_networks[0] ('Scanners'): " + PACKAGE]
 
 
+def test_removing_reads_neither_the_database_nor_the_feeds(tmp_path):
+    result = role_policy([SCANNERS], geoip_db=[str(tmp_path / 'gone')], blocklist_files=[str(tmp_path / 'gone')],
+                         enabled=False)
+    assert result['ruleset']['ipsets'] == [] and result['notes'] == []
+
+
 def test_no_database_is_fine_without_countries(tmp_path):
     assert load_policy([INTERNET], geoip_db=[str(tmp_path / 'geoip')]).sets.countries == []
 
