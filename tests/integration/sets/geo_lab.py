@@ -127,7 +127,10 @@ class GeoLab(object):
                 run(pbx + ['ip', 'route', 'add', address, 'dev', outer])
             run(client + ['ip', 'link', 'set', inner, 'up'])
             run(client + ['ip', 'route', 'add', PBX4, 'dev', inner])
-            run(client + ['ip', '-6', 'route', 'add', PBX6, 'dev', inner])
+            if any(':' in address for address in self.clients[name]):
+                # a client without an IPv6 address has no IPv6 route (its link-local address
+                # would otherwise be its source, and the PBX could not tell its links apart)
+                run(client + ['ip', '-6', 'route', 'add', PBX6, 'dev', inner])
         log = open(os.path.join(self.tmp, 'listener.log'), 'w')
         # every port of the built-in services (verify probes them all), and ssh
         env = dict(os.environ, LAB_TCP_PORTS='22,80,443,4222,5038,5060,5061,8088,8089,8222',
