@@ -71,6 +71,12 @@ def write_feed(path, size=FEED_SIZE, seed=22, changed=0):
     return path
 
 
+def _members(spec):
+    """An ipset's members (the compiler writes a large set's as one string, a member per line)."""
+    entries = spec['entries']
+    return [e for e in entries.split('\n') if e] if isinstance(entries, str) else entries
+
+
 # ------------------------------------------------------------------------------------ compile
 
 def child(feed, cache):
@@ -85,7 +91,7 @@ def child(feed, cache):
     print(json.dumps({'seconds': time.perf_counter() - start, 'cpu': time.process_time() - cpu,
                       'peak_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
                       'rules_ipv4': len(ruleset['ipv4']), 'rules_ipv6': len(ruleset['ipv6']),
-                      'sets': dict((s['name'], len(s['entries'])) for s in ruleset['ipsets'])}))
+                      'sets': dict((s['name'], len(_members(s))) for s in ruleset['ipsets'])}))
 
 
 def _compile(feed, cache):
@@ -192,7 +198,7 @@ def _restore_texts(ruleset):
     for spec in ruleset['ipsets']:
         ipsets.append('create %s hash:net family %s hashsize %d maxelem %d'
                       % (spec['name'], spec['family'], spec.get('hashsize', 1024), spec['maxelem']))
-        ipsets += ['add %s %s' % (spec['name'], entry) for entry in spec['entries']]
+        ipsets += ['add %s %s' % (spec['name'], entry) for entry in _members(spec)]
     chains = {}
     for family in ('ipv4', 'ipv6'):
         names = sorted({line.split()[1] for line in ruleset[family]})
@@ -288,7 +294,7 @@ def run_apply(compiled, repeats=3, log_dir=None):
         'restore': restore, 'floor': floor, 'over_floor': statistics.median(applies) - floor,
         'same_rules': state == state_floor, 'module_peak_mib': max(rss) / 1024.0 if rss else None,
         'noop': noop, 'noop_changed': noop_changed, 'refresh': refresh, 'refresh_changed': refresh_changed,
-        'ipset_memory': memory, 'members': dict((s['name'], len(s['entries'])) for s in ruleset['ipsets']),
+        'ipset_memory': memory, 'members': dict((s['name'], len(_members(s))) for s in ruleset['ipsets']),
         'rules_ipv4': len(ruleset['ipv4']), 'rules_ipv6': len(ruleset['ipv6']),
     }
     lab.say('sets apply: %s s (median %.2f, %.2f over the floor), module peak RSS %s MiB, no-op %.2f s '

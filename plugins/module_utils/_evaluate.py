@@ -49,6 +49,7 @@ from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import 
     CHAIN_PREFIX,
     FAMILIES,
     MAIN_CHAIN,
+    entry_list,
     split_rule,
     unquote,
 )
@@ -162,7 +163,7 @@ class IpSet(object):
         if family not in ('inet', 'inet6'):
             raise ValueError('ipset %s: family must be inet or inet6, got %r' % (self.name, family))
         self.version = 4 if family == 'inet' else 6
-        self.entries = spec.get('entries') or []
+        self.entries = entry_list(spec.get('entries'))
         self.source = spec.get('source')        # where the members come from (the compiler says)
         self._index = None
 

@@ -62,8 +62,10 @@ options:
         chain in that family.
       - C(ipsets) is a list of sets with C(name) (C(pbxfw-) prefix, at most 31 characters),
         C(family) (C(inet) or C(inet6)), C(maxelem), C(entries) (members as C(ipset save)
-        prints them, exceptions with C( nomatch)) and optionally C(type) (C(hash:net), the
-        default, or C(hash:ip)).
+        prints them, exceptions with C( nomatch); a list, or one string with a member per line)
+        and optionally C(type) (C(hash:net), the default, or C(hash:ip)), C(hashsize) (the
+        initial hash size, a power of two) and C(source) (where the members come from, shown by
+        C(--diff)).
       - "C(jumps) is a list of dicts with C(chain) and C(target); it defaults to
         C([{chain: INPUT, target: PBX-FIREWALL}])."
       - Required when O(state=present).

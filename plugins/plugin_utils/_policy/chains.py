@@ -397,12 +397,13 @@ def _large_ipset(name, version, entries, source):
     """A set that keeps its name while its members change (a country, the blocklist), sized
     to fit: maxelem the next power of two that holds the members (at least the kernel's
     default), hashsize about a quarter of that; ``source`` says where the members come from
-    (shown by --diff)."""
+    (shown by --diff). Its members are one string, a member per line: Ansible handles one
+    string of 5 MB in a blink, and 300,000 strings in a list in seconds per task."""
     hashsize = MIN_HASHSIZE
     while hashsize * MEMBERS_PER_BUCKET < len(entries):
         hashsize *= 2
     return {'name': name, 'family': 'inet' if version == 4 else 'inet6', 'maxelem': _maxelem(len(entries)),
-            'hashsize': hashsize, 'entries': entries, 'source': source}
+            'hashsize': hashsize, 'entries': '\n'.join(entries), 'source': source}
 
 
 # The comments of the rules that drop for a set, built here only (see docs/ruleset-format.md).

@@ -33,6 +33,12 @@ def test_lookup(address, member, contained):
     assert ipset.contains(ipaddress.ip_address(address)) is contained
 
 
+def test_members_as_one_string():
+    ipset = _evaluate.IpSet({'name': 'pbxfw-z', 'family': 'inet', 'entries': '10.0.0.0/8\n10.1.0.0/16 nomatch\n'})
+    assert ipset.lookup(ipaddress.ip_address('10.1.2.3')) == ('10.1.0.0/16', True)
+    assert ipset.contains(ipaddress.ip_address('10.2.0.1'))
+
+
 def test_ipv6_and_members_written_any_way():
     ipset = _evaluate.IpSet({'name': 'pbxfw-y', 'family': 'inet6',
                              'entries': ['2001:DB8::/32', '2001:db8:0:0:0:0:0:7', '2001:db8:1::/48 nomatch']})

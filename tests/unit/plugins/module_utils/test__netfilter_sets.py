@@ -76,6 +76,23 @@ def test_entry_sort_key_orders_by_family_address_and_length():
         '9.255.0.0/16', '10.0.0.0/8', '10.0.0.0/16', '10.0.0.5 nomatch', '::1', '2001:db8::/32', 'x y']
 
 
+@pytest.mark.parametrize('entries, members', [
+    ('203.0.113.0/24\n198.51.100.7\n', ('203.0.113.0/24', '198.51.100.7')),
+    ('203.0.113.0/24', ('203.0.113.0/24',)),
+    ('', ()),
+    ([], ()),
+])
+def test_members_as_one_string_a_member_per_line(entries, members):
+    desired = nf.validate_ruleset({'ipsets': [blocklist(entries)]})
+    assert desired.ipsets['pbxfw-blocklist4'].entries == members
+
+
+def test_a_bad_line_of_the_string_form_is_named_by_its_index():
+    with pytest.raises(ValueError) as excinfo:
+        nf.validate_ruleset({'ipsets': [blocklist('203.0.113.0/24\n\n198.51.100.7')]})
+    assert str(excinfo.value) == "ruleset.ipsets[0].entries[1]: must be an address or CIDR string, got ''"
+
+
 @pytest.mark.parametrize('item, message', [
     (blocklist([], hashsize=1000), "ruleset.ipsets[0].hashsize: must be a power of two, at least 64, got 1000"),
     (blocklist([], hashsize=True), 'ruleset.ipsets[0].hashsize: must be a power of two, at least 64, got True'),

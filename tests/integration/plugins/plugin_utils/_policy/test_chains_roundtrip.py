@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import MAIN_CHAIN
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy import hostile
+from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.support import members
 
 BACKENDS = ('nft', 'legacy')
 TOR_GEOIPDB = ('/usr/share/tor/geoip', '/usr/share/tor/geoip6')
@@ -142,7 +143,7 @@ def _ipset_text(ipsets):
     for ipset in ipsets:
         lines.append('create %s hash:net family %s maxelem %d'
                      % (ipset['name'], ipset['family'], ipset['maxelem']))
-        lines += ['add %s %s' % (ipset['name'], entry) for entry in ipset['entries']]
+        lines += ['add %s %s' % (ipset['name'], entry) for entry in members(ipset)]
     return '\n'.join(lines + [''])
 
 
@@ -161,7 +162,7 @@ def test_iptables_save_prints_the_compiled_rules_back(netns, backend, case, need
         _run(netns + ['%s-%s-restore' % (tool, backend), '--noflush'], _restore_text(ruleset[family]))
         saved = _run(netns + ['%s-%s-save' % (tool, backend), '-t', 'filter'])
         assert _owned_lines(saved) == ruleset[family]
-    expected = {s['name']: sorted(s['entries']) for s in ruleset['ipsets']}
+    expected = {s['name']: sorted(members(s)) for s in ruleset['ipsets']}
     assert _ipset_members(_run(netns + ['ipset', 'save'])) == expected
 
 
@@ -176,7 +177,7 @@ def test_cases_cover_what_they_claim(needs):
     assert any(rule.startswith('-A PBX-FIREWALL ! -i lo -m set --match-set pbxfw-blocklist4 src')
                for rule in countries['ipv4'])
     assert any(rule.startswith('-A PBX-FW-DOCKER -m set --match-set pbxfw-blocklist4 src') for rule in countries['ipv4'])
-    assert max(len(s['entries']) for s in countries['ipsets']) > 10000
+    assert max(len(members(s)) for s in countries['ipsets']) > 10000
     chunks = _policy.firewall_ruleset(**CASES['multiport-chunks'])['ipv4']
     assert sum('--dports' in rule and '2034' in rule for rule in chunks) == 1
     assert sum('--dports 2001,' in rule for rule in chunks) == 1
@@ -186,7 +187,7 @@ def test_cases_cover_what_they_claim(needs):
     assert any(rule.startswith('-A PBX-FW-DOCKER ') and rule.endswith('-j PBX-FW-SIP-TLS')
                for rule in guards['ipv4'])
     sets = _policy.firewall_ruleset(**CASES['ipsets'])
-    assert any(entry.endswith(' nomatch') for s in sets['ipsets'] for entry in s['entries'])
+    assert any(entry.endswith(' nomatch') for s in sets['ipsets'] for entry in members(s))
     assert len(sets['ipv4']) <= 64 and len(sets['ipv6']) <= 64
     assert {s['family'] for s in sets['ipsets']} == {'inet', 'inet6'}
 

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from ansible_collections.pbxops.firewall.plugins.module_utils import _evaluate
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy import reference
+from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.support import members
 
 EXAMPLES = 200
 MULTIPORT_MAX_SLOTS = 15        # xt_multiport: 15 ports, a range takes two
@@ -540,7 +541,7 @@ def test_kernel_limits_are_respected(inventory):
         # pbxfw-<what><family>-<digest>, or pbxfw-blocklist<family>
         version = re.fullmatch(r'pbxfw-[a-z0-9_-]*?([46])(?:-[0-9a-f]{8})?', spec['name']).group(1)
         assert spec['family'] == {'4': 'inet', '6': 'inet6'}[version]
-        assert len(spec['entries']) <= spec['maxelem']
+        assert len(members(spec)) <= spec['maxelem']
     if not inventory['ipv6']:
         assert compiled['ipv6'] == []
     assert compiled['jumps'] == [{'chain': 'INPUT', 'target': 'PBX-FIREWALL'}]

@@ -19,6 +19,7 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import set
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import PolicyError
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.role import role_policy
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.validate import load_policy
+from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.support import members as set_members
 
 
 def ip(text):
@@ -63,7 +64,7 @@ def ipsets(policy_result):
 
 
 def members(result, prefix):
-    return dict((s['name'], s['entries']) for s in result['ruleset']['ipsets'] if s['name'].startswith(prefix))
+    return dict((s['name'], set_members(s)) for s in result['ruleset']['ipsets'] if s['name'].startswith(prefix))
 
 
 # ---------------------------------------------------------------------------- countries
@@ -104,8 +105,8 @@ def test_trunks_and_never_block_subnets_are_taken_out_of_blocked_countries_only(
     allow, block = [next(r.split('--match-set ')[1].split()[0] for r in rules if 'DE (DE): %s' % verb in r)
                     for verb in ('allow web', 'block sip')]
     found = ipsets(result)
-    assert found[allow]['entries'] == ['5.1.0.0/16', '5.3.0.0/24']          # everyone in DE gets web
-    assert found[block]['entries'] == [                                    # no one but the exempt
+    assert set_members(found[allow]) == ['5.1.0.0/16', '5.3.0.0/24']          # everyone in DE gets web
+    assert set_members(found[block]) == [                                    # no one but the exempt
         '5.1.0.0/23', '5.1.3.0/24', '5.1.4.0/23', '5.1.6.0/24', '5.1.7.0/29', '5.1.7.8', '5.1.7.10/31',
         '5.1.7.12/30', '5.1.7.16/28', '5.1.7.32/27', '5.1.7.64/26', '5.1.7.128/25', '5.1.8.0/21', '5.1.16.0/20',
         '5.1.32.0/19', '5.1.64.0/18', '5.1.128.0/17', '5.3.0.0/24']
@@ -208,8 +209,8 @@ def test_a_blocklist_from_the_inventory_and_files(tmp_path):
     result = role_policy([INTERNET], blocklist=['198.51.100.7', '198.51.100.7/32'],
                          blocklist_files=[str(feed)])
     found = ipsets(result)
-    assert found['pbxfw-blocklist4']['entries'] == ['198.51.100.7', '203.0.113.0/24']
-    assert found['pbxfw-blocklist6']['entries'] == ['2001:db8:bad::/48']
+    assert set_members(found['pbxfw-blocklist4']) == ['198.51.100.7', '203.0.113.0/24']
+    assert set_members(found['pbxfw-blocklist6']) == ['2001:db8:bad::/48']
     assert found['pbxfw-blocklist4']['source'] == (
         'blocklist: pbx_firewall_blocklist (2 entries), pbx_firewall_blocklist_files[0] (%s) (3 entries)' % feed)
     assert (found['pbxfw-blocklist4']['maxelem'], found['pbxfw-blocklist4']['hashsize']) == (65536, 1024)
@@ -221,7 +222,7 @@ def test_trunks_and_never_block_subnets_stay_exempt_with_a_warning_naming_both()
     networks = [INTERNET, {'name': 'Partner', 'subnet': '198.51.100.64/26', 'services': ['ssh'],
                            'never_block': True}]
     result = role_policy(networks, trunks=['198.51.100.7'], blocklist=['198.51.100.0/24'], ipv6=False)
-    assert ipsets(result)['pbxfw-blocklist4']['entries'] == [
+    assert set_members(ipsets(result)['pbxfw-blocklist4']) == [
         '198.51.100.0/30', '198.51.100.4/31', '198.51.100.6', '198.51.100.8/29', '198.51.100.16/28',
         '198.51.100.32/27', '198.51.100.128/25']
     assert result['warnings'] == [
@@ -247,7 +248,7 @@ def test_an_empty_feed_warns_and_keeps_its_sets(tmp_path):
     feed = tmp_path / 'empty.txt'
     feed.write_text('# nothing today\n')
     result = role_policy([INTERNET], blocklist_files=[str(feed)])
-    assert [ipsets(result)[n]['entries'] for n in ('pbxfw-blocklist4', 'pbxfw-blocklist6')] == [[], []]
+    assert [set_members(ipsets(result)[n]) for n in ('pbxfw-blocklist4', 'pbxfw-blocklist6')] == [[], []]
     assert result['warnings'] == ['pbx_firewall_blocklist_files[0] (%s) has no entries: it blocks nothing '
                                   '(did a download fail?)' % feed]
 
@@ -292,6 +293,6 @@ def test_fingerprint_follows_the_feed(tmp_path):
 def test_the_real_database_gives_its_countries(tor_geoipdb):
     result = role_policy([INTERNET, {'name': 'Scanners', 'countries': ['CN', 'RU'], 'block': ['sip']}],
                          geoip_max_age_days=0)
-    sizes = sorted(len(s['entries']) for s in result['ruleset']['ipsets'])
+    sizes = sorted(len(set_members(s)) for s in result['ruleset']['ipsets'])
     assert sizes[0] > 5000 and sizes[1] > 15000
-    assert all(s['maxelem'] >= len(s['entries']) for s in result['ruleset']['ipsets'])
+    assert all(s['maxelem'] >= len(set_members(s)) for s in result['ruleset']['ipsets'])
