@@ -15,7 +15,8 @@ Ansible imports.
 
 The semantics of docs/design.md ("Policy semantics") are kept with a first-match iptables chain:
 
-1. jumps to the SIP guard chains: ``PBX-FW-SIP`` for every packet to the plain SIP
+1. loopback (the host talking to itself, from any of its addresses);
+2. jumps to the SIP guard chains: ``PBX-FW-SIP`` for every packet to the plain SIP
    ports (UDP and TCP, whatever its conntrack state, so a scanner or a flood over one
    socket or one TCP connection is seen), ``PBX-FW-SIP-TLS`` for new connections to
    the TLS port. A guard chain returns at once for trunks and never_block subnets,
@@ -23,12 +24,12 @@ The semantics of docs/design.md ("Policy semantics") are kept with a first-match
    no or one space, the agent; case-insensitive) and a SIP request (a line ending
    ``" SIP/2.0" CR LF``) above the per-source rate (hashlimit, IPv4 address or IPv6
    prefix), and otherwise falls off its end back here: it never accepts;
-2. the blocklist: one rule drops every packet (any state, so a newly listed source
+3. the blocklist: one rule drops every packet (any state, so a newly listed source
    loses its flows at once) whose source is in the ``pbxfw-blocklist4``/``6`` set, which
-   sets.py filled without the trunks and never_block subnets; loopback is never dropped;
-3. established/related, loopback, the ICMPv6 types IPv6 needs;
-4. trunks (everything the ``sip`` service covers);
-5. networks: for one service, the longest prefix that contains the source and
+   sets.py filled without the trunks and never_block subnets;
+4. established/related, the ICMPv6 types IPv6 needs;
+5. trunks (everything the ``sip`` service covers);
+6. networks: for one service, the longest prefix that contains the source and
    mentions the service decides. Rules are emitted longest prefix first, so the
    first match *is* the longest prefix. Two services never share a port (that is
    a validation error), so rules of different services never compete and may be
@@ -36,11 +37,11 @@ The semantics of docs/design.md ("Policy semantics") are kept with a first-match
    into hash:net ipsets instead: the kernel does longest-prefix matching inside
    a hash:net set, and entries of the opposite verdict are added as ``nomatch``
    exceptions, so "in the allow set" means "the longest prefix allows";
-6. country networks, one set per covered address set (``pbxfw-cc4-<digest>``): their
+7. country networks, one set per covered address set (``pbxfw-cc4-<digest>``): their
    addresses never overlap where two of them disagree (validate.country_conflicts), so
    their order does not matter;
-7. custom rules;
-8. catch-all (/0) networks, then a final drop when any network exists.
+8. custom rules;
+9. catch-all (/0) networks, then a final drop when any network exists.
 
 The blocklist's and the country networks' sets keep their names when the database or a
 feed changes (only their members do), so a refresh swaps the members in place and leaves
@@ -57,6 +58,7 @@ import hashlib
 from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import (
     CHAIN_PREFIX,
     DEFAULT_JUMPS,
+    HASHLIMIT_PREFIX,
     IPSET_NAME_MAX,
     IPSET_PREFIX,
     MAIN_CHAIN,
@@ -74,7 +76,7 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.sets impor
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.validate import load_policy
 
 MULTIPORT_MAX_SLOTS = 15         # a range takes two slots
-HASHLIMIT_NAME = 'pbxfw-sip'
+HASHLIMIT_NAME = HASHLIMIT_PREFIX + 'sip'
 
 # What IPv6 needs to work: errors, router and neighbour discovery.
 ICMPV6_REQUIRED = (
@@ -193,9 +195,11 @@ def _names(nets):
 
 
 def _prelude(version, hook, guard_jumps, blocklist=()):
-    """The rules before any network's: the SIP guard jumps and the blocklist come before the
-    established accept, so that every SIP request passes the guards, not only a flow's first
-    packet, and a blocklisted source loses its flows at once."""
+    """The rules before any network's: loopback first (a packet from the host's own
+    addresses, such as a SIP proxy on the same host, is never guarded: semantics step 1),
+    then the SIP guard jumps and the blocklist before the established accept, so that every
+    SIP request passes the guards, not only a flow's first packet, and a blocklisted source
+    loses its flows at once."""
     if hook.forwarded:
         return [
             _rule(hook.chain, 'pbx-firewall: not to a published port', 'RETURN',
@@ -204,11 +208,10 @@ def _prelude(version, hook, guard_jumps, blocklist=()):
             _rule(hook.chain, 'pbx-firewall: established, related', 'RETURN',
                   match='-m conntrack --ctstate RELATED,ESTABLISHED'),
         ]
-    rules = guard_jumps + list(blocklist) + [
+    rules = ['-A %s -i lo -m comment --comment %s -j ACCEPT'
+             % (hook.chain, comment_arg('pbx-firewall: loopback'))] + guard_jumps + list(blocklist) + [
         _rule(hook.chain, 'pbx-firewall: established, related', ACCEPT,
               match='-m conntrack --ctstate RELATED,ESTABLISHED'),
-        '-A %s -i lo -m comment --comment %s -j ACCEPT'
-        % (hook.chain, comment_arg('pbx-firewall: loopback')),
     ]
     if version == 6:
         for icmp_type, label in ICMPV6_REQUIRED:
@@ -219,7 +222,7 @@ def _prelude(version, hook, guard_jumps, blocklist=()):
 
 SIP_CHAIN = CHAIN_PREFIX + 'SIP'
 SIP_TLS_CHAIN = CHAIN_PREFIX + 'SIP-TLS'
-HASHLIMIT_TLS_NAME = 'pbxfw-sip-tls'
+HASHLIMIT_TLS_NAME = HASHLIMIT_PREFIX + 'sip-tls'
 # A SIP request line ends "SIP/2.0" CRLF ("INVITE sip:100@pbx SIP/2.0"); a response
 # line starts with it ("SIP/2.0 200 OK"), and the Via header carries "SIP/2.0/UDP".
 # So " SIP/2.0" CRLF occurs in requests only: the rate limit counts those packets.
@@ -433,10 +436,7 @@ def _blocklist_rules(policy, version, hook, ipsets):
     ipset = _large_ipset(blocklist_set_name(version), version, blocked[version],
                          'blocklist: %s' % policy.sets.blocklist_source)
     ipsets.append(ipset)
-    # loopback (the host talking to itself, from any of its addresses) is never blocklisted
-    match = None if hook.forwarded else '! -i lo'
-    return [_rule(hook.chain, BLOCKLIST_COMMENT, DROP, match=match,
-                  extra='-m set --match-set %s src' % ipset['name'])]
+    return [_rule(hook.chain, BLOCKLIST_COMMENT, DROP, extra='-m set --match-set %s src' % ipset['name'])]
 
 
 def _country_rules(policy, version, hook, ipsets):

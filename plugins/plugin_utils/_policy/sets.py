@@ -388,9 +388,9 @@ def sets_fingerprint(geoip_db=None, blocklist_files=None):
     identities and the blocklist files' contents (their SHA-256). A cache of compile results
     must key on it too, or a changed feed or database would be served from the cache."""
     def paths(value):
-        if value is None:
-            return []
-        return [value] if isinstance(value, str) else [p for p in value if isinstance(p, str)]
+        if isinstance(value, str):
+            return [value]
+        return [p for p in value if isinstance(p, str)] if isinstance(value, (list, tuple)) else []
     return {
         'geoip_db': countrydb.fingerprint(paths(countrydb.DEFAULT_PATHS if geoip_db is None else geoip_db)),
         'blocklist_files': [_content_digest(p) for p in paths(blocklist_files)],

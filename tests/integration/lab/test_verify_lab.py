@@ -12,11 +12,16 @@ client-office, client-vpn, client-inet, client-inet2 as probe hosts
    collection does not own: verify fails and names pbx2, the internet clients, web
    tcp/80 and the expectation (closed, decided by "Internet: block web");
 3. an upstream block, client-office dropping its outgoing SIP (udp/5060): verify fails
-   and names every PBX seen from client-office, sip udp/5060, expected open.
+   and names every PBX seen from client-office, sip udp/5060, expected open;
+4. a verification that verifies nothing fails: client-vpn keeps its address but loses its
+   route to pbx2 (its VPN is down: every probe of that pair has no source), and a
+   ``pbx_firewall_probe_reach`` that holds no PBX address (every probe host plans nothing):
+   verify fails and names the pair or the PBX and why.
 
 Run it under the lab lock: ``flock /tmp/pbxfw-lab.lock .venv/bin/pytest tests/integration/lab``.
-A lab that someone else claimed (a running ``make demo``, Molecule) makes it fail: remove
-that lab first (``make demo-down``).
+A lab that ``make demo`` left up is replaced (``create --take-demo``; ``make demo``
+brings it back); a lab another owner claimed (Molecule) makes it fail: remove that lab
+first.
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ def lab(tmp_path_factory, integration_env, needs):
     needs(shutil.which('docker'), 'the lab needs docker.io (hack/install-debs.sh)')
     needs(shutil.which('debootstrap'), 'the lab needs debootstrap (hack/install-debs.sh)')
     os.environ['ANSIBLE_CONFIG'] = os.path.join(REPO, 'ansible.cfg')
-    run(['bash', os.path.join(LAB, 'demo.sh'), 'create', '--owner', OWNER])
+    run(['bash', os.path.join(LAB, 'demo.sh'), 'create', '--owner', OWNER, '--take-demo'])
     try:
         playbook('rollout')
         yield tmp_path_factory.mktemp('verify')
@@ -67,9 +72,9 @@ def lab(tmp_path_factory, integration_env, needs):
         run(['bash', os.path.join(LAB, 'demo.sh'), 'down', '--owner', OWNER], check=False)
 
 
-def verify(workdir, name):
+def verify(workdir, name, *extra):
     report = str(workdir / ('%s.json' % name))
-    proc = playbook('verify', '-e', 'pbx_firewall_verify_report=%s' % report, check=False)
+    proc = playbook('verify', '-e', 'pbx_firewall_verify_report=%s' % report, *extra, check=False)
     with open(report, encoding='utf-8') as handle:
         return proc, json.load(handle)
 
@@ -128,3 +133,32 @@ def test_upstream_block_of_sip_is_a_named_mismatch(lab):
     assert bad == [(pbx, 'client-office', 'sip', 'udp', 5060, 'open', 'closed',
                     'Office LAN: allow ami,icmp,sip,ssh,web') for pbx in PBXS]
     assert 'pbx1 10.201.10.11 <- probe client-office (10.201.10.101): sip udp/5060 expected open' in report['message']
+
+
+def test_a_probe_host_without_a_route_to_a_pbx_fails(lab):
+    """client-vpn keeps its IPv4 address, but the route to pbx2's VPN address is gone."""
+    route = ['ip', 'route', '%s', 'unreachable', '10.201.20.12/32']
+    docker_exec('client-vpn', *[part % 'add' if part == '%s' else part for part in route])
+    try:
+        proc, report = verify(lab, 'no-route')
+    finally:
+        docker_exec('client-vpn', *[part % 'del' if part == '%s' else part for part in route])
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    skipped = {(r['probe'], r['pbx']) for r in report['rows'] if r['match'] == 'skipped'}
+    assert skipped == {('client-vpn', 'pbx2')}
+    message = ('probe client-vpn has an IPv4 address but no route to pbx2 (10.201.20.12): nothing was verified '
+               'from client-vpn to pbx2 over IPv4')
+    assert any(p['fatal'] and p['message'].startswith(message) for p in report['problems']), report['problems']
+    assert message in report['message'] and report['summary'].startswith('verify FAILED')
+
+
+def test_a_reach_that_holds_no_pbx_fails(lab):
+    proc, report = verify(lab, 'no-reach', '-e', '{"pbx_firewall_probe_reach": ["192.0.2.0/24"]}')
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert report['rows'] == [] and report['summary'].startswith('verify FAILED: 0 probes on 0 PBXs')
+    for pbx in PBXS:
+        [problem] = [p for p in report['problems'] if p['pbx'] == pbx]
+        assert problem['fatal'] and ' has a policy and nothing verified it: ' in problem['message'], problem
+        for client in CLIENTS:          # each probe host, and why it did not probe this PBX
+            assert ('the pbx_firewall_probe_reach of %s (192.0.2.0/24) holds none of its addresses' % client
+                    in problem['message']), problem

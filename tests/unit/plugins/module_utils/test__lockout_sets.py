@@ -13,7 +13,7 @@ from ansible_collections.pbxops.firewall.tests.unit.plugins.module_utils.test__l
 
 ADMINS = {'name': 'Admins', 'subnet': '10.213.0.0/16', 'services': ['ssh']}
 SSH = ('a new tcp packet from the controller 10.213.7.1 (its SSH connection as this host sees it) to port 22 '
-       'gets DROP from rule "pbx-firewall: blocklist" (ruleset.ipv4[0]: -A PBX-FIREWALL ! -i lo -m set '
+       'gets DROP from rule "pbx-firewall: blocklist" (ruleset.ipv4[1]: -A PBX-FIREWALL -m set '
        '--match-set pbxfw-blocklist4 src -m comment --comment "pbx-firewall: blocklist" -j DROP)')
 
 

@@ -174,7 +174,7 @@ def test_cases_cover_what_they_claim(needs):
     assert 'pbxfw-blocklist4' in names and 'pbxfw-blocklist6' in names
     assert sum(name.startswith('pbxfw-cc4-') for name in names) == 2       # DACH, Scanners (IPv4)
     assert sum(name.startswith('pbxfw-cc6-') for name in names) == 1       # Scanners: DACH is IPv4 only
-    assert any(rule.startswith('-A PBX-FIREWALL ! -i lo -m set --match-set pbxfw-blocklist4 src')
+    assert any(rule.startswith('-A PBX-FIREWALL -m set --match-set pbxfw-blocklist4 src')
                for rule in countries['ipv4'])
     assert any(rule.startswith('-A PBX-FW-DOCKER -m set --match-set pbxfw-blocklist4 src') for rule in countries['ipv4'])
     assert max(len(members(s)) for s in countries['ipsets']) > 10000

@@ -15,12 +15,12 @@ and ``over_limit`` (its source, an IPv4 address or an IPv6 prefix, has used up i
 SIP budget; the bookkeeping of the budget is the kernel's). What the guards look
 at is written out below in terms of SIP, not of iptables.
 
-Step 3 (the blocklist) and the country networks of step 6 are modelled too: the caller
-gives the blocklist's entries and a country database of its own, a mapping of country
-code to CIDRs (the tests write the same data as a database file for the compiler).
-
-Not modelled: loopback, the ICMPv6 types IPv6 needs, and custom rules (the
-property tests use none).
+Step 1 is modelled for loopback sources (127.0.0.0/8, ::1: such a packet can only
+have come over ``lo``); the host's other own addresses are not known here. Step 3 (the
+blocklist) and the country networks of step 6 are modelled too: the caller gives the
+blocklist's entries and a country database of its own, a mapping of country code to CIDRs
+(the tests write the same data as a database file for the compiler). Not modelled: the
+ICMPv6 types IPv6 needs, and custom rules (the property tests use none).
 
 Verdicts: ``'ACCEPT'``, ``'DROP'`` or ``None`` (no decision: the packet leaves the
 owned chain and the INPUT policy decides).
@@ -183,6 +183,10 @@ def verdict(networks, source, proto, port=None, ports=None, custom_services=None
     service = service_of(table, proto, port)
     countries = [n for n in networks if n.get('countries')]
     networks = [n for n in networks if not n.get('countries')]
+
+    # 1. loopback is accepted, before anything else looks at the packet
+    if address.is_loopback:
+        return ACCEPT
 
     # 2. the SIP guards see every packet to the SIP ports, whatever its state
     if sip_guard_verdict(networks, address, proto, port, ports, trunks, sip_rate_limit,

@@ -93,21 +93,20 @@ def test_allow_sip_from_two_countries_only(db):
     assert [(s['name'], members(s)) for s in ruleset['ipsets']] == [(name, ['5.1.0.0/16', '5.2.0.0/16'])]
 
 
-def test_the_blocklist_comes_before_established_and_spares_loopback(db):
+def test_the_blocklist_comes_after_loopback_and_before_established(db):
     ruleset = compile_(db, [INTERNET_SIP], blocklist=['203.0.113.0/24', '2001:db8:bad::/48'],
                        trunks=['203.0.113.7'], sip_scanner_agents=['friendly-scanner'], docker=True)
     guards = [r for r in ruleset['ipv4'] if r.startswith(CHAIN) and r.endswith('-j PBX-FW-SIP')]
-    blocklist = (CHAIN + '! -i lo -m set --match-set pbxfw-blocklist4 src -m comment --comment '
+    blocklist = (CHAIN + '-m set --match-set pbxfw-blocklist4 src -m comment --comment '
                  '"pbx-firewall: blocklist" -j DROP')
-    assert ruleset['ipv4'][:4] == guards + [blocklist, ESTABLISHED]
-    assert ruleset['ipv4'][4] == LOOPBACK
+    assert ruleset['ipv4'][:5] == [LOOPBACK] + guards + [blocklist, ESTABLISHED]
     docker = [r for r in ruleset['ipv4'] if r.startswith('-A PBX-FW-DOCKER ')]
     assert docker[3:5] == [
         '-A PBX-FW-DOCKER -m set --match-set pbxfw-blocklist4 src -m comment --comment "pbx-firewall: blocklist" '
         '-j DROP',
         '-A PBX-FW-DOCKER -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment '
         '"pbx-firewall: established, related" -j RETURN']
-    assert ruleset['ipv6'][2] == blocklist.replace('blocklist4', 'blocklist6')
+    assert ruleset['ipv6'][3] == blocklist.replace('blocklist4', 'blocklist6')
     sets = dict((s['name'], s) for s in ruleset['ipsets'])
     # the trunk is not in the set: the set holds exactly what the rule drops
     assert members(sets['pbxfw-blocklist4']) == [
