@@ -64,8 +64,10 @@ FAIL2BAN_PREFIX = 'f2b-'
 SWAP_PREFIX = IPSET_PREFIX + '-'
 RULESET_KEYS = ('ipsets', 'ipv4', 'ipv6', 'jumps')
 IPSET_KEYS = ('entries', 'family', 'hashsize', 'maxelem', 'name', 'source', 'type')
-# --diff lists at most this many members per set and side (the ones the other side lacks):
-# a country's set has 50,000 members.
+# --diff lists per set and side the members the other side lacks: all of them up to
+# DIFF_ALL_MEMBERS (the sets of ordinary networks, a few dozen subnets, read in full), else
+# the first DIFF_MEMBERS and a count (a country's set has 50,000 members).
+DIFF_ALL_MEMBERS = 64
 DIFF_MEMBERS = 10
 BUILTIN_CHAINS = ('INPUT', 'FORWARD', 'OUTPUT')
 FAMILY_TOOL = {'ipv4': 'iptables', 'ipv6': 'ip6tables'}
@@ -1055,8 +1057,8 @@ def after_state(tables, plan):
 def render_owned(tables, sets, families=FAMILIES, other_sets=None, side=None):
     """Text of the owned state for --diff: per family the owned chains and jumps, then ipsets.
 
-    Each set is its ``create`` line and member count, then at most DIFF_MEMBERS of its
-    members: with ``side`` (``removed`` for the state before, ``added`` for the state after),
+    Each set is its ``create`` line and member count, then its members (the first
+    DIFF_MEMBERS when more than DIFF_ALL_MEMBERS): with ``side`` (``removed`` for the state before, ``added`` for the state after),
     the ones ``other_sets``, the other side of the diff, lacks.
     """
     lines = []
@@ -1087,7 +1089,8 @@ def _render_ipset(ipset, other, side):
     lacking = ipset.entries
     if other is not None:
         lacking = [entry for entry in ipset.entries if entry not in other.members]
-    shown = lacking[:DIFF_MEMBERS] if ipset.ordered else heapq.nsmallest(DIFF_MEMBERS, lacking, key=entry_sort_key)
+    most = len(lacking) if len(lacking) <= DIFF_ALL_MEMBERS else DIFF_MEMBERS
+    shown = lacking[:most] if ipset.ordered else heapq.nsmallest(most, lacking, key=entry_sort_key)
     lines = ['%s  # %d members%s' % (create, count, ', %d %s' % (len(lacking), side) if side else '')]
     lines.extend('add %s %s' % (ipset.name, entry) for entry in shown)
     if len(shown) < len(lacking):

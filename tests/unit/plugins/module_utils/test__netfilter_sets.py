@@ -131,8 +131,8 @@ def _members(count, start=0x0a000000):
 def test_diff_lists_the_first_members_added_and_removed_with_counts():
     before_sets = nf.parse_ipset_save('create pbxfw-blocklist4 hash:net family inet maxelem 65536\n'
                                       + ''.join('add pbxfw-blocklist4 %s\n' % e for e in _members(50000)))
-    after = nf.validate_ruleset({'ipsets': [blocklist(_members(49998)[2:] + _members(12, 0x0b000000),
-                                                      source='blocklist: feed.txt (50008 entries)')]})
+    after = nf.validate_ruleset({'ipsets': [blocklist(_members(49998)[2:] + _members(70, 0x0b000000),
+                                                      source='blocklist: feed.txt (50066 entries)')]})
     before = nf.render_owned({}, before_sets, (), other_sets=after.ipsets, side='removed')
     after_text = nf.render_owned({}, after.ipsets, (), other_sets=before_sets, side='added')
     assert before.split('\n') == [
@@ -142,9 +142,20 @@ def test_diff_lists_the_first_members_added_and_removed_with_counts():
         'add pbxfw-blocklist4 10.195.78.0/24', 'add pbxfw-blocklist4 10.195.79.0/24', '']
     assert after_text.split('\n') == [
         '# ipsets',
-        'create pbxfw-blocklist4 hash:net family inet maxelem 65536  # 50008 members, 12 added',
+        'create pbxfw-blocklist4 hash:net family inet maxelem 65536  # 50066 members, 70 added',
     ] + ['add pbxfw-blocklist4 11.0.%d.0/24' % i for i in range(10)] + [
-        '# ... and 2 more added', '# from blocklist: feed.txt (50008 entries)', '']
+        '# ... and 60 more added', '# from blocklist: feed.txt (50066 entries)', '']
+
+
+def test_diff_lists_every_member_a_small_set_adds():
+    """The sets of ordinary networks (a few dozen subnets) are shown in full, as before sets grew large."""
+    before_sets = nf.parse_ipset_save('create pbxfw-blocklist4 hash:net family inet maxelem 65536\n'
+                                      + ''.join('add pbxfw-blocklist4 %s\n' % e for e in _members(20)))
+    after = nf.validate_ruleset({'ipsets': [blocklist(_members(20) + _members(nf.DIFF_ALL_MEMBERS, 0x0b000000))]})
+    after_text = nf.render_owned({}, after.ipsets, (), other_sets=before_sets, side='added')
+    added = [line for line in after_text.split('\n') if line.startswith('add ')]
+    assert added == ['add pbxfw-blocklist4 %s' % e for e in _members(nf.DIFF_ALL_MEMBERS, 0x0b000000)]
+    assert '# ...' not in after_text
 
 
 def test_diff_of_an_unchanged_set_is_one_identical_line_on_both_sides():
