@@ -51,6 +51,8 @@ def test_the_sets_tag_refreshes_members_only_in_one_module_run(netns, playbook, 
 
     first = playbook.run(play, host(), netns=netns.name)
     assert first.rc == 0, first.output
+    # what the sets hold is printed for the host (by the files task: no task of its own)
+    assert 'pbx: country database: %s (' % database in first.output, first.output
     before = sup.snapshot(netns.name)
     files = role_paths.artefacts()
     members = sup.ipsets(before['ipset'])
