@@ -114,6 +114,9 @@ def summary_rows(r):
                                                                  row['rules_ipv4'], row['rules_ipv6']),
                              '', '', '≤ %g s, ≤ 300 MiB%s' % (limit, ', ≤ 64 rules' if row['networks'] == 10000 else ''),
                              _yes(ok)])
+    sets = r.get('sets')
+    if sets:
+        rows += sets_summary_rows(sets)
     rel = r.get('reload')
     if rel:
         c, m = rel['collection'], rel['mikopbx']
@@ -133,6 +136,25 @@ def summary_rows(r):
                      % (old_text, 'yes' if old['in_force'] else 'no (rolled back)'), '',
                      'block in force, 0 entries left', _yes(new['in_force'] and new['left'] == 0)])
     return rows
+
+
+def sets_summary_rows(sets):
+    """Summary rows of part 8 (bench/sets_scale.py): compile, apply vs the floor, no-op."""
+    import sets_scale
+    c, a, role = sets['compile'], sets['apply'], sets['role']
+    goals = sets_scale.GOALS
+    return [
+        ['Compile 10 countries + 50,000-entry blocklist',
+         '%s warm (%s cold)' % (_s(c['warm_median']), _s(c['cold']['seconds'])),
+         '', '', '≤ %g s' % goals['compile'], _yes(c['warm_median'] <= goals['compile'])],
+        ['Apply them to one host vs the floor', _s(a['apply']),
+         'ansible -m ping %s + ipset and iptables restores over ssh %s' % (_s(a['ping']), _s(a['restore'])),
+         '+%s' % _s(a['over_floor']), '≤ +%g s' % goals['over_floor'], _yes(a['over_floor'] <= goals['over_floor'])],
+        ['No-op rerun with them (role)',
+         'changed=%d, %d module runs' % (role['with']['changed'], role['with']['module_runs']),
+         'without: %d module runs' % role['without']['module_runs'], '', 'changed=0, same runs',
+         _yes(not role['with']['changed'] and role['with']['module_runs'] == role['without']['module_runs'])],
+    ]
 
 
 # Issue 21's goals, each measured next to `ansible -m ping` on the same hosts in the same run.
@@ -342,6 +364,9 @@ def render_text(r):
     if r.get('flows'):
         import flows_scale
         parts += ['', 'Ending flows after a block (part 7)', flows_scale.render(r['flows'])]
+    if r.get('sets'):
+        import sets_scale
+        parts += ['', 'Countries and blocklists (part 8)', sets_scale.table(r['sets'])]
     return '\n'.join(parts)
 
 
@@ -770,6 +795,7 @@ def render_doc(r):
                ', '.join('%s %d' % (k, v) for k, v in sorted(rel['responder']['udp_errors'].items()))), '']
     out += render_sip_section(r['sip']) if r.get('sip') else []
     out += render_flows_section(r['flows']) if r.get('flows') else []
+    out += render_sets_section(r['sets']) if r.get('sets') else []
     out += ['## Reproduce', '', '```console', 'make bench                                  # everything, '
             'rewrites this page', '.venv/bin/python bench/run.py --parts apply   # one part, print only '
             '(with --no-write)', '.venv/bin/python bench/run.py --parts sip     # rewrites only the SIP '
@@ -780,9 +806,15 @@ def render_doc(r):
     return '\n'.join(out)
 
 
+def render_sets_section(sets):
+    import sets_scale
+    return ['## Countries and blocklists', '', sets_scale.__doc__.split('\n\n', 1)[1].strip(), '',
+            sets_scale.table(sets), '']
+
+
 def write_docs(r, md=DOC, png=PNG):
     """The page and the chart (the page needs every part; a partial run gets the tables only)."""
-    parts = ('apply', 'noop', 'compile', 'fleet', 'reload', 'sip', 'flows')
+    parts = ('apply', 'noop', 'compile', 'fleet', 'reload', 'sip', 'flows', 'sets')
     text = render_doc(r) if all(r.get(p) for p in parts) else '# Benchmarks (partial run)\n\n' + render_text(r) + '\n'
     with open(md, 'w') as handle:
         handle.write(text)

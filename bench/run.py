@@ -25,6 +25,8 @@ Parts (each in its own file):
     flows    flows_scale.py    end 10,000 / 100,000 flows after a blocking apply: time, peak RSS,
                                block in force; vs the per-flow `conntrack -D` of the old code
                                (namespaces); `--parts flows` rewrites just the page's flows section
+    sets     sets_scale.py     ten countries (tor-geoipdb) and a 50,000-entry blocklist: compile (cold
+                               and warm cache), apply vs the floor, no-op, refresh, ipset memory, RSS
 
 The lab is the benchmark's own (containers and networks named pbxbench-*, see lab.py); it is
 removed at the end of the run, also after a failure or Ctrl-C. Logs: lab/.cache/bench/logs/.
@@ -43,7 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab  # noqa: E402
 import report  # noqa: E402
 
-PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet', 'sip', 'flows')
+PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet', 'sip', 'flows', 'sets')
 # the parts that use the Docker lab (the others build network namespaces of their own)
 LAB_PARTS = ('apply', 'noop', 'reload', 'fleet')
 # parts whose section of the page a run of that part alone rewrites
@@ -137,11 +139,11 @@ def main():
                 lab.say('compile %6d networks: %.2f s, peak RSS %.0f MiB, rules IPv4/IPv6 %d/%d, ipsets %d'
                         % (row['networks'], row['seconds'], row['peak_mib'], row['rules_ipv4'],
                            row['rules_ipv6'], row['ipsets']))
-        if set(parts) & {'apply', 'noop', 'reload'}:
+        if set(parts) & {'apply', 'noop', 'reload', 'sets'}:
             host1_lab()
         elif 'fleet' in parts:
             the_lab.prepare()
-        if set(parts) & {'apply', 'noop', 'reload', 'fleet'}:
+        if set(parts) & {'apply', 'noop', 'reload', 'fleet', 'sets'}:
             results['machine'].update(report.lab_info())
         if 'apply' in parts:
             import apply_compare
@@ -154,7 +156,12 @@ def main():
             import reload_safety
             results['reload'] = guarded('reload', lambda: reload_safety.run(
                 log_dir=log_dir, applies=10 if args.quick else 50), host1_lab)
-        if set(parts) & {'apply', 'noop', 'reload'}:
+        if 'sets' in parts:
+            import sets_scale
+            lab.say('countries and blocklists (tor-geoipdb, a 50,000-entry feed)...')
+            repeats = 1 if args.quick else 3
+            results['sets'] = guarded('sets', lambda: sets_scale.run(log_dir=log_dir, repeats=repeats), host1_lab)
+        if set(parts) & {'apply', 'noop', 'reload', 'sets'}:
             the_lab.remove([lab.HOST1, lab.CLIENT])
         if 'fleet' in parts:
             import fleet_scale

@@ -11,6 +11,7 @@ PKGS=(
   netcat-openbsd openssh-client openssh-server rsync socat tcpdump
   sip-tester sipsak  # real SIP load generator and probe for the SIP guard tests
   shellcheck  # ansible-test sanity "shellcheck" is skipped (with only a warning) without it
+  tor-geoipdb  # the country database (/usr/share/tor/geoip, geoip6) the country tests read
 )
 
 missing=()

@@ -16,6 +16,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from ansible_collections.pbxops.firewall.plugins.module_utils import _netfilter as nf
 
 
@@ -106,7 +108,14 @@ class Host:
                 self.module.fail_json(msg='the ruleset has ipsets but the ipset binary was not found on the host; '
                                           'install ipset')
             return {}
-        rc, out, err = self.module.run_command([self.tools['ipset'], 'save'])
+        # into a file: run_command gathers output by appending bytes, which takes seconds for the
+        # 15 MB a few countries' sets print (measured: 4.9 s, 0.5 s through the file)
+        path = os.path.join(self.module.tmpdir, 'ipset.save')
+        rc, _out, err = self.module.run_command([self.tools['ipset'], 'save', '-file', path])
+        if rc == 0:
+            with open(path) as handle:
+                out = handle.read()
+            os.unlink(path)
         if rc != 0:
             if required:
                 self.module.fail_json(msg='ipset save failed (rc=%d): %s' % (rc, err.strip()))

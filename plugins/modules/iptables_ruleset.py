@@ -74,8 +74,10 @@ options:
         chain in that family.
       - C(ipsets) is a list of sets with C(name) (C(pbxfw-) prefix, at most 31 characters),
         C(family) (C(inet) or C(inet6)), C(maxelem), C(entries) (members as C(ipset save)
-        prints them, exceptions with C( nomatch)) and optionally C(type) (C(hash:net), the
-        default, or C(hash:ip)).
+        prints them, exceptions with C( nomatch); a list, or one string with a member per line)
+        and optionally C(type) (C(hash:net), the default, or C(hash:ip)), C(hashsize) (the
+        initial hash size, a power of two) and C(source) (where the members come from, shown by
+        C(--diff)).
       - "C(jumps) is a list of dicts with C(chain) and C(target); it defaults to
         C([{chain: INPUT, target: PBX-FIREWALL}])."
       - Required when O(state=present).
@@ -157,6 +159,19 @@ options:
     type: str
     choices: [auto, refuse, ignore]
     default: auto
+  sets_only:
+    description:
+      - Change only the members of the owned ipsets the host already has under the names O(ruleset)
+        gives (swapped in place, atomically), and nothing else. The owned rules, jumps and other sets
+        stay as they are on the host, also when O(ruleset) differs there (a warning says so). A set
+        the host does not have yet is not created (a warning names it).
+      - For refreshing blocklists and countries from a schedule (the role's C(pbx_firewall_sets) tag);
+        their sets keep their names when their members change.
+      - The lockout check judges the rules on the host with the new members; the rollback and the
+        boot files work as for a full apply.
+      - Ignored with O(state=absent).
+    type: bool
+    default: false
   lockout_check:
     description:
       - Before anything changes on the host (in check mode too), evaluate the desired ruleset for a
@@ -168,6 +183,10 @@ options:
         a foreign target) decides whether the controller gets in, the apply is refused too.
       - Without an SSH connection through the host's network namespace (connection C(local), a
         container connection) there is nothing to check.
+      - When the deciding rule matches the controller's address in an ipset (the blocklist, a blocked
+        country), the message names the set's member that holds it and where the members come from.
+        The controller's own connection is not exempt from the blocklist by itself; put its address
+        in a C(never_block) network.
       - V(false) turns the check off; the rollback (O(rollback_timeout)) still protects the host.
     type: bool
     default: true
@@ -501,8 +520,8 @@ def host_lock(module):
 
 def owned_diff(host, tables, sets, plan, files, other):
     families = [f for f in nf.FAMILIES if f in tables]
-    before = nf.render_owned(tables, sets, families)
-    after = nf.render_owned(nf.after_state(tables, plan), plan.after_sets, families)
+    before = nf.render_owned(tables, sets, families, other_sets=plan.after_sets, side='removed')
+    after = nf.render_owned(nf.after_state(tables, plan), plan.after_sets, families, other_sets=sets, side='added')
     file_before, file_after = persist.diff(files)
     if other is not None and other.changed:
         file_before += '# other firewall managers\n' + ''.join(line + '\n' for line in other.before)
@@ -510,6 +529,19 @@ def owned_diff(host, tables, sets, plan, files, other):
     return dict(before=before + file_before, after=after + file_after,
                 before_header='owned netfilter state (%s backend) before' % host.backend,
                 after_header='owned netfilter state (%s backend) after' % host.backend)
+
+
+def judge_lockout(module, ruleset):
+    """The lockout check of ``ruleset`` (see _lockout.assess); fails the module on a refusal."""
+    try:
+        lockout = _lockout.assess(ruleset, module.params['lockout_check'])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    for warning in lockout.warnings:
+        module.warn(warning)
+    if lockout.refusal:
+        module.fail_json(msg=lockout.refusal, changed=False, lockout_check=lockout.report)
+    return lockout
 
 
 def main():
@@ -522,6 +554,7 @@ def main():
             persist_dir=dict(type='path', default='/etc/pbx-firewall'),
             unit_dir=dict(type='path', default='/etc/systemd/system'),
             backend=dict(type='str', choices=['auto', 'nft', 'legacy'], default='auto'),
+            sets_only=dict(type='bool', default=False),
             lockout_check=dict(type='bool', default=True),
             host_firewall=dict(type='str', choices=list(hostfw.MODES), default='auto'),
         ),
@@ -532,17 +565,15 @@ def main():
     check_params(module, params)
     desired = nf.Desired()
     lockout = None
+    sets_only = params['sets_only'] and params['state'] == 'present'
     if params['state'] == 'present':
         try:
             desired = nf.validate_ruleset(params['ruleset'])
-            # before the host is touched (no lock, no file), in check mode too
-            lockout = _lockout.assess(params['ruleset'], params['lockout_check'])
         except ValueError as exc:
             module.fail_json(msg=str(exc))
-        for warning in lockout.warnings:
-            module.warn(warning)
-        if lockout.refusal:
-            module.fail_json(msg=lockout.refusal, changed=False, lockout_check=lockout.report)
+        if not sets_only:
+            # before the host is touched (no lock, no file), in check mode too
+            lockout = judge_lockout(module, params['ruleset'])
 
     host = Host(module, params['backend'])
     want_v6 = bool(desired.families['ipv6'].chains)
@@ -555,11 +586,20 @@ def main():
     warnings = []
     if lockout is not None:
         result['lockout_check'] = lockout.report
+    ruleset = params['ruleset']
     try:
         with host_lock(module) as quiet:
             warnings += quiet.warnings()
             tables = host.read_tables(want_v6)
             sets = host.read_sets(required=bool(desired.ipsets))
+            if sets_only:
+                # the rules as the host has them, with the new members: judged before any change
+                desired, more = nf.sets_only(tables, sets, desired)
+                host.warnings.extend(more)
+                ruleset = nf.live_ruleset(tables, desired.ipsets)
+                lockout = judge_lockout(module, ruleset)
+                result.update(lockout_check=lockout.report, ipsets=len(desired.ipsets),
+                              rules={f: desired.families[f].rule_count() for f in nf.FAMILIES})
             try:
                 plan = nf.compute_plan(tables, sets, desired)
             except ValueError as exc:
@@ -567,7 +607,7 @@ def main():
             host.warnings.extend(plan.warnings)
             # the host's other firewall managers: read (check mode too) and judged before any change
             other = hostfw.assess(Probe(module.run_command, module.get_bin_path).gather(), params['host_firewall'],
-                                  params['state'], desired, params['ruleset'], host.backend, host.default_backend,
+                                  params['state'], desired, ruleset, host.backend, host.default_backend,
                                   tables)
             result['host_firewall'] = other.report
             if other.refusal:

@@ -119,6 +119,10 @@ ROLE_NAMES = {
     'ipv6': 'pbx_firewall_ipv6',
     'docker': 'pbx_firewall_docker',
     'extra': 'pbx_firewall_fail2ban_ignoreip_extra',
+    'geoip_db': 'pbx_firewall_geoip_db',
+    'geoip_max_age_days': 'pbx_firewall_geoip_max_age_days',
+    'blocklist': 'pbx_firewall_blocklist',
+    'blocklist_files': 'pbx_firewall_blocklist_files',
     'addresses': 'addresses',
     'subnets': 'subnets',
 }
@@ -270,3 +274,4 @@ class Policy(object):
         self.ipset_threshold = DEFAULT_IPSET_THRESHOLD
         self.ipv6 = True
         self.docker = False
+        self.sets = None            # sets.Sets: country networks' and the blocklist's addresses

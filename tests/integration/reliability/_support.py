@@ -152,7 +152,8 @@ def ipsets(ipset_save, owned_only=True):
 
 
 def expected_ipsets(ruleset):
-    return {s['name']: (s.get('type', 'hash:net'), s['family'], s['maxelem'], sorted(s['entries']))
+    return {s['name']: (s.get('type', 'hash:net'), s['family'], s['maxelem'],
+                        sorted(s['entries'].split('\n') if isinstance(s['entries'], str) else s['entries']))
             for s in ruleset.get('ipsets') or []}
 
 
