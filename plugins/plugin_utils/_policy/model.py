@@ -119,6 +119,9 @@ ROLE_NAMES = {
     'ipv6': 'pbx_firewall_ipv6',
     'docker': 'pbx_firewall_docker',
     'extra': 'pbx_firewall_fail2ban_ignoreip_extra',
+    'log_drops': 'pbx_firewall_log_drops',
+    'log_rate': 'pbx_firewall_log_rate',
+    'nflog_group': 'pbx_firewall_nflog_group',
     'addresses': 'addresses',
     'subnets': 'subnets',
 }
@@ -270,3 +273,4 @@ class Policy(object):
         self.ipset_threshold = DEFAULT_IPSET_THRESHOLD
         self.ipv6 = True
         self.docker = False
+        self.logging = None         # drops.Logging when drops are logged

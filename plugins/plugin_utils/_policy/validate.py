@@ -36,6 +36,7 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.addresses 
     Subnet,
     parse_subnet,
 )
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.drops import validate_logging
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import (
     ACCEPT,
     BUILTIN_PORTS,
@@ -567,12 +568,14 @@ def _validate_scanner_agents(agents, errors, base):
 
 def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                 sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
-                ipv6=True, docker=False, resolver=None, names=None, sip_rate_limit_ipv6_prefix=64):
+                ipv6=True, docker=False, resolver=None, names=None, sip_rate_limit_ipv6_prefix=64,
+                log_drops=False, log_rate=None, nflog_group=None):
     """Validate and normalize the whole inventory. Raises PolicyError listing every problem.
 
     ``sip_scanner_agents`` None means DEFAULT_SIP_SCANNER_AGENTS (an empty list: none).
     ``names`` maps an input (networks, ports, ...) to the name error messages use for
-    it; the default is the role's variables (model.ROLE_NAMES).
+    it; the default is the role's variables (model.ROLE_NAMES). ``log_drops``,
+    ``log_rate`` (None: drops.DEFAULT_LOG_RATE) and ``nflog_group`` (None: LOG): drops.py.
     """
     require_netaddr()
     names = message_names(names)
@@ -611,6 +614,7 @@ def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
         'subnets per service above which an ipset is used; 0 never uses ipsets')
     policy.ipv6 = _flag(ipv6, names['ipv6'], errors) is not False
     policy.docker = _flag(docker, names['docker'], errors) is True
+    policy.logging = validate_logging(log_drops, log_rate, nflog_group, names, errors)
     if errors:
         raise PolicyError(errors)
     return policy

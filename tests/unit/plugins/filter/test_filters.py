@@ -386,6 +386,6 @@ def test_standalone_example_of_the_readme_drops_the_default_scanners():
     """README: the filter alone, without sip_scanner_agents, drops the collection's default list."""
     rules = render('{{ nets | pbxops.firewall.firewall_ruleset(ports={"rtp": "12000-12100"}) }}',
                    nets=NETWORKS)['ipv4']
-    agents = sorted({rule.split('"SIP scanner ')[1].split(': block"')[0] for rule in rules
-                     if '"SIP scanner ' in rule})
+    agents = sorted({rule.split('"pbxfw:scanner User-Agent ')[1].split('"')[0] for rule in rules
+                     if '"pbxfw:scanner ' in rule})
     assert agents == sorted(_policy.DEFAULT_SIP_SCANNER_AGENTS)

@@ -451,8 +451,9 @@ def test_messages_use_the_names_the_caller_gives():
 
 @pytest.mark.parametrize('names, message', [
     ({'network': 'x'}, "names: unknown input 'network'; valid: addresses, custom_rules, "
-                       "custom_services, docker, extra, ipset_threshold, ipv6, networks, ports, "
-                       "sip_rate_limit, sip_rate_limit_ipv6_prefix, sip_scanner_agents, subnets, trunks"),
+                       "custom_services, docker, extra, ipset_threshold, ipv6, log_drops, log_rate, "
+                       "networks, nflog_group, ports, sip_rate_limit, sip_rate_limit_ipv6_prefix, "
+                       "sip_scanner_agents, subnets, trunks"),
     ({'networks': 'a\nb'}, "names.networks: must be a variable name or path such as "
                            "pbx_firewall_networks, got 'a\\nb'"),
     ('pbx_firewall', "names: must be a mapping of input to the name used in messages (e.g. "
