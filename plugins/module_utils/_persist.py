@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 
+from ansible_collections.pbxops.firewall.plugins.module_utils import _counters
 from ansible_collections.pbxops.firewall.plugins.module_utils import _netfilter as nf
 from ansible_collections.pbxops.firewall.plugins.module_utils import _steps
 
@@ -101,6 +102,7 @@ def render_restore_script(desired, persist_dir, tools):
             hook = nf.rule_chain(jump)
             out.append('pbxfw_jump %s %s %s' % (quote(tools[family + '_cmd']), quote(hook),
                                                 quote(nf.rule_target(jump))))
+    out.extend(_counters.reset_shell())
     out.append('exit 0')
     return '\n'.join(out) + '\n'
 

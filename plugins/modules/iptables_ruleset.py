@@ -324,11 +324,13 @@ diff:
 
 import os
 import re
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _apply
 from ansible_collections.pbxops.firewall.plugins.module_utils import _conntrack
+from ansible_collections.pbxops.firewall.plugins.module_utils import _counters
 from ansible_collections.pbxops.firewall.plugins.module_utils import _lockout
 from ansible_collections.pbxops.firewall.plugins.module_utils import _netfilter as nf
 from ansible_collections.pbxops.firewall.plugins.module_utils import _persist as persist
@@ -385,6 +387,8 @@ def apply(module, host, tables, sets, plan, files, result):
     paths = persist.Paths(module.params['persist_dir'], module.params['unit_dir'])
     previous = nf.desired_from_live(tables, sets)
     file_revert = persist.revert_steps(files, module.get_bin_path)
+    if plan.changed:
+        file_revert.append(_counters.revert_step(module.get_bin_path('sh') or '/bin/sh'))
     try:
         rollback, revert, warnings = arm_rollback(module, host, tables, plan, previous, file_revert)
     except ValueError as exc:
@@ -407,6 +411,8 @@ def apply(module, host, tables, sets, plan, files, result):
         module.fail_json(msg='%s; %s' % (exc, _apply.recover(host, previous, file_revert, rollback)), **result)
 
     warnings += _apply.verify(host, plan)
+    if plan.changed:
+        warnings += _counters.record(host.backend, tables, plan, time.time())
     if rollback is not None:
         result[_rollback.RESULT_KEY] = dict(token=rollback.token, timeout=rollback.timeout,
                                             remaining=rollback.restart_clock(), run_dir=rollback.run_dir)
