@@ -10,7 +10,7 @@ client-office, client-vpn, client-inet, client-inet2 as probe hosts
 1. verify passes: every probe of every client to every PBX matches;
 2. a foreign ``ACCEPT`` for web (tcp/80) at the top of pbx2's INPUT, a rule the
    collection does not own: verify fails and names pbx2, the internet clients, web
-   tcp/80 and the expectation (closed, decided by "Internet: block web");
+   tcp/80 and the expectation (closed, decided by "pbxfw:block web network=Internet");
 3. an upstream block, client-office dropping its outgoing SIP (udp/5060): verify fails
    and names every PBX seen from client-office, sip udp/5060, expected open.
 
@@ -104,7 +104,7 @@ def test_verify_passes_after_rollout(lab):
     assert report['problems'] == []
     web = {(r['probe'], r['pbx'], r['port']): r for r in rows if r['service'] == 'web'}
     assert web[('client-inet', 'pbx1', 80)]['expected'] == 'closed'
-    assert web[('client-inet', 'pbx1', 80)]['decided_by'] == 'Internet: block web'
+    assert web[('client-inet', 'pbx1', 80)]['decided_by'] == 'pbxfw:block web network=Internet'
     assert web[('client-office', 'pbx1', 443)]['observed'] == 'open'
     assert 'verify passed: %d probes on 3 PBXs from 4 probe hosts' % len(rows) in proc.stdout
 
@@ -114,11 +114,11 @@ def test_foreign_accept_for_web_is_a_named_mismatch(lab):
                                                  ['-p', 'tcp', '--dport', '80', '-j', 'ACCEPT'])
     assert proc.returncode != 0
     assert bad == [
-        ('pbx2', 'client-inet', 'web', 'tcp', 80, 'closed', 'open', 'Internet: block web'),
-        ('pbx2', 'client-inet2', 'web', 'tcp', 80, 'closed', 'open', 'Internet: block web'),
+        ('pbx2', 'client-inet', 'web', 'tcp', 80, 'closed', 'open', 'pbxfw:block web network=Internet'),
+        ('pbx2', 'client-inet2', 'web', 'tcp', 80, 'closed', 'open', 'pbxfw:block web network=Internet'),
     ]
     assert ('pbx2 10.201.30.12 <- probe client-inet (10.201.30.101): web tcp/80 expected closed '
-            '(Internet: block web), observed open') in report['message']
+            '(pbxfw:block web network=Internet), observed open') in report['message']
 
 
 def test_upstream_block_of_sip_is_a_named_mismatch(lab):
