@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """pbxops.firewall.verify on the Docker lab fleet, with real traffic.
 
-The lab (lab/demo.sh create --owner verify-test): pbx1..pbx3 and the clients
+The lab (conftest.py): pbx1..pbx3 and the clients
 client-office, client-vpn, client-inet, client-inet2 as probe hosts
 (lab/.cache/probes.yml). After a rollout of the demo policy:
 
@@ -13,58 +13,13 @@ client-office, client-vpn, client-inet, client-inet2 as probe hosts
    tcp/80 and the expectation (closed, decided by "pbxfw:block web network=Internet");
 3. an upstream block, client-office dropping its outgoing SIP (udp/5060): verify fails
    and names every PBX seen from client-office, sip udp/5060, expected open.
-
-Run it under the lab lock: ``flock /tmp/pbxfw-lab.lock .venv/bin/pytest tests/integration/lab``.
-A lab that someone else claimed (a running ``make demo``, Molecule) makes it fail: remove
-that lab first (``make demo-down``).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 
-import pytest
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-LAB = os.path.join(REPO, 'lab')
-CACHE = os.path.join(LAB, '.cache')
-OWNER = 'verify-test'
-ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
-PBXS = ('pbx1', 'pbx2', 'pbx3')
-CLIENTS = ('client-inet', 'client-inet2', 'client-office', 'client-vpn')
-
-
-def run(argv, check=True, timeout=900):
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          check=False, timeout=timeout, cwd=REPO)
-    if check and proc.returncode != 0:
-        raise AssertionError('%s failed (rc=%d):\n%s' % (' '.join(argv), proc.returncode, proc.stdout[-6000:]))
-    return proc
-
-
-def playbook(name, *extra, check=True):
-    env_inventories = ['-i', os.path.join(CACHE, 'inventory.yml')]
-    if name == 'verify':
-        env_inventories += ['-i', os.path.join(CACHE, 'probes.yml')]
-    env_inventories += ['-i', os.path.join(LAB, 'inventory') + '/']
-    return run([ANSIBLE_PLAYBOOK] + env_inventories + ['pbxops.firewall.%s' % name] + list(extra), check=check)
-
-
-@pytest.fixture(scope='module')
-def lab(tmp_path_factory, integration_env, needs):
-    needs(shutil.which('docker'), 'the lab needs docker.io (hack/install-debs.sh)')
-    needs(shutil.which('debootstrap'), 'the lab needs debootstrap (hack/install-debs.sh)')
-    os.environ['ANSIBLE_CONFIG'] = os.path.join(REPO, 'ansible.cfg')
-    run(['bash', os.path.join(LAB, 'demo.sh'), 'create', '--owner', OWNER])
-    try:
-        playbook('rollout')
-        yield tmp_path_factory.mktemp('verify')
-    finally:
-        run(['bash', os.path.join(LAB, 'demo.sh'), 'down', '--owner', OWNER], check=False)
+from ansible_collections.pbxops.firewall.tests.integration.lab._support import CLIENTS, PBXS, docker_exec, playbook
 
 
 def verify(workdir, name):
@@ -72,10 +27,6 @@ def verify(workdir, name):
     proc = playbook('verify', '-e', 'pbx_firewall_verify_report=%s' % report, check=False)
     with open(report, encoding='utf-8') as handle:
         return proc, json.load(handle)
-
-
-def docker_exec(container, *argv):
-    run(['docker', 'exec', container] + list(argv))
 
 
 def verify_with_foreign_rule(workdir, name, container, add, rule):
