@@ -17,65 +17,22 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import time
 
 import pytest
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _counters
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
+from ansible_collections.pbxops.firewall.tests.integration.plugins.modules._traffic import BAD, PAYLOAD, STRANGER, send
 
-PBX, BAD, STRANGER = '10.223.0.1', '10.223.0.10', '10.223.0.40'
 NETWORKS = [
     {'name': 'Office', 'subnet': '10.223.0.16/28', 'services': ['sip', 'iax']},
     {'name': 'Bad', 'subnet': '10.223.0.8/29', 'block': ['iax']},
 ]
 EXTRA = {'name': 'Extra', 'subnet': '10.223.9.0/24', 'services': ['ssh', 'iax']}
 BLOCKED, FINAL = 5, 7
-PAYLOAD = b'pbxfw-test'
-SIZE = 28 + len(PAYLOAD)
-
-
-@pytest.fixture
-def client(netns):
-    """A second namespace with BAD and STRANGER, linked to the PBX (``netns``) by a veth pair."""
-    name = 'pbxc-%s' % secrets.token_hex(4)
-    outer, inner = 'pbxa%s' % secrets.token_hex(3), 'pbxb%s' % secrets.token_hex(3)
-    subprocess.run(['ip', 'netns', 'add', name], check=True)
-    try:
-        subprocess.run(['ip', 'link', 'add', outer, 'netns', netns.name, 'type', 'veth', 'peer', 'name', inner,
-                        'netns', name], check=True)
-        for ns, dev, addresses in ((netns.name, outer, [PBX]), (name, inner, [BAD, STRANGER])):
-            for address in addresses:
-                subprocess.run(['ip', '-n', ns, 'addr', 'add', address + '/24', 'dev', dev], check=True)
-            subprocess.run(['ip', '-n', ns, 'link', 'set', dev, 'up'], check=True)
-            subprocess.run(['ip', '-n', ns, 'link', 'set', 'lo', 'up'], check=True)
-        yield name
-    finally:
-        subprocess.run(['ip', 'netns', 'delete', name], check=False)
-
-
-@pytest.fixture
-def counters_state(netns):
-    """The namespace's counters state file, removed afterwards (a later namespace may get its inode)."""
-    path = netns.sh("python3 -c 'from os import stat; print(stat(\"%s\").st_ino)'" % _counters.NETNS).strip()
-    path = os.path.join(_counters.RUN_DIR, 'counters-%s.json' % path)
-    yield path
-    if os.path.exists(path):
-        os.unlink(path)
-
-
-def send(client, source, port, count):
-    """``count`` UDP datagrams from ``source`` to the PBX's ``port``, each from its own source port."""
-    script = ('import socket\n'
-              'for n in range(%d):\n'
-              '    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n'
-              '    s.bind((%r, 40000 + n))\n'
-              '    s.sendto(%r, (%r, %d))\n'
-              '    s.close()\n' % (count, source, PAYLOAD, PBX, port))
-    subprocess.run(['ip', 'netns', 'exec', client, 'python3', '-c', script], check=True)
+SIZE = 28 + len(PAYLOAD)               # IP and UDP headers, and the payload
 
 
 def apply(ansible, netns, backend, networks, **extra):
