@@ -34,6 +34,8 @@ seealso:
   - plugin: pbxops.firewall.asterisk_localnet
     plugin_type: filter
     description: Asterisk's local_net alone.
+extends_documentation_fragment:
+  - pbxops.firewall.drop_logging
 requirements:
   - netaddr (on the controller)
 options:
@@ -95,6 +97,9 @@ options:
     description: Whether the role manages the host (C(pbx_firewall_enabled)); only changes the warnings.
     type: bool
     default: true
+notes:
+  - The drop logging options are the role's C(pbx_firewall_log_drops), C(pbx_firewall_log_rate) and
+    C(pbx_firewall_nflog_group).
 """
 
 EXAMPLES = r"""
@@ -150,13 +155,14 @@ def pbx_firewall_policy(networks, ports=None, custom_services=None, trunks=None,
                         sip_scanner_agents=None, custom_rules=None,
                         ipset_threshold=_policy.DEFAULT_IPSET_THRESHOLD, ipv6=True, docker=False,
                         ignoreip_extra=None, docker_jails=None, enabled=True,
-                        sip_rate_limit_ipv6_prefix=64):
+                        sip_rate_limit_ipv6_prefix=64, log_drops=False, log_rate=None, nflog_group=None):
     return call_core('pbx_firewall_policy', _policy.role_policy, networks, ports=ports,
                      custom_services=custom_services, trunks=trunks, sip_rate_limit=sip_rate_limit,
                      sip_scanner_agents=sip_scanner_agents, custom_rules=custom_rules,
                      ipset_threshold=ipset_threshold, ipv6=ipv6, docker=docker,
                      ignoreip_extra=ignoreip_extra, docker_jails=docker_jails, enabled=enabled,
-                     sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix, inventory=True)
+                     sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix, log_drops=log_drops,
+                     log_rate=log_rate, nflog_group=nflog_group, inventory=True)
 
 
 class FilterModule(object):

@@ -61,7 +61,7 @@ def _docker_jails(jails, errors):
 def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                 sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
                 ipv6=True, docker=False, ignoreip_extra=None, docker_jails=None, enabled=True,
-                resolver=None, sip_rate_limit_ipv6_prefix=64):
+                resolver=None, sip_rate_limit_ipv6_prefix=64, log_drops=False, log_rate=None, nflog_group=None):
     """Everything the role needs, from one validation of the inventory.
 
     Returns ``{'ruleset', 'ignoreip', 'localnet', 'docker_jails', 'warnings'}``:
@@ -79,7 +79,8 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
                                  sip_rate_limit=sip_rate_limit, sip_scanner_agents=sip_scanner_agents,
                                  custom_rules=custom_rules, ipset_threshold=ipset_threshold, ipv6=ipv6,
                                  docker=docker, resolver=resolver, names=ROLE_NAMES,
-                                 sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix)
+                                 sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix,
+                                 log_drops=log_drops, log_rate=log_rate, nflog_group=nflog_group)
         except PolicyError as exc:
             errors.extend(exc.errors)
         try:

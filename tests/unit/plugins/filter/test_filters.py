@@ -327,15 +327,15 @@ CALLS_THAT_DO_NOT_FIT = [
     ('{{ nets | pbxops.firewall.firewall_ruleset(trunk=["192.0.2.1"]) }}',
      "pbxops.firewall.firewall_ruleset: unknown keyword 'trunk' (did you mean trunks?); valid "
      "keywords: ports, custom_services, trunks, sip_rate_limit, sip_scanner_agents, custom_rules, "
-     "ipset_threshold, ipv6, docker, names, sip_rate_limit_ipv6_prefix"),
+     "ipset_threshold, ipv6, docker, names, sip_rate_limit_ipv6_prefix, log_drops, log_rate, nflog_group"),
     ('{{ nets | pbxops.firewall.firewall_ruleset(ipv4=false) }}',
      "pbxops.firewall.firewall_ruleset: unknown keyword 'ipv4' (did you mean ipv6?); valid "
      "keywords: ports, custom_services, trunks, sip_rate_limit, sip_scanner_agents, custom_rules, "
-     "ipset_threshold, ipv6, docker, names, sip_rate_limit_ipv6_prefix"),
+     "ipset_threshold, ipv6, docker, names, sip_rate_limit_ipv6_prefix, log_drops, log_rate, nflog_group"),
     ('{{ nets | pbxops.firewall.firewall_ruleset(networks=nets) }}',
      "pbxops.firewall.firewall_ruleset: unknown keyword 'networks'; valid keywords: ports, "
      "custom_services, trunks, sip_rate_limit, sip_scanner_agents, custom_rules, ipset_threshold, "
-     "ipv6, docker, names, sip_rate_limit_ipv6_prefix"),
+     "ipv6, docker, names, sip_rate_limit_ipv6_prefix, log_drops, log_rate, nflog_group"),
     ('{{ nets | pbxops.firewall.fail2ban_ignoreip(extras=[]) }}',
      "pbxops.firewall.fail2ban_ignoreip: unknown keyword 'extras' (did you mean extra?); valid "
      "keywords: extra, names"),
@@ -360,7 +360,7 @@ CALLS_THAT_DO_NOT_FIT = [
      "pbxops.firewall.pbx_firewall_policy: unknown keyword 'ignoreip' (did you mean "
      "ignoreip_extra?); valid keywords: ports, custom_services, trunks, sip_rate_limit, "
      "sip_scanner_agents, custom_rules, ipset_threshold, ipv6, docker, ignoreip_extra, "
-     "docker_jails, enabled, sip_rate_limit_ipv6_prefix"),
+     "docker_jails, enabled, sip_rate_limit_ipv6_prefix, log_drops, log_rate, nflog_group"),
     ('{{ [] | pbxops.firewall.owned_file_changes([], mod="0600") }}',
      "pbxops.firewall.owned_file_changes: unknown keyword 'mod' (did you mean mode?); valid "
      "keywords: wanted, owner, group, mode"),

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _evaluate, _reasons
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import PolicyError, drops
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.chains import firewall_ruleset
 
@@ -146,3 +147,11 @@ def test_bad_logging_options_name_the_variable_and_what_is_valid(options, messag
 def test_logging_options_are_checked_when_logging_is_off_too():
     with pytest.raises(PolicyError, match='pbx_firewall_log_rate'):
         firewall_ruleset(NETWORKS, log_drops=False, log_rate='often')
+
+
+def test_the_role_call_logs_drops_and_names_the_role_variables():
+    policy = _policy.role_policy(NETWORKS, log_drops=True, log_rate='3/hour', nflog_group=0)
+    assert '-A PBX-FW-LOG-DEFAULT -m limit --limit 3/hour --limit-burst 3 -m comment --comment ' \
+           '"pbx-firewall: log default drops" -j NFLOG --nflog-prefix "pbxfw default "' in policy['ruleset']['ipv4']
+    with pytest.raises(PolicyError, match=r"^pbx_firewall_nflog_group: must be null"):
+        _policy.role_policy(NETWORKS, log_drops=True, nflog_group=-1)
