@@ -52,8 +52,6 @@ class Assessment(object):
         self.controller = None
 
 
-
-
 def _rule_text(rule):
     if rule is None:
         return 'the end of the owned chains'

@@ -63,7 +63,7 @@ requirements:
   - fail2ban-client for the bans (without it C(bans) is null, with a note)
 notes:
   - Returns C(changed=false) always; the metrics file is the report's output, like the JSON the
-    P(pbxops.firewall.report) playbook writes on the controller.
+    C(pbxops.firewall.report) playbook writes on the controller.
   - Counters zeroed by hand (C(iptables -Z)) are not noticed; C(since) then says too early a time.
 seealso:
   - module: pbxops.firewall.iptables_ruleset

@@ -79,12 +79,12 @@ def _host_lines(host):
     if host['status'] != OK:
         return ['%s: %s: %s' % (host['name'], host['status'], host['error'])]
     counts = ', '.join('%s %d' % (f, n) for f, n in sorted((host['rule_count'] or {}).items())) or 'none'
-    lines = ['%s (%s; rules %s; last apply %s UTC)' % (host['name'], host['backend'], counts,
-                                                      _when(host['last_apply']))]
+    lines = ['%s (%s; rules %s; last apply %s UTC)'
+             % (host['name'], host['backend'], counts, _when(host['last_apply']))]
     rows = [r for r in host['drops'] or [] if r['packets']]
     if rows:
-        lines.append('  %-10s %-24s %-5s %10s %12s  %s' % ('reason', 'network', 'fam', 'packets', 'bytes',
-                                                          'since (UTC)'))
+        lines.append('  %-10s %-24s %-5s %10s %12s  %s'
+                     % ('reason', 'network', 'fam', 'packets', 'bytes', 'since (UTC)'))
         for row in rows:
             lines.append('  %-10s %-24s %-5s %10d %12d  %s' % (
                 row['reason'], row['network'] or '-', row['family'].replace('ipv', 'v'), row['packets'],

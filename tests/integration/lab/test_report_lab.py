@@ -33,9 +33,9 @@ from ansible_collections.pbxops.firewall.tests.integration.lab._support import (
     run,
 )
 
-sys.path.insert(0, LAB)
+sys.path.insert(0, LAB)      # lab/traffic.py
 
-import traffic  # noqa: E402  pylint: disable=wrong-import-position  (lab/traffic.py)
+import traffic  # noqa: E402  pylint: disable=wrong-import-position
 
 CLIENT, CLIENT_ADDRESS = 'client-inet', '10.201.30.101'
 PBX1 = '10.201.30.11'

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import subprocess
 
-PBX, BAD, STRANGER = '10.223.0.1', '10.223.0.10', '10.223.0.40'
+PBX = '10.223.0.1'
+BAD = '10.223.0.10'              # in a network that blocks a service
+STRANGER = '10.223.0.40'         # in no network
 PAYLOAD = b'pbxfw-test'
 
 

@@ -26,7 +26,9 @@ from ansible_collections.pbxops.firewall.tests.integration.plugins.modules._traf
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 FILTER = os.path.join(REPO, 'roles', 'pbx_firewall', 'files', 'pbx-firewall-drops.conf')
-GROUP, BURST, EACH = 7, 5, 20
+GROUP = 7
+BURST = 5          # log_rate 5/minute: a burst of 5
+EACH = 20           # packets sent per reason
 NETWORKS = [{'name': 'Bad', 'subnet': '10.223.0.8/29', 'block': ['iax']},
             {'name': 'Internet', 'subnet': '0.0.0.0/0', 'services': ['sip']}]
 SCANNER = (b'OPTIONS sip:100@10.223.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.223.0.40\r\n'

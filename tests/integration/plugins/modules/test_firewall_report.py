@@ -31,7 +31,8 @@ NETWORKS = [
     {'name': 'Bad', 'subnet': '10.223.0.8/29', 'block': ['iax']},
 ]
 EXTRA = {'name': 'Extra', 'subnet': '10.223.9.0/24', 'services': ['ssh', 'iax']}
-BLOCKED, FINAL = 5, 7
+BLOCKED = 5
+FINAL = 7
 SIZE = 28 + len(PAYLOAD)               # IP and UDP headers, and the payload
 
 
