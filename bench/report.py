@@ -267,6 +267,9 @@ def render_text(r):
     if r.get('sip'):
         import sip_guards
         parts += ['', 'SIP guards (part 6)', sip_guards.render(r['sip'])]
+    if r.get('counters'):
+        import counter_cost
+        parts += ['', 'Drop counters in a no-op rerun (part 7)', counter_cost.render(r['counters'])]
     return '\n'.join(parts)
 
 
@@ -280,18 +283,32 @@ def render_sip_section(sip):
             sip_guards.render(sip), '']
 
 
-def write_sip_section(sip, md=DOC):
-    """Replace (or add before "## Reproduce") the SIP section of the published page."""
+COUNTERS_HEADING = '## Drop counters in a no-op rerun'
+
+
+def render_counters_section(counters):
+    """The page's counters section (lines), also written alone by a run of just that part."""
+    import counter_cost
+    return [COUNTERS_HEADING, '', counter_cost.__doc__.split('\n\n', 1)[1].strip(), '',
+            counter_cost.render(counters), '']
+
+
+SECTIONS = {'sip': (SIP_HEADING, render_sip_section), 'counters': (COUNTERS_HEADING, render_counters_section)}
+
+
+def write_section(part, results, md=DOC):
+    """Replace (or add before "## Reproduce") one part's section of the published page."""
+    heading, render = SECTIONS[part]
     with open(md) as handle:
         text = handle.read()
-    section = '\n'.join(render_sip_section(sip)) + '\n'
-    if SIP_HEADING in text:
-        head, rest = text.split(SIP_HEADING, 1)
+    section = '\n'.join(render(results)) + '\n'
+    if heading in text:
+        head, rest = text.split(heading, 1)
         tail = rest[rest.index('\n## '):] if '\n## ' in rest else '\n'
         text = head + section + tail.lstrip('\n')
     elif '## Reproduce' in text:
         head, tail = text.split('## Reproduce', 1)
-        text = head + section + '\n## Reproduce' + tail
+        text = head + section + '## Reproduce' + tail
     else:
         text += '\n' + section
     with open(md, 'w') as handle:
@@ -586,9 +603,11 @@ def render_doc(r):
               ', '.join('%d %s' % (v, k.upper()) for k, v in sorted(rel['responder']['answered'].items())),
               ', '.join('%s %d' % (k, v) for k, v in sorted(rel['responder']['udp_errors'].items()))), '']
     out += render_sip_section(r['sip']) if r.get('sip') else []
+    out += render_counters_section(r['counters']) if r.get('counters') else []
     out += ['## Reproduce', '', '```console', 'make bench                                  # everything, '
             'rewrites this page', '.venv/bin/python bench/run.py --parts apply   # one part, print only '
             '(with --no-write)', '.venv/bin/python bench/run.py --parts sip     # rewrites only the SIP '
+            'section', '.venv/bin/python bench/run.py --parts counters   # rewrites only the counters '
             'section', '.venv/bin/python bench/run.py --quick         # small sizes, to try the '
             'harness', '.venv/bin/python bench/run.py --render lab/.cache/bench/results.json   # page from '
             'saved results', '```', '']

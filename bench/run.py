@@ -19,6 +19,9 @@ Parts (each in its own file):
     sip      sip_guards.py     real SIP attack tools: no firewall vs MikoPBX-style vs the collection,
                                CPU per 10,000 requests (namespaces, under /tmp/pbxfw-kernel.lock);
                                `--parts sip` rewrites just the page's SIP section
+    counters counter_cost.py   a no-op rerun of the module with and without the drop counters
+                               (this collection vs git BASE, alternating); `--parts counters`
+                               rewrites just the page's counters section
 
 The lab is the benchmark's own (containers and networks named pbxbench-*, see lab.py); it is
 removed at the end of the run, also after a failure or Ctrl-C. Logs: lab/.cache/bench/logs/.
@@ -37,7 +40,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab  # noqa: E402
 import report  # noqa: E402
 
-PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet', 'sip')
+PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet', 'sip', 'counters')
+# parts whose run alone rewrites only their own section of the published page
+SECTION_PARTS = ('sip', 'counters')
 
 
 def _terminate(signum, _frame):
@@ -119,7 +124,7 @@ def main():
                 lab.say('compile %6d networks: %.2f s, peak RSS %.0f MiB, rules IPv4/IPv6 %d/%d, ipsets %d'
                         % (row['networks'], row['seconds'], row['peak_mib'], row['rules_ipv4'],
                            row['rules_ipv6'], row['ipsets']))
-        if set(parts) & {'apply', 'noop', 'reload'}:
+        if set(parts) & {'apply', 'noop', 'reload', 'counters'}:
             host1_lab()
         elif 'fleet' in parts:
             the_lab.prepare()
@@ -136,7 +141,11 @@ def main():
             import reload_safety
             results['reload'] = guarded('reload', lambda: reload_safety.run(
                 log_dir=log_dir, applies=10 if args.quick else 50), host1_lab)
-        if set(parts) & {'apply', 'noop', 'reload'}:
+        if 'counters' in parts:
+            import counter_cost
+            results['counters'] = guarded('counters', lambda: counter_cost.run(
+                repeats=3 if args.quick else 5, log_dir=log_dir), host1_lab)
+        if set(parts) & {'apply', 'noop', 'reload', 'counters'}:
             the_lab.remove([lab.HOST1, lab.CLIENT])
         if 'fleet' in parts:
             import fleet_scale
@@ -170,9 +179,9 @@ def main():
     if failed is not None:
         lab.say('FAILED: %s (partial results in lab/.cache/bench/results.json; docs/ not written)' % failed)
         return 1
-    if not args.no_write and parts == ['sip'] and not args.quick:
-        report.write_sip_section(results['sip'])
-        lab.say('wrote the SIP section of %s' % os.path.relpath(report.DOC, lab.REPO))
+    if not args.no_write and len(parts) == 1 and parts[0] in SECTION_PARTS and not args.quick:
+        report.write_section(parts[0], results[parts[0]])
+        lab.say('wrote the %s section of %s' % (parts[0], os.path.relpath(report.DOC, lab.REPO)))
     elif not args.no_write:
         if args.quick or set(parts) != set(PARTS):
             # a partial or quick run never overwrites the published page: preview in the cache
