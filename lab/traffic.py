@@ -7,8 +7,10 @@ The tools run on this machine inside the client container's network namespace (n
 so the lab image needs none of them: sipvicious' svmap (the venv), sipp (Debian
 sip-tester), Python for TCP probes. Only the lab's own addresses; every run is bounded.
 
-    .venv/bin/python lab/traffic.py demo              scan, flood and probes from client-inet
-                                                      to every PBX (the demo's report shows them)
+    .venv/bin/python lab/traffic.py demo              a scan and blocked connection attempts from
+                                                      client-inet to every PBX
+    .venv/bin/python lab/traffic.py flood-all SECONDS a SIP flood from client-inet to every PBX at
+                                                      once (the demo's report runs during it)
     .venv/bin/python lab/traffic.py scan  CLIENT ADDRESS
     .venv/bin/python lab/traffic.py flood CLIENT ADDRESS [RATE SECONDS]
     .venv/bin/python lab/traffic.py probe CLIENT ADDRESS PORT COUNT
@@ -101,25 +103,37 @@ def probe(client, address, port, count):
     return int(subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True).stdout)
 
 
-def demo():
-    """What the demo's report shows: from client-inet to every PBX a scan, a flood over the
-    rate limit, and connection attempts the policy drops (web: blocked for the Internet
-    network; ssh: no network allows it from there, so the final drop)."""
+def pbx_addresses():
+    """{PBX: its address on the Internet network (client-inet's)}."""
     with open(os.path.join(CACHE, "lab.json")) as handle:
         lab = json.load(handle)
-    for name in sorted(lab["pbx"]):
-        address = lab["pbx"][name]["addresses"]["inet"]
-        print("traffic.py: client-inet -> %s (%s): svmap scan, SIP flood 100/s for 4 s, 5 x web, 5 x ssh"
-              % (name, address), flush=True)
+    return {name: lab["pbx"][name]["addresses"]["inet"] for name in sorted(lab["pbx"])}
+
+
+def demo():
+    """From client-inet to every PBX: a scan and connection attempts the policy drops (web:
+    blocked for the Internet network; ssh: no network allows it from there, the final drop)."""
+    for name, address in pbx_addresses().items():
+        print("traffic.py: client-inet -> %s (%s): svmap scan, 5 x web, 5 x ssh" % (name, address), flush=True)
         scan("client-inet", address)
-        flood("client-inet", address)
         probe("client-inet", address, 80, 5)
         probe("client-inet", address, 22, 5)
+
+
+def flood_all(seconds):
+    """A SIP flood over the rate limit (100/s) from client-inet to every PBX at once."""
+    print("traffic.py: client-inet -> %s: SIP flood 100/s for %d s" % (", ".join(pbx_addresses()), seconds),
+          flush=True)
+    procs = [flood("client-inet", address, 100, seconds, background=True) for address in pbx_addresses().values()]
+    for proc in procs:
+        proc.wait(seconds + 30)
 
 
 def main(argv):
     if argv[:1] == ["demo"] and len(argv) == 1:
         demo()
+    elif argv[:1] == ["flood-all"] and len(argv) == 2:
+        flood_all(int(argv[1]))
     elif argv[:1] == ["scan"] and len(argv) == 3:
         print(scan(argv[1], argv[2]))
     elif argv[:1] == ["flood"] and len(argv) in (3, 5):

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy, _refresher
 from ansible_collections.pbxops.firewall.tests.integration.plugins.modules._traffic import BAD, PAYLOAD, STRANGER, send
 
 NETWORKS = [
@@ -111,7 +111,7 @@ def test_counts_are_exact_and_a_reapply_keeps_every_unchanged_rules_counters(
     assert report(ansible, netns, backend)['last_apply'] == again['last_apply']   # nothing written
 
 
-def test_check_mode_writes_no_metrics_and_node_exporter_serves_them(netns, client, ansible, counters_state,
+def test_check_mode_writes_no_metrics_the_refresher_writes_the_same_and_node_exporter_serves_them(netns, client, ansible, counters_state,
                                                                     tmp_path, needs):
     exporter = shutil.which('prometheus-node-exporter')
     needs(exporter, 'prometheus-node-exporter is not installed (hack/install-debs.sh)')
@@ -124,8 +124,14 @@ def test_check_mode_writes_no_metrics_and_node_exporter_serves_them(netns, clien
     assert drops(checked)[('block', 'Bad')] == (BLOCKED, BLOCKED * SIZE)
     assert os.listdir(str(textfiles)) == []
 
-    assert report(ansible, netns, 'nft', metrics_dir=str(textfiles))['metrics_file'] == str(
-        textfiles / 'pbx_firewall.prom')
+    written = report(ansible, netns, 'nft', metrics_dir=str(tmp_path))['metrics_file']
+    assert written == str(tmp_path / 'pbx_firewall.prom')
+    # the role's refresher (cron, no controller) writes the same file from the same code
+    refresher = tmp_path / 'pbx-firewall-metrics'
+    refresher.write_text(_refresher.script())
+    netns.sh('python3 %s --backend nft --metrics-dir %s' % (refresher, textfiles))
+    assert os.listdir(str(textfiles)) == ['pbx_firewall.prom']
+    assert (textfiles / 'pbx_firewall.prom').read_text() == (tmp_path / 'pbx_firewall.prom').read_text()
     log = open(str(tmp_path / 'exporter.log'), 'w')
     proc = subprocess.Popen(netns.argv(exporter, '--collector.disable-defaults', '--collector.textfile',
                                        '--collector.textfile.directory=%s' % textfiles,
