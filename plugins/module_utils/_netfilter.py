@@ -813,7 +813,7 @@ def _op_line(op, hook, position, rule):
     return '%s %s %s' % (op, hook, spec)
 
 
-def chain_edits(chain, live, desired):
+def chain_edits(live, desired):
     """The edits that turn the ``live`` rules of an existing chain into ``desired``.
 
     Returns ``(edits, sources)``: ``edits`` are ``(op, position, rule, live index)`` with op
@@ -870,7 +870,7 @@ def plan_family(family, table, desired):
     edits = {}
     for chain, rules in desired.chains.items():
         if chain in fplan.write and chain in live:
-            edits[chain], fplan.sources[chain] = chain_edits(chain, live[chain], rules)
+            edits[chain], fplan.sources[chain] = chain_edits(live[chain], rules)
         elif chain in fplan.write:
             fplan.sources[chain] = [None] * len(rules)
         else:
@@ -927,7 +927,7 @@ def plan_family(family, table, desired):
                      'removal of rule %d of %s (no longer wanted): %s' % (position, chain, rule))
             else:
                 emit(_edit_line(op, chain, position, rule, None if source is None else counters[source]),
-                     desired.origin(chain, position - 1))
+                     '%s (%s)' % (desired.origin(chain, position - 1), rule))
     for op, hook, position, rule in fplan.jump_ops:
         emit(_op_line(op, hook, position, rule), 'jump %r' % rule)
     for chain in fplan.stale:

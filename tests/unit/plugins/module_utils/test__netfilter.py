@@ -611,3 +611,16 @@ def test_explain_ipset_error():
                                        ['ruleset.ipsets[0] (create pbxfw-a)', "ruleset.ipsets[0] entry '10.0.0.0/33'"])
     assert message.startswith("ipset restore rejected line 2, ruleset.ipsets[0] entry '10.0.0.0/33': "
                               "add pbxfw-a 10.0.0.0/33 -- ipset v7.17")
+
+
+def test_a_rejected_edit_names_the_rule_as_the_ruleset_gives_it():
+    live = table([JUMP] + LIVE_OWNED)
+    bad = '-A PBX-FIREWALL -p tcp -m tcp --dport 99999 -j ACCEPT'
+    plan = nf.compute_plan({'ipv4': live}, {}, nf.validate_ruleset({'ipv4': [RULES[0], bad, RULES[1], RULES[2]]}))
+    fplan = plan.families['ipv4']
+    assert fplan.lines[1] == '-I PBX-FIREWALL 2 -p tcp -m tcp --dport 99999 -j ACCEPT'
+    message = nf.explain_restore_error('iptables-restore --test', "invalid port/service `99999' specified\n"
+                                       'Error occurred at line: 2', fplan.lines, fplan.origins)
+    assert message == ('iptables-restore --test rejected line 2, ruleset.ipv4[1] (%s): -I PBX-FIREWALL 2 -p tcp -m tcp '
+                       "--dport 99999 -j ACCEPT -- invalid port/service `99999' specified Error occurred at line: 2"
+                       % bad)
