@@ -16,6 +16,7 @@ and parsing both outputs here.
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -107,6 +108,7 @@ def run(repeats=5, log_dir=None):
             % (result['noop']['with'], result['noop']['without'], repeats, per_save['with'] * 1000,
                per_save['without'] * 1000, per_parse['with'] * 1000, per_parse['without'] * 1000))
     lab.reset(lab.HOST1)
+    shutil.rmtree(base, ignore_errors=True)
     return result
 
 
