@@ -13,8 +13,9 @@ themselves: ``PBX-FW-LOG-<REASON>`` logs at most ``log_rate`` packets per reason
 NFLOG or LOG with the prefix ``pbxfw <reason> `` and drops. A dropping rule jumps to its
 log chain instead of repeating its matches in a LOG rule, so stateful matches (the SIP
 rate limit's hashlimit, a custom rule's ``-m recent``) see each packet once, and one
-``-m limit`` per chain is a rate per reason. It also validates the logging options.
-Pure Python, no Ansible imports.
+``-m limit`` per chain is a rate per reason. It also validates the logging options, and
+writes the fail2ban filter and jail that ban the sources of logged ``scanner`` and ``flood``
+drops (the role installs them). Pure Python, no Ansible imports.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,6 +25,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.pbxops.firewall.plugins.module_utils._reasons import (
+    LOG_PREFIX,
     REASONS,
     log_chain,
     log_prefix,
@@ -152,3 +154,47 @@ def log_chains(policy, rules):
             '-A %s -m comment --comment %s -j DROP' % (chain, comment_arg('pbx-firewall: drop (%s)' % reason)),
         ]
     return result
+
+
+# fail2ban: the sources of these logged drops get banned (the other reasons are the policy doing
+# its job, not an attack); the never_block networks are in ignoreip and never meet the SIP guards
+BANNED_REASONS = ('scanner', 'flood')
+FAIL2BAN_NAME = 'pbx-firewall-drops'
+# ulogd2's LOGEMU file in Debian's default configuration (NFLOG group 0)
+ULOGD_LOG_FILE = '/var/log/ulog/syslogemu.log'
+
+
+def fail2ban_filter():
+    """filter.d/pbx-firewall-drops.conf: the logged scanner and flood lines, LOG or NFLOG (ulogd2)."""
+    # the log prefix, then one space more from LOGEMU (the kernel's LOG adds none)
+    prefix = (LOG_PREFIX % ('(?:%s)' % '|'.join(BANNED_REASONS))).rstrip(' ') + ' +'
+
+    return '\n'.join([
+        '# Managed by Ansible (pbxops.firewall). Do not edit: changes are overwritten.',
+        '# The PBX firewall\'s logged drops (pbx_firewall_log_drops) of the reasons %s: a source'
+        % ' and '.join(BANNED_REASONS),
+        '# that keeps scanning or flooding SIP is banned. The lines come from the kernel\'s LOG target',
+        '# (kernel log, journal) or from NFLOG through ulogd2 (LOGEMU):',
+        '#   pbxfw scanner IN=eth0 OUT= MAC=... SRC=203.0.113.9 DST=198.51.100.10 LEN=433 ...',
+        '[Definition]',
+        r'failregex = \b%sIN=\S* OUT=\S* .*?\bSRC=<ADDR>\s' % prefix,
+        'ignoreregex =',
+        '# kernel messages, when the jail reads the journal (backend = systemd)',
+        'journalmatch = _TRANSPORT=kernel',
+        '',
+    ])
+
+
+def fail2ban_jail(logging, log_file=None):
+    """The jail section of the role's jail.d file that uses the filter (lines)."""
+    lines = ['', '# pbx_firewall_log_drops: ban the sources of repeated %s drops, on every port'
+             % ' and '.join(BANNED_REASONS),
+             '[%s]' % FAIL2BAN_NAME, 'enabled = true', 'filter = %s' % FAIL2BAN_NAME,
+             'banaction = %(banaction_allports)s']
+    if log_file:
+        lines.append('logpath = %s' % log_file)
+    elif logging.nflog_group is not None:
+        lines.append('logpath = %s' % ULOGD_LOG_FILE)
+    else:
+        lines.append('backend = systemd')
+    return lines

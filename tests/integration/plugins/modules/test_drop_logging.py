@@ -8,7 +8,8 @@ per reason, so a burst of 5) and a real ulogd2 inside it writing LOGEMU lines. T
 sends 20 packets of each of four reasons, all within a second: each reason logs exactly 5
 lines with its prefix ``pbxfw <reason> `` and the source address, while the counters, on the
 rules that carry the reasons, count all 20. The role's fail2ban filter, run by the real
-fail2ban-regex over those lines, matches the scanner and flood lines only.
+fail2ban-regex over those lines, matches the scanner and flood lines only, and a real
+fail2ban-server in the namespace, with the role's jail section, bans both of their sources.
 (The kernel's LOG target is silent in a namespace unless net.netfilter.nf_log_all_netns=1,
 a machine-wide switch: NFLOG needs none, which is why it is tested here.)
 """
@@ -22,10 +23,9 @@ import subprocess
 import time
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import drops
 from ansible_collections.pbxops.firewall.tests.integration.plugins.modules._traffic import BAD, STRANGER, send
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-FILTER = os.path.join(REPO, 'roles', 'pbx_firewall', 'files', 'pbx-firewall-drops.conf')
 GROUP = 7
 BURST = 5          # log_rate 5/minute: a burst of 5
 EACH = 20           # packets sent per reason
@@ -65,10 +65,28 @@ def _read(path):
     return path.read_text() if path.exists() else ''
 
 
+def fail2ban(netns, workdir, log_file):
+    """fail2ban-server in the namespace: the distribution's configuration without its jails, the
+    role's filter, and the role's jail section reading ``log_file``. Returns (process, client argv)."""
+    conf = workdir / 'f2b'
+    shutil.copytree('/etc/fail2ban', str(conf), symlinks=True)
+    for name in os.listdir(str(conf / 'jail.d')):
+        os.unlink(str(conf / 'jail.d' / name))
+    socket = workdir / 'f2b.sock'
+    (conf / 'fail2ban.local').write_text('[Definition]\nlogtarget = %s\nsocket = %s\npidfile = %s\ndbfile = :memory:\n'
+                                         % (workdir / 'fail2ban.log', socket, workdir / 'f2b.pid'))
+    (conf / 'filter.d' / ('%s.conf' % drops.FAIL2BAN_NAME)).write_text(drops.fail2ban_filter())
+    jail = drops.fail2ban_jail(drops.Logging((BURST, 60), GROUP), log_file=str(log_file))
+    (conf / 'jail.d' / 'pbx-firewall.local').write_text('\n'.join(jail + ['backend = polling', 'maxretry = 3', '']))
+    proc = subprocess.Popen(netns.argv('fail2ban-server', '-f', '-x', '-c', str(conf), '-s', str(socket), '-p',
+                                       str(workdir / 'f2b.pid')), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, netns.argv('fail2ban-client', '-s', str(socket))
+
+
 def test_each_reason_logs_at_most_its_rate_and_fail2ban_matches_scanner_and_flood(
         netns, client, ansible, counters_state, tmp_path, needs):
     needs(shutil.which('ulogd'), 'ulogd2 is not installed (hack/install-debs.sh)')
-    needs(shutil.which('fail2ban-regex'), 'fail2ban is not installed (hack/install-debs.sh)')
+    needs(shutil.which('fail2ban-server'), 'fail2ban is not installed (hack/install-debs.sh)')
     ruleset = _policy.firewall_ruleset(NETWORKS, ipv6=False, sip_rate_limit=1, sip_scanner_agents=['friendly-scanner'],
                                        log_drops=True, log_rate='%d/minute' % BURST, nflog_group=GROUP)
     applied = ansible.local(netns, [{'pbxops.firewall.iptables_ruleset': dict(
@@ -98,7 +116,25 @@ def test_each_reason_logs_at_most_its_rate_and_fail2ban_matches_scanner_and_floo
     counted = {d['reason']: d['packets'] for d in report['drops'] if d['packets']}
     assert counted == {'block': EACH, 'default': EACH, 'scanner': EACH, 'flood': EACH - 2}
 
-    regex = subprocess.run(['fail2ban-regex', str(tmp_path / 'syslogemu.log'), FILTER], capture_output=True,
+    log_file = tmp_path / 'syslogemu.log'
+    filter_file = tmp_path / 'filter.conf'
+    filter_file.write_text(drops.fail2ban_filter())
+    regex = subprocess.run(['fail2ban-regex', str(log_file), str(filter_file)], capture_output=True,
                            text=True, check=True).stdout
     assert re.search(r'^Lines: %d lines, 0 ignored, %d matched, %d missed' % (4 * BURST, 2 * BURST, 2 * BURST),
                      regex, re.M), regex
+
+    server, client = fail2ban(netns, tmp_path, log_file)
+    try:
+        deadline = time.time() + 30
+        banned = ''
+        while time.time() < deadline and not (BAD in banned and STRANGER in banned):
+            time.sleep(0.5)
+            banned = subprocess.run(client + ['get', drops.FAIL2BAN_NAME, 'banned'], capture_output=True,
+                                    text=True).stdout
+        assert sorted(re.findall(r"'([0-9.]+)'", banned)) == sorted([BAD, STRANGER]), banned
+        chain = netns.sh('iptables-save -t filter | grep -- "-A f2b-%s "' % drops.FAIL2BAN_NAME)
+        assert '-s %s/32' % BAD in chain and '-s %s/32' % STRANGER in chain, chain
+    finally:
+        subprocess.run(client + ['stop'], capture_output=True)
+        server.wait(20)

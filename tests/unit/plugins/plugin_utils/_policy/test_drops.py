@@ -155,3 +155,27 @@ def test_the_role_call_logs_drops_and_names_the_role_variables():
            '"pbx-firewall: log default drops" -j NFLOG --nflog-prefix "pbxfw default "' in policy['ruleset']['ipv4']
     with pytest.raises(PolicyError, match=r"^pbx_firewall_nflog_group: must be null"):
         _policy.role_policy(NETWORKS, log_drops=True, nflog_group=-1)
+
+
+def test_the_fail2ban_filter_matches_the_scanner_and_flood_lines_of_log_and_ulogd():
+    regex = [line for line in drops.fail2ban_filter().splitlines() if line.startswith('failregex = ')]
+    assert regex == [r'failregex = \bpbxfw (?:scanner|flood) +IN=\S* OUT=\S* .*?\bSRC=<ADDR>\s']
+    pattern = re.compile(regex[0].split(' = ', 1)[1].replace('<ADDR>', r'(?P<addr>\S+)'))
+    kernel = 'kernel: [  12.3] pbxfw scanner IN=eth0 OUT= MAC=00:16 SRC=203.0.113.9 DST=198.51.100.1 LEN=433 '
+    ulogd = 'Dec  7 05:05:56 pbx1 pbxfw flood  IN=eth0 OUT= MAC=00:16 SRC=2001:0db8:0000:0000:0000:0000:0000:0009 DST= '
+    assert pattern.search(kernel).group('addr') == '203.0.113.9'
+    assert pattern.search(ulogd).group('addr') == '2001:0db8:0000:0000:0000:0000:0000:0009'
+    for reason in ('block', 'default', 'custom', 'blocklist', 'country'):
+        assert not pattern.search(kernel.replace('scanner', reason))
+
+
+@pytest.mark.parametrize('group, log_file, where', [
+    (0, None, 'logpath = /var/log/ulog/syslogemu.log'),
+    (None, None, 'backend = systemd'),
+    (5, '/var/log/pbx-drops.log', 'logpath = /var/log/pbx-drops.log'),
+])
+def test_the_jail_reads_where_the_lines_go(group, log_file, where):
+    assert drops.fail2ban_jail(drops.Logging((10, 60), group), log_file) == [
+        '', '# pbx_firewall_log_drops: ban the sources of repeated scanner and flood drops, on every port',
+        '[pbx-firewall-drops]', 'enabled = true', 'filter = pbx-firewall-drops',
+        'banaction = %(banaction_allports)s', where]
