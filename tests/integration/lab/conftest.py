@@ -16,13 +16,16 @@ import shutil
 
 import pytest
 
-from ansible_collections.pbxops.firewall.tests.integration.lab import _support
+# The collection is imported inside the fixture: pytest loads this file before the root
+# conftest.py installs Ansible's collection finder when the tests are named by a path here.
 
 
 @pytest.fixture(scope='session')
 def lab(tmp_path_factory, integration_env, needs):
     needs(shutil.which('docker'), 'the lab needs docker.io (hack/install-debs.sh)')
     needs(shutil.which('debootstrap'), 'the lab needs debootstrap (hack/install-debs.sh)')
+    from ansible_collections.pbxops.firewall.tests.integration.lab import _support
+
     os.environ['ANSIBLE_CONFIG'] = os.path.join(_support.REPO, 'ansible.cfg')
     _support.run(['bash', os.path.join(_support.LAB, 'demo.sh'), 'create', '--owner', _support.OWNER])
     try:
