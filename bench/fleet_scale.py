@@ -2,29 +2,35 @@
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Part 4: fleet scale. The ``pbx_firewall`` role (one play, like a rollout batch) on 1, 5,
-10 and 20 lab hosts with forks = hosts.
+"""Part 4: fleet scale. The ``pbx_firewall`` role (one play, like a rollout batch) on 1, 10 and
+20 lab hosts with forks = hosts, next to ``ansible -m ping`` on the same hosts.
 
 The 20 containers ``pbxbench-h1..h20`` start once; each size uses an inventory of the first
-N. Per size, twice (the best of 2 counts: other work shares the two cores): every host is reset
-to a clean state (no owned chains, no role files), the role is applied (wall time, every host
-changed), then rerun with nothing to change (wall time, changed=0 everywhere). Same inventory as the no-op benchmark (60 networks, role defaults).
-CPU seconds are counted too: the controller's (ansible-playbook and its forks) and the hosts'
-(the containers' cgroups, less what they use when idle), so the wall time can be compared with
-what two cores can do.
+N. Per size, twice (the better of 2 counts: other work shares the two cores): every host is
+reset to a clean state (no owned chains, no role files), the role is applied (every host
+changed), rerun with nothing to change (changed=0 everywhere), and ``ansible -m ping`` runs
+with the same inventory, forks and SSH settings: the floor of one module over SSH. Same
+inventory as the no-op benchmark (60 networks, role defaults). CPU seconds are counted on
+both sides: the controller's (the run's own cgroup: ansible-playbook, its forks, the SSH
+clients and ControlMasters; ``lab.CpuGroup``) and the hosts' (the containers' cgroups, less
+what they use when idle). At the largest size one more instrumented apply, no-op and ping
+(``profile_role.py``) break the controller's CPU down per task.
+
+Goals (issue 21): controller CPU per host of an apply at most 3x ping's, of a no-op rerun at
+most 1.5x ping's, and the no-op rerun's wall time at 20 hosts at most 2x ping's.
 """
 
 import concurrent.futures
 import os
 import re
-import resource
 import time
 
 import lab
 import noop_rerun
 import policies
+import profile_role
 
-SIZES = (1, 5, 10, 20)
+SIZES = (1, 10, 20)
 RECAP = re.compile(r'^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 
 
@@ -63,22 +69,35 @@ def _container_cpu(ids):
 
 def _timed_run(argv, forks, log, ids):
     """(wall seconds, CompletedProcess, controller CPU s, hosts' CPU s or None)."""
-    before_ctl = resource.getrusage(resource.RUSAGE_CHILDREN)
     before_hosts = _container_cpu(ids)
     seconds, proc = lab.ansible(argv, forks=forks, log=log)
-    after_ctl = resource.getrusage(resource.RUSAGE_CHILDREN)
     after_hosts = _container_cpu(ids)
-    ctl = (after_ctl.ru_utime + after_ctl.ru_stime) - (before_ctl.ru_utime + before_ctl.ru_stime)
     hosts = None if before_hosts is None or after_hosts is None else after_hosts - before_hosts
-    return seconds, proc, ctl, hosts
+    return seconds, proc, proc.controller_cpu, hosts
 
 
-def _reset_all(names):
+def reset_all(names):
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda name: lab.reset(name, role=True), names))
 
 
-def run(the_lab, sizes=SIZES, log_dir=None, repeats=2):
+def _best(runs):
+    """The run with the shortest wall time (other work shares the cores), with every run's time."""
+    best = min(runs, key=lambda r: r[0])
+    return best, [r[0] for r in runs]
+
+
+def _side(runs, size, idle_rate):
+    """One side (apply, noop or ping) of one size, from its runs."""
+    (seconds, proc, ctl, hosts), walls = _best(runs)
+    if hosts is not None:
+        hosts = max(hosts - (idle_rate * size * seconds if idle_rate is not None else 0.0), 0.0)
+    return {'seconds': seconds, 'runs': walls, 'cpu_controller': ctl, 'cpu_hosts': hosts,
+            'cpu_controller_per_host': ctl / size, 'cpu_hosts_per_host': None if hosts is None else hosts / size,
+            'recap': _recap(proc.stdout)}
+
+
+def run(the_lab, sizes=SIZES, log_dir=None, repeats=2, profile=True):
     log_dir = log_dir or lab.CACHE
     largest = max(sizes)
     started = start_fleet(the_lab, largest)
@@ -98,6 +117,7 @@ def run(the_lab, sizes=SIZES, log_dir=None, repeats=2):
     if idle_rate is not None:
         lab.say('fleet: idle containers use %.3f CPU s per second each' % idle_rate)
     rows = []
+    breakdown = None
     for size in sizes:
         hosts = [('h%d' % i, lab.fleet_ip(i)) for i in range(1, size + 1)]
         inventory = lab.write_inventory(os.path.join(lab.CACHE, 'inventory-fleet-%d.yml' % size), hosts,
@@ -105,50 +125,38 @@ def run(the_lab, sizes=SIZES, log_dir=None, repeats=2):
         names = [lab.fleet_name(i) for i in range(1, size + 1)]
         ids = [ids_by_name[name] for name in names]
         load = os.getloadavg()[0]
-        best = None
+        runs = {'apply': [], 'noop': [], 'ping': []}
         for attempt in range(repeats):     # best of `repeats`: other work shares the two cores
-            _reset_all(names)
-            apply_run = _timed_run(['ansible-playbook', '-i', inventory, play], size,
-                                   os.path.join(log_dir, 'fleet-%d-apply-%d.log' % (size, attempt)), ids)
-            noop_run = _timed_run(['ansible-playbook', '-i', inventory, play], size,
-                                  os.path.join(log_dir, 'fleet-%d-noop-%d.log' % (size, attempt)), ids)
-            lab.say('fleet %2d hosts, run %d: apply %.1f s, no-op rerun %.1f s'
-                    % (size, attempt + 1, apply_run[0], noop_run[0]))
-            if best is None:
-                best = [apply_run, noop_run, [apply_run[0]], [noop_run[0]]]
-            else:
-                best[2].append(apply_run[0])
-                best[3].append(noop_run[0])
-                if apply_run[0] < best[0][0]:
-                    best[0] = apply_run
-                if noop_run[0] < best[1][0]:
-                    best[1] = noop_run
-        (apply_s, proc, apply_ctl, apply_hosts), (noop_s, noop_proc, noop_ctl, noop_hosts) = best[0], best[1]
-        applied = _recap(proc.stdout)
-        rerun = _recap(noop_proc.stdout)
-        row = {'hosts': size, 'apply': apply_s, 'noop': noop_s, 'load_before': load,
-               'apply_runs': best[2], 'noop_runs': best[3],
-               'apply_cpu_controller': apply_ctl, 'apply_cpu_hosts': apply_hosts,
-               'noop_cpu_controller': noop_ctl, 'noop_cpu_hosts': noop_hosts,
-               'all_changed': len(applied) == size and all(r['changed'] > 0 for r in applied.values()),
-               'noop_changed': sum(r['changed'] for r in rerun.values()),
-               'recap_hosts': len(rerun)}
-        for kind in ('apply', 'noop'):
-            if row[kind + '_cpu_hosts'] is not None:
-                idle = idle_rate * size * row[kind] if idle_rate is not None else 0.0
-                row[kind + '_cpu_hosts'] = max(row[kind + '_cpu_hosts'] - idle, 0.0)
-                cpu = row[kind + '_cpu_controller'] + row[kind + '_cpu_hosts']
-                row[kind + '_cpu'] = cpu
-                row[kind + '_cpu_floor'] = cpu / (os.cpu_count() or 1)
+            reset_all(names)
+            for side, argv in (('apply', ['ansible-playbook', '-i', inventory, play]),
+                               ('noop', ['ansible-playbook', '-i', inventory, play]),
+                               ('ping', ['ansible', '-i', inventory, 'bench', '-m', 'ansible.builtin.ping'])):
+                runs[side].append(_timed_run(argv, size, os.path.join(log_dir, 'fleet-%d-%s-%d.log'
+                                                                      % (size, side, attempt)), ids))
+            lab.say('fleet %2d hosts, run %d: apply %.1f s, no-op rerun %.1f s, ping %.1f s'
+                    % (size, attempt + 1, runs['apply'][-1][0], runs['noop'][-1][0], runs['ping'][-1][0]))
+        row = {'hosts': size, 'load_before': load}
+        for side in runs:
+            row[side] = _side(runs[side], size, idle_rate)
+        applied, rerun = row['apply'].pop('recap'), row['noop'].pop('recap')
+        row['ping'].pop('recap')
+        row['all_changed'] = len(applied) == size and all(r['changed'] > 0 for r in applied.values())
+        row['noop_changed'] = sum(r['changed'] for r in rerun.values())
+        row['recap_hosts'] = len(rerun)
+        ping = row['ping']
+        for side in ('apply', 'noop'):
+            row[side]['cpu_vs_ping'] = row[side]['cpu_controller'] / ping['cpu_controller']
+            row[side]['wall_vs_ping'] = row[side]['seconds'] / ping['seconds']
         rows.append(row)
-        lab.say('fleet %2d hosts (forks %d): apply %.1f s, no-op rerun %.1f s (changed=%d); CPU s controller + '
-                'hosts: apply %.1f + %s, no-op %.1f + %s; load before %.2f'
-                % (size, size, apply_s, noop_s, row['noop_changed'], apply_ctl,
-                   '-' if apply_hosts is None else '%.1f' % apply_hosts, noop_ctl,
-                   '-' if noop_hosts is None else '%.1f' % noop_hosts, load))
-    base = rows[0]
-    for row in rows:
-        row['apply_vs_1'] = row['apply'] / base['apply']
-        row['noop_vs_1'] = row['noop'] / base['noop']
+        lab.say('fleet %2d hosts (forks %d): controller CPU s per host apply %.2f, no-op %.2f, ping %.2f '
+                '(%.1fx / %.1fx ping); wall apply %.1f s, no-op %.1f s, ping %.1f s (no-op %.1fx ping); '
+                'no-op changed=%d; load before %.2f'
+                % (size, size, row['apply']['cpu_controller_per_host'], row['noop']['cpu_controller_per_host'],
+                   ping['cpu_controller_per_host'], row['apply']['cpu_vs_ping'], row['noop']['cpu_vs_ping'],
+                   row['apply']['seconds'], row['noop']['seconds'], ping['seconds'], row['noop']['wall_vs_ping'],
+                   row['noop_changed'], load))
+        if profile and size == largest:
+            breakdown = profile_role.breakdown(inventory, play, size, lambda: reset_all(names), log_dir)
+            lab.say('fleet %d hosts, where the controller\'s CPU goes:\n%s' % (size, profile_role.render(breakdown)))
     the_lab.remove([lab.fleet_name(i) for i in range(1, largest + 1)])
-    return {'sizes': rows, 'start_seconds': started, 'idle_cpu_per_host': idle_rate}
+    return {'sizes': rows, 'start_seconds': started, 'idle_cpu_per_host': idle_rate, 'breakdown': breakdown}

@@ -18,6 +18,7 @@ Layout (controller = this machine, ``.1`` on every bridge):
 """
 
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -184,16 +185,86 @@ class Timeout(Exception):
     """An ansible run took longer than its time limit (it was stopped)."""
 
 
-def ansible(argv, forks=None, env_extra=None, log=None, check=True, timeout=None):
+_CGROUP_COUNTER = [0]
+
+
+class CpuGroup:
+    """The CPU seconds of one command and of everything it starts, daemons included.
+
+    ``getrusage(RUSAGE_CHILDREN)`` misses the SSH ControlMaster processes: ssh puts them in the
+    background, they are re-parented away and nobody waits for them, yet they do the
+    encryption of every session. A cgroup of its own (cgroup v1 ``cpuacct``, or v2 ``cpu.stat``)
+    counts every process the command starts, wherever it is re-parented. The child joins the
+    group before it executes (``enter`` as ``preexec_fn``). Without a usable cgroup file
+    system ``close()`` returns None and the caller falls back to ``RUSAGE_CHILDREN``."""
+
+    def __init__(self):
+        _CGROUP_COUNTER[0] += 1
+        name = 'pbxbench-%d-%d' % (os.getpid(), _CGROUP_COUNTER[0])
+        self.path = None
+        for root, usage in (('/sys/fs/cgroup/cpuacct', 'cpuacct.usage'), ('/sys/fs/cgroup/unified', 'cpu.stat'),
+                            ('/sys/fs/cgroup', 'cpu.stat')):
+            if os.path.exists(os.path.join(root, usage)) or os.path.exists(os.path.join(root, 'cgroup.procs')):
+                try:
+                    os.mkdir(os.path.join(root, name))
+                except OSError:
+                    continue
+                if os.path.exists(os.path.join(root, name, usage)):
+                    self.path, self.usage = os.path.join(root, name), usage
+                    break
+                os.rmdir(os.path.join(root, name))
+
+    def enter(self):
+        """Move the calling process into the group (in the child, before exec)."""
+        if self.path:
+            with open(os.path.join(self.path, 'cgroup.procs'), 'w') as handle:
+                handle.write(str(os.getpid()))
+
+    def _read(self):
+        with open(os.path.join(self.path, self.usage)) as handle:
+            text = handle.read()
+        if self.usage == 'cpuacct.usage':
+            return int(text) / 1e9
+        return int(dict(line.split() for line in text.splitlines())['usage_usec']) / 1e6
+
+    def close(self, wait=10.0):
+        """Wait (bounded) until every process of the group has ended, then remove the group.
+        Returns its CPU seconds, or None without a cgroup."""
+        if not self.path:
+            return None
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            with open(os.path.join(self.path, 'cgroup.procs')) as handle:
+                if not handle.read().split():
+                    break
+            time.sleep(0.1)
+        seconds = self._read()
+        try:
+            os.rmdir(self.path)
+        except OSError:
+            pass
+        return seconds
+
+
+def ansible(argv, forks=None, env_extra=None, log=None, check=True, timeout=None, launcher=None):
     """Run an ansible command from the repo root; returns (seconds, CompletedProcess).
 
-    With ``timeout``, a run still going after that many seconds is stopped (its own process
-    group: ansible-playbook and its forks) and Timeout is raised."""
+    The CompletedProcess carries ``controller_cpu``: the CPU seconds of the command and every
+    process it started, SSH ControlMasters included (``CpuGroup``; ``RUSAGE_CHILDREN`` where
+    no cgroup can be made). With ``timeout``, a run still going after that many seconds is
+    stopped (its own process group: ansible-playbook and its forks) and Timeout is raised.
+    ``launcher``: argv put before the command's Python script (``bench/instrument.py``)."""
     env, cp_dir = ansible_env(forks, env_extra)
     binary = os.path.join(REPO, '.venv', 'bin', argv[0])
+    if launcher:
+        binary_argv = [os.path.join(REPO, '.venv', 'bin', 'python')] + launcher + ['--', binary] + argv[1:]
+    else:
+        binary_argv = [binary] + argv[1:]
+    group = CpuGroup()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    child = subprocess.Popen([binary] + argv[1:], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    child = subprocess.Popen(binary_argv, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=group.enter)
     try:
         stdout, stderr = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -204,15 +275,21 @@ def ansible(argv, forks=None, env_extra=None, log=None, check=True, timeout=None
             os.killpg(child.pid, signal.SIGKILL)
             child.communicate()
         close_masters(cp_dir)
+        group.close()
         raise Timeout('%s: stopped after %d s' % (' '.join(argv[:2]), timeout))
     except BaseException:
         os.killpg(child.pid, signal.SIGTERM)
         child.wait()
         close_masters(cp_dir)
+        group.close()
         raise
     seconds = time.perf_counter() - start
     proc = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
     close_masters(cp_dir)
+    proc.controller_cpu = group.close()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.controller_cpu is None:
+        proc.controller_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     if log:
         with open(log, 'w') as handle:
             handle.write('$ %s\n# %.2f s, rc=%d\n%s\n--- stderr\n%s' % (
@@ -237,13 +314,19 @@ done
 for s in $(ipset list -n 2>/dev/null | grep '^pbxfw-'); do ipset destroy "$s"; done
 rm -rf /run/pbx-firewall
 '''
-# The role's files too (fail2ban jail.d file, Asterisk include), for a clean role apply.
+# The role's files too (fail2ban jail.d file, Asterisk include), for a clean role apply. A
+# PBX has an Asterisk configuration: hosts of the bookworm image (no Asterisk installed) get
+# a pjsip.conf with one transport, so the role's Asterisk part runs as on a PBX (no Asterisk
+# answers: the reload handler finds none and reports it).
 RESET_ROLE = RESET_FIREWALL + r'''
 rm -rf /etc/pbx-firewall /etc/systemd/system/pbx-firewall.service \
        /etc/systemd/system/multi-user.target.wants/pbx-firewall.service \
        /etc/systemd/system/docker.service.d/pbx-firewall.conf \
        /etc/fail2ban/jail.d/pbx-firewall.local /etc/asterisk/pjsip_pbx_firewall.conf
-[ -f /etc/asterisk/pjsip.conf ] && sed -i '/^#include pjsip_pbx_firewall.conf$/d' /etc/asterisk/pjsip.conf
+mkdir -p /etc/asterisk
+[ -f /etc/asterisk/pjsip.conf ] || printf '[transport-udp]\ntype=transport\nprotocol=udp\nbind=0.0.0.0:5060\n' \
+  >/etc/asterisk/pjsip.conf
+sed -i '/^#include pjsip_pbx_firewall.conf$/d' /etc/asterisk/pjsip.conf
 exit 0
 '''
 

@@ -5,6 +5,7 @@
 """Tables (stdout and docs/benchmarks.md) and the chart (docs/benchmarks.png) of a bench run."""
 
 import datetime
+import json
 import os
 import platform
 import subprocess
@@ -93,17 +94,12 @@ def summary_rows(r):
                      'changed=%d, %d module tasks (%d AnsiballZ), %s'
                      % (noop['changed'], noop['module_task_count'], noop['ansiballz'], _s(noop['seconds'])),
                      'first apply on a clean host: %s' % _s(noop['first_apply']), '',
-                     'changed=0, ≤ 4 module runs',
-                     _yes(noop['changed'] == 0 and noop['module_task_count'] <= 4)
+                     'changed=0, ≤ %d module runs' % NOOP_MODULES,
+                     _yes(noop['changed'] == 0 and noop['ansiballz'] <= NOOP_MODULES)
                      if noop['changed'] == 0 else '**no** (changed)'])
     fleet = r.get('fleet')
     if fleet:
-        one, big = fleet['sizes'][0], fleet['sizes'][-1]
-        rows.append(['Role on %d hosts vs 1 (forks = hosts)' % big['hosts'],
-                     'apply %s, no-op %s' % (_s(big['apply']), _s(big['noop'])),
-                     '1 host: apply %s, no-op %s' % (_s(one['apply']), _s(one['noop'])),
-                     '%.2f× / %.2f×' % (big['apply_vs_1'], big['noop_vs_1']), '≤ 3×',
-                     _yes(big['apply_vs_1'] <= 3 and big['noop_vs_1'] <= 3)])
+        rows += fleet_goal_rows(fleet)
     comp = r.get('compile')
     if comp:
         for row in comp:
@@ -125,6 +121,38 @@ def summary_rows(r):
                      'MikoPBX-style reload: allowed dropped %d, blocked accepted %d'
                      % (m['allowed_dropped'], m['blocked_accepted']), '',
                      '0 and 0', _yes(c['allowed_dropped'] == 0 and c['blocked_accepted'] == 0)])
+    return rows
+
+
+# Issue 21's goals, each measured next to `ansible -m ping` on the same hosts in the same run.
+NOOP_MODULES = 2
+GOAL_APPLY_CPU = 3.0        # controller CPU per host of an apply, times ping's
+GOAL_NOOP_CPU = 1.5         # of a no-op rerun, times ping's
+GOAL_NOOP_WALL = 2.0        # wall time of a no-op rerun at the largest size, times ping's
+
+
+def fleet_goals(row):
+    """[(name, value, goal, met)] of one fleet size."""
+    return [('apply: controller CPU per host vs ping', row['apply']['cpu_vs_ping'], GOAL_APPLY_CPU),
+            ('no-op rerun: controller CPU per host vs ping', row['noop']['cpu_vs_ping'], GOAL_NOOP_CPU),
+            ('no-op rerun: wall time vs ping', row['noop']['wall_vs_ping'], GOAL_NOOP_WALL)]
+
+
+def fleet_goal_rows(f):
+    big = f['sizes'][-1]
+    n, ping = big['hosts'], big['ping']
+    rows = []
+    for (name, ratio, goal), (side, what) in zip(fleet_goals(big), (('apply', 'cpu'), ('noop', 'cpu'),
+                                                                    ('noop', 'wall'))):
+        mine = big[side]
+        if what == 'cpu':
+            text = '%.2f CPU s per host' % mine['cpu_controller_per_host']
+            other = 'ansible -m ping: %.2f CPU s per host' % ping['cpu_controller_per_host']
+        else:
+            text = _s(mine['seconds'])
+            other = 'ansible -m ping: %s' % _s(ping['seconds'])
+        rows.append(['Role on %d hosts, %s' % (n, name), text, other, '%.2f×' % ratio, '≤ %g×' % goal,
+                     _yes(ratio <= goal)])
     return rows
 
 
@@ -154,57 +182,83 @@ def render_noop(n):
     return _table(['task that ran a module on the host', 'action', 'runs'], rows, ['---', '---', '---:'])
 
 
-def _cpu(row, kind):
-    if row.get(kind + '_cpu') is None:
-        return '-'
-    return '%.0f + %.0f' % (row[kind + '_cpu_controller'], row[kind + '_cpu_hosts'])
+def _per_host(value):
+    return '-' if value is None else '%.2f' % value
 
 
 def render_fleet(f):
-    rows = [[row['hosts'], row['hosts'],
-             _s(row['apply']) + (' (%s)' % ', '.join('%.0f' % x for x in row['apply_runs']) if 'apply_runs' in row else ''),
-             '%.2f×' % row['apply_vs_1'], _cpu(row, 'apply'),
-             _s(row['apply_cpu_floor']) if row.get('apply_cpu_floor') else '-',
-             _s(row['noop']) + (' (%s)' % ', '.join('%.0f' % x for x in row['noop_runs']) if 'noop_runs' in row else ''),
-             '%.2f×' % row['noop_vs_1'], _cpu(row, 'noop'),
-             'yes' if row['all_changed'] else '**no**', row['noop_changed'],
-             '%.1f' % row['load_before'] if 'load_before' in row else '-']
-            for row in f['sizes']]
-    return _table(['hosts', 'forks', 'apply (clean hosts; all runs)', 'vs 1 host', 'apply CPU s (controller + hosts)',
-                   'apply CPU s / 2 cores', 'no-op rerun (all runs)', 'vs 1 host', 'no-op CPU s', 'every host changed',
-                   'no-op changed', 'load before'], rows)
+    rows = []
+    for row in f['sizes']:
+        a, n, p = row['apply'], row['noop'], row['ping']
+        rows.append([row['hosts'],
+                     '%s / %s / %s' % (_s(a['seconds']), _s(n['seconds']), _s(p['seconds'])),
+                     '%s / %s / %s' % (_per_host(a['cpu_controller_per_host']), _per_host(n['cpu_controller_per_host']),
+                                       _per_host(p['cpu_controller_per_host'])),
+                     '%.2f× / %.2f×' % (a['cpu_vs_ping'], n['cpu_vs_ping']),
+                     '%.2f×' % n['wall_vs_ping'],
+                     '%s / %s / %s' % (_per_host(a['cpu_hosts_per_host']), _per_host(n['cpu_hosts_per_host']),
+                                       _per_host(p['cpu_hosts_per_host'])),
+                     'yes' if row['all_changed'] else '**no**', row['noop_changed'],
+                     '%.1f' % row['load_before']])
+    return _table(['hosts (= forks)', 'wall: apply / no-op / ping', 'controller CPU s per host: apply / no-op / ping',
+                   'controller CPU vs ping: apply / no-op', 'no-op wall vs ping',
+                   'host CPU s per host: apply / no-op / ping', 'every host changed', 'no-op changed',
+                   'load before'], rows)
+
+
+def render_breakdown(b, title):
+    """Where the controller's CPU goes, per host, for one instrumented apply, no-op and ping."""
+    n = b['hosts']
+    lines = [title, '',
+             _table(['run', 'wall', 'CPU s per host', 'main process', 'task workers', 'SSH and the rest',
+                     'worker processes per host'],
+                    [[key, _s(b[key]['seconds']), '%.3f' % (b[key]['total'] / n), '%.3f' % (b[key]['main'] / n),
+                      '%.3f' % (b[key]['workers'] / n), '%.3f' % (b[key]['ssh_and_rest'] / n),
+                      '%.0f' % (b[key]['worker_runs'] / n)] for key in ('apply', 'noop', 'ping')]), '']
+    tasks = {}
+    for key in ('apply', 'noop'):
+        for row in b[key]['tasks']:
+            entry = tasks.setdefault(row['task'], {'action': row['action'].replace('ansible.builtin.', '')})
+            entry[key] = row
+    rows = []
+    for name, entry in tasks.items():
+        cells = [name.replace('pbxops.firewall.pbx_firewall : ', '')[:70], entry['action']]
+        for key in ('apply', 'noop'):
+            row = entry.get(key)
+            skipped = row is not None and row['skipped'] == row['runs']
+            cells.append('-' if row is None else '%.3f%s' % (row['cpu'] / n, ' (skipped)' if skipped else ''))
+        rows.append(cells)
+    lines.append(_table(['task', 'action', 'apply: CPU s per host', 'no-op: CPU s per host'], rows,
+                        ['---', '---', '---:', '---:']))
+    return '\n'.join(lines)
 
 
 def _fleet_advice(f):
-    one, big = f['sizes'][0], f['sizes'][-1]
-    if big['apply_vs_1'] <= 3 and big['noop_vs_1'] <= 3:
+    """Why a goal was missed, from the measured numbers: what Ansible itself costs per task."""
+    big = f['sizes'][-1]
+    missed = [(name, ratio, goal) for name, ratio, goal in fleet_goals(big) if ratio > goal]
+    if not missed:
         return ''
-    text = ('\nGoal not met: %d hosts took %.1f× (apply) and %.1f× (no-op) the one-host time.'
-            % (big['hosts'], big['apply_vs_1'], big['noop_vs_1']))
-    if big.get('apply_cpu') and one.get('apply_cpu'):
-        n = big['hosts']
-        per_host = big['apply_cpu'] / n
-        # CPU that does not grow with the hosts (ansible-playbook start, inventory, role loading),
-        # estimated as what one host's run uses beyond the per-host share of the big run.
-        fixed = max(one['apply_cpu'] - per_host, 0.0)
-        # With one host busy on one core, wall(1) ~ fixed + c; n hosts on two cores need at least
-        # (fixed + n c) / 2. Within 3x: (fixed + n c) / 2 <= 3 (fixed + c), so c <= 5 fixed / (n - 6).
-        needed = 5 * fixed / (n - 6) if n > 6 else None
-        text += (' The apply used %.0f CPU seconds for %d hosts (%.1f per host: %.1f on the controller, %.1f on '
-                 'the host), so two cores need at least %s for it, %.1f× the one-host wall time of %s, before '
-                 'any waiting. One host alone already keeps %.1f cores busy (%.1f CPU s in %s); %d hosts are '
-                 'CPU-bound.'
-                 % (big['apply_cpu'], n, per_host, big['apply_cpu_controller'] / n,
-                    big['apply_cpu_hosts'] / n, _s(big['apply_cpu_floor']),
-                    big['apply_cpu_floor'] / one['apply'], _s(one['apply']), one['apply_cpu'] / one['apply'],
-                    one['apply_cpu'], _s(one['apply']), n))
-        if needed is not None:
-            text += (' About %.1f CPU s of a run does not grow with the hosts (Ansible starting, reading the '
-                     'inventory and the role); with that, %d hosts fit in 3× one host only at about %.1f CPU s '
-                     'per host or less, %.0f%% of today\'s.' % (fixed, n, needed, 100 * needed / per_host))
-        text += ' The no-op rerun, three module runs per host, used %.0f CPU s (%.1f per host).' % (
-            big['noop_cpu'], big['noop_cpu'] / n)
-    return text + '\n'
+    n, ping = big['hosts'], big['ping']
+    text = ['', 'Goals not met at %d hosts: %s.' % (n, '; '.join('%s %.2f× (goal ≤ %g×)' % m for m in missed))]
+    b = f.get('breakdown')
+    if b:
+        p, q = b['ping'], b['noop']
+        cheapest = min((row for row in q['tasks'] if row['runs']), key=lambda row: row['cpu'] / row['runs'])
+        text.append(
+            ' In the instrumented runs, `ansible -m ping` cost the controller %.3f CPU s per host (%.3f in its main '
+            'process, %.3f in its one task worker, %.3f in SSH). The no-op rerun cost %.3f per host: %.3f in the '
+            'main process (Ansible\'s strategy computes every host\'s variables for every task, forks a worker for '
+            'it and takes its result back), %.3f in %d task workers per host and %.3f in SSH. The cheapest of them, '
+            '"%s" (`%s`), costs %.3f CPU s per host in its worker: about what Ansible itself spends on any task per '
+            'host. The role runs %d tasks per host (Ansible\'s argument check, the policy call and the two modules) '
+            'where ping runs one.'
+            % (p['total'] / n, p['main'] / n, p['workers'] / n, p['ssh_and_rest'] / n, q['total'] / n, q['main'] / n,
+               q['workers'] / n, q['worker_runs'] / n, q['ssh_and_rest'] / n,
+               cheapest['task'].replace('pbxops.firewall.pbx_firewall : ', '').split(' - ')[0], cheapest['action'],
+               cheapest['cpu'] / cheapest['runs'],
+               q['worker_runs'] / n))
+    return ''.join(text) + '\n'
 
 
 def render_compile(c):
@@ -262,6 +316,9 @@ def render_text(r):
         parts += ['', 'Compile scale (part 3)', render_compile(r['compile'])]
     if r.get('fleet'):
         parts += ['', 'Fleet scale (part 4)', render_fleet(r['fleet'])]
+        if r['fleet'].get('breakdown'):
+            b = r['fleet']['breakdown']
+            parts += ['', render_breakdown(b, 'Where the controller\'s CPU goes at %d hosts' % b['hosts'])]
     if r.get('reload'):
         parts += ['', 'Reload safety (part 5)', render_reload(r['reload'])]
     if r.get('sip'):
@@ -355,17 +412,18 @@ def chart(r, path=PNG):
     f = r.get('fleet')
     if f:
         hosts = [row['hosts'] for row in f['sizes']]
-        ax.plot(hosts, [row['apply'] for row in f['sizes']], 'o-', label='apply (clean hosts)')
-        ax.plot(hosts, [row['noop'] for row in f['sizes']], 's-', label='no-op rerun')
-        ax.axhline(3 * f['sizes'][0]['apply'], color='#1f77b4', ls='--', lw=0.8, label='3× one-host apply')
-        if all(row.get('apply_cpu_floor') for row in f['sizes']):
-            ax.plot(hosts, [row['apply_cpu_floor'] for row in f['sizes']], ':', color='#7f7f7f',
-                    label='apply CPU seconds / cores')
+        for side, marker, label in (('apply', 'o-', 'apply (clean hosts)'), ('noop', 's-', 'no-op rerun'),
+                                    ('ping', 'x-', 'ansible -m ping')):
+            ax.plot(hosts, [row[side]['cpu_controller_per_host'] for row in f['sizes']], marker, label=label)
+        ax.plot(hosts, [GOAL_APPLY_CPU * row['ping']['cpu_controller_per_host'] for row in f['sizes']], '--',
+                color='#1f77b4', lw=0.8, label='goal: apply ≤ %g× ping' % GOAL_APPLY_CPU)
+        ax.plot(hosts, [GOAL_NOOP_CPU * row['ping']['cpu_controller_per_host'] for row in f['sizes']], '--',
+                color='#ff7f0e', lw=0.8, label='goal: no-op ≤ %g× ping' % GOAL_NOOP_CPU)
         ax.set_xticks(hosts)
         ax.set_xlabel('hosts (forks = hosts)')
-        ax.set_ylabel('wall seconds')
+        ax.set_ylabel('controller CPU seconds per host')
         ax.set_ylim(bottom=0)
-        ax.set_title('Fleet: pbx_firewall role')
+        ax.set_title('Fleet: pbx_firewall role vs ansible -m ping')
         ax.legend(fontsize=8)
 
     ax = axes[1][0]
@@ -420,16 +478,16 @@ def chart(r, path=PNG):
 # -- docs/benchmarks.md -----------------------------------------------------------------------
 
 def _noop_advice(n):
-    """What makes the no-op rerun run more than 4 modules, from the measured tasks."""
-    if n['module_task_count'] <= 4:
+    """What makes the no-op rerun run more than NOOP_MODULES modules, from the measured tasks."""
+    if n['ansiballz'] <= NOOP_MODULES:
         return ''
     tasks = [(name.replace('pbxops.firewall.pbx_firewall : ', ''), action, count)
              for name, action, count in n['module_tasks']]
     probes = [name for name, action, _c in tasks if action == 'stat']
     removals = [name for name, action, _c in tasks if action == 'file' and name.lower().startswith('remove')]
     templates = [name for name, action, _c in tasks if action in ('template', 'copy')]
-    lines = ['', 'The rerun runs %d modules on the host, over the goal of 4 (the role was not changed for this '
-             'benchmark). What contributes, and what could be merged:' % n['module_task_count'], '']
+    lines = ['', 'The rerun runs %d modules on the host, over the goal of %d. What contributes, and what could be '
+             'merged:' % (n['ansiballz'], NOOP_MODULES), '']
     if len(probes) > 1:
         lines.append('- %d `stat` probes (%s): one module run could answer all of them (for example one '
                      '`ansible.builtin.find` over the directories, or one probe task whose result every part '
@@ -500,6 +558,31 @@ def _apply_advice(a):
             'run.\n' % per_rule)
 
 
+BEFORE = os.path.join(lab.BENCH, 'before-issue21.json')
+
+
+def _breakdown_section(f):
+    """Where the controller's CPU goes: this run's instrumented runs, and the same measurement of
+    the role before issue 21 (bench/before-issue21.json), for comparison."""
+    out = []
+    if f.get('breakdown'):
+        b = f['breakdown']
+        out += ['', render_breakdown(b, '### Where the controller\'s CPU goes (%d hosts)' % b['hosts']), '',
+                'One more apply, no-op rerun and ping at the largest size, each launched through '
+                '`bench/instrument.py`: every worker process (one per task and host) adds its own CPU seconds '
+                '(`getrusage`, counted from its fork) to its task, the main process (inventory, the strategy\'s '
+                'per-host variables, forking, results, callbacks) its own, and the rest of the run\'s cgroup is '
+                'SSH. `.venv/bin/python bench/profile_role.py --hosts N [--cprofile]` repeats it alone, with the '
+                'hottest functions.']
+    if os.path.exists(BEFORE):
+        with open(BEFORE) as handle:
+            before = json.load(handle)
+        out += ['', render_breakdown(before['breakdown'], '### Before issue 21 (%s, commit %s, %d hosts)'
+                                     % (before['date'], before['commit'], before['breakdown']['hosts'])), '',
+                before['note']]
+    return out + ['']
+
+
 def render_doc(r):
     a, n, c, f, rel = r['apply'], r['noop'], r['compile'], r['fleet'], r['reload']
     out = ['# Benchmarks', '',
@@ -562,46 +645,53 @@ def render_doc(r):
            'subnets go into ipsets.', '', render_compile(c), '',
            '## 4. Fleet scale', '',
            'The role as in part 2 on the first N of 20 containers `pbxbench-h1..h20` (started once), forks '
-           '= N, one play. "apply" starts from clean hosts (owned chains and role files removed), so every '
-           'host changes (firewall with rollback confirmation, fail2ban file and reload, Asterisk file); '
-           '"no-op rerun" follows right after. Each size runs twice and the better run counts (all runs: '
-           '`fleet-N-*.log` in the logs). CPU seconds: the controller\'s (`ansible-playbook`, its '
-           'forks and their SSH clients) and the hosts\' (the containers\' cgroups: modules, sshd, fail2ban; '
-           'less what the idle containers use, measured before: %s CPU s per second per host).'
-           % ('%.3f' % f['idle_cpu_per_host'] if f.get('idle_cpu_per_host') is not None else '-'),
-           '', render_fleet(f), _fleet_advice(f), '',
-           '## 5. Reload safety', '',
-           'Two 60-rule policies, both allowing service A (sip: TCP and UDP 5060) and blocking service B '
-           '(web TCP 80, iax UDP 4569) from the client network, differing only in an unrelated network, '
-           'so every re-apply really changes the chain. The client container `pbxbench-client` '
-           '(10.202.10.101, on the host\'s client network) runs `bench/traffic_client.py`: every 10 ms one '
-           'NEW TCP connection and one UDP datagram (each from a new source port) to A and to B; on the host, '
-           '`bench/responder.py` serves A and B (TCP listen, UDP echo with an 8 MiB receive buffer). Every '
-           'probe is judged on its first packet, in a way a busy machine cannot blur: a TCP probe passed when '
-           'its connection completed without a SYN retransmission (the kernel\'s TCP_INFO says so; the '
-           'SYN-ACK comes from the host\'s kernel, not from a process), and a UDP probe passed when the echo '
-           'came back, however late (UDP has no retransmission; the client waits 5 s). Blocked TCP probes '
-           'whose first SYN was dropped but a retransmitted SYN got in are shown apart.', '',
-           '- **this collection**: one `ansible-playbook` whose single `pbxops.firewall.iptables_ruleset` '
-           'task loops %d times over the two compiled rulesets (the module itself, through Ansible, with '
-           'rollback confirmation; its apply path is one `iptables-restore --noflush` transaction);'
-           % rel['applies'],
-           '- **MikoPBX style**: a script on the host that reloads the way MikoPBX does: '
-           '`iptables -F INPUT`, then the same rules appended one `iptables -A INPUT ...` command at a time, '
-           'the final DROP last. Its %d reloads start at the collection\'s average interval (%.2f s), so both '
-           'sides get the same number of reloads over the same time and the same client load.'
-           % (rel['applies'], rel['mikopbx']['interval']),
-           '- **control**: the policy in place and no reloads (the harness itself loses nothing).', '',
-           render_reload(rel), '',
-           'Between `iptables -F INPUT` and the final DROP the MikoPBX-style chain accepts everything '
-           '(INPUT\'s policy is ACCEPT), so blocked probes get through while rules are added one by one; '
-           'allowed traffic is not dropped there, because the flush leaves nothing that drops. %s The '
-           'responder on the host answered %s and the host\'s UDP receive errors during the run were %s.'
-           % ('The collection switches the whole chain in one kernel transaction: no probe saw an in-between '
-              'state.' if rel['collection']['allowed_dropped'] == 0 and rel['collection']['blocked_accepted'] == 0
-              else '**The collection did not reach 0 and 0 in this run.**',
-              ', '.join('%d %s' % (v, k.upper()) for k, v in sorted(rel['responder']['answered'].items())),
-              ', '.join('%s %d' % (k, v) for k, v in sorted(rel['responder']['udp_errors'].items()))), '']
+           '= N, one play, next to `ansible -m ping` with the same inventory, forks and SSH settings (one module '
+           'over SSH: the floor a role is measured against). "apply" starts from clean hosts (owned chains and '
+           'role files removed, an `/etc/asterisk/pjsip.conf` with one transport), so every host changes '
+           '(firewall with rollback confirmation, fail2ban file and reload, Asterisk files and reload); "no-op '
+           'rerun" and ping follow right after. Each size runs twice and the better run of each side counts (all '
+           'runs: `fleet-N-*.log` in the logs). CPU seconds: the controller\'s (the run\'s own cgroup: '
+           '`ansible-playbook` or `ansible`, its forks, the SSH clients and their ControlMasters, which '
+           '`getrusage` would miss) and the hosts\' (the containers\' cgroups: modules, sshd, fail2ban; less '
+           'what the idle containers use, measured before: %s CPU s per second per host). Goals: controller CPU '
+           'per host of an apply ≤ %g× ping\'s, of a no-op rerun ≤ %g× ping\'s, and the no-op rerun\'s wall time '
+           'at the largest size ≤ %g× ping\'s.'
+           % ('%.3f' % f['idle_cpu_per_host'] if f.get('idle_cpu_per_host') is not None else '-',
+              GOAL_APPLY_CPU, GOAL_NOOP_CPU, GOAL_NOOP_WALL),
+           '', render_fleet(f), _fleet_advice(f)]
+    out += _breakdown_section(f)
+    out += ['## 5. Reload safety', '',
+            'Two 60-rule policies, both allowing service A (sip: TCP and UDP 5060) and blocking service B '
+            '(web TCP 80, iax UDP 4569) from the client network, differing only in an unrelated network, '
+            'so every re-apply really changes the chain. The client container `pbxbench-client` '
+            '(10.202.10.101, on the host\'s client network) runs `bench/traffic_client.py`: every 10 ms one '
+            'NEW TCP connection and one UDP datagram (each from a new source port) to A and to B; on the host, '
+            '`bench/responder.py` serves A and B (TCP listen, UDP echo with an 8 MiB receive buffer). Every '
+            'probe is judged on its first packet, in a way a busy machine cannot blur: a TCP probe passed when '
+            'its connection completed without a SYN retransmission (the kernel\'s TCP_INFO says so; the '
+            'SYN-ACK comes from the host\'s kernel, not from a process), and a UDP probe passed when the echo '
+            'came back, however late (UDP has no retransmission; the client waits 5 s). Blocked TCP probes '
+            'whose first SYN was dropped but a retransmitted SYN got in are shown apart.', '',
+            '- **this collection**: one `ansible-playbook` whose single `pbxops.firewall.iptables_ruleset` '
+            'task loops %d times over the two compiled rulesets (the module itself, through Ansible, with '
+            'rollback confirmation; its apply path is one `iptables-restore --noflush` transaction);'
+            % rel['applies'],
+            '- **MikoPBX style**: a script on the host that reloads the way MikoPBX does: '
+            '`iptables -F INPUT`, then the same rules appended one `iptables -A INPUT ...` command at a time, '
+            'the final DROP last. Its %d reloads start at the collection\'s average interval (%.2f s), so both '
+            'sides get the same number of reloads over the same time and the same client load.'
+            % (rel['applies'], rel['mikopbx']['interval']),
+            '- **control**: the policy in place and no reloads (the harness itself loses nothing).', '',
+            render_reload(rel), '',
+            'Between `iptables -F INPUT` and the final DROP the MikoPBX-style chain accepts everything '
+            '(INPUT\'s policy is ACCEPT), so blocked probes get through while rules are added one by one; '
+            'allowed traffic is not dropped there, because the flush leaves nothing that drops. %s The '
+            'responder on the host answered %s and the host\'s UDP receive errors during the run were %s.'
+            % ('The collection switches the whole chain in one kernel transaction: no probe saw an in-between '
+               'state.' if rel['collection']['allowed_dropped'] == 0 and rel['collection']['blocked_accepted'] == 0
+               else '**The collection did not reach 0 and 0 in this run.**',
+               ', '.join('%d %s' % (v, k.upper()) for k, v in sorted(rel['responder']['answered'].items())),
+               ', '.join('%s %d' % (k, v) for k, v in sorted(rel['responder']['udp_errors'].items()))), '']
     out += render_sip_section(r['sip']) if r.get('sip') else []
     out += render_counters_section(r['counters']) if r.get('counters') else []
     out += ['## Reproduce', '', '```console', 'make bench                                  # everything, '

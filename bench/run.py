@@ -15,7 +15,8 @@ Parts (each in its own file):
                                vs a bare iptables-restore over ssh (+ ansible -m ping)
     noop     noop_rerun.py     no-op rerun of the pbx_firewall role: changed=0, module runs, time
     reload   reload_safety.py  50 re-applies under client traffic, vs a MikoPBX-style reload
-    fleet    fleet_scale.py    the role on 1 / 5 / 10 / 20 hosts, forks = hosts
+    fleet    fleet_scale.py    the role on 1 / 10 / 20 hosts, forks = hosts, next to ansible -m ping, and
+                               where the controller's CPU goes (profile_role.py)
     sip      sip_guards.py     real SIP attack tools: no firewall vs MikoPBX-style vs the collection,
                                CPU per 10,000 requests (namespaces, under /tmp/pbxfw-kernel.lock);
                                `--parts sip` rewrites just the page's SIP section
@@ -54,6 +55,8 @@ def main():
     parser.add_argument('--parts', default=','.join(PARTS), help='comma-separated subset of %s' % ', '.join(PARTS))
     parser.add_argument('--quick', action='store_true', help='small sizes (not for the published numbers)')
     parser.add_argument('--no-write', action='store_true', help='print only; leave docs/ alone')
+    parser.add_argument('--fleet-sizes', help='comma-separated host counts of the fleet part (default %s)'
+                        % ','.join(str(n) for n in (1, 10, 20)))
     parser.add_argument('--loop-limit', type=int, default=15 * 60,
                         help='seconds after which the 600-rule builtin loop is stopped and extrapolated')
     parser.add_argument('--render', metavar='RESULTS_JSON',
@@ -153,8 +156,12 @@ def main():
             def fresh_lab():
                 the_lab.destroy(quiet=True)
                 the_lab.prepare()
-            results['fleet'] = guarded('fleet', lambda: fleet_scale.run(
-                the_lab, sizes=(1, 5) if args.quick else fleet_scale.SIZES, log_dir=log_dir), fresh_lab)
+            if args.fleet_sizes:
+                sizes = tuple(int(n) for n in args.fleet_sizes.split(','))
+            else:
+                sizes = (1, 5) if args.quick else fleet_scale.SIZES
+            results['fleet'] = guarded('fleet', lambda: fleet_scale.run(the_lab, sizes=sizes, log_dir=log_dir),
+                                       fresh_lab)
         if 'sip' in parts:
             import sip_guards
             lab.say('SIP guards under attack tools (waits for /tmp/pbxfw-kernel.lock)...')

@@ -34,11 +34,21 @@ work="$root/.build/docs"
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work"  # away from the repository's ansible.cfg
-# The collection exactly as a user installs it.
-ansible-galaxy collection install --offline --force -p "$work/collections" "$tarball" >/dev/null 2>&1
+# The collection exactly as a user installs it, installed OUTSIDE this git checkout:
+# antsibull-docs' linter copies the collection it checks, and when that directory lies inside
+# a git work tree it copies only the files git tracks there. The installed files are ignored
+# by git (.build/), so the linter checked an empty collection and passed whatever the docs
+# said (a Markdown-style link in the role's argument specs went through that way).
+installed=$(mktemp -d)
+trap 'rm -rf "$installed"' EXIT
+ansible-galaxy collection install --offline --force -p "$installed/collections" "$tarball" >/dev/null 2>&1
 unset ANSIBLE_CONFIG  # no repository ansible.cfg: the collection as a user has it
-export ANSIBLE_COLLECTIONS_PATH="$work/collections" ANSIBLE_NOCOLOR=1
-collection="$work/collections/ansible_collections/pbxops/firewall"
+export ANSIBLE_COLLECTIONS_PATH="$installed/collections" ANSIBLE_NOCOLOR=1
+collection="$installed/collections/ansible_collections/pbxops/firewall"
+if git -C "$collection" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  echo "docs: $collection is inside a git work tree (TMPDIR?): the linter would check an empty copy"
+  exit 1
+fi
 
 if [[ "$mode" == lint ]]; then
   antsibull-docs lint-collection-docs --plugin-docs "$collection"

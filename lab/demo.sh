@@ -13,7 +13,7 @@
 #                              (--check --diff first, then for real), verify, send a
 #                              scan and a flood from client-inet and print the report
 #                              (pbxops.firewall.report), read during the flood
-#   lab/demo.sh create [--fresh] [--owner NAME]
+#   lab/demo.sh create [--fresh] [--owner NAME [--take-demo]]
 #                              the lab only: docker, image, networks, containers,
 #                              SSH, generated files; no rollout (Molecule's create).
 #                              --owner NAME claims the lab for NAME (.cache/lab.owner)
@@ -85,14 +85,17 @@ lab_owner() { cat "$owner_file" 2>/dev/null || true; }
 # The lab without a rollout. --fresh recreates it. --owner NAME: the lab is NAME's
 # (Molecule's): refuse one that exists without NAME's claim, claim it before
 # creating anything (so `down --owner NAME` cleans up after a failed create too).
-# Without --owner, refuse a lab someone else claimed.
+# Without --owner, refuse a lab someone else claimed. --take-demo (with --owner): an
+# unclaimed lab, the one `make demo` left up, is removed and replaced (a test run on a
+# machine where the demo ran first); a lab another owner claimed is still refused.
 cmd_create() {
-  local fresh=0 owner="" t0=$SECONDS
+  local fresh=0 owner="" take_demo=0 t0=$SECONDS
   while (($#)); do
     case $1 in
       --fresh) fresh=1 ;;
       --owner) owner=${2:-}; [[ -n "$owner" ]] || die "create: --owner needs a name"; shift ;;
-      *) die "create: unknown argument $1 (--fresh, --owner NAME)" ;;
+      --take-demo) take_demo=1 ;;
+      *) die "create: unknown argument $1 (--fresh, --owner NAME, --take-demo)" ;;
     esac
     shift
   done
@@ -104,6 +107,9 @@ cmd_create() {
   if [[ -z "$found" ]]; then
     rm -f "$owner_file"   # a claim on a lab that no longer exists
     have=""
+  elif [[ -z "$have" && -n "$owner" ]] && ((take_demo)); then
+    say "the demo's lab is up; $owner replaces it (make demo brings it back)"
+    cmd_down
   elif [[ "$have" != "$owner" ]]; then
     die "the lab exists and belongs to ${have:-the demo (make demo)}, not ${owner:-the demo}:
   ${found//$'\n'/$'\n'  }

@@ -17,9 +17,12 @@ with proto tcp | udp | icmp, port null for icmp, and kind one of
   iax   IAX2 POKE over UDP (an IAX2 server answers PONG)
   udp   one datagram; a service may not answer ("no answer != blocked")
   icmp  ICMP / ICMPv6 echo request
-Output (stdout, JSON): {"elapsed": s, "results": [{"address", "source", "observed",
-"detail", "ms"}, ...]} in input order. "source" is the address this host sends from
-to that address (the kernel's route choice, what `ip route get ADDRESS` prints).
+Output (stdout, JSON): {"elapsed": s, "families": {"ipv4": bool, "ipv6": bool},
+"results": [{"address", "source", "observed", "detail", "ms"}, ...]} in input order.
+"source" is the address this host sends from to that address (the kernel's route choice,
+what `ip route get ADDRESS` prints; null: no route). "families" says in which address
+families this host has an address of its own other than loopback and link-local (null
+when it cannot tell), so that "no route" can be told from "no such family here".
 observed:
   open     the service answered (TCP connected, a UDP reply, an echo reply)
   closed   no answer where the protocol needs one (TCP, SIP, IAX2, ICMP echo) within
@@ -67,6 +70,34 @@ def route_source(address):
         return None
     finally:
         sock.close()
+
+
+def families_from_proc(trie, inet6):
+    """{family: bool} from /proc/net/fib_trie and /proc/net/if_inet6 (their text)."""
+    # fib_trie: "|-- ADDRESS" followed by "/32 host LOCAL" for each address of the host
+    lines = trie.splitlines()
+    ipv4 = any(lines[i + 1].strip().startswith('/32 host LOCAL') and not lines[i].split()[-1].startswith('127.')
+               for i in range(len(lines) - 1) if lines[i].strip().startswith('|--'))
+    # if_inet6: address, index, prefix, scope (00 global, 20 link, 10 host), flags, name
+    ipv6 = any(len(fields) >= 4 and fields[3] == '00' for fields in (line.split() for line in inet6.splitlines()))
+    return {'ipv4': ipv4, 'ipv6': ipv6}
+
+
+def own_families():
+    """In which families this host has an address other than loopback and link-local."""
+    try:
+        with open('/proc/net/fib_trie') as trie, open('/proc/net/if_inet6') as inet6:
+            return families_from_proc(trie.read(), inet6.read())
+    except (IOError, OSError):
+        pass                     # not Linux, or no IPv6 at all: ask ip
+    try:
+        out = subprocess.run(['ip', '-o', 'addr', 'show'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             timeout=5, check=False).stdout.decode('utf-8', 'replace')
+    except (OSError, subprocess.SubprocessError):
+        return None
+    words = [line.split() for line in out.splitlines()]
+    return {'ipv4': any('inet' in w and w[w.index('inet') + 1].split('.')[0] != '127' for w in words),
+            'ipv6': any('inet6' in w and 'global' in w for w in words)}
 
 
 def error_result(exc, silent):
@@ -264,7 +295,8 @@ def main(argv):
     deadline = started + run_for
     with ThreadPoolExecutor(max(1, min(parallel, len(probes) or 1))) as pool:
         results = list(pool.map(lambda p: run_one(p, timeout, deadline, sources), probes))
-    json.dump({'elapsed': round(time.monotonic() - started, 3), 'results': results}, sys.stdout)
+    json.dump({'elapsed': round(time.monotonic() - started, 3), 'families': own_families(), 'results': results},
+              sys.stdout)
     sys.stdout.write('\n')
     return 0
 

@@ -14,14 +14,17 @@ version_added: 0.1.0
 author: pbxops.firewall contributors
 description:
   - Validates the whole policy of one host once and returns the firewall ruleset, fail2ban
-    C(ignoreip), Asterisk C(local_net), the fail2ban jails that ban in C(DOCKER-USER) and the
-    warnings to show. The role P(pbxops.firewall.pbx_firewall#role) calls it once per host.
+    C(ignoreip), Asterisk C(local_net), the fail2ban jails that ban in C(DOCKER-USER), the text of
+    each file the role writes, and the warnings to show. The role P(pbxops.firewall.pbx_firewall#role) calls it once per host.
   - Gives the same results as P(pbxops.firewall.firewall_ruleset#filter),
     P(pbxops.firewall.fail2ban_ignoreip#filter) and P(pbxops.firewall.asterisk_localnet#filter)
     for the same input; those stay for use on their own.
   - Invalid input fails with every problem at once, each naming the role variable
     (C(pbx_firewall_networks[1] ('Branch VPN').subnet), C(pbx_firewall_ipv6), ...), the value and
     what is valid.
+  - Within one Ansible run, hosts with the same inputs share one compile, and each trunk host name
+    is resolved once; the results are kept in the run's temporary directory on the controller
+    (removed when the run ends), keyed by a digest of every input.
 seealso:
   - module: pbxops.firewall.iptables_ruleset
     description: Applies the ruleset this filter returns.
@@ -94,7 +97,7 @@ options:
     type: list
     elements: str
   enabled:
-    description: Whether the role manages the host (C(pbx_firewall_enabled)); only changes the warnings.
+    description: Whether the role manages the host (C(pbx_firewall_enabled)); sets RV(_value.state) and changes the warnings.
     type: bool
     default: true
 notes:
@@ -122,6 +125,9 @@ _value:
   description: What the role writes and shows.
   type: dict
   contains:
+    state:
+      description: V(present), or V(absent) with O(enabled=false) (what the collection owns on the host is removed).
+      type: str
     ruleset:
       description: The ruleset for P(pbxops.firewall.iptables_ruleset#module), as P(pbxops.firewall.firewall_ruleset#filter) returns it.
       type: dict
@@ -137,6 +143,23 @@ _value:
       description: The checked jail names, deduplicated and sorted; empty unless O(docker=true).
       type: list
       elements: str
+    files:
+      description:
+        - The text of each file the role owns, ending in a newline, and the name of the PJSIP template section.
+      type: dict
+      contains:
+        fail2ban_jail:
+          description: The jail.d file, C([DEFAULT]) with C(ignoreip), and C(chain = DOCKER-USER) per jail of RV(_value.docker_jails).
+          type: str
+        pjsip:
+          description: The PJSIP include file, the template section with one C(local_net) line per subnet of RV(_value.localnet).
+          type: str
+        chan_sip:
+          description: The chan_sip include file, one C(localnet) line per subnet of RV(_value.localnet).
+          type: str
+        pjsip_template:
+          description: The name of the template section transports inherit, V(pbx-firewall-localnet).
+          type: str
     warnings:
       description: Warnings for the user, e.g. that an empty policy drops nothing.
       type: list
@@ -148,6 +171,16 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support im
     call_core,
     checked_arguments,
 )
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._run_cache import RunCache, cached_resolver
+
+
+def _once_per_run(networks, **inputs):
+    """role_policy, computed once per run for each distinct set of inputs; trunk names resolved
+    once per run (the default resolver, through the run's cache)."""
+    def compile_policy():
+        from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.validate import default_resolver
+        return _policy.role_policy(networks, resolver=cached_resolver(default_resolver), **inputs)
+    return RunCache('policy').compute(['pbx_firewall_policy', networks, inputs], compile_policy)
 
 
 @checked_arguments('pbx_firewall_policy')
@@ -156,7 +189,7 @@ def pbx_firewall_policy(networks, ports=None, custom_services=None, trunks=None,
                         ipset_threshold=_policy.DEFAULT_IPSET_THRESHOLD, ipv6=True, docker=False,
                         ignoreip_extra=None, docker_jails=None, enabled=True,
                         sip_rate_limit_ipv6_prefix=64, log_drops=False, log_rate=None, nflog_group=None):
-    return call_core('pbx_firewall_policy', _policy.role_policy, networks, ports=ports,
+    return call_core('pbx_firewall_policy', _once_per_run, networks, ports=ports,
                      custom_services=custom_services, trunks=trunks, sip_rate_limit=sip_rate_limit,
                      sip_scanner_agents=sip_scanner_agents, custom_rules=custom_rules,
                      ipset_threshold=ipset_threshold, ipv6=ipv6, docker=docker,

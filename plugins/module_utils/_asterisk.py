@@ -7,8 +7,8 @@
 
 Private to this collection (no public API): it owns the Asterisk CLI conversation
 (``asterisk -rx``), reading its output (which command failed, which transports exist,
-what ``local_net`` each one carries), finding the transports of ``pjsip.conf`` that
-inherit the role's template section, and the checks built on that read-back. Standard
+what ``local_net`` each one carries), and the checks built on that read-back (which
+sections of ``pjsip.conf`` inherit the role's template is ``_asterisk_config``'s). Standard
 library only; the module passes in its ``run_command``.
 
 ``asterisk -rx`` exits 0 for unknown or failed commands; only a missing daemon gives a
@@ -20,7 +20,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
-import os
 import re
 
 # Output of `asterisk -rx` that means the command did not do its job, although the
@@ -37,8 +36,6 @@ CLI_FAILURES = (
 NOT_RUNNING = 'Unable to connect to remote asterisk'
 TRANSPORT_HEADER = re.compile(r'^\s*Transport:\s+(\S+)\s+(\S+)', re.M)
 PARAMETER = re.compile(r'^\s*([a-z_]+)\s*:\s?(.*?)\s*$')
-SECTION = re.compile(r'^\s*\[([^\]]+)\]\s*(?:\(([^)]*)\))?')
-INCLUDE = re.compile(r'^\s*#(?:include|tryinclude)\s+"?([^"\s]+)"?')
 EXTERNAL = ('external_signaling_address', 'external_media_address')
 
 
@@ -118,38 +115,16 @@ def networks(values):
 
 
 def same_networks(live, desired):
-    return networks(live) == networks(desired)
+    """Whether two local_net lists name the same networks (a value that is no network: no)."""
+    try:
+        return networks(live) == networks(desired)
+    except ValueError:
+        return False
 
 
 def external_addresses(parameters):
     """{parameter: value} of the transport's non-empty external_* addresses."""
     return dict((key, parameters[key][0]) for key in EXTERNAL if parameters.get(key, [''])[0].strip())
-
-
-def config_sections(config_dir, filename='pjsip.conf', seen=None):
-    """[(section, [templates])] of pjsip.conf and the files it #includes, in order."""
-    seen = set() if seen is None else seen
-    path = os.path.join(config_dir, filename)
-    if path in seen or not os.path.isfile(path):
-        return []
-    seen.add(path)
-    sections = []
-    with open(path) as handle:
-        for line in handle:
-            include = INCLUDE.match(line)
-            if include:
-                sections.extend(config_sections(config_dir, include.group(1), seen))
-                continue
-            match = SECTION.match(line.split(';', 1)[0])
-            if match:
-                templates = [t.strip() for t in (match.group(2) or '').split(',') if t.strip()]
-                sections.append((match.group(1).strip(), templates))
-    return sections
-
-
-def inheriting(config_dir, template):
-    """Names of the sections of pjsip.conf that inherit TEMPLATE."""
-    return set(name for name, templates in config_sections(config_dir) if template in templates)
 
 
 def host_addresses(text):
@@ -159,7 +134,10 @@ def host_addresses(text):
         words = line.split()
         for index, word in enumerate(words[:-1]):
             if word in ('inet', 'inet6'):
-                address = ipaddress.ip_interface(words[index + 1]).ip
+                try:
+                    address = ipaddress.ip_interface(words[index + 1]).ip
+                except ValueError:
+                    continue
                 if not (address.is_loopback or address.is_link_local):
                     found.append(str(address))
     return found

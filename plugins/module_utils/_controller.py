@@ -16,6 +16,13 @@ from a login to another namespace, or left over from a session that has ended, n
 passes through this host's firewall. No SSH connection (Ansible's ``local``
 connection, a container connection) means nothing to check.
 
+A connection is *local* when the controller's end is on this host too: its address is
+a loopback address or the server address itself, or its socket (the other direction of
+the same four-tuple) is also one of this namespace's. That is a reverse tunnel,
+cloudflared, an SSM- or Teleport-style agent, or a controller that SSHes to one of the
+host's own addresses: its packets arrive on ``lo``, whatever the policy says about the
+address.
+
 Standard library only; no Ansible imports. Unreadable ``/proc`` entries are skipped.
 """
 
@@ -42,6 +49,7 @@ class SshConnection(object):
         self.server = server
         self.server_port = server_port
         self.found_in = found_in              # 'environment' or 'process 123 (sh)'
+        self.local = client.is_loopback or client == server   # refined by find()
 
     def key(self):
         return (self.client, self.client_port, self.server, self.server_port)
@@ -52,7 +60,7 @@ class SshConnection(object):
 
     def as_dict(self):
         return {'address': str(self.client), 'port': self.server_port, 'family': self.family,
-                'server_address': str(self.server), 'found_in': self.found_in}
+                'server_address': str(self.server), 'found_in': self.found_in, 'local': self.local}
 
 
 def _plain(address):
@@ -173,6 +181,8 @@ def find(environ=None, proc='/proc', pid=None):
     sockets = established(proc)
     for conn in candidates:
         if _in_namespace(conn, sockets):
+            # the controller's own end of the connection is a socket of this host too
+            conn.local = conn.local or conn.key() in sockets
             return conn, 'found in %s' % conn.found_in
     first = candidates[0]
     return None, ('SSH_CONNECTION %s:%d -> %s:%d (%s) is not a connection of this network namespace: '

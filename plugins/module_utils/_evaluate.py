@@ -20,18 +20,24 @@ goes back to the calling chain, a jump to an owned chain calls it, ``-g`` goes t
 owned chains do not decide (verdict ``None``: the hook chain and its policy do).
 
 Only matches whose result for the packet is certain are evaluated: ``-s``/``-d``,
-``-p``, ``-i lo``, ``-m tcp``/``udp``/``multiport`` destination ports (``--syn`` for a
+``-p``, ``-i lo`` (a packet arrives on ``lo`` exactly when it comes from one of the host's
+own addresses: a loopback source, a source equal to the destination, or a packet the
+caller knows is local; such a packet matches no other ``-i``),
+``-m tcp``/``udp``/``multiport`` destination ports (``--syn`` for a
 TCP packet that opens a connection), ``-m set`` on ``src`` with the ruleset's own
 ipsets (hash:net: the longest prefix containing the address decides, ``nomatch``
 means "not in the set"), ``-m conntrack --ctstate``/``-m state --state``,
 ``-m icmp``/``icmp6`` types, ``-m comment``, and the SIP guards the compiler writes:
 ``-m string --string``/``--hex-string`` (with ``--icase``) is searched in the packet's
 payload, the bytes after the TCP/UDP header (a packet without one, such as a TCP SYN,
-never matches); ``-m hashlimit --hashlimit-above`` matches exactly when the packet's
-source is over its budget (``over_limit``; the bucket bookkeeping is not modelled).
+never matches); the SIP guards' ``-m hashlimit`` (a table named with
+``HASHLIMIT_PREFIX``) ``--hashlimit-above`` matches exactly when the packet's source is
+over its budget (``over_limit``; the bucket bookkeeping is not modelled).
 A caller that gives neither asks about an ordinary first packet: no payload, under
 every rate, so no SIP guard drops it. Anything else (a custom
-rule's ``-m recent``, ``-m limit``, an interface, an unknown target) makes that rule
+rule's ``-m recent``, ``-m limit`` or its own ``-m hashlimit``, whose budget the
+packet's source may or may not have used up; an interface of a packet from outside;
+an unknown target) makes that rule
 *uncertain*: the walk follows both outcomes, and when they give different verdicts the
 answer is ``UNKNOWN`` naming the uncertain rules, never a guess.
 
@@ -48,6 +54,7 @@ import ipaddress
 from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import (
     CHAIN_PREFIX,
     FAMILIES,
+    HASHLIMIT_PREFIX,
     MAIN_CHAIN,
     split_rule,
     unquote,
@@ -83,11 +90,13 @@ class Packet(object):
     ``icmp_type`` given); ``port`` the destination port (tcp and udp); ``destination``
     the host's own address when known; ``state`` the conntrack state (``NEW``);
     ``payload`` the bytes after the TCP/UDP header (None: none, as in a TCP SYN);
-    ``over_limit`` whether the source is over its rate budget (``-m hashlimit``).
+    ``over_limit`` whether the source is over the SIP guards' rate budget (``-m hashlimit``);
+    ``local`` whether it comes from one of the host's own addresses, and so arrives on
+    ``lo`` (None: only when the source is a loopback address or the destination itself).
     """
 
     def __init__(self, family, source, proto, port=None, destination=None, state='NEW', icmp_type=None,
-                 payload=None, over_limit=False):
+                 payload=None, over_limit=False, local=None):
         if family not in FAMILIES:
             raise ValueError('family must be one of %s, got %r' % (', '.join(FAMILIES), family))
         self.family = family
@@ -113,6 +122,9 @@ class Packet(object):
             raise ValueError('payload must be bytes or None, got %r' % (payload,))
         self.payload = payload
         self.over_limit = bool(over_limit)
+        if local is None:
+            local = self.source.is_loopback or self.source == self.destination
+        self.local = bool(local)
 
     def contains(self, pattern, icase):
         """Whether the payload holds ``pattern`` (``-m string``; ``icase``: ASCII case-insensitive)."""
@@ -269,10 +281,11 @@ class Rule(object):
                 name = value()
                 if not negate:
                     self.in_interface = name
-                if name == 'lo':   # the packets asked about come from outside the host
-                    self._add(lambda p: False, negate)
-                else:
-                    self._unknown('-i %s (the interface the packet arrives on is not known)' % name)
+                if name == 'lo':   # exactly the packets from the host's own addresses
+                    self._add(lambda p: p.local, negate)
+                else:              # which interface a packet from outside arrives on is not known
+                    self._unknown('-i %s (the interface the packet arrives on is not known)' % name,
+                                  lambda p: False if p.local else None, negate)
             elif opt in ('-j', '--jump', '-g', '--goto'):
                 self.target = value()
                 self.goto = opt in ('-g', '--goto')
@@ -304,9 +317,10 @@ class Rule(object):
         else:
             self.tests.append(test)
 
-    def _unknown(self, why):
+    def _unknown(self, why, test=None, negate=False):
+        """A match this evaluator cannot decide (``test``: one that decides some packets)."""
         self.uncertain.append(why)
-        self.tests.append(lambda p: None)
+        self._add(test or (lambda p: None), negate)
 
     def _address_match(self, opt, text, negate):
         try:
@@ -331,8 +345,8 @@ class Rule(object):
         self._add(lambda p, w=proto: p.wire == w, negate)
 
     def _module(self, module, options):
-        if module == 'string':      # its options only make sense together
-            self._string(options)
+        if module in ('string', 'hashlimit'):      # their options only make sense together
+            getattr(self, '_' + module)(options)
             return
         handler = getattr(self, '_m_' + module.replace('-', '_'), None)
         if handler is None:
@@ -477,13 +491,19 @@ class Rule(object):
             elif name not in ('--algo', '--icase', '--from', '--to'):
                 self._unknown('-m string %s' % name)
 
-    def _m_hashlimit(self, name, value, neg):
-        # ``over_limit`` says whether the packet's source is over its budget; an ordinary
-        # client's packet (the default) is not.
-        if name == '--hashlimit-above':
-            self._add(lambda p: p.over_limit, neg)
-        elif name == '--hashlimit-upto':
-            self._add(lambda p: not p.over_limit, neg)
+    def _hashlimit(self, options):
+        """``-m hashlimit``: the SIP guards' budgets follow ``over_limit`` (an ordinary client's
+        packet, the default, is under them); any other table's budget is not known."""
+        table = ''.join(value for name, value, _neg in options if name == '--hashlimit-name')
+        if not table.startswith(HASHLIMIT_PREFIX):
+            self._unknown('-m hashlimit (whether the source is over the budget of %s is not known)'
+                          % (table or 'an unnamed table'))
+            return
+        for name, _value, neg in options:
+            if name == '--hashlimit-above':
+                self._add(lambda p: p.over_limit, neg)
+            elif name == '--hashlimit-upto':
+                self._add(lambda p: not p.over_limit, neg)
 
     # -- evaluation ------------------------------------------------------------------
 
@@ -589,8 +609,8 @@ class Evaluator(object):
         return [r for f in families for chain in sorted(self.chains[f]) for r in self.chains[f][chain]]
 
     def evaluate(self, family, source, proto, port=None, destination=None, state='NEW', hook='INPUT',
-                 icmp_type=None, payload=None, over_limit=False):
-        packet = Packet(family, source, proto, port, destination, state, icmp_type, payload, over_limit)
+                 icmp_type=None, payload=None, over_limit=False, local=None):
+        packet = Packet(family, source, proto, port, destination, state, icmp_type, payload, over_limit, local)
         return self.evaluate_packet(packet, hook)
 
     def evaluate_packet(self, packet, hook='INPUT'):

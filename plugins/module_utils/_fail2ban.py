@@ -6,12 +6,15 @@
 """Reading fail2ban's configuration test for pbxops.firewall's ``fail2ban_config_check`` module.
 
 Private to this collection (no public API): it owns what the role makes of
-``fail2ban-client -t``: fail2ban's own error lines out of its log output, the verdict of
-the two tests the module runs (the configuration with the role's jail.d file, and, when
-that fails, the same configuration without it), the fix for the errors seen (Debian 12's
-stock ``sshd`` jail finds no log file under journald: ``backend = systemd``), the
-messages, and the note the role's file carries while fail2ban was not reloaded with it.
-Standard library only; the module runs the tests.
+``fail2ban-client -t``: the test itself, on a scratch copy of the configuration
+(``config_test``), fail2ban's own error lines out of its log output, the verdict of
+the two tests (the configuration with the role's jail.d file, and, when that fails, the
+same configuration without it), the fix for the errors seen (Debian 12's stock ``sshd``
+jail finds no log file under journald: ``backend = systemd``), the messages, and the note
+the role's file carries while fail2ban was not reloaded with it. Also what a reload makes
+of the bans: ``fail2ban-client banned`` read, and which banned addresses now fall in
+``ignoreip`` (``to_unban``). Standard library only; the modules (``owned_files``,
+``fail2ban_config_check``, ``fail2ban_ignoreip_apply``) pass in their ``run_command``.
 
 Verdicts: ``ok`` (the configuration with the role's file passes), ``existing`` (it fails,
 and fails the same way without the role's file: the host's own configuration is broken,
@@ -23,8 +26,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ast
+import ipaddress
 import os
 import re
+import shutil
+import tempfile
+
+from ansible_collections.pbxops.firewall.plugins.module_utils import _scratch
 
 # fail2ban's log line: "2026-11-30 00:16:30,757 fail2ban  [8929]: ERROR   message";
 # a message may go on over lines that start with white space.
@@ -57,6 +66,44 @@ def error_lines(output, scratch=None, config_dir=None):
         # not in fail2ban's log format: its last lines say what happened
         errors = [' '.join(line.strip() for line in output.strip().splitlines()[-3:])]
     return errors
+
+
+def relative_path(path, config_dir):
+    """PATH relative to CONFIG_DIR; ValueError when it is not inside (fail2ban would not read it)."""
+    relative = os.path.relpath(path, config_dir)
+    if relative.startswith(os.pardir) or os.path.isabs(relative):
+        raise ValueError('path %r is not inside config_dir %r: fail2ban reads only files below its '
+                         'configuration directory' % (path, config_dir))
+    return relative
+
+
+def config_test(run_command, client, config_dir, relative, content, tmp_dir=None):
+    """fail2ban's error lines of a test of CONFIG_DIR with RELATIVE holding CONTENT (None:
+    without it); [] when the test passes. The test runs on a scratch copy: nothing in
+    CONFIG_DIR, nor behind the links it holds, changes (module_utils/_scratch.py). ValueError
+    when the copy cannot be made."""
+    scratch = tempfile.mkdtemp(prefix='pbxfw-f2b-', dir=tmp_dir)
+    try:
+        copy = os.path.join(scratch, 'fail2ban')
+        try:
+            _scratch.scratch_copy(config_dir, copy, relative, content)
+        except (OSError, ValueError) as exc:
+            raise ValueError("cannot make a scratch copy of %s to test fail2ban's configuration in: %s; "
+                             "nothing was written" % (config_dir, exc))
+        copy = os.path.realpath(copy)
+        rc, out, err = run_command([client, '-c', copy, '-t'])
+        if rc == 0:
+            return []
+        return error_lines((out or '') + '\n' + (err or ''), copy, config_dir) or ['exit status %d' % rc]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def check(run_command, client, config_dir, relative, content, tmp_dir=None):
+    """(verdict, errors with the file, errors without it or None) of CONTENT at RELATIVE."""
+    with_ours = config_test(run_command, client, config_dir, relative, content, tmp_dir)
+    without_ours = config_test(run_command, client, config_dir, relative, None, tmp_dir) if with_ours else None
+    return verdict(with_ours, without_ours), with_ours, without_ours
 
 
 def verdict(with_ours, without_ours):
@@ -118,3 +165,47 @@ def noted(content, errors):
             '# The role rewrites this file without this note, and reloads fail2ban, once the test passes.',
             '']
     return '\n'.join(note) + content
+
+
+def banned(output):
+    """{jail: [address, ...]} of ``fail2ban-client banned`` ("[{'sshd': ['192.0.2.7']}, ...]",
+    Python literal syntax); ValueError for anything else."""
+    text = output.strip()
+    if not text:
+        return {}
+    try:
+        value = ast.literal_eval(text)
+    except (SyntaxError, ValueError) as exc:
+        raise ValueError('cannot read fail2ban-client banned output %r: %s' % (text[:200], exc))
+    if isinstance(value, dict):
+        value = [value]
+    found = {}
+    if not isinstance(value, (list, tuple)):
+        raise ValueError('fail2ban-client banned printed %r, not a list of {jail: [addresses]}' % (text[:200],))
+    for entry in value:
+        if not isinstance(entry, dict):
+            raise ValueError('fail2ban-client banned printed %r, not a list of {jail: [addresses]}' % (text[:200],))
+        for jail, addresses in entry.items():
+            found.setdefault(str(jail), []).extend(str(a) for a in (addresses or []))
+    return found
+
+
+def to_unban(bans, ignoreip):
+    """The banned addresses (sorted, once each) that lie in an IGNOREIP subnet: fail2ban
+    keeps a ban made before an address became never_block until the ban ends."""
+    subnets = []
+    for text in ignoreip:
+        try:
+            subnets.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            continue
+    found = set()
+    for addresses in bans.values():
+        for text in addresses:
+            try:
+                address = ipaddress.ip_address(text)
+            except ValueError:
+                continue
+            if any(address.version == net.version and address in net for net in subnets):
+                found.add(text)
+    return sorted(found, key=lambda a: (ipaddress.ip_address(a).version, ipaddress.ip_address(a)))

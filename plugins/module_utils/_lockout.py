@@ -12,10 +12,11 @@ desired ruleset before it touches anything on the host:
   port (the SSH connection the module runs under, see ``_controller``) is evaluated
   with the desired ruleset (``_evaluate``). ``DROP``/``REJECT`` refuses the apply,
   naming the address, the port, the deciding rule (its comment names the network) and
-  the fix. When the answer depends on a rule the evaluator cannot decide (a custom
-  rule's ``-m recent``, an interface, a foreign target), the check is conservative: if
-  any way that rule can go drops the controller, the apply is refused too, naming the
-  rule. No SSH connection (connection ``local``) leaves nothing to check;
+  the fix. A controller whose connection is local (``_controller``: a tunnel ending on
+  the host, an SSH to one of its own addresses) arrives on ``lo``. When the answer
+  depends on a rule the evaluator cannot decide (a custom rule's ``-m recent``, its own
+  rate limit, an interface, a foreign target), the check is conservative: if any way
+  that rule can go drops the controller, the apply is refused too, naming the rule. No SSH connection (connection ``local``) leaves nothing to check;
 * the final-drop warning: a family whose chain ends by dropping everything and whose
   rules accept no new packet except loopback and the ICMPv6 types IPv6 needs (the
   policy has no network of that family) gets a warning, once per run.
@@ -151,7 +152,8 @@ def assess(ruleset, lockout_check=True, environ=None, proc='/proc', pid=None):
     if conn is None:
         result.report = {'checked': False, 'note': note}
         return result
-    verdict = evaluator.evaluate(conn.family, conn.client, 'tcp', conn.server_port, destination=conn.server)
+    verdict = evaluator.evaluate(conn.family, conn.client, 'tcp', conn.server_port, destination=conn.server,
+                                 local=conn.local)
     result.report = dict(conn.as_dict(), checked=True, note=note, verdict=verdict.as_dict())
     result.refusal = refusal(conn, verdict)
     return result

@@ -8,8 +8,8 @@
 Private to this collection. Pure Python (standard library and the step records of
 ``_steps.py``, no Ansible imports) so it ships to the managed host with the
 ``iptables_ruleset`` module and is unit-tested on its own. The names shared with the
-controller core (``MAIN_CHAIN``, ``CHAIN_PREFIX``, ``IPSET_PREFIX``, ``IPSET_NAME_MAX``,
-``FAMILIES``) are defined here once.
+controller core (``MAIN_CHAIN``, ``CHAIN_PREFIX``, ``IPSET_PREFIX``, ``HASHLIMIT_PREFIX``,
+``IPSET_NAME_MAX``, ``FAMILIES``, ``BUILTIN_CHAINS``) are defined here once.
 
 What the collection owns in the ``filter`` table of each address family:
 
@@ -47,6 +47,9 @@ from ansible_collections.pbxops.firewall.plugins.module_utils import _steps
 MAIN_CHAIN = 'PBX-FIREWALL'
 CHAIN_PREFIX = 'PBX-FW-'
 IPSET_PREFIX = 'pbxfw-'
+# The SIP guards' hashlimit tables carry the same prefix: a name with it is the collection's
+# (custom rules may not use one), so the evaluator knows which budgets it models.
+HASHLIMIT_PREFIX = IPSET_PREFIX
 IPSET_NAME_MAX = 31
 CHAIN_NAME_MAX = 28          # XT_EXTENSION_MAXNAMELEN (29) minus the NUL
 FAMILIES = ('ipv4', 'ipv6')
@@ -1023,13 +1026,23 @@ def render_owned(tables, sets, families=FAMILIES):
     return '\n'.join(lines) + '\n'
 
 
+def restore_error_line(stderr):
+    """The input line number an iptables-restore error names (1-based), or None."""
+    match = _RESTORE_ERROR_LINE_RE.search(stderr or '')
+    return int(match.group(1)) if match else None
+
+
+def restore_error_text(stderr):
+    """An iptables-restore error on one line, without its "Try `... --help'" advice."""
+    return ' '.join(part.strip() for part in (stderr or '').strip().splitlines() if part.strip()
+                    and not part.startswith('Try `'))
+
+
 def explain_restore_error(tool, stderr, lines, origins):
     """A failure message naming the rejected line of a restore input and where it came from."""
-    message = ' '.join(part.strip() for part in (stderr or '').strip().splitlines() if part.strip()
-                       and not part.startswith('Try `'))
-    match = _RESTORE_ERROR_LINE_RE.search(stderr or '')
-    if match:
-        number = int(match.group(1))
+    message = restore_error_text(stderr)
+    number = restore_error_line(stderr)
+    if number is not None:
         if 1 <= number <= len(lines):
             return '%s rejected line %d, %s: %s -- %s' % (
                 tool, number, origins[number - 1], lines[number - 1], message or 'no message')

@@ -14,7 +14,7 @@ module: asterisk_localnet_apply
 short_description: Bring a running Asterisk's PJSIP local_net to the desired list and prove it
 version_added: 0.2.0
 description:
-  - With O(state=reload), reloads PJSIP (C(module reload res_pjsip.so); Asterisk 22 applies
+  - Reloads PJSIP (C(module reload res_pjsip.so); Asterisk 22 applies
     a changed C(local_net) on it even with C(allow_reload=no)), then reads back every transport
     the caller is responsible for with C(pjsip show transport NAME) and compares its
     C(local_net) lines, as networks, with O(local_net).
@@ -22,6 +22,10 @@ description:
     the transports named in O(transports), and every other live transport that sets
     C(external_signaling_address) or C(external_media_address) (C(local_net) decides what
     such a transport shows to a client).
+  - C(pjsip.conf) is read as Asterisk reads it, before the reload, as bytes in any encoding, with
+    its comments (C(;), C(;-- --;)), C(#include) and C(#tryinclude) (quoted or not, relative to
+    O(config_dir), glob patterns such as C(pjsip.d/*.conf)). Nothing after the reload reads a
+    file, so a file the module cannot use never fails it after Asterisk has reloaded.
   - A transport that inherits O(template) or is named, but still shows another list after the
     reload, is stale. With O(restart=when_convenient) the module then starts
     C(core restart when convenient) without waiting for it (it blocks until the last call
@@ -30,21 +34,16 @@ description:
     or is still pending.
   - A transport that does not carry O(local_net) in the end is reported by name with the
     one-line fix, as a warning, or as a failure with O(required=true).
-  - With O(state=probe), only reads whether Asterisk runs, its version and whether
-    C(chan_sip) is loaded (V(false) when no Asterisk answers).
   - C(asterisk -rx) exits 0 for unknown or failed commands; failure is read from the output.
   - Also warns when a transport sets C(external_media_address) and none of the host's own
     addresses lies in a O(local_net) subnet (Asterisk then leaves the private media address
     in the SDP sent to outside phones).
-  - Private helper of the role P(pbxops.firewall.pbx_firewall#role); its interface may change.
+  - Private helper of the role P(pbxops.firewall.pbx_firewall#role) (its C(Reload Asterisk)
+    handler); its interface may change. Whether the running Asterisk has chan_sip is asked by
+    P(pbxops.firewall.owned_files#module) before it writes anything for chan_sip.
 author:
   - pbxops.firewall contributors (@pbxops)
 options:
-  state:
-    description: V(reload) applies and verifies; V(probe) only reads.
-    type: str
-    choices: [reload, probe]
-    default: reload
   local_net:
     description: The desired C(local_net) subnets (the P(pbxops.firewall.asterisk_localnet#filter) output).
     type: list
@@ -64,10 +63,7 @@ options:
     type: path
     default: /etc/asterisk
   chan_sip:
-    description:
-      - With O(state=reload), also run C(sip reload) (Asterisk up to 20).
-      - With O(state=probe), chan_sip is asked for; when no Asterisk answers, the module warns
-        that nothing is written for chan_sip (whether it exists is known only while Asterisk runs).
+    description: Also run C(sip reload) (Asterisk up to 20).
     type: bool
     default: false
   restart:
@@ -87,7 +83,7 @@ attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: In check mode nothing is run on Asterisk (O(state=probe) only reads); the result says what would be done.
+    details: In check mode nothing is run on Asterisk; the result says what would be done.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
@@ -112,21 +108,17 @@ version:
   description: The first line of C(core show version).
   returned: when running
   type: str
-chan_sip:
-  description: Whether chan_sip.so is loaded (V(false) when no Asterisk answers).
-  returned: state=probe, or no Asterisk answers
-  type: bool
 transports:
   description: C(local_net) of each transport checked, as Asterisk printed it after the reload.
-  returned: state=reload and running
+  returned: when running
   type: dict
 missing:
   description: Transports that do not carry the desired C(local_net), with the one-line fix.
-  returned: state=reload and running
+  returned: when running
   type: dict
 restart:
   description: V(none), V(done) or V(pending) (a C(core restart when convenient) waits for calls to end).
-  returned: state=reload and running
+  returned: when running
   type: str
 '''
 
@@ -135,6 +127,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _asterisk as ast
+from ansible_collections.pbxops.firewall.plugins.module_utils import _asterisk_config as config
 
 
 def read_transports(cli, params, stale_candidates):
@@ -182,7 +175,6 @@ def restart_when_convenient(module, cli, wait):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type='str', choices=['reload', 'probe'], default='reload'),
             local_net=dict(type='list', elements='str', default=[]),
             transports=dict(type='list', elements='str', default=[]),
             template=dict(type='str', default='pbx-firewall-localnet'),
@@ -201,24 +193,21 @@ def main():
     if version is None:
         absent = ('Asterisk is not installed on this host (no asterisk binary in PATH)' if binary is None
                   else "No Asterisk answers on this host (asterisk -rx 'core show version')")
-        if params['state'] == 'probe' and params['chan_sip']:
-            module.warn(ast.chan_sip_unknown(absent, params['config_dir']))
-        module.exit_json(changed=False, running=False, chan_sip=False,
+        module.exit_json(changed=False, running=False,
                          msg='%s: it reads the files when it starts.' % absent)
     result = dict(running=True, version=version, changed=False)
     try:
-        if params['state'] == 'probe':
-            result['chan_sip'] = ast.module_loaded(cli, 'chan_sip.so')
-            module.exit_json(**result)
         if module.check_mode:
             module.exit_json(changed=True, running=True, version=version,
                              msg='Would reload PJSIP and read back local_net (check mode: nothing run).')
 
+        # everything that reads files comes before the reload: nothing after it may fail on them
+        candidates = config.inheriting(params['config_dir'], params['template']) | set(params['transports'])
+        ip = module.get_bin_path('ip')
         cli('module reload res_pjsip.so')
+        result['changed'] = True
         if params['chan_sip']:
             cli('sip reload')
-        result['changed'] = True
-        candidates = ast.inheriting(params['config_dir'], params['template']) | set(params['transports'])
         live, found = read_transports(cli, params, candidates)
 
         def wrong(transports):
@@ -249,7 +238,7 @@ def main():
                                  % (name, ', '.join(live) or 'none'))
         result['missing'] = missing
 
-        _rc, addresses, _err = module.run_command(['ip', '-o', 'addr', 'show'])
+        addresses = module.run_command([ip, '-o', 'addr', 'show'])[1] if ip else ''
         warning = ast.media_warning(found, params['local_net'], ast.host_addresses(addresses), 'Asterisk')
         if warning:
             module.warn(warning)

@@ -15,7 +15,10 @@ short_description: Test fail2ban's configuration with a jail.d file before it is
 version_added: 0.2.0
 description:
   - Runs fail2ban's configuration test (C(fail2ban-client -c DIR -t)) on a scratch copy of
-    O(config_dir) in which O(path) holds O(content). Nothing on the host changes.
+    O(config_dir) in which O(path) holds O(content). Nothing on the host changes, whatever
+    symbolic links O(config_dir) holds (a linked C(jail.d), linked files, chains of links).
+    The copy resolves every link as the live directory does, and O(path) is written only
+    inside the copy.
   - When that test fails, runs it once more on a scratch copy without O(path), to tell the
     host's own broken configuration from a broken file of the role.
   - When the host's configuration fails the same way without the file (Debian 12's stock C(sshd)
@@ -102,35 +105,10 @@ reload:
 '''
 
 import os
-import shutil
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _fail2ban as f2b
-
-
-def config_test(module, client, config_dir, relative, content):
-    """fail2ban's error lines of a test of CONFIG_DIR with RELATIVE holding CONTENT (None:
-    without it); [] when the test passes."""
-    scratch = tempfile.mkdtemp(prefix='pbxfw-f2b-', dir=module.tmpdir)
-    try:
-        copy = os.path.join(scratch, 'fail2ban')
-        shutil.copytree(config_dir, copy, symlinks=True)
-        target = os.path.join(copy, relative)
-        if os.path.lexists(target):
-            os.unlink(target)
-        if content is not None:
-            if not os.path.isdir(os.path.dirname(target)):
-                os.makedirs(os.path.dirname(target))
-            with open(target, 'w') as handle:
-                handle.write(content)
-        rc, out, err = module.run_command([client, '-c', copy, '-t'])
-        if rc == 0:
-            return []
-        return f2b.error_lines((out or '') + '\n' + (err or ''), copy, config_dir) or ['exit status %d' % rc]
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def main():
@@ -144,17 +122,19 @@ def main():
     )
     config_dir, path = module.params['config_dir'], module.params['path']
     content = module.params['content']
-    relative = os.path.relpath(path, config_dir)
-    if relative.startswith(os.pardir) or os.path.isabs(relative):
-        module.fail_json(msg='path %r is not inside config_dir %r: fail2ban reads only files below its '
-                             'configuration directory' % (path, config_dir))
+    try:
+        relative = f2b.relative_path(path, config_dir)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     if not os.path.isdir(config_dir):
         module.fail_json(msg='config_dir %r is not a directory (fail2ban is not installed there)' % config_dir)
     client = module.get_bin_path('fail2ban-client', required=True)
 
-    with_ours = config_test(module, client, config_dir, relative, content)
-    without_ours = config_test(module, client, config_dir, relative, None) if with_ours else None
-    found = f2b.verdict(with_ours, without_ours)
+    try:
+        found, with_ours, without_ours = f2b.check(module.run_command, client, config_dir, relative, content,
+                                                   module.tmpdir)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     if found == 'ours':
         module.fail_json(msg=f2b.ours_message(with_ours, without_ours, config_dir, path), verdict=found,
                          errors=with_ours, errors_without=without_ours or [])

@@ -119,7 +119,7 @@ def plan(pbxs, reach=None, **options):
     probe host can reach (``pbx_firewall_probe_reach``; default: every address).
 
     Returns {probes: [[pbx, address, service, proto, port, kind], ...], spec: the probe
-    program's argument, count}.
+    program's argument, count, reach: the CIDRs as given (None: every address)}.
     """
     reach_nets = _reach(reach, 'pbx_firewall_probe_reach') if reach is not None else None
     samples = _option(options, 'range_samples', int, 1)
@@ -145,8 +145,8 @@ def plan(pbxs, reach=None, **options):
             'deadline': _option(options, 'deadline', float, 1),
             'max_probes': limit, 'probes': probes}
     encoded = base64.b64encode(zlib.compress(json.dumps(spec, sort_keys=True).encode('utf-8'), 9))
-    return {'probes': probes, 'count': len(probes),
-            'spec': encoded.decode('ascii')}
+    return {'probes': probes, 'count': len(probes), 'spec': encoded.decode('ascii'),
+            'reach': None if reach_nets is None else [str(net) for net in reach_nets]}
 
 
 # --------------------------------------------------------------------------- report
@@ -233,8 +233,9 @@ def report(pbxs, probes, probe_names=None, fail_on_unknown=False):
                              'message': 'probe %s: %s; its row of the matrix is missing' % (name, failure)})
             continue
         try:
-            observed = json.loads(result.get('stdout') or '{}').get('results') if steps else []
-        except ValueError:
+            output = json.loads(result.get('stdout') or '{}') if steps else {}
+            observed = output.get('results') if steps else []
+        except (ValueError, AttributeError):
             observed = None
         if observed is None or len(observed) != len(steps):
             problems.append({'pbx': None, 'probe': name, 'fatal': True,
@@ -250,9 +251,7 @@ def report(pbxs, probes, probe_names=None, fail_on_unknown=False):
             if source is None:
                 if (pbx, family) not in missing_family:
                     missing_family.add((pbx, family))
-                    problems.append({'pbx': pbx, 'probe': name, 'fatal': False, 'message': (
-                        'probe %s has no %s address or route towards %s (%s): %s not probed from %s'
-                        % (name, family, pbx, address, family, name))})
+                    problems.append(_no_source(name, pbx, address, family, output.get('families')))
                 row.update(expected=None, match=SKIPPED, decided_by=None, rule=None,
                            reason='no %s source address on the probe host' % family)
             elif pbx not in expectations:
@@ -261,7 +260,45 @@ def report(pbxs, probes, probe_names=None, fail_on_unknown=False):
                 row.update(expectations[pbx].expect(source, proto, port))
                 row['match'] = _match(row['expected'], row['observed'])
             rows.append(row)
+    problems += _unverified(expectations, pbx_addresses, rows, probes)
     return _summarize(rows, problems, pbx_addresses, fail_on_unknown)
+
+
+def _no_source(probe, pbx, address, family, families):
+    """The problem of a probe host that sent nothing to a PBX address: it has no address of that
+    family at all (not fatal: it cannot probe that family), or it has one but no route (fatal:
+    a VPN that is down, a missing route; the pair would pass unverified)."""
+    label = 'IPv4' if family == 'ipv4' else 'IPv6'
+    if isinstance(families, dict) and families.get(family) is False:
+        return {'pbx': pbx, 'probe': probe, 'fatal': False, 'message': (
+            'probe %s has no %s address: %s of %s (%s) not probed from %s'
+            % (probe, label, label, pbx, address, probe))}
+    has = 'has an %s address but' % label if isinstance(families, dict) else 'may have an %s address, but has' % label
+    return {'pbx': pbx, 'probe': probe, 'fatal': True, 'message': (
+        'probe %s %s no route to %s (%s): nothing was verified from %s to %s over %s (a VPN or route that is '
+        'down?); fix the route, or leave %s out of that probe host\'s pbx_firewall_probe_reach'
+        % (probe, has, pbx, address, probe, pbx, label, address))}
+
+
+def _unverified(expectations, pbx_addresses, rows, probes):
+    """A PBX with a policy that no probe verified is a failure, naming why for each probe host."""
+    verified = {row['pbx'] for row in rows if row['match'] != SKIPPED}
+    problems = []
+    for pbx in sorted(set(expectations) - verified):
+        why = []
+        for probe in probes:
+            plan = probe.get('plan') or {}
+            if any(step[0] == pbx for step in plan.get('probes') or []):
+                why.append('%s had no route to it' % probe.get('name'))
+            elif plan.get('reach') is not None:
+                why.append('the pbx_firewall_probe_reach of %s (%s) holds none of its addresses'
+                           % (probe.get('name'), ', '.join(plan['reach']) or 'empty'))
+            else:
+                why.append('%s did not probe it' % probe.get('name'))
+        problems.append({'pbx': pbx, 'probe': None, 'fatal': True, 'message': (
+            'PBX %s (%s) has a policy and nothing verified it: %s' % (
+                pbx, ', '.join(pbx_addresses.get(pbx, [])), '; '.join(why) or 'no probe host ran'))})
+    return problems
 
 
 def _label(row):

@@ -344,6 +344,9 @@ def ssh_host(netns, tmp_path):
     config.write_text('\n'.join([
         'ListenAddress %s' % address,
         'ListenAddress %s' % address6,
+        # the namespace's own loopback: a controller that arrives over a local tunnel
+        'ListenAddress 127.0.0.1',
+        'ListenAddress ::1',
         'Port 22',
         'HostKey %s' % (workdir / 'host_key'),
         'PidFile %s' % (workdir / 'sshd.pid'),

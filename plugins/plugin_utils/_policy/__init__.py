@@ -22,6 +22,7 @@ One concern per file:
 * ``validate.py``: ``load_policy`` and the checks of every inventory input;
 * ``chains.py``: compiling a ``Policy`` into the ruleset of docs/ruleset-format.md;
 * ``outputs.py``: fail2ban ``ignoreip``, Asterisk ``local_net``, ``addresses_in``;
+* ``files.py``: the text of each file the role owns, from those outputs;
 * ``role.py``: the role's one call, everything ``pbx_firewall`` needs from one validation.
 """
 

@@ -47,6 +47,7 @@ import hashlib
 from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import (
     CHAIN_PREFIX,
     DEFAULT_JUMPS,
+    HASHLIMIT_PREFIX,
     IPSET_NAME_MAX,
     IPSET_PREFIX,
     MAIN_CHAIN,
@@ -68,7 +69,7 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model impo
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.validate import load_policy
 
 MULTIPORT_MAX_SLOTS = 15         # a range takes two slots
-HASHLIMIT_NAME = 'pbxfw-sip'
+HASHLIMIT_NAME = HASHLIMIT_PREFIX + 'sip'
 
 # What IPv6 needs to work: errors, router and neighbour discovery.
 ICMPV6_REQUIRED = (
@@ -187,8 +188,10 @@ def _names(nets):
 
 
 def _prelude(version, hook, guard_jumps):
-    """The rules before any network's: the SIP guard jumps come before the established
-    accept, so that every SIP request passes the guards, not only a flow's first packet."""
+    """The rules before any network's: loopback first (a packet from the host's own
+    addresses, such as a SIP proxy on the same host, is never guarded: semantics step 1),
+    then the SIP guard jumps before the established accept, so that every SIP request
+    passes the guards, not only a flow's first packet."""
     if hook.forwarded:
         return [
             _rule(hook.chain, 'pbx-firewall: not to a published port', 'RETURN',
@@ -197,11 +200,10 @@ def _prelude(version, hook, guard_jumps):
             _rule(hook.chain, 'pbx-firewall: established, related', 'RETURN',
                   match='-m conntrack --ctstate RELATED,ESTABLISHED'),
         ]
-    rules = guard_jumps + [
+    rules = ['-A %s -i lo -m comment --comment %s -j ACCEPT'
+             % (hook.chain, comment_arg('pbx-firewall: loopback'))] + guard_jumps + [
         _rule(hook.chain, 'pbx-firewall: established, related', ACCEPT,
               match='-m conntrack --ctstate RELATED,ESTABLISHED'),
-        '-A %s -i lo -m comment --comment %s -j ACCEPT'
-        % (hook.chain, comment_arg('pbx-firewall: loopback')),
     ]
     if version == 6:
         for icmp_type, label in ICMPV6_REQUIRED:
@@ -212,7 +214,7 @@ def _prelude(version, hook, guard_jumps):
 
 SIP_CHAIN = CHAIN_PREFIX + 'SIP'
 SIP_TLS_CHAIN = CHAIN_PREFIX + 'SIP-TLS'
-HASHLIMIT_TLS_NAME = 'pbxfw-sip-tls'
+HASHLIMIT_TLS_NAME = HASHLIMIT_PREFIX + 'sip-tls'
 # A SIP request line ends "SIP/2.0" CRLF ("INVITE sip:100@pbx SIP/2.0"); a response
 # line starts with it ("SIP/2.0 200 OK"), and the Via header carries "SIP/2.0/UDP".
 # So " SIP/2.0" CRLF occurs in requests only: the rate limit counts those packets.

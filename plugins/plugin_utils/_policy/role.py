@@ -9,7 +9,7 @@ This file is private to the pbxops.firewall collection (no stable API). It owns 
 the role ``pbx_firewall`` needs from a host's inventory, computed from ONE validation:
 the ruleset for the ``iptables_ruleset`` module, fail2ban ``ignoreip``, Asterisk
 ``local_net``, the fail2ban jails that ban in ``DOCKER-USER`` (checked here, not in the
-role), and the warnings the role prints. Every problem of every input is reported at
+role), the text of every file the role owns (``files.py``), and the warnings the role prints. Every problem of every input is reported at
 once, each naming the role variable (``pbx_firewall_...``), the value and what is
 valid. Pure Python, no Ansible imports.
 """
@@ -22,6 +22,7 @@ import gc
 import re
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.chains import compile_policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.files import role_files
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import (
     DEFAULT_IPSET_THRESHOLD,
     ROLE_NAMES,
@@ -64,10 +65,12 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
                 resolver=None, sip_rate_limit_ipv6_prefix=64, log_drops=False, log_rate=None, nflog_group=None):
     """Everything the role needs, from one validation of the inventory.
 
-    Returns ``{'ruleset', 'ignoreip', 'localnet', 'docker_jails', 'warnings'}``:
+    Returns ``{'state', 'ruleset', 'ignoreip', 'localnet', 'docker_jails', 'files', 'warnings'}``:
+    ``present`` or ``absent`` (``enabled``: whether the host keeps what the collection owns),
     the ruleset of docs/ruleset-format.md, the ``ignoreip`` and ``local_net`` CIDR lists
-    (merged, sorted), the checked jail names (empty unless ``docker``) and the warning
-    texts. Raises PolicyError listing every problem of every input.
+    (merged, sorted), the checked jail names (empty unless ``docker``), the text of each file
+    the role owns (``files.role_files``) and the warning texts. Raises PolicyError listing
+    every problem of every input.
     """
     errors = []
     policy = None
@@ -98,13 +101,16 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
         warnings = []
         if enabled and not policy.networks:
             warnings.append(EMPTY_POLICY_WARNING)
-        return {
+        result = {
+            'state': 'present' if enabled else 'absent',
             'ruleset': compile_policy(policy),
             'ignoreip': [s.cidr() for s in ignoreip],
             'localnet': [s.cidr() for s in localnet_subnets(policy.networks)],
             'docker_jails': jails if policy.docker else [],
             'warnings': warnings,
         }
+        result['files'] = role_files(result['ignoreip'], result['localnet'], result['docker_jails'])
+        return result
     finally:
         if was_enabled:
             gc.enable()

@@ -28,10 +28,9 @@ import unicodedata
 from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import (
     FAMILIES,
     MAIN_CHAIN,
-    is_owned_chain,
     split_rule,
-    unquote,
 )
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import custom_rules
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.addresses import (
     Subnet,
     parse_subnet,
@@ -76,15 +75,6 @@ SIP_RATE_LIMIT_MAX = 1000          # exact in hashlimit's microsecond arithmetic
 # The widest subnet a trunk entry may be: a SIP provider's hosts, not a region of the
 # Internet (README, "SIP trunks").
 TRUNK_MAX_WIDTH = {4: 16, 6: 48}
-# Options of iptables that are not matches or targets: a custom rule is appended to
-# the owned chain in one iptables-restore transaction and may not choose its table,
-# another command or a chain policy.
-CUSTOM_RULE_COMMANDS = frozenset((
-    '-A', '--append', '-C', '--check', '-D', '--delete', '-I', '--insert', '-R', '--replace',
-    '-L', '--list', '-S', '--list-rules', '-F', '--flush', '-Z', '--zero', '-N', '--new-chain',
-    '-X', '--delete-chain', '-P', '--policy', '-E', '--rename-chain', '-t', '--table',
-))
-CUSTOM_RULE_EXAMPLE = '"-s 198.51.100.7/32 -p tcp -m tcp --dport 8080 -j ACCEPT"'
 
 
 def _net_label(base, index, raw):
@@ -463,36 +453,23 @@ def _validate_trunks(trunks, resolver, errors, base):
     return sorted(set(result), key=lambda t: (t[1], t[0]))
 
 
-def _is_command_option(token):
-    name = token.split('=', 1)[0]
-    return name in CUSTOM_RULE_COMMANDS or (token.startswith('-t') and not token.startswith('--'))
-
-
-def _custom_rule_problem(tokens):
-    """Why a custom rule cannot be appended to the owned chain as it is; None when it can."""
-    first = tokens[0]
-    if not (first.startswith('-') or first == '!'):
-        return ('must start with a match or target option such as -s, -p, -m or -j (the '
-                'collection adds "-A %s" itself); got %r first' % (MAIN_CHAIN, first))
-    for index, token in enumerate(tokens):
-        if token.startswith('#'):
-            return ('has %r outside quotes, which iptables-restore may read as a comment; quote '
-                    'it' % token)
-        if _is_command_option(token):
-            return ('%r is not allowed: give only the match and target; the collection appends '
-                    'the rule to %s in the filter table itself' % (token, MAIN_CHAIN))
-        if token in ('-j', '--jump', '-g', '--goto') and index + 1 < len(tokens):
-            target = unquote(tokens[index + 1])
-            if is_owned_chain(target):
-                return ('may not jump to %r: the collection\'s own chains are not targets for '
-                        'custom rules' % target)
-    return None
+def _custom_rule_problems(tokens, family):
+    """What the grammar of each family the rule is written for refuses (custom_rules.py), as
+    message tails; one message when both families refuse it alike."""
+    versions = [v for v, name in ((4, 'ipv4'), (6, 'ipv6')) if family in (name, 'both')]
+    found = [(v, custom_rules.problem(tokens, v)) for v in versions]
+    found = [(v, text) for v, text in found if text]
+    if (found and family != 'both') or (len(found) == 2 and found[0][1] == found[1][1]):
+        return [found[0][1]]
+    return ['as an %s rule (family: both): %s; a rule that differs per family is given twice, with '
+            'family: ipv4 and family: ipv6' % (custom_rules.FAMILY_NAMES[v], text) for v, text in found]
 
 
 def _validate_custom_rules(rules, errors, base):
     result = {4: [], 6: []}
     if rules is None:
         return result
+    origins = {4: [], 6: []}       # (path, rule) of each accepted rule, for restore_test
     for pos, item in enumerate(check_list(rules, base, errors)):
         path = '%s[%d]' % (base, pos)
         if isinstance(item, str):
@@ -508,7 +485,7 @@ def _validate_custom_rules(rules, errors, base):
             continue
         if not isinstance(rule, str) or not rule.strip():
             errors.append('%s.rule: must be a non-empty string in iptables-save form '
-                          '(e.g. %s), got %r' % (path, CUSTOM_RULE_EXAMPLE, rule))
+                          '(e.g. %s), got %r' % (path, custom_rules.EXAMPLE, rule))
             continue
         if '\n' in rule or '\r' in rule:
             errors.append('%s.rule: must be one line, got %r' % (path, rule))
@@ -528,13 +505,19 @@ def _validate_custom_rules(rules, errors, base):
             errors.append('%s.rule: %r: give only the match and target; the collection adds '
                           '"-A %s" itself' % (path, rule, MAIN_CHAIN))
             continue
-        problem = _custom_rule_problem(tokens)
-        if problem:
-            errors.append('%s.rule: %r: %s' % (path, rule, problem))
+        problems = _custom_rule_problems(tokens, family)
+        if problems:
+            errors.extend('%s.rule: %r: %s' % (path, rule, text) for text in problems)
             continue
         for version, name in ((4, 'ipv4'), (6, 'ipv6')):
             if family in (name, 'both'):
                 result[version].append(rule)
+                origins[version].append((path, rule))
+    # a second opinion on the values: the controller's own iptables-restore --test, when it can
+    for (version, index), message in sorted((custom_rules.restore_test(result) or {}).items()):
+        path, rule = origins[version][index]
+        errors.append('%s.rule: %r: iptables-restore --test on the controller refuses it as an %s rule: %s'
+                      % (path, rule, custom_rules.FAMILY_NAMES[version], message))
     return result
 
 

@@ -36,9 +36,9 @@ NETWORKS = [
     {'name': 'Internet', 'subnet': sup.OUTSIDE + '/32', 'services': ['sip']},
 ]
 WITH_VPN = NETWORKS + [{'name': 'VPN', 'subnet': VPN, 'services': ['sip'], 'never_block': True}]
-CHECK_TASK = "Test fail2ban's configuration with the ignoreip jail.d file"
-WRITE_TASK = 'Write the ignoreip jail.d file'
-RELOAD_TASK = 'Reload fail2ban configuration and list its bans'
+# one task keeps the role's files; fail2ban's test runs inside it, before the jail.d file is written
+FILES_TASK = 'Keep the fail2ban and Asterisk files'
+RELOAD_TASK = 'Reload fail2ban and lift bans of never_block addresses'
 
 
 def converge(ansible, host, nets, check=False, expect_rc=0):
@@ -52,6 +52,11 @@ def task(results, name):
     found = [r for r in results if r['_task'] == name]
     assert len(found) == 1, (name, [r['_task'] for r in results])
     return found[0]
+
+
+def fail2ban(results):
+    """The files task's report on the fail2ban part (verdict, reload, changed, files)."""
+    return task(results, FILES_TASK)['parts']['fail2ban']
 
 
 def warnings(result):
@@ -104,14 +109,13 @@ def test_check_mode_warns_and_changes_nothing(ansible, stock):
     before = owned_state(stock)
     results = converge(ansible, stock, NETWORKS, check=True)
     assert owned_state(stock) == before and before[0].strip() == 'ABSENT'
-    check = task(results, CHECK_TASK)
-    assert check['verdict'] == 'existing' and STOCK_ERROR in warnings(check)
+    assert fail2ban(results)['verdict'] == 'existing' and STOCK_ERROR in warnings(task(results, FILES_TASK))
 
 
 def test_the_rollout_explains_writes_the_file_and_applies_the_firewall(ansible, stock):
     results = converge(ansible, stock, NETWORKS)
-    check = task(results, CHECK_TASK)
-    text = warnings(check)
+    check = fail2ban(results)
+    text = warnings(task(results, FILES_TASK))
     for fragment in ("fail2ban's own configuration in /etc/fail2ban fails its configuration test even without "
                      "the role's file", STOCK_ERROR, "The role's file %s is fine" % JAIL_FILE,
                      'fail2ban is not reloaded', 'Debian 12', FIX_FILE, '"backend = systemd"',
@@ -123,7 +127,7 @@ def test_the_rollout_explains_writes_the_file_and_applies_the_firewall(ansible, 
     content = stock.file(JAIL_FILE)
     assert content.startswith('# NOT LOADED YET (pbxops.firewall):') and STOCK_ERROR in content
     assert 'ignoreip = 10.238.1.0/24 127.0.0.0/8 ::1/128 fd42:238:1::/64' in content
-    assert task(results, WRITE_TASK)['changed']
+    assert check['changed'] and check['files'] == {JAIL_FILE: 'written'}
     # fail2ban is not reloaded into the failing configuration (it stays stopped)
     assert task(results, RELOAD_TASK)['_status'] == 'skipped'
     assert not running(stock)
@@ -136,7 +140,7 @@ def test_a_rerun_repeats_the_warning_and_changes_nothing(ansible, stock):
     before = owned_state(stock)
     results = converge(ansible, stock, NETWORKS)
     assert [r['_task'] for r in results if r.get('changed')] == []
-    assert STOCK_ERROR in warnings(task(results, CHECK_TASK))
+    assert STOCK_ERROR in warnings(task(results, FILES_TASK))
     assert owned_state(stock) == before
 
 
@@ -144,12 +148,12 @@ def test_after_the_fix_the_role_converges_and_fail2ban_reloads(ansible, stock):
     # the fix the warning gives: sshd reads the journal
     stock.sh('printf "[sshd]\\nbackend = systemd\\n" > %s' % FIX_FILE)
     results = converge(ansible, stock, NETWORKS)
-    check = task(results, CHECK_TASK)
-    assert (check['verdict'], check['reload'], check['_warnings']) == ('ok', True, [])
+    check = fail2ban(results)
+    assert (check['verdict'], check['reload'], task(results, FILES_TASK)['_warnings']) == ('ok', True, [])
     content = stock.file(JAIL_FILE)
     assert not content.startswith('#') or 'NOT LOADED YET' not in content
     assert 'ignoreip = 10.238.1.0/24 127.0.0.0/8 ::1/128 fd42:238:1::/64' in content
-    assert task(results, WRITE_TASK)['changed'] and task(results, RELOAD_TASK)['_status'] == 'ok'
+    assert check['changed'] and task(results, RELOAD_TASK)['_status'] == 'ok'
     assert sup.run(['docker', 'exec', stock.container, 'fail2ban-client', '-t'], check=False).returncode == 0
     again = converge(ansible, stock, NETWORKS)
     assert [r['_task'] for r in again if r.get('changed')] == []
@@ -161,7 +165,7 @@ def test_after_the_fix_the_role_converges_and_fail2ban_reloads(ansible, stock):
     pid = stock.sh('cat /var/run/fail2ban/fail2ban.pid').strip()
     assert live_ignoreip(stock) == as_networks('127.0.0.0/8', '::1/128', sup.SUBNET4, sup.SUBNET6)
     results = converge(ansible, stock, WITH_VPN)
-    assert task(results, CHECK_TASK)['verdict'] == 'ok'
+    assert fail2ban(results)['verdict'] == 'ok'
     assert task(results, RELOAD_TASK)['_status'] == 'ok'
     assert live_ignoreip(stock) == as_networks('127.0.0.0/8', '::1/128', sup.SUBNET4, sup.SUBNET6, VPN)
     assert stock.sh('cat /var/run/fail2ban/fail2ban.pid').strip() == pid     # reloaded, not restarted

@@ -3,10 +3,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The Docker lab fleet, shared by the lab tests of one session (one create, one rollout).
 
-``lab`` (lab/demo.sh create --owner lab-tests, then pbxops.firewall.rollout) yields a
-working directory for the tests' reports; the lab goes at the end of the session. A lab
-that someone else claimed (a running ``make demo``, Molecule) makes it fail: remove that
-lab first (``make demo-down``). Each test leaves the fleet as it found it.
+``lab`` (lab/demo.sh create --owner lab-tests --take-demo, then pbxops.firewall.rollout)
+yields a working directory for the tests' reports; the lab goes at the end of the session.
+Run them under the lab lock: ``flock /tmp/pbxfw-lab.lock .venv/bin/pytest tests/integration/lab``.
+A lab that ``make demo`` left up is replaced (``make demo`` brings it back); a lab another
+owner claimed (Molecule) makes it fail: remove that lab first. Each test leaves the fleet as
+it found it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ def lab(tmp_path_factory, integration_env, needs):
     from ansible_collections.pbxops.firewall.tests.integration.lab import _support
 
     os.environ['ANSIBLE_CONFIG'] = os.path.join(_support.REPO, 'ansible.cfg')
-    _support.run(['bash', os.path.join(_support.LAB, 'demo.sh'), 'create', '--owner', _support.OWNER])
+    _support.run(['bash', os.path.join(_support.LAB, 'demo.sh'), 'create', '--owner', _support.OWNER,
+                  '--take-demo'])
     try:
         _support.playbook('rollout')
         yield tmp_path_factory.mktemp('lab')

@@ -12,7 +12,11 @@ client-office, client-vpn, client-inet, client-inet2 as probe hosts
    collection does not own: verify fails and names pbx2, the internet clients, web
    tcp/80 and the expectation (closed, decided by "pbxfw:block web network=Internet");
 3. an upstream block, client-office dropping its outgoing SIP (udp/5060): verify fails
-   and names every PBX seen from client-office, sip udp/5060, expected open.
+   and names every PBX seen from client-office, sip udp/5060, expected open;
+4. a verification that verifies nothing fails: client-vpn keeps its address but loses its
+   route to pbx2 (its VPN is down: every probe of that pair has no source), and a
+   ``pbx_firewall_probe_reach`` that holds no PBX address (every probe host plans nothing):
+   verify fails and names the pair or the PBX and why.
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ import json
 from ansible_collections.pbxops.firewall.tests.integration.lab._support import CLIENTS, PBXS, docker_exec, playbook
 
 
-def verify(workdir, name):
+def verify(workdir, name, *extra):
     report = str(workdir / ('%s.json' % name))
-    proc = playbook('verify', '-e', 'pbx_firewall_verify_report=%s' % report, check=False)
+    proc = playbook('verify', '-e', 'pbx_firewall_verify_report=%s' % report, *extra, check=False)
     with open(report, encoding='utf-8') as handle:
         return proc, json.load(handle)
 
@@ -79,3 +83,32 @@ def test_upstream_block_of_sip_is_a_named_mismatch(lab):
     assert bad == [(pbx, 'client-office', 'sip', 'udp', 5060, 'open', 'closed',
                     'Office LAN: allow ami,icmp,sip,ssh,web') for pbx in PBXS]
     assert 'pbx1 10.201.10.11 <- probe client-office (10.201.10.101): sip udp/5060 expected open' in report['message']
+
+
+def test_a_probe_host_without_a_route_to_a_pbx_fails(lab):
+    """client-vpn keeps its IPv4 address, but the route to pbx2's VPN address is gone."""
+    route = ['ip', 'route', '%s', 'unreachable', '10.201.20.12/32']
+    docker_exec('client-vpn', *[part % 'add' if part == '%s' else part for part in route])
+    try:
+        proc, report = verify(lab, 'no-route')
+    finally:
+        docker_exec('client-vpn', *[part % 'del' if part == '%s' else part for part in route])
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    skipped = {(r['probe'], r['pbx']) for r in report['rows'] if r['match'] == 'skipped'}
+    assert skipped == {('client-vpn', 'pbx2')}
+    message = ('probe client-vpn has an IPv4 address but no route to pbx2 (10.201.20.12): nothing was verified '
+               'from client-vpn to pbx2 over IPv4')
+    assert any(p['fatal'] and p['message'].startswith(message) for p in report['problems']), report['problems']
+    assert message in report['message'] and report['summary'].startswith('verify FAILED')
+
+
+def test_a_reach_that_holds_no_pbx_fails(lab):
+    proc, report = verify(lab, 'no-reach', '-e', '{"pbx_firewall_probe_reach": ["192.0.2.0/24"]}')
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert report['rows'] == [] and report['summary'].startswith('verify FAILED: 0 probes on 0 PBXs')
+    for pbx in PBXS:
+        [problem] = [p for p in report['problems'] if p['pbx'] == pbx]
+        assert problem['fatal'] and ' has a policy and nothing verified it: ' in problem['message'], problem
+        for client in CLIENTS:          # each probe host, and why it did not probe this PBX
+            assert ('the pbx_firewall_probe_reach of %s (192.0.2.0/24) holds none of its addresses' % client
+                    in problem['message']), problem

@@ -18,6 +18,9 @@ NEW inventory that changes the firewall, ignoreip and local_net:
 chan_sip is asked for throughout, and no Asterisk runs in the namespace: every run, check
 mode included, warns that nothing is written for chan_sip, and neither its include file
 nor a line in the administrator's ``sip.conf`` ever appears.
+
+Every file the role owns is kept by one task (``owned_files``); its result says per part
+(fail2ban, asterisk) what changed, and its diffs are one per file.
 """
 
 from __future__ import annotations
@@ -58,16 +61,20 @@ def _state(netns, paths):
     return dict(sup.digest_of(sup.snapshot(netns.name)), **paths.artefacts())
 
 
+FILES_TASK = 'Keep the fail2ban and Asterisk files'
+FIREWALL_TASK = 'Apply the owned iptables and ip6tables chains'
+
+
 def _nothing_for_chan_sip(run, paths, sip_conf):
-    """No Asterisk answers: the probe warned, and nothing was written for chan_sip."""
-    probe = run.one('pbx', 'Ask the running Asterisk whether chan_sip is loaded')
-    assert probe['status'] == 'ok' and probe['result']['running'] is False, probe
-    warnings = ' '.join(probe['warnings']).replace("\\'", "'")
+    """No Asterisk answers: the files task asked, warned, and wrote nothing for chan_sip."""
+    files = run.one('pbx', FILES_TASK)
+    asterisk = files['result']['parts']['asterisk']
+    assert files['status'] == 'ok' and asterisk['running'] is False and asterisk['chan_sip'] is False, files
+    warnings = ' '.join(files['warnings']).replace("\\'", "'")
     for fragment in ('Asterisk is not installed on this host', 'whether it has chan_sip',
                      'nothing is written for chan_sip', str(paths.asterisk_dir)):
-        assert fragment in warnings, (fragment, probe['warnings'])
-    assert run.one('pbx', 'Write the chan_sip localnet include file')['status'] == 'skipped'
-    assert run.one('pbx', "Include the localnet file in sip.conf's [general] section")['status'] == 'skipped'
+        assert fragment in warnings, (fragment, files['warnings'])
+    assert not any(path.endswith(('/sip_pbx_firewall.conf', '/sip.conf')) for path in asterisk['files'])
     assert not (paths.asterisk_dir / 'sip_pbx_firewall.conf').exists()
     assert (paths.asterisk_dir / 'sip.conf').read_text() == sip_conf
 
@@ -90,17 +97,24 @@ def _changed_tasks(changes, handlers=False, run=None):
     return sorted(t for t, c in changes.items() if t in names and (any(c) if isinstance(c, list) else c))
 
 
-def _diffs(run, task):
+def _diffs(run, task, path=None):
+    """The before and after text of a task's diffs (of one file: the diff whose header ends
+    with PATH)."""
     result = run.one('pbx', task)['result']
     diffs = result.get('diff') or []
     if isinstance(diffs, dict):
         diffs = [diffs]
-    for item in result.get('results') or []:
-        extra = item.get('diff') or []
-        diffs += [extra] if isinstance(extra, dict) else extra
+    if path is not None:
+        diffs = [d for d in diffs if str(d.get('before_header', '')).endswith(path)]
+        assert len(diffs) == 1, (path, result.get('diff'))
     before = ''.join(str(d.get('before', '')) for d in diffs)
     after = ''.join(str(d.get('after', '')) for d in diffs)
     return before, after
+
+
+def _parts(run):
+    """{part: changed} as the files task reported it."""
+    return {name: part['changed'] for name, part in run.one('pbx', FILES_TASK)['result']['parts'].items()}
 
 
 def test_check_mode_predicts_the_real_run_and_changes_nothing(netns, playbook, role_paths):
@@ -125,19 +139,19 @@ def test_check_mode_predicts_the_real_run_and_changes_nothing(netns, playbook, r
     assert _state(netns, paths) == existing
     predicted = _changes(check)
 
-    before, after = _diffs(check, 'Apply the owned iptables and ip6tables chains')
+    before, after = _diffs(check, FIREWALL_TASK)
     old_ssh, new_ssh = ('-A PBX-FIREWALL -s 192.168.%d.0/24 -p tcp -m multiport --dports 22,' % n for n in (10, 20))
     assert old_ssh in before and old_ssh not in after
     assert new_ssh in after and new_ssh not in before
     assert 'add pbxfw-web-a4-' in after and '10.70.20.0/24' in after and '10.70.20.0/24' not in before
-    before, after = _diffs(check, "Write the ignoreip jail.d file")
+    before, after = _diffs(check, FILES_TASK, '/jail.d/pbx-firewall.local')
     assert 'ignoreip = 127.0.0.0/8 192.168.10.0/24 ::1/128' in before
     assert 'ignoreip = 10.9.0.0/24 127.0.0.0/8 192.168.20.0/24 ::1/128 fd00:9::/64' in after
-    before, after = _diffs(check, 'Write the PJSIP local_net template section')
+    before, after = _diffs(check, FILES_TASK, '/pjsip_pbx_firewall.conf')
     assert 'local_net=10.8.0.0/24' in before and 'local_net=10.9.0.0/24' in after
     assert 'local_net=10.8.0.0/24' not in after
     _nothing_for_chan_sip(check, paths, admin_files['sip.conf'])
-    before, after = _diffs(check, 'Manage local_net inside named PJSIP transports')
+    before, after = _diffs(check, FILES_TASK, '/pjsip.conf')
     assert 'local_net=fd00:8::/64' in before and 'local_net=fd00:9::/64' in after
 
     # 2. the real run changes exactly what check mode predicted
@@ -147,17 +161,15 @@ def test_check_mode_predicts_the_real_run_and_changes_nothing(netns, playbook, r
     role_tasks = {r['task'] for r in real.of('pbx', handler=False)}
     assert ({t: c for t, c in predicted.items() if t in role_tasks}
             == {t: c for t, c in done.items() if t in role_tasks})
-    assert _changed_tasks(done, run=real) == sorted([
-        'Apply the owned iptables and ip6tables chains',
-        "Write the ignoreip jail.d file",
-        'Write the PJSIP local_net template section',
-        'Manage local_net inside named PJSIP transports',
-    ])
+    assert _changed_tasks(done, run=real) == sorted([FIREWALL_TASK, FILES_TASK])
+    assert _parts(check) == _parts(real) == {'fail2ban': True, 'asterisk': True}
+    assert sorted(real.one('pbx', FILES_TASK)['result']['parts']['asterisk']['files']) == sorted(
+        str(paths.asterisk_dir / name) for name in ('pjsip.conf', 'pjsip_pbx_firewall.conf'))
     _nothing_for_chan_sip(real, paths, admin_files['sip.conf'])
     # the same handlers were notified in both runs
     assert sorted(r['task'] for r in check.of('pbx', handler=True)) == sorted(r['task'] for r in real.of('pbx', handler=True))
-    assert real.one('pbx', 'Record what changed')['result']['ansible_facts']['pbx_firewall_changed'] == \
-        check.one('pbx', 'Record what changed')['result']['ansible_facts']['pbx_firewall_changed'] == \
+    assert real.one('pbx', FILES_TASK)['result']['ansible_facts']['pbx_firewall_changed'] == \
+        check.one('pbx', FILES_TASK)['result']['ansible_facts']['pbx_firewall_changed'] == \
         ['firewall', 'fail2ban', 'asterisk']
     applied = _state(netns, paths)
     assert applied != existing

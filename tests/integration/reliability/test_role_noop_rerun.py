@@ -1,19 +1,22 @@
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A rerun of the whole role with nothing to change runs at most three modules on the host.
+"""A rerun of the whole role with nothing to change runs at most two modules on the host,
+in every configuration: the defaults, chan_sip asked for, named PJSIP transports, and
+Docker-host mode.
 
 The namespace host gets the role once (firewall, fail2ban jail.d file, PJSIP include file
-and the include line in pjsip.conf), then the same inventory again with
-``ansible_python_interpreter`` pointing to a wrapper that logs one line per start of the
-interpreter before it execs Python. With a local connection and pipelining every module
-execution is one start, including the modules an action plugin runs internally (e.g. a
-stat inside ``copy``). The rerun must report changed=0 and start the interpreter at most
-three times: the firewall module, one ``find`` for fail2ban and Asterisk, and the
-``#include`` line of pjsip.conf.
+and the include line in pjsip.conf, and what the configuration adds), then the same
+inventory again with ``ansible_python_interpreter`` pointing to a wrapper that logs one line
+per start of the interpreter before it execs Python. With a local connection and pipelining
+every module execution is one start, including the modules an action plugin runs internally
+(e.g. a stat inside ``copy``). The rerun must report changed=0, leave every byte as it was and
+start the interpreter at most twice: the firewall module and one ``owned_files`` run.
 """
 
 from __future__ import annotations
+
+import pytest
 
 from ansible_collections.pbxops.firewall.tests.integration.reliability import _support as sup
 
@@ -23,16 +26,37 @@ NETWORKS = [
     {'name': 'Branch VPN', 'subnet': ['10.8.0.0/24', 'fd00:8::/64'], 'services': ['sip'], 'local_network': True},
     {'name': 'Internet', 'subnet': ['0.0.0.0/0', '::/0'], 'services': ['sip']},
 ]
-MAX_MODULE_RUNS = 3
+MAX_MODULE_RUNS = 2
+CONFIGURATIONS = {
+    'defaults': {},
+    # no Asterisk answers in the namespace: every run asks, warns and writes nothing for chan_sip
+    'chan_sip': {'pbx_firewall_asterisk_chan_sip': True},
+    'named_transports': {'pbx_firewall_asterisk_pjsip_transports': ['transport-udp']},
+    'docker_host': {'pbx_firewall_docker': True, 'pbx_firewall_fail2ban_docker_jails': ['asterisk']},
+}
 
 
-def test_noop_rerun_changes_nothing_and_runs_at_most_three_modules(netns, playbook, role_paths, tmp_path):
+@pytest.mark.parametrize('configuration', sorted(CONFIGURATIONS))
+def test_noop_rerun_changes_nothing_and_runs_at_most_two_modules(configuration, netns, playbook, role_paths,
+                                                                 tmp_path):
+    extra = dict(CONFIGURATIONS[configuration], pbx_firewall_networks=NETWORKS, **role_paths.role_vars())
+    if configuration == 'docker_host':
+        # the hook chain dockerd makes; the role jumps from it to its own chain
+        netns.sh('iptables-nft -w -N DOCKER-USER && ip6tables-nft -w -N DOCKER-USER')
     play = [{'hosts': 'all', 'gather_facts': False, 'module_defaults': role_paths.module_defaults(),
              'roles': [sup.ROLE]}]
-    first = playbook.run(play, {'pbx': sup.local_host(pbx_firewall_networks=NETWORKS, **role_paths.role_vars())},
-                         netns=netns.name)
+    first = playbook.run(play, {'pbx': sup.local_host(**extra)}, netns=netns.name)
     assert first.rc == 0, first.output
     assert role_paths.jail_file.exists() and (role_paths.asterisk_dir / 'pjsip_pbx_firewall.conf').exists()
+    pjsip = (role_paths.asterisk_dir / 'pjsip.conf').read_text()
+    assert pjsip.startswith('#include pjsip_pbx_firewall.conf\n')
+    if configuration == 'named_transports':
+        assert ('[transport-udp]\n; BEGIN pbxops.firewall local_net for transport-udp\nlocal_net=10.8.0.0/24\n'
+                'local_net=192.168.10.0/24\nlocal_net=fd00:8::/64\n'
+                '; END pbxops.firewall local_net for transport-udp\n') in pjsip
+    if configuration == 'docker_host':
+        assert '-A DOCKER-USER -j PBX-FW-DOCKER' in netns.save('nft')
+        assert '[asterisk]\nchain = DOCKER-USER\n' in role_paths.jail_file.read_text()
 
     log = tmp_path / 'starts.log'
     wrapper = tmp_path / 'python-counted'
@@ -40,13 +64,19 @@ def test_noop_rerun_changes_nothing_and_runs_at_most_three_modules(netns, playbo
     wrapper.chmod(0o755)
     before = dict(sup.digest_of(sup.snapshot(netns.name)), **role_paths.artefacts())
 
-    rerun = playbook.run(play, {'pbx': sup.local_host(pbx_firewall_networks=NETWORKS, ansible_python_interpreter=str(wrapper),
-                                                      **role_paths.role_vars())}, netns=netns.name)
+    rerun = playbook.run(play, {'pbx': sup.local_host(ansible_python_interpreter=str(wrapper), **extra)},
+                         netns=netns.name)
     assert rerun.rc == 0, rerun.output
     assert 'changed=0' in rerun.output, rerun.output
     assert dict(sup.digest_of(sup.snapshot(netns.name)), **role_paths.artefacts()) == before
     starts = log.read_text().split() if log.exists() else []
     ran = [r['task'] for r in rerun.of('pbx') if r['status'] != 'skipped']
-    print('no-op rerun: %d module runs on the host; tasks not skipped: %s' % (len(starts), ran))
+    print('no-op rerun (%s): %d module runs on the host; tasks not skipped: %s' % (configuration, len(starts), ran))
     assert 1 <= len(starts) <= MAX_MODULE_RUNS, (len(starts), ran)
-    assert rerun.one('pbx', 'Record what changed')['result']['ansible_facts']['pbx_firewall_changed'] == []
+    files = rerun.one('pbx', 'Keep the fail2ban and Asterisk files')
+    assert files['result']['ansible_facts']['pbx_firewall_changed'] == []
+    assert [r['task'] for r in rerun.of('pbx', handler=True)] == []
+    if configuration == 'chan_sip':
+        assert files['result']['parts']['asterisk']['running'] is False
+        assert any('nothing is written for chan_sip' in w for w in files['warnings']), files['warnings']
+        assert not (role_paths.asterisk_dir / 'sip_pbx_firewall.conf').exists()

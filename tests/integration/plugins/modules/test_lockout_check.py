@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import sys
 import threading
 
 import pytest
@@ -216,6 +217,34 @@ def test_with_the_check_off_the_controllers_own_connection_is_not_ended(ssh_host
     assert second['flows_ended'] == {'count': 0, 'flows': []}, second['flows_ended']
     assert 'Controller: allow ssh' not in ssh_host.netns.save('nft')
     assert not ssh_host.reachable()      # a new connection is dropped
+
+
+@pytest.mark.parametrize('own', ['127.0.0.1', '::1', 'address'])
+def test_a_controller_arriving_over_loopback_is_not_refused(ssh_host, ansible, tmp_path, own):
+    """ansible-playbook runs inside the host's namespace and SSHes to the host itself, over
+    lo (a reverse tunnel, cloudflared, an SSM-style agent: SSH_CONNECTION=127.0.0.1 ... 127.0.0.1
+    22), or to one of its own non-loopback addresses. A policy that allows ssh from no network
+    still keeps that controller in: its packets arrive on lo."""
+    target = ssh_host.address if own == 'address' else own
+    ruleset = _policy.firewall_ruleset([OFFICE_SIP])
+    started = ansible.start([{MODULE: _args(ruleset, tmp_path / 'persist', persist=False)},
+                             {'ansible.builtin.command': 'printenv SSH_CONNECTION', 'changed_when': False}],
+                            ssh_host.inventory_for(target), netns=ssh_host.netns)
+    results = ansible.wait(started)
+    applied = results[0]
+    assert applied['_status'] == 'ok', applied.get('msg')
+    assert results[1]['stdout'].split()[0] == target, results[1]['stdout']
+    assert applied['changed'] is True and applied['rolled_back'] is False
+    report = applied['lockout_check']
+    assert (report['checked'], report['local'], report['address']) == (True, True, target), report
+    assert report['verdict']['comment'] == 'pbx-firewall: loopback', report
+    # the rules are live, and confirmed: from outside, ssh is dropped; over lo it still answers
+    family = 'ipv6' if ':' in target else 'ipv4'
+    assert 'pbx-firewall: drop everything else' in ssh_host.netns.save('nft', family)
+    assert not ssh_host.reachable()
+    banner = ssh_host.netns.sh('timeout 3 %s -c "import socket; s = socket.create_connection((\'%s\', 22), 2); '
+                               'print(s.recv(4))"' % (sys.executable, target))
+    assert "b'SSH-'" in banner, banner
 
 
 @pytest.mark.parametrize('connection', ['local'])

@@ -163,3 +163,49 @@ def test_deadline_stops_starting_probes(servers):
     done = probe(probes, parallel=1, deadline=0.6, timeout=0.5)
     observed = [r['observed'] for r in json.loads(done.stdout)['results']]
     assert observed[:2] == ['unknown', 'unknown'] and observed[-1] == 'error'
+
+
+FIB_TRIE = '''Main:
+  +-- 0.0.0.0/0 3 0 4
+     +-- 127.0.0.0/8 2 0 2
+        +-- 127.0.0.0/31 1 0 0
+           |-- 127.0.0.0
+              /8 host LOCAL
+           |-- 127.0.0.1
+              /32 host LOCAL
+        |-- 127.255.255.255
+           /32 link BROADCAST
+%s'''
+OWN_ADDRESS = '''     +-- 192.0.2.0/24 2 0 2
+        +-- 192.0.2.0/30 2 0 2
+           |-- 192.0.2.0
+              /24 link UNICAST
+           |-- 192.0.2.2
+              /32 host LOCAL
+'''
+IF_INET6 = '00000000000000000000000000000001 01 80 10 80       lo\nfe80000000000000f4f39efffe327868 8c 40 20 80 veth0\n'
+GLOBAL6 = 'fd000000000000000000000000000002 04 40 00 82     eth0\n'
+
+
+def _program():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('pbx_firewall_probe', PROBE)
+    program = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(program)
+    return program
+
+
+@pytest.mark.parametrize('trie, inet6, families', [
+    (FIB_TRIE % '', IF_INET6, {'ipv4': False, 'ipv6': False}),       # loopback and link-local only
+    (FIB_TRIE % OWN_ADDRESS, IF_INET6, {'ipv4': True, 'ipv6': False}),
+    (FIB_TRIE % '', IF_INET6 + GLOBAL6, {'ipv4': False, 'ipv6': True}),
+])
+def test_own_families_leave_out_loopback_and_link_local(trie, inet6, families):
+    assert _program().families_from_proc(trie, inet6) == families
+
+
+def test_the_output_says_in_which_families_the_host_has_an_address(servers):
+    done = probe([['pbx', '127.0.0.1', 'ssh', 'tcp', servers.port(servers.tcp), 'tcp']])
+    with open('/proc/net/fib_trie') as trie, open('/proc/net/if_inet6') as inet6:
+        expected = _program().families_from_proc(trie.read(), inet6.read())
+    assert json.loads(done.stdout)['families'] == expected

@@ -361,9 +361,6 @@ CALLS_THAT_DO_NOT_FIT = [
      "ignoreip_extra?); valid keywords: ports, custom_services, trunks, sip_rate_limit, "
      "sip_scanner_agents, custom_rules, ipset_threshold, ipv6, docker, ignoreip_extra, "
      "docker_jails, enabled, sip_rate_limit_ipv6_prefix, log_drops, log_rate, nflog_group"),
-    ('{{ [] | pbxops.firewall.owned_file_changes([], mod="0600") }}',
-     "pbxops.firewall.owned_file_changes: unknown keyword 'mod' (did you mean mode?); valid "
-     "keywords: wanted, owner, group, mode"),
     ('{{ [] | pbxops.firewall.verify_plan(timeuot=3) }}',
      "pbxops.firewall.verify_plan: unknown keyword 'timeuot' (did you mean timeout?); valid "
      "keywords: reach, timeout, parallel, deadline, max_probes, range_samples"),

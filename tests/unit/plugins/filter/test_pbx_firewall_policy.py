@@ -54,4 +54,4 @@ def test_ansible_doc_renders(tmp_path):
     doc = json.loads(_ansible_doc(tmp_path, '--json', name).stdout)[name]
     assert doc['doc']['options']['_input']['required'] is True and doc['doc']['requirements']
     assert doc['examples'].strip() and set(doc['return']['_value']['contains']) == {
-        'ruleset', 'ignoreip', 'localnet', 'docker_jails', 'warnings'}
+        'state', 'ruleset', 'ignoreip', 'localnet', 'docker_jails', 'files', 'warnings'}

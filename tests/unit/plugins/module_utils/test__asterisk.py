@@ -117,19 +117,6 @@ def test_module_loaded_reads_the_status_column():
     assert not ast.module_loaded(ast.Cli(FakeRun({'module show like chan_sip.so': (0, absent)})), 'chan_sip.so')
 
 
-def test_inheriting_follows_includes_and_template_lists(tmp_path):
-    (tmp_path / 'pjsip.conf').write_text(
-        '#include pjsip_pbx_firewall.conf\n#include "more.conf"\n'
-        '[transport-udp](pbx-firewall-localnet)\ntype=transport\n'
-        '[transport-tcp](base, pbx-firewall-localnet) ; comment\n'
-        '[transport-plain]\ntype=transport\n'
-        '; [transport-commented](pbx-firewall-localnet)\n')
-    (tmp_path / 'pjsip_pbx_firewall.conf').write_text('[pbx-firewall-localnet](!)\nlocal_net=10.0.0.0/8\n')
-    (tmp_path / 'more.conf').write_text('[transport-more](pbx-firewall-localnet)\n')
-    assert ast.inheriting(str(tmp_path), 'pbx-firewall-localnet') == {'transport-udp', 'transport-tcp',
-                                                                      'transport-more'}
-
-
 def test_host_addresses_leave_out_loopback_and_link_local():
     text = ('1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever\n'
             '1: lo    inet6 ::1/128 scope host\n'

@@ -67,7 +67,7 @@ def test_own_environment(proc):
     proc.socket('10.213.7.2', 22, '10.213.7.1', 40022)
     conn, note = _controller.find({'SSH_CONNECTION': CONN}, str(proc.root), 300)
     assert conn.as_dict() == {'address': '10.213.7.1', 'port': 22, 'family': 'ipv4',
-                              'server_address': '10.213.7.2', 'found_in': 'environment'}
+                              'server_address': '10.213.7.2', 'found_in': 'environment', 'local': False}
     assert note == 'found in environment'
 
 

@@ -212,3 +212,57 @@ def test_a_port_iptables_would_reject_leaves_the_outcome_unknown():
     assert verdict.target == 'UNKNOWN'
     assert verdict.as_dict()['uncertain'] == [ruleset['ipv4'][0]]
     assert verdict.as_dict()['possible'] == ['ACCEPT', 'DROP']
+
+
+SSH_UPTO = ('-A PBX-FIREWALL -p tcp -m tcp --dport 22 -m hashlimit --hashlimit-upto 3/min --hashlimit-burst 3 '
+            '--hashlimit-mode srcip --hashlimit-name ssh -j ACCEPT')
+SSH_ABOVE = ('-A PBX-FIREWALL -p tcp -m tcp --dport 22 -m hashlimit --hashlimit-above 3/min --hashlimit-burst 3 '
+             '--hashlimit-mode srcip --hashlimit-name ssh -j DROP')
+GUARD = ('-A PBX-FW-SIP -m hashlimit --hashlimit-above 10/sec --hashlimit-burst 20 --hashlimit-mode srcip '
+         '--hashlimit-name pbxfw-sip -j DROP')
+
+
+@pytest.mark.parametrize('ipv4, possible', [
+    # a custom rule's own rate limit: whether the controller is over it is not known
+    ([SSH_UPTO, FINAL], ['ACCEPT', 'DROP']),
+    ([SSH_ABOVE, '-A PBX-FIREWALL -p tcp -m tcp --dport 22 -j ACCEPT'], ['ACCEPT', 'DROP']),
+    # as with -m limit
+    (['-A PBX-FIREWALL -p tcp -m tcp --dport 22 -m limit --limit 3/min -j ACCEPT', FINAL], ['ACCEPT', 'DROP']),
+])
+def test_a_rate_limit_of_a_custom_rule_is_uncertain(ipv4, possible):
+    verdict = _evaluate.evaluate(rs(ipv4), 'ipv4', '10.0.0.1', 'tcp', 22)
+    assert verdict.target == 'UNKNOWN', verdict.as_dict()
+    assert verdict.possible == possible
+    assert [r.line for r in verdict.uncertain] == [ipv4[0]]
+
+
+def test_the_sip_guards_rate_limit_is_modelled():
+    """The compiler's own budgets (pbxfw-sip, pbxfw-sip-tls): over_limit says which side the packet is on."""
+    ruleset = rs(['-A PBX-FIREWALL -p udp -m udp --dport 5060 -j PBX-FW-SIP',
+                  '-A PBX-FIREWALL -p udp -m udp --dport 5060 -j ACCEPT', GUARD])
+    evaluator = _evaluate.Evaluator(ruleset)
+    assert evaluator.evaluate('ipv4', '10.0.0.1', 'udp', 5060).target == 'ACCEPT'
+    assert evaluator.evaluate('ipv4', '10.0.0.1', 'udp', 5060, over_limit=True).target == 'DROP'
+
+
+@pytest.mark.parametrize('source, destination', [
+    ('127.0.0.1', '127.0.0.1'), ('127.0.0.5', None), ('::1', '::1'),
+    # a packet from the host's own address to itself is routed over lo
+    ('10.0.0.2', '10.0.0.2'), ('2001:db8::2', '2001:db8::2'),
+])
+def test_a_packet_from_a_local_address_arrives_on_lo(source, destination):
+    family = 'ipv6' if ':' in source else 'ipv4'
+    lines = ['-A PBX-FIREWALL -i eth0 -j DROP', LO.replace('-j ACCEPT', '-j ACCEPT'), FINAL]
+    ruleset = rs(lines) if family == 'ipv4' else rs(ipv6=lines)
+    verdict = _evaluate.evaluate(ruleset, family, source, 'tcp', 22, destination=destination)
+    assert (verdict.target, verdict.rule.line, verdict.uncertain) == ('ACCEPT', LO, []), verdict.as_dict()
+
+
+def test_a_packet_the_caller_knows_is_local_arrives_on_lo():
+    evaluator = _evaluate.Evaluator(rs([LO, FINAL]))
+    assert evaluator.evaluate('ipv4', '10.0.0.7', 'tcp', 22, destination='10.0.0.2', local=True).target == 'ACCEPT'
+    assert evaluator.evaluate('ipv4', '10.0.0.7', 'tcp', 22, destination='10.0.0.2').target == 'DROP'
+    # and ! -i lo does not match it
+    negated = _evaluate.Evaluator(rs(['-A PBX-FIREWALL ! -i lo -j DROP', '-A PBX-FIREWALL -j ACCEPT']))
+    assert negated.evaluate('ipv4', '127.0.0.1', 'tcp', 22).target == 'ACCEPT'
+    assert negated.evaluate('ipv4', '10.0.0.7', 'tcp', 22).target == 'DROP'

@@ -93,3 +93,37 @@ def test_the_note_is_comments_only_and_keeps_the_content():
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(text)
     assert parser.get('DEFAULT', 'ignoreip') == '127.0.0.0/8 ::1/128'
+
+
+# -- fail2ban-client banned, and which bans a reload lifts ----------------------------------
+
+@pytest.mark.parametrize('output, expected', [
+    ("[{'sshd': ['192.0.2.7', '10.1.2.3']}, {'asterisk': []}]\n",
+     {'sshd': ['192.0.2.7', '10.1.2.3'], 'asterisk': []}),
+    ("[{'sshd': []}]", {'sshd': []}),
+    ('[]', {}),
+    ('', {}),
+    ("{'sshd': ['2001:db8::7']}", {'sshd': ['2001:db8::7']}),
+])
+def test_banned_reads_fail2ban_clients_listing(output, expected):
+    assert f2b.banned(output) == expected
+
+
+@pytest.mark.parametrize('output', ['Sorry but the command is invalid', "['sshd']", '[{"sshd": [1}]'])
+def test_banned_refuses_what_it_cannot_read(output):
+    with pytest.raises(ValueError, match='fail2ban-client banned'):
+        f2b.banned(output)
+
+
+def test_to_unban_lists_banned_addresses_inside_ignoreip_once_each():
+    bans = {'sshd': ['192.168.10.7', '203.0.113.5', '2001:db8:1::9'], 'asterisk': ['192.168.10.7', '10.9.0.1']}
+    assert f2b.to_unban(bans, ['127.0.0.1/8', '::1/128', '192.168.10.0/24', '10.9.0.0/24', '2001:db8:1::/48']) == [
+        '10.9.0.1', '192.168.10.7', '2001:db8:1::9']
+    assert f2b.to_unban(bans, ['127.0.0.1/8']) == []
+    assert f2b.to_unban({'sshd': ['not-an-address']}, ['0.0.0.0/0']) == []
+
+
+def test_relative_path_refuses_a_file_outside_the_configuration():
+    assert f2b.relative_path('/etc/fail2ban/jail.d/x.local', '/etc/fail2ban') == 'jail.d/x.local'
+    with pytest.raises(ValueError, match="is not inside config_dir '/etc/fail2ban'"):
+        f2b.relative_path('/etc/other/x.local', '/etc/fail2ban')

@@ -148,3 +148,46 @@ def test_final_drop_warning(networks, options, warnings):
 def test_final_drop_warning_is_given_once_with_the_check_off_too(ssh):
     result = _assess(ssh, [OFFICE_SIP, CONTROLLER], check=False)
     assert result.warnings == [IPV6_WARNING]
+
+
+@pytest.mark.parametrize('custom', [
+    '-p tcp -m tcp --dport 22 -m hashlimit --hashlimit-upto 3/min --hashlimit-burst 3 --hashlimit-mode srcip '
+    '--hashlimit-name ssh -j ACCEPT',
+    '-p tcp -m tcp --dport 22 -m limit --limit 3/min --limit-burst 3 -j ACCEPT',
+])
+def test_a_custom_rule_that_rate_limits_ssh_is_refused_conservatively(ssh, custom):
+    result = _assess(ssh, [OFFICE_SIP], custom_rules=[custom])
+    assert result.refusal is not None, result.report
+    assert result.refusal.startswith('Refusing to apply: cannot tell whether the new ruleset keeps the '
+                                     'controller in'), result.refusal
+    assert 'gets ACCEPT or DROP depending on rule' in result.refusal and '-m %s' % custom.split('-m ')[2].split()[0] \
+        in result.refusal
+
+
+@pytest.mark.parametrize('client, server', [
+    ('127.0.0.1', '127.0.0.1'),       # a reverse tunnel, cloudflared, an SSM-style agent
+    ('::1', '::1'),
+    ('10.213.7.2', '10.213.7.2'),     # the controller SSHes to the host's own address
+])
+def test_a_controller_arriving_over_loopback_keeps_its_access(ssh, client, server):
+    result = _assess(ssh, [OFFICE_SIP], client=client, server=server)
+    assert result.refusal is None, result.refusal
+    assert result.report['verdict']['comment'] == 'pbx-firewall: loopback'
+    assert result.report['local'] is True
+
+
+def test_a_controller_on_another_own_address_is_local(tmp_path):
+    """ssh -b 10.213.9.9 10.213.7.2 on the host itself: both ends are sockets of this namespace."""
+    proc = FakeProc(tmp_path / 'proc')
+    proc.process(300, 1, 'sh', {'SSH_CONNECTION': '10.213.9.9 40022 10.213.7.2 22'})
+    proc.socket('10.213.7.2', 22, '10.213.9.9', 40022)
+    proc.socket('10.213.9.9', 40022, '10.213.7.2', 22)
+    result = _lockout.assess(_policy.firewall_ruleset([OFFICE_SIP]), True, environ={}, proc=str(proc.root), pid=300)
+    assert result.refusal is None, result.refusal
+    assert result.report['local'] is True and result.report['verdict']['comment'] == 'pbx-firewall: loopback'
+    # only the server's end here: the controller is elsewhere, the final drop hits it
+    proc = FakeProc(tmp_path / 'proc2')
+    proc.process(300, 1, 'sh', {'SSH_CONNECTION': '10.213.9.9 40022 10.213.7.2 22'})
+    proc.socket('10.213.7.2', 22, '10.213.9.9', 40022)
+    result = _lockout.assess(_policy.firewall_ruleset([OFFICE_SIP]), True, environ={}, proc=str(proc.root), pid=300)
+    assert result.report['local'] is False and 'gets DROP from the final drop' in result.refusal

@@ -67,14 +67,22 @@ def test_plan_errors_name_the_variable(options, message):
     assert message in str(err.value)
 
 
-def run(plan, outcomes):
-    """The probe program's stdout: ``outcomes`` maps (address, port) -> (observed, detail); default open."""
+def run(plan, outcomes, families=None):
+    """The probe program's stdout: ``outcomes`` maps (address, port) -> (observed, detail); default open.
+    ``families``: in which families the probe host has an address of its own (default: both)."""
     results = []
     for _pbx, address, _service, _proto, port, _kind in plan['probes']:
         observed, detail = outcomes.get((address, port), ('open', 'connected'))
-        source = '10.1.0.101' if ':' not in address else outcomes.get('v6-source', 'fd00:1::101')
+        if ':' in address:
+            source = outcomes.get('v6-source', 'fd00:1::101')
+        else:
+            source = outcomes.get('v4-source', '10.1.0.101')
+        if source is None:
+            observed, detail = 'error', 'no route from this host to %s' % address
         results.append({'address': address, 'source': source, 'observed': observed, 'detail': detail, 'ms': 1})
-    return {'rc': 0, 'stdout': json.dumps({'elapsed': 0.1, 'results': results}), 'changed': False}
+    families = {'ipv4': True, 'ipv6': True} if families is None else families
+    output = {'elapsed': 0.1, 'families': families, 'results': results}
+    return {'rc': 0, 'stdout': json.dumps(output), 'changed': False}
 
 
 def office_outcomes():
@@ -150,11 +158,70 @@ def test_a_probe_without_an_address_in_a_family_is_reported_and_skipped():
     plan = _verify_report.plan(pbxs)
     outcomes = office_outcomes()
     outcomes['v6-source'] = None
-    report = _verify_report.report(pbxs, [{'name': 'office', 'plan': plan, 'result': run(plan, outcomes)}])
+    result = run(plan, outcomes, families={'ipv4': True, 'ipv6': False})
+    report = _verify_report.report(pbxs, [{'name': 'office', 'plan': plan, 'result': result}])
     assert report['counts']['skipped'] == 16 and report['counts']['match'] == 16
     assert [p['message'] for p in report['problems']] == [
-        'probe office has no ipv6 address or route towards pbx1 (fd00:1::11): ipv6 not probed from office']
+        'probe office has no IPv6 address: IPv6 of pbx1 (fd00:1::11) not probed from office']
     assert not report['failed']
+
+
+NO_ROUTE = ('probe office %s no route to pbx1 (fd00:1::11): nothing was verified from office to pbx1 over IPv6 (a '
+            'VPN or route that is down?); fix the route, or leave fd00:1::11 out of that probe host\'s '
+            'pbx_firewall_probe_reach')
+
+
+@pytest.mark.parametrize('families, has', [
+    ({'ipv4': True, 'ipv6': True}, 'has an IPv6 address but'),
+    (None, 'may have an IPv6 address, but has'),          # the probe host cannot tell
+])
+def test_a_probe_with_an_address_in_the_family_but_no_route_fails(families, has):
+    """Its VPN is down: every row of that family would be skipped and the run pass unverified."""
+    pbxs = [pbx()]
+    plan = _verify_report.plan(pbxs)
+    outcomes = office_outcomes()
+    outcomes['v6-source'] = None
+    result = run(plan, outcomes, families={'ipv4': True, 'ipv6': True})
+    if families is None:
+        output = json.loads(result['stdout'])
+        output['families'] = None
+        result['stdout'] = json.dumps(output)
+    report = _verify_report.report(pbxs, [{'name': 'office', 'plan': plan, 'result': result}])
+    assert report['failed']
+    assert [(p['message'], p['fatal']) for p in report['problems']] == [(NO_ROUTE % has, True)]
+    assert report['summary'].startswith('verify FAILED: 32 probes on 1 PBXs from 1 probe hosts: 16 match, '
+                                        '0 mismatch, 0 unknown, 0 error, 16 skipped; 1 problem')
+    assert NO_ROUTE % has in report['message']
+
+
+def test_a_probe_host_with_no_route_at_all_verifies_nothing_and_fails():
+    pbxs = [pbx()]
+    plan = _verify_report.plan(pbxs)
+    outcomes = dict(office_outcomes(), **{'v4-source': None, 'v6-source': None})
+    report = _verify_report.report(pbxs, [{'name': 'office', 'plan': plan, 'result': run(plan, outcomes)}])
+    assert report['failed'] and report['counts']['skipped'] == 32 and report['counts']['match'] == 0
+    assert [p['message'] for p in report['problems']][-1] == (
+        'PBX pbx1 (10.1.0.11, fd00:1::11) has a policy and nothing verified it: office had no route to it')
+
+
+def test_a_reach_that_matches_no_pbx_fails_naming_each_pbx_and_why():
+    pbxs = [pbx(), pbx('pbx2', ['10.2.0.12'])]
+    probes = []
+    for name, reach in (('office', ['192.0.2.0/24']), ('branch', ['10.1.0.0/24'])):
+        plan = _verify_report.plan(pbxs, reach=reach)
+        probes.append({'name': name, 'plan': plan, 'result': run(plan, office_outcomes()) if plan['count']
+                       else {'skipped': True}})
+    report = _verify_report.report(pbxs, probes, probe_names=['office', 'branch'])
+    assert report['failed'] and report['counts']['match'] == 16
+    assert [(p['message'], p['fatal']) for p in report['problems']] == [(
+        'PBX pbx2 (10.2.0.12) has a policy and nothing verified it: the pbx_firewall_probe_reach of office '
+        '(192.0.2.0/24) holds none of its addresses; the pbx_firewall_probe_reach of branch (10.1.0.0/24) '
+        'holds none of its addresses', True)]
+    # and a reach that matches no PBX at all: nothing verified, never "verify passed: 0 probes"
+    plan = _verify_report.plan(pbxs, reach=['192.0.2.0/24'])
+    report = _verify_report.report(pbxs, [{'name': 'office', 'plan': plan, 'result': {'skipped': True}}])
+    assert report['failed'] and report['summary'].startswith('verify FAILED: 0 probes on 0 PBXs')
+    assert [p['pbx'] for p in report['problems']] == ['pbx1', 'pbx2']
 
 
 def test_unreachable_and_failed_probe_hosts_and_pbxs_without_policy_leave_the_rest_reported():

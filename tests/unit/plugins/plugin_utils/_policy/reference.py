@@ -15,8 +15,9 @@ and ``over_limit`` (its source, an IPv4 address or an IPv6 prefix, has used up i
 SIP budget; the bookkeeping of the budget is the kernel's). What the guards look
 at is written out below in terms of SIP, not of iptables.
 
-Not modelled: loopback, the ICMPv6 types IPv6 needs, and custom rules (the
-property tests use none).
+Step 1 is modelled for loopback sources (127.0.0.0/8, ::1: such a packet can only
+have come over ``lo``); the host's other own addresses are not known here. Not
+modelled: the ICMPv6 types IPv6 needs, and custom rules (the property tests use none).
 
 Verdicts: ``'ACCEPT'``, ``'DROP'`` or ``None`` (no decision: the packet leaves the
 owned chain and the INPUT policy decides).
@@ -157,6 +158,10 @@ def verdict(networks, source, proto, port=None, ports=None, custom_services=None
         return None                      # no IPv6 rules at all: ip6tables is left alone
     table = service_table(ports, custom_services)
     service = service_of(table, proto, port)
+
+    # 1. loopback is accepted, before anything else looks at the packet
+    if address.is_loopback:
+        return ACCEPT
 
     # 2. the SIP guards see every packet to the SIP ports, whatever its state
     if sip_guard_verdict(networks, address, proto, port, ports, trunks, sip_rate_limit,

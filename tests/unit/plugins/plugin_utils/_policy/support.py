@@ -12,7 +12,7 @@ CHAIN = '-A PBX-FIREWALL '
 ESTABLISHED = (CHAIN + '-m conntrack --ctstate RELATED,ESTABLISHED '
                '-m comment --comment "pbx-firewall: established, related" -j ACCEPT')
 LOOPBACK = CHAIN + '-i lo -m comment --comment "pbx-firewall: loopback" -j ACCEPT'
-PRELUDE4 = [ESTABLISHED, LOOPBACK]
+PRELUDE4 = [LOOPBACK, ESTABLISHED]
 PRELUDE6 = PRELUDE4 + [
     CHAIN + '-p ipv6-icmp -m icmp6 --icmpv6-type %d -m comment --comment '
     '"pbx-firewall: IPv6 needs %s" -j ACCEPT' % item

@@ -24,8 +24,10 @@ from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy
     BAD_HOST,
     CHAIN,
     DROP_ALL,
+    ESTABLISHED,
     INTERNET,
     JUMPS,
+    LOOPBACK,
     OFFICE,
     PRELUDE4,
     PRELUDE6,
@@ -99,13 +101,14 @@ RULESETS = {
         sip_rate_limit=20, sip_scanner_agents=['sipvicious', 'friendly-scanner', 'sipvicious'],
         ipv6=False), {
         'ipv4': [
+            LOOPBACK,
             CHAIN + '-p tcp -m tcp --dport 5060 -m comment --comment "pbx-firewall: SIP guards" '
                     '-j PBX-FW-SIP',
             CHAIN + '-p udp -m udp --dport 5060 -m comment --comment "pbx-firewall: SIP guards" '
                     '-j PBX-FW-SIP',
             CHAIN + '-p tcp -m tcp --dport 5061 -m conntrack --ctstate NEW -m comment --comment '
                     '"pbx-firewall: SIP-TLS guard (new connections)" -j PBX-FW-SIP-TLS',
-        ] + PRELUDE4 + [
+            ESTABLISHED,
             CHAIN + '-s 192.0.2.10/32 -p tcp -m tcp --dport 5060:5061 '
                     '-m comment --comment "trunk sip.example.net: allow sip" -j ACCEPT',
             CHAIN + '-s 192.0.2.10/32 -p udp -m multiport --dports 5060,10000:10200 '
@@ -368,6 +371,9 @@ def _req(user=b'alice', ua=b'User-Agent: Yealink SIP-T46S'):
     ('192.0.2.7', 'udp', 5060, 'NEW', _req(ua=b'User-Agent: friendly-scanner'), True, 'ACCEPT'),
     ('10.1.0.5', 'udp', 5060, 'ESTABLISHED', _req(ua=b'User-Agent: friendly-scanner'), True, 'ACCEPT'),
     ('2001:db8:1::5', 'tcp', 5061, 'NEW', None, True, 'ACCEPT'),
+    # loopback comes first (a SIP proxy on the host itself relays every request from there)
+    ('127.0.0.1', 'udp', 5060, 'ESTABLISHED', _req(ua=b'User-Agent: friendly-scanner'), True, 'ACCEPT'),
+    ('::1', 'tcp', 5061, 'NEW', None, True, 'ACCEPT'),
 ])
 def test_sip_guards(source, proto, port, state, payload, over, expected):
     """The compiled guards (run by the interpreter) and the written semantics agree."""

@@ -17,6 +17,7 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import (
     validate,
 )
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import message_names
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import files
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import PolicyError
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.role import EMPTY_POLICY_WARNING, role_policy
 from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.support import (
@@ -40,11 +41,14 @@ OPTIONS = [
 @pytest.mark.parametrize('options', OPTIONS, ids=['defaults', 'every-option'])
 def test_the_same_results_as_the_separate_calls(options):
     result = role_policy(NETWORKS, ignoreip_extra=['198.51.100.0/24'], **options)
+    ignoreip, localnet = fail2ban_ignoreip(NETWORKS, extra=['198.51.100.0/24']), asterisk_localnet(NETWORKS)
     assert result == {
+        'state': 'present',
         'ruleset': firewall_ruleset(NETWORKS, **options),
-        'ignoreip': fail2ban_ignoreip(NETWORKS, extra=['198.51.100.0/24']),
-        'localnet': asterisk_localnet(NETWORKS),
+        'ignoreip': ignoreip,
+        'localnet': localnet,
         'docker_jails': [],
+        'files': files.role_files(ignoreip, localnet),
         'warnings': [],
     }
     assert result['localnet'] == ['10.8.0.0/23', '192.168.10.0/24', 'fd00:8::/64']
@@ -80,6 +84,11 @@ def test_docker_jails(jails, docker, expected):
 ])
 def test_warnings(networks, enabled, warnings):
     assert role_policy(networks, enabled=enabled)['warnings'] == warnings
+
+
+@pytest.mark.parametrize('enabled, state', [(True, 'present'), ('yes', 'present'), (False, 'absent'), ('off', 'absent')])
+def test_enabled_gives_the_firewall_state(enabled, state):
+    assert role_policy([OFFICE], enabled=enabled)['state'] == state
 
 
 JAIL_VALID = ('the name of a jail section, 1-64 letters, digits, "_", "." or "-" (not DEFAULT, INCLUDES, '

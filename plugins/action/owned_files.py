@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Action plugin for pbxops.firewall.owned_files: the role's tags, warnings and pbx_firewall_changed.
+
+The role's task for its files runs with the tag ``always``; this plugin narrows the module's
+``parts`` to those the run's tags select (``--tags pbx_firewall_fail2ban`` manages fail2ban's
+file only, ``--skip-tags pbx_firewall_asterisk`` leaves Asterisk alone), so one module run
+serves every part and the tags keep their meaning. With no part selected the module does not
+run at all. It shows ``warnings`` as this host's warnings and sets the fact
+``pbx_firewall_changed``: ``changed_before`` followed by the parts the module changed.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._role_tags import selected_parts
+
+MODULE = 'pbxops.firewall.owned_files'
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        args = dict(self._task.args)
+        host = task_vars.get('inventory_hostname', '')
+        warnings = ['%s (%s)' % (text, host) for text in args.get('warnings') or []]
+        files = args.get('files') or []
+        names = [entry.get('part') for entry in files if isinstance(entry, dict)]
+        parts = dict((name, dict(spec)) for name, spec in (args.get('parts') or {}).items()
+                     if isinstance(spec, dict))
+        chosen = selected_parts(names + sorted(parts), task_vars.get('ansible_run_tags'),
+                                task_vars.get('ansible_skip_tags'))
+        for name in set(names) | set(parts):
+            parts.setdefault(name, {})
+            if name not in chosen:
+                parts[name]['manage'] = False
+        args['parts'] = parts
+        if any(boolean(spec.get('manage', True), strict=False) for spec in parts.values()):
+            result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+        else:
+            result.update(changed=False, changed_parts=[], parts={},
+                          msg='no part of the role selected by the tags of this run')
+        if warnings:
+            result['warnings'] = warnings + list(result.get('warnings') or [])
+        if not result.get('failed'):
+            changed = list(args.get('changed_before') or []) + list(result.get('changed_parts') or [])
+            result['ansible_facts'] = {'pbx_firewall_changed': changed}
+        return result
