@@ -14,7 +14,9 @@ the Prometheus metrics, the log lines and the fail2ban filter read back:
   `` network=<name>`` when one network decides (``drop_comment`` writes it,
   ``parse_comment`` reads it back); the network comes last, so a comment the kernel cuts
   at 255 bytes keeps its reason and only loses the end of a long name;
-* the log prefix ``pbxfw <reason> `` and the per-reason log chains ``PBX-FW-LOG-<REASON>``.
+* the log prefix ``pbxfw <reason> `` and the per-reason log chains ``PBX-FW-LOG-<REASON>``;
+* the fail2ban jail (and filter) that bans the sources of logged drops, and the log file it
+  reads with NFLOG.
 
 Standard library only (it ships to the host with the modules), no Ansible imports.
 """
@@ -42,6 +44,10 @@ NETWORK_FIELD = ' network='
 LOG_PREFIX = 'pbxfw %s '
 # the chain a dropping rule jumps to instead of DROP when drops are logged (+ reason upper-cased)
 LOG_CHAIN_PREFIX = CHAIN_PREFIX + 'LOG-'
+# fail2ban's jail and filter for logged drops (the compiler writes them, fail2ban's test names them)
+FAIL2BAN_JAIL = 'pbx-firewall-drops'
+# ulogd2's LOGEMU file in Debian's default configuration (NFLOG group 0)
+ULOGD_LOG_FILE = '/var/log/ulog/syslogemu.log'
 
 
 def _check(reason):

@@ -20,6 +20,7 @@ __metaclass__ = type
 
 import importlib
 import inspect
+import os
 import re
 
 PACKAGE = 'ansible_collections.pbxops.firewall.plugins.module_utils'
@@ -27,6 +28,7 @@ PACKAGE = 'ansible_collections.pbxops.firewall.plugins.module_utils'
 MODULE_UTILS = ('_steps', '_netfilter', '_rollback', '_counters', '_reasons', '_host', '_report', '_metrics')
 SCRIPT_PATH = '/usr/local/sbin/pbx-firewall-metrics'
 CRON_PATH = '/etc/cron.d/pbx-firewall-metrics'
+BACKENDS = ('auto', 'nft', 'legacy')
 
 HEADER = '''#!/usr/bin/python3
 # Managed by pbxops.firewall (role pbx_firewall); do not edit, the next run overwrites it.
@@ -145,3 +147,32 @@ def cron_file(minutes, backend='auto', metrics_dir='auto', path=SCRIPT_PATH):
         '%s * * * * root %s --backend %s --metrics-dir %s 2>&1 >/dev/null | logger -t pbx-firewall-metrics\n'
         % ('*' if minutes == 1 else '*/%d' % minutes, path, backend, _sh_quote(metrics_dir)),
     ])
+
+
+def role_files(interval, metrics_dir, backend, path, errors):
+    """{'metrics_script', 'metrics_cron'}: the texts the role installs (the script at ``path``),
+    '' when the refresher is off (``interval`` 0: the role removes them). A bad value is added
+    to ``errors`` (naming the role's variable, the value and what is valid)."""
+    from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.scalars import parse_int
+
+    off = {'metrics_script': '', 'metrics_cron': ''}
+    try:
+        minutes = parse_int(interval)
+    except ValueError as exc:
+        minutes = None
+        errors.append('pbx_firewall_metrics_interval: must be 0 (off) or 1-59 minutes, got %r; %s' % (interval, exc))
+    if backend not in BACKENDS:
+        errors.append('pbx_firewall_backend: %r is not a backend; valid: %s' % (backend, ', '.join(BACKENDS)))
+    if metrics_dir != 'auto' and not (isinstance(metrics_dir, str) and os.path.isabs(metrics_dir)):
+        errors.append("pbx_firewall_metrics_dir: must be 'auto' or an absolute path, got %r" % (metrics_dir,))
+    if not (isinstance(path, str) and os.path.isabs(path) and _sh_quote(path) == path):
+        errors.append('pbx_firewall_metrics_script: must be an absolute path of letters, digits and ./_:=+-, got %r'
+                      % (path,))
+    if not minutes or errors:
+        return off
+    try:
+        cron = cron_file(minutes, backend, metrics_dir, path)
+    except ValueError as exc:
+        errors.append(str(exc))
+        return off
+    return {'metrics_script': script(), 'metrics_cron': cron}

@@ -25,8 +25,10 @@ __metaclass__ = type
 import re
 
 from ansible_collections.pbxops.firewall.plugins.module_utils._reasons import (
+    FAIL2BAN_JAIL,
     LOG_PREFIX,
     REASONS,
+    ULOGD_LOG_FILE,
     log_chain,
     log_prefix,
 )
@@ -159,9 +161,6 @@ def log_chains(policy, rules):
 # fail2ban: the sources of these logged drops get banned (the other reasons are the policy doing
 # its job, not an attack); the never_block networks are in ignoreip and never meet the SIP guards
 BANNED_REASONS = ('scanner', 'flood')
-FAIL2BAN_NAME = 'pbx-firewall-drops'
-# ulogd2's LOGEMU file in Debian's default configuration (NFLOG group 0)
-ULOGD_LOG_FILE = '/var/log/ulog/syslogemu.log'
 
 
 def fail2ban_filter():
@@ -189,7 +188,7 @@ def fail2ban_jail(logging, log_file=None):
     """The jail section of the role's jail.d file that uses the filter (lines)."""
     lines = ['', '# pbx_firewall_log_drops: ban the sources of repeated %s drops, on every port'
              % ' and '.join(BANNED_REASONS),
-             '[%s]' % FAIL2BAN_NAME, 'enabled = true', 'filter = %s' % FAIL2BAN_NAME,
+             '[%s]' % FAIL2BAN_JAIL, 'enabled = true', 'filter = %s' % FAIL2BAN_JAIL,
              'banaction = %(banaction_allports)s']
     if log_file:
         lines.append('logpath = %s' % log_file)

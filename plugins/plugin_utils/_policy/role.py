@@ -9,7 +9,8 @@ This file is private to the pbxops.firewall collection (no stable API). It owns 
 the role ``pbx_firewall`` needs from a host's inventory, computed from ONE validation:
 the ruleset for the ``iptables_ruleset`` module, fail2ban ``ignoreip``, Asterisk
 ``local_net``, the fail2ban jails that ban in ``DOCKER-USER`` (checked here, not in the
-role), the text of every file the role owns (``files.py``), and the warnings the role prints. Every problem of every input is reported at
+role), the text of every file the role owns (``files.py``; the metrics refresher's script and
+cron file, ``_refresher.py``), and the warnings the role prints. Every problem of every input is reported at
 once, each naming the role variable (``pbx_firewall_...``), the value and what is
 valid. Pure Python, no Ansible imports.
 """
@@ -35,6 +36,7 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.outputs im
     localnet_subnets,
 )
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.validate import load_policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _refresher
 
 # A fail2ban jail is a section of its configuration: the name is written as "[NAME]" into
 # the role's jail.d file, so only the characters fail2ban's own jail names use, and none
@@ -62,7 +64,8 @@ def _docker_jails(jails, errors):
 def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                 sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
                 ipv6=True, docker=False, ignoreip_extra=None, docker_jails=None, enabled=True,
-                resolver=None, sip_rate_limit_ipv6_prefix=64, log_drops=False, log_rate=None, nflog_group=None):
+                resolver=None, sip_rate_limit_ipv6_prefix=64, log_drops=False, log_rate=None, nflog_group=None,
+                metrics_interval=0, metrics_dir='auto', backend='auto', metrics_script=_refresher.SCRIPT_PATH):
     """Everything the role needs, from one validation of the inventory.
 
     Returns ``{'state', 'ruleset', 'ignoreip', 'localnet', 'docker_jails', 'files', 'warnings'}``:
@@ -92,6 +95,7 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
         except PolicyError as exc:
             errors.extend(exc.errors)
         jails = _docker_jails(docker_jails or [], errors)
+        refresher = _refresher.role_files(metrics_interval, metrics_dir, backend, metrics_script, errors)
         try:
             enabled = parse_bool(enabled)
         except ValueError as exc:
@@ -109,7 +113,8 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
             'docker_jails': jails if policy.docker else [],
             'warnings': warnings,
         }
-        result['files'] = role_files(result['ignoreip'], result['localnet'], result['docker_jails'])
+        result['files'] = role_files(result['ignoreip'], result['localnet'], result['docker_jails'], policy.logging)
+        result['files'].update(refresher)
         return result
     finally:
         if was_enabled:

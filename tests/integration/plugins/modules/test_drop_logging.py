@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import time
 
+from ansible_collections.pbxops.firewall.plugins.module_utils._reasons import FAIL2BAN_JAIL
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import drops
 from ansible_collections.pbxops.firewall.tests.integration.plugins.modules._traffic import BAD, STRANGER, send
@@ -75,7 +76,7 @@ def fail2ban(netns, workdir, log_file):
     socket = workdir / 'f2b.sock'
     (conf / 'fail2ban.local').write_text('[Definition]\nlogtarget = %s\nsocket = %s\npidfile = %s\ndbfile = :memory:\n'
                                          % (workdir / 'fail2ban.log', socket, workdir / 'f2b.pid'))
-    (conf / 'filter.d' / ('%s.conf' % drops.FAIL2BAN_NAME)).write_text(drops.fail2ban_filter())
+    (conf / 'filter.d' / ('%s.conf' % FAIL2BAN_JAIL)).write_text(drops.fail2ban_filter())
     jail = drops.fail2ban_jail(drops.Logging((BURST, 60), GROUP), log_file=str(log_file))
     (conf / 'jail.d' / 'pbx-firewall.local').write_text('\n'.join(jail + ['backend = polling', 'maxretry = 3', '']))
     proc = subprocess.Popen(netns.argv('fail2ban-server', '-f', '-x', '-c', str(conf), '-s', str(socket), '-p',
@@ -130,10 +131,10 @@ def test_each_reason_logs_at_most_its_rate_and_fail2ban_matches_scanner_and_floo
         banned = ''
         while time.time() < deadline and not (BAD in banned and STRANGER in banned):
             time.sleep(0.5)
-            banned = subprocess.run(client + ['get', drops.FAIL2BAN_NAME, 'banned'], capture_output=True,
+            banned = subprocess.run(client + ['get', FAIL2BAN_JAIL, 'banned'], capture_output=True,
                                     text=True).stdout
         assert sorted(re.findall(r"'([0-9.]+)'", banned)) == sorted([BAD, STRANGER]), banned
-        chain = netns.sh('iptables-save -t filter | grep -- "-A f2b-%s "' % drops.FAIL2BAN_NAME)
+        chain = netns.sh('iptables-save -t filter | grep -- "-A f2b-%s "' % FAIL2BAN_JAIL)
         assert '-s %s/32' % BAD in chain and '-s %s/32' % STRANGER in chain, chain
     finally:
         subprocess.run(client + ['stop'], capture_output=True)

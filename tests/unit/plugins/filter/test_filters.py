@@ -360,7 +360,8 @@ CALLS_THAT_DO_NOT_FIT = [
      "pbxops.firewall.pbx_firewall_policy: unknown keyword 'ignoreip' (did you mean "
      "ignoreip_extra?); valid keywords: ports, custom_services, trunks, sip_rate_limit, "
      "sip_scanner_agents, custom_rules, ipset_threshold, ipv6, docker, ignoreip_extra, "
-     "docker_jails, enabled, sip_rate_limit_ipv6_prefix, log_drops, log_rate, nflog_group"),
+     "docker_jails, enabled, sip_rate_limit_ipv6_prefix, log_drops, log_rate, nflog_group, "
+     "metrics_interval, metrics_dir, backend, metrics_script"),
     ('{{ [] | pbxops.firewall.verify_plan(timeuot=3) }}',
      "pbxops.firewall.verify_plan: unknown keyword 'timeuot' (did you mean timeout?); valid "
      "keywords: reach, timeout, parallel, deadline, max_probes, range_samples"),
