@@ -132,10 +132,10 @@ def test_each_reason_logs_at_most_its_rate_and_fail2ban_matches_scanner_and_floo
         while time.time() < deadline and not (BAD in banned and STRANGER in banned):
             time.sleep(0.5)
             banned = subprocess.run(client + ['get', FAIL2BAN_JAIL, 'banned'], capture_output=True,
-                                    text=True).stdout
+                                    text=True, check=False).stdout
         assert sorted(re.findall(r"'([0-9.]+)'", banned)) == sorted([BAD, STRANGER]), banned
         chain = netns.sh('iptables-save -t filter | grep -- "-A f2b-%s "' % FAIL2BAN_JAIL)
         assert '-s %s/32' % BAD in chain and '-s %s/32' % STRANGER in chain, chain
     finally:
-        subprocess.run(client + ['stop'], capture_output=True)
+        subprocess.run(client + ['stop'], capture_output=True, check=False)
         server.wait(20)

@@ -111,8 +111,8 @@ def test_counts_are_exact_and_a_reapply_keeps_every_unchanged_rules_counters(
     assert report(ansible, netns, backend)['last_apply'] == again['last_apply']   # nothing written
 
 
-def test_check_mode_writes_no_metrics_the_refresher_writes_the_same_and_node_exporter_serves_them(netns, client, ansible, counters_state,
-                                                                    tmp_path, needs):
+def test_check_mode_writes_no_metrics_the_refresher_writes_the_same_and_node_exporter_serves_them(
+        netns, client, ansible, counters_state, tmp_path, needs):
     exporter = shutil.which('prometheus-node-exporter')
     needs(exporter, 'prometheus-node-exporter is not installed (hack/install-debs.sh)')
     assert apply(ansible, netns, 'nft', NETWORKS)['changed']

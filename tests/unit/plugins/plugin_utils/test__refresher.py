@@ -21,10 +21,12 @@ def test_the_script_carries_the_host_code_and_refuses_bad_options(tmp_path):
         assert ("('%s', " % name) in text
     script = tmp_path / 'pbx-firewall-metrics'
     script.write_text(text)
-    proc = subprocess.run([sys.executable, str(script), '--colour', 'red'], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, str(script), '--colour', 'red'], capture_output=True, text=True,
+                          check=False)
     assert (proc.returncode, proc.stderr) == (
         1, 'pbx-firewall-metrics: unknown option --colour; valid: --backend auto|nft|legacy, --metrics-dir DIR\n')
-    proc = subprocess.run([sys.executable, str(script), '--metrics-dir', ''], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, str(script), '--metrics-dir', ''], capture_output=True, text=True,
+                          check=False)
     assert proc.returncode == 1 and 'no node_exporter textfile directory' in proc.stderr
 
 
