@@ -9,10 +9,10 @@ This file is private to the pbxops.firewall collection (no stable API). It owns 
 the role ``pbx_firewall`` needs from a host's inventory, computed from ONE validation:
 the ruleset for the ``iptables_ruleset`` module, fail2ban ``ignoreip``, Asterisk
 ``local_net``, the fail2ban jails that ban in ``DOCKER-USER`` (checked here, not in the
-role), the text of every file the role owns (``files.py``; the metrics refresher's script and
-cron file, ``_refresher.py``), and the warnings the role prints. Every problem of every input is reported at
-once, each naming the role variable (``pbx_firewall_...``), the value and what is
-valid. Pure Python, no Ansible imports.
+role), the text of every file the role owns (``files.py``; the metrics refresher's script
+and cron file, ``_refresher.py``), and the warnings the role prints. Every problem of every
+input is reported at once, each naming the role variable (``pbx_firewall_...``), the value
+and what is valid. Pure Python, no Ansible imports.
 """
 
 from __future__ import absolute_import, division, print_function
