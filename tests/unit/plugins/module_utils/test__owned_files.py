@@ -207,8 +207,8 @@ def test_bad_options_name_the_option(files, parts, asterisk, message):
 
 
 def test_part_switches_read_as_ansible_reads_booleans():
-    _files, parts, _asterisk = owned.checked_options([], {'fail2ban': {'manage': 'no', 'required': 'yes'},
-                                                          'asterisk': {'manage': True}}, {})
+    switches = {'fail2ban': {'manage': 'no', 'required': 'yes'}, 'asterisk': {'manage': True}}
+    _files, parts, _asterisk = owned.checked_options([], switches, {})
     assert parts == {'fail2ban': {'manage': False, 'required': True}, 'asterisk': {'manage': True}}
 
 
