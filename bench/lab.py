@@ -246,14 +246,15 @@ class CpuGroup:
         return seconds
 
 
-def ansible(argv, forks=None, env_extra=None, log=None, check=True, timeout=None, launcher=None):
+def ansible(argv, forks=None, env_extra=None, log=None, check=True, timeout=None, launcher=None, prefix=()):
     """Run an ansible command from the repo root; returns (seconds, CompletedProcess).
 
     The CompletedProcess carries ``controller_cpu``: the CPU seconds of the command and every
     process it started, SSH ControlMasters included (``CpuGroup``; ``RUSAGE_CHILDREN`` where
     no cgroup can be made). With ``timeout``, a run still going after that many seconds is
     stopped (its own process group: ansible-playbook and its forks) and Timeout is raised.
-    ``launcher``: argv put before the command's Python script (``bench/instrument.py``)."""
+    ``launcher``: argv put before the command's Python script (``bench/instrument.py``);
+    ``prefix``: the command it runs behind (``ip netns exec NAME``)."""
     env, cp_dir = ansible_env(forks, env_extra)
     binary = os.path.join(REPO, '.venv', 'bin', argv[0])
     if launcher:
@@ -263,7 +264,7 @@ def ansible(argv, forks=None, env_extra=None, log=None, check=True, timeout=None
     group = CpuGroup()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    child = subprocess.Popen(binary_argv, cwd=REPO, env=env, stdout=subprocess.PIPE,
+    child = subprocess.Popen(list(prefix) + binary_argv, cwd=REPO, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=group.enter)
     try:
         stdout, stderr = child.communicate(timeout=timeout)

@@ -113,6 +113,9 @@ def summary_rows(r):
                                                                  row['rules_ipv4'], row['rules_ipv6']),
                              '', '', '≤ %g s, ≤ 300 MiB%s' % (limit, ', ≤ 64 rules' if row['networks'] == 10000 else ''),
                              _yes(ok)])
+    sets = r.get('sets')
+    if sets:
+        rows += sets_summary_rows(sets)
     rel = r.get('reload')
     if rel:
         c, m = rel['collection'], rel['mikopbx']
@@ -121,7 +124,36 @@ def summary_rows(r):
                      'MikoPBX-style reload: allowed dropped %d, blocked accepted %d'
                      % (m['allowed_dropped'], m['blocked_accepted']), '',
                      '0 and 0', _yes(c['allowed_dropped'] == 0 and c['blocked_accepted'] == 0)])
+    flows = r.get('flows')
+    for row in (flows or {}).get('sizes', ()):
+        new, old = row['collection'], row['per_flow']
+        old_text = ('stopped after %s' % _s(old['seconds']) if old['stopped'] else _s(old['seconds']))
+        rows.append(['End %d flows after a blocking apply' % row['flows'],
+                     '%s, %.0f MiB peak, block in force: %s'
+                     % (_s(new['seconds']), new['peak_mib'] or 0, 'yes' if new['in_force'] else 'no'),
+                     'per-flow `conntrack -D`: %s, block in force: %s'
+                     % (old_text, 'yes' if old['in_force'] else 'no (rolled back)'), '',
+                     'block in force, 0 entries left', _yes(new['in_force'] and new['left'] == 0)])
     return rows
+
+
+def sets_summary_rows(sets):
+    """Summary rows of part 8 (bench/sets_scale.py): compile, apply vs the floor, no-op."""
+    import sets_scale
+    c, a, role = sets['compile'], sets['apply'], sets['role']
+    goals = sets_scale.GOALS
+    return [
+        ['Compile 10 countries + 50,000-entry blocklist',
+         '%s warm (%s cold)' % (_s(c['warm_median']), _s(c['cold']['seconds'])),
+         '', '', '≤ %g s' % goals['compile'], _yes(c['warm_median'] <= goals['compile'])],
+        ['Apply them to one host vs the floor', _s(a['apply']),
+         'ansible -m ping %s + ipset and iptables restores over ssh %s' % (_s(a['ping']), _s(a['restore'])),
+         '+%s' % _s(a['over_floor']), '≤ +%g s' % goals['over_floor'], _yes(a['over_floor'] <= goals['over_floor'])],
+        ['No-op rerun with them (role)',
+         'changed=%d, %d module runs' % (role['with']['changed'], role['with']['module_runs']),
+         'without: %d module runs' % role['without']['module_runs'], '', 'changed=0, same runs',
+         _yes(not role['with']['changed'] and role['with']['module_runs'] == role['without']['module_runs'])],
+    ]
 
 
 # Issue 21's goals, each measured next to `ansible -m ping` on the same hosts in the same run.
@@ -324,13 +356,20 @@ def render_text(r):
     if r.get('sip'):
         import sip_guards
         parts += ['', 'SIP guards (part 6)', sip_guards.render(r['sip'])]
+    if r.get('flows'):
+        import flows_scale
+        parts += ['', 'Ending flows after a block (part 7)', flows_scale.render(r['flows'])]
+    if r.get('sets'):
+        import sets_scale
+        parts += ['', 'Countries and blocklists (part 8)', sets_scale.table(r['sets'])]
     if r.get('counters'):
         import counter_cost
-        parts += ['', 'Drop counters in a no-op rerun (part 7)', counter_cost.render(r['counters'])]
+        parts += ['', 'Drop counters in a no-op rerun (part 9)', counter_cost.render(r['counters'])]
     return '\n'.join(parts)
 
 
 SIP_HEADING = '## SIP guards under real attack tools'
+FLOWS_HEADING = '## Ending flows after a block'
 
 
 def render_sip_section(sip):
@@ -338,6 +377,13 @@ def render_sip_section(sip):
     import sip_guards
     return [SIP_HEADING, '', sip_guards.__doc__.split('\n\n', 2)[2].strip(), '',
             sip_guards.render(sip), '']
+
+
+def render_flows_section(flows):
+    """The page's flows section (lines), also written alone by a run of just the flows part."""
+    import flows_scale
+    return [FLOWS_HEADING, '', flows_scale.__doc__.split('\n\n', 2)[2].strip(), '',
+            flows_scale.render(flows), '']
 
 
 COUNTERS_HEADING = '## Drop counters in a no-op rerun'
@@ -350,15 +396,16 @@ def render_counters_section(counters):
             counter_cost.render(counters), '']
 
 
-SECTIONS = {'sip': (SIP_HEADING, render_sip_section), 'counters': (COUNTERS_HEADING, render_counters_section)}
+SECTIONS = {'sip': (SIP_HEADING, render_sip_section), 'flows': (FLOWS_HEADING, render_flows_section),
+            'counters': (COUNTERS_HEADING, render_counters_section)}
 
 
-def write_section(part, results, md=DOC):
-    """Replace (or add before "## Reproduce") one part's section of the published page."""
+def write_section(part, measured, md=DOC):
+    """Replace (or add before "## Reproduce") the section of one part in the published page."""
     heading, render = SECTIONS[part]
     with open(md) as handle:
         text = handle.read()
-    section = '\n'.join(render(results)) + '\n'
+    section = '\n'.join(render(measured)) + '\n'
     if heading in text:
         head, rest = text.split(heading, 1)
         tail = rest[rest.index('\n## '):] if '\n## ' in rest else '\n'
@@ -693,20 +740,29 @@ def render_doc(r):
                ', '.join('%d %s' % (v, k.upper()) for k, v in sorted(rel['responder']['answered'].items())),
                ', '.join('%s %d' % (k, v) for k, v in sorted(rel['responder']['udp_errors'].items()))), '']
     out += render_sip_section(r['sip']) if r.get('sip') else []
+    out += render_flows_section(r['flows']) if r.get('flows') else []
+    out += render_sets_section(r['sets']) if r.get('sets') else []
     out += render_counters_section(r['counters']) if r.get('counters') else []
     out += ['## Reproduce', '', '```console', 'make bench                                  # everything, '
             'rewrites this page', '.venv/bin/python bench/run.py --parts apply   # one part, print only '
             '(with --no-write)', '.venv/bin/python bench/run.py --parts sip     # rewrites only the SIP '
-            'section', '.venv/bin/python bench/run.py --parts counters   # rewrites only the counters '
-            'section', '.venv/bin/python bench/run.py --quick         # small sizes, to try the '
+            'section', '.venv/bin/python bench/run.py --parts flows   # rewrites only the flows section',
+            '.venv/bin/python bench/run.py --parts counters   # rewrites only the counters section',
+            '.venv/bin/python bench/run.py --quick         # small sizes, to try the '
             'harness', '.venv/bin/python bench/run.py --render lab/.cache/bench/results.json   # page from '
             'saved results', '```', '']
     return '\n'.join(out)
 
 
+def render_sets_section(sets):
+    import sets_scale
+    return ['## Countries and blocklists', '', sets_scale.__doc__.split('\n\n', 1)[1].strip(), '',
+            sets_scale.table(sets), '']
+
+
 def write_docs(r, md=DOC, png=PNG):
     """The page and the chart (the page needs every part; a partial run gets the tables only)."""
-    parts = ('apply', 'noop', 'compile', 'fleet', 'reload', 'sip')
+    parts = ('apply', 'noop', 'compile', 'fleet', 'reload', 'sip', 'flows', 'sets')
     text = render_doc(r) if all(r.get(p) for p in parts) else '# Benchmarks (partial run)\n\n' + render_text(r) + '\n'
     with open(md, 'w') as handle:
         handle.write(text)

@@ -20,6 +20,11 @@ Parts (each in its own file):
     sip      sip_guards.py     real SIP attack tools: no firewall vs MikoPBX-style vs the collection,
                                CPU per 10,000 requests (namespaces, under /tmp/pbxfw-kernel.lock);
                                `--parts sip` rewrites just the page's SIP section
+    flows    flows_scale.py    end 10,000 / 100,000 flows after a blocking apply: time, peak RSS,
+                               block in force; vs the per-flow `conntrack -D` of the old code
+                               (namespaces); `--parts flows` rewrites just the page's flows section
+    sets     sets_scale.py     ten countries (tor-geoipdb) and a 50,000-entry blocklist: compile (cold
+                               and warm cache), apply vs the floor, no-op, refresh, ipset memory, RSS
     counters counter_cost.py   a no-op rerun of the module with and without the drop counters
                                (this collection vs git BASE, alternating); `--parts counters`
                                rewrites just the page's counters section
@@ -41,9 +46,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab  # noqa: E402
 import report  # noqa: E402
 
-PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet', 'sip', 'counters')
-# parts whose run alone rewrites only their own section of the published page
-SECTION_PARTS = ('sip', 'counters')
+PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet', 'sip', 'flows', 'sets', 'counters')
+# the parts that use the Docker lab (the others build network namespaces of their own)
+LAB_PARTS = ('apply', 'noop', 'reload', 'fleet', 'sets', 'counters')
+# parts whose section of the page a run of that part alone rewrites
+SECTIONS = ('sip', 'flows', 'counters')
 
 
 def _terminate(signum, _frame):
@@ -57,6 +64,8 @@ def main():
     parser.add_argument('--no-write', action='store_true', help='print only; leave docs/ alone')
     parser.add_argument('--fleet-sizes', help='comma-separated host counts of the fleet part (default %s)'
                         % ','.join(str(n) for n in (1, 10, 20)))
+    parser.add_argument('--flows-cap', type=int, default=180,
+                        help='seconds after which the old per-flow code\'s blocking apply is stopped (flows part)')
     parser.add_argument('--loop-limit', type=int, default=15 * 60,
                         help='seconds after which the 600-rule builtin loop is stopped and extrapolated')
     parser.add_argument('--render', metavar='RESULTS_JSON',
@@ -127,11 +136,11 @@ def main():
                 lab.say('compile %6d networks: %.2f s, peak RSS %.0f MiB, rules IPv4/IPv6 %d/%d, ipsets %d'
                         % (row['networks'], row['seconds'], row['peak_mib'], row['rules_ipv4'],
                            row['rules_ipv6'], row['ipsets']))
-        if set(parts) & {'apply', 'noop', 'reload', 'counters'}:
+        if set(parts) & {'apply', 'noop', 'reload', 'sets', 'counters'}:
             host1_lab()
         elif 'fleet' in parts:
             the_lab.prepare()
-        if set(parts) & {'apply', 'noop', 'reload', 'fleet'}:
+        if set(parts) & {'apply', 'noop', 'reload', 'fleet', 'sets', 'counters'}:
             results['machine'].update(report.lab_info())
         if 'apply' in parts:
             import apply_compare
@@ -144,11 +153,16 @@ def main():
             import reload_safety
             results['reload'] = guarded('reload', lambda: reload_safety.run(
                 log_dir=log_dir, applies=10 if args.quick else 50), host1_lab)
+        if 'sets' in parts:
+            import sets_scale
+            lab.say('countries and blocklists (tor-geoipdb, a 50,000-entry feed)...')
+            repeats = 1 if args.quick else 3
+            results['sets'] = guarded('sets', lambda: sets_scale.run(log_dir=log_dir, repeats=repeats), host1_lab)
         if 'counters' in parts:
             import counter_cost
             results['counters'] = guarded('counters', lambda: counter_cost.run(
                 repeats=3 if args.quick else 5, log_dir=log_dir), host1_lab)
-        if set(parts) & {'apply', 'noop', 'reload', 'counters'}:
+        if set(parts) & {'apply', 'noop', 'reload', 'sets', 'counters'}:
             the_lab.remove([lab.HOST1, lab.CLIENT])
         if 'fleet' in parts:
             import fleet_scale
@@ -166,11 +180,16 @@ def main():
             import sip_guards
             lab.say('SIP guards under attack tools (waits for /tmp/pbxfw-kernel.lock)...')
             results['sip'] = sip_guards.run_locked()
+        if 'flows' in parts:
+            import flows_scale
+            lab.say('ending flows after a blocking apply...')
+            results['flows'] = flows_scale.run(sizes=(10000,) if args.quick else flows_scale.SIZES,
+                                               cap=args.flows_cap, log_dir=log_dir)
     except (Exception, KeyboardInterrupt) as exc:
         failed = exc
         traceback.print_exc()
     finally:
-        if the_lab.containers or set(parts) - {'compile'}:
+        if the_lab.containers or set(parts) & set(LAB_PARTS):
             lab.say('cleaning up the benchmark lab')
             the_lab.destroy()
     results['retried'] = retried
@@ -186,7 +205,7 @@ def main():
     if failed is not None:
         lab.say('FAILED: %s (partial results in lab/.cache/bench/results.json; docs/ not written)' % failed)
         return 1
-    if not args.no_write and len(parts) == 1 and parts[0] in SECTION_PARTS and not args.quick:
+    if not args.no_write and len(parts) == 1 and parts[0] in SECTIONS and not args.quick:
         report.write_section(parts[0], results[parts[0]])
         lab.say('wrote the %s section of %s' % (parts[0], os.path.relpath(report.DOC, lab.REPO)))
     elif not args.no_write:

@@ -3,8 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Build a local lab image (no image registry needed):
-#   pbxops/lab-pbx:bookworm  Debian 12, no Asterisk (the default), or
-#   pbxops/lab-pbx:sid       Debian sid with Asterisk 22 (--suite sid).
+#   pbxops/lab-pbx:bookworm  Debian 12, no Asterisk (the default),
+#   pbxops/lab-pbx:sid       Debian sid with Asterisk 22 (--suite sid), or
+#   pbxops/lab-pbx:hostfw    Debian 12 with the host firewall managers firewalld, ufw,
+#                            nftables and iptables-persistent, none running (--suite hostfw).
 #
 #   lab/image.sh              # build if absent or if its inputs changed
 #   lab/image.sh --suite sid  # the Asterisk image
@@ -12,7 +14,7 @@
 #   lab/image.sh --rebuild-base   # also re-run debootstrap
 #
 # Two cached stages:
-#   1. rootfs tarball  lab/.cache/rootfs-bookworm-<key>.tar  (debootstrap, ~1-2 min),
+#   1. rootfs tarball  lab/.cache/rootfs-<suite>-<key>.tar  (debootstrap, ~1-2 min),
 #      keyed by suite, package list and mirror;
 #   2. the image, labelled pbxops.lab.hash=<hash of this script, lab/image/*, key>;
 #      rebuilt (seconds) when that hash differs.
@@ -29,19 +31,31 @@ rebuild_base=0
 while [[ $# -gt 0 ]]; do
   arg=$1; shift
   case $arg in
-    --suite) suite=${1:?--suite needs bookworm or sid}; shift ;;
+    --suite) suite=${1:?--suite needs bookworm, sid or hostfw}; shift ;;
     --suite=*) suite=${arg#--suite=} ;;
     --force) force=1 ;;
     --rebuild-base) force=1; rebuild_base=1 ;;
-    -h|--help) sed -n '4,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '4,23p' "$0"; exit 0 ;;
     *) echo "image.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
+# dist: the Debian release debootstrap installs for the image's suite; apt_pkgs: packages
+# apt installs into the rootfs after debootstrap.
+dist=$suite
+apt_pkgs=
+lab_debs=
 case $suite in
   bookworm) ;;
   # Asterisk 22 is packaged in sid only; conntrack for the lab's call tests.
   sid) pkgs=$pkgs,asterisk,asterisk-modules,conntrack ;;
-  *) echo "image.sh: --suite must be bookworm or sid, not '$suite'" >&2; exit 2 ;;
+  # Debian 12 with the other firewall managers a PBX host may run (tests/integration/hostfw):
+  # firewalld 1.3.3 (+ dbus for its bus), ufw 0.36.2, nftables.service, netfilter-persistent.
+  # debootstrap cannot resolve firewalld's virtual dependencies (polkitd -> logind): apt adds
+  # them. ufw Breaks iptables-persistent, so netfilter-persistent's packages are only kept in
+  # /opt/lab-debs for a test that swaps them in (dpkg --purge ufw; dpkg -i /opt/lab-debs/*.deb).
+  hostfw) dist=bookworm; apt_pkgs=conntrack,dbus,firewalld,ufw,nftables
+          lab_debs=netfilter-persistent,iptables-persistent ;;
+  *) echo "image.sh: --suite must be bookworm, sid or hostfw, not '$suite'" >&2; exit 2 ;;
 esac
 image=${LAB_IMAGE:-pbxops/lab-pbx:$suite}
 
@@ -49,10 +63,10 @@ say() { echo "image.sh: $*"; }
 t0=$SECONDS
 elapsed() { echo "$((SECONDS - t0)) s"; }
 
-# The first Debian mirror serving $suite in this machine's apt sources
+# The first Debian mirror serving $dist in this machine's apt sources
 # (one-line and deb822 formats), else deb.debian.org.
 detect_mirror() {
-  python3 - "$suite" <<'PY'
+  python3 - "$dist" <<'PY'
 import glob, sys
 suite = sys.argv[1]
 files = ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")) \
@@ -91,7 +105,7 @@ PY
 }
 
 mirror=${LAB_MIRROR:-$(detect_mirror)}
-base_key=$(printf '%s\n' "$suite" "$pkgs" "$mirror" minbase | sha256sum | cut -c1-12)
+base_key=$(printf '%s\n' "$dist" "$pkgs" "$mirror" minbase ${apt_pkgs:+"$apt_pkgs" "$lab_debs" disabled} | sha256sum | cut -c1-12)
 base_tar="$cache/rootfs-$suite-$base_key.tar"
 hash=$(find "$here/image" -type f | sort | xargs cat "$here/image.sh" | cat - <(echo "$base_key") | sha256sum | cut -c1-16)
 
@@ -135,16 +149,32 @@ if [[ $rebuild_base -eq 1 || ! -s "$base_tar" ]]; then
   rootfs="$work/rootfs"
   dlog="$cache/debootstrap-$suite.log"
   : >"$dlog"
-  say "debootstrap $suite from $mirror (log: $dlog)"
+  say "debootstrap $dist ($suite) from $mirror (log: $dlog)"
   # Two stages so that package scripts cannot start services (fail2ban,
   # sshd) on this machine: policy-rc.d denies that during the second stage.
-  debootstrap --foreign --variant=minbase --include="$pkgs" "$suite" "$rootfs" "$mirror" 2>&1 \
+  debootstrap --foreign --variant=minbase --include="$pkgs" "$dist" "$rootfs" "$mirror" 2>&1 \
     | progress "$dlog"
   printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
   chmod +x "$rootfs/usr/sbin/policy-rc.d"
   say "second stage (install and configure packages) [$(elapsed)]"
   chroot "$rootfs" /debootstrap/debootstrap --second-stage 2>&1 | progress "$dlog"
+  if [[ -n $apt_pkgs ]]; then
+    say "apt-get install $apt_pkgs [$(elapsed)]"
+    # no saved rules from the build: they would be this machine's
+    printf '%s\n' 'iptables-persistent iptables-persistent/autosave_v4 boolean false' \
+      'iptables-persistent iptables-persistent/autosave_v6 boolean false' | chroot "$rootfs" debconf-set-selections
+    chroot "$rootfs" sh -c "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${apt_pkgs//,/ }" \
+      2>&1 | progress "$dlog"
+    if [[ -n $lab_debs ]]; then
+      mkdir -p "$rootfs/opt/lab-debs"
+      chroot "$rootfs" sh -c "cd /opt/lab-debs && apt-get download ${lab_debs//,/ }" 2>&1 | progress "$dlog"
+    fi
+    # installed, not enabled: a test enables (links) and starts what it needs
+    rm -f "$rootfs"/etc/systemd/system/multi-user.target.wants/{firewalld,ufw}.service
+  fi
   rm -f "$rootfs/usr/sbin/policy-rc.d"
+  # iptables-persistent's postinst saves the rules it sees, i.e. this machine's: never ship them.
+  rm -f "$rootfs"/etc/iptables/rules.v4 "$rootfs"/etc/iptables/rules.v6
   # Slim down and drop what must be unique per container.
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
          "$rootfs"/etc/ssh/ssh_host_* "$rootfs"/var/log/*.log
@@ -191,7 +221,7 @@ docker import \
   -c 'ENV LAB_ROLE=pbx' \
   -c "LABEL pbxops.lab.hash=$hash" \
   -c "LABEL pbxops.lab.base=$base_key" \
-  -m "pbxops lab image ($suite, $mirror)" \
+  -m "pbxops lab image ($suite: $dist, $mirror)" \
   "$work/image.tar" "$image" >/dev/null
 new_id=$(docker image inspect "$image" --format '{{.Id}}')
 if [[ -n "$old_id" && "$old_id" != "$new_id" ]]; then

@@ -26,9 +26,11 @@ when it cannot tell), so that "no route" can be told from "no such family here".
 observed:
   open     the service answered (TCP connected, a UDP reply, an echo reply)
   closed   no answer where the protocol needs one (TCP, SIP, IAX2, ICMP echo) within
-           the timeout, or a local firewall refused to send: the traffic is blocked
-  refused  a TCP reset or an ICMP unreachable came back: the packet reached a host or
-           a firewall that rejected it; nothing listens there, or a REJECT rule
+           the timeout, a local firewall refused to send, or a firewall on the way
+           rejected it as prohibited (ICMP host/admin prohibited, e.g. firewalld's zones):
+           the traffic is blocked
+  refused  a TCP reset or an ICMP port unreachable came back: the packet reached a host
+           or a firewall that rejected it; nothing listens there, or a REJECT rule
   unknown  a plain UDP port did not answer: many services never do (no answer != blocked)
   error    the probe could not run (no route, no address in that family, ...)
 Standard library only, Python 3.6+.
@@ -51,7 +53,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 USER_AGENT = 'pbxops.firewall-verify'
-REJECTED = (errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH,
+REJECTED = (errno.ECONNREFUSED, errno.ECONNRESET, errno.ENETUNREACH,
             getattr(errno, 'EHOSTDOWN', -1))
 LOCAL_BLOCK = (errno.EPERM, errno.EACCES)
 
@@ -108,6 +110,10 @@ def error_result(exc, silent):
     text = os.strerror(code) if code else str(exc)
     if code in LOCAL_BLOCK:
         return 'closed', 'a firewall on the probe host refused to send (%s)' % text
+    if code == errno.EHOSTUNREACH:
+        # Within the probe's timeout only a "prohibited" ICMP error gives this: the kernel
+        # reports a plain host unreachable (a soft error) only after its own retries.
+        return 'closed', 'rejected by a firewall: ICMP host or admin prohibited (%s)' % text
     if code in REJECTED:
         return 'refused', text
     return 'error', text

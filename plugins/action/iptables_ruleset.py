@@ -7,16 +7,20 @@
 The module arms a watcher on the host before it changes anything. This plugin gives the
 module a fresh rollback token, runs it, and when the module reports a pending rollback
 it drops the existing connection (an SSH ControlMaster would keep an established
-session alive through rules that block new connections), then removes the pending
-marker over a *new* connection. When no new connection gets through before the
-deadline, the host restores the previous ruleset by itself and the task fails.
+session alive through rules that block new connections), then runs the host's
+confirmation over a *new* connection: it claims the pending marker and writes the boot
+files (``_rollback.confirm``). When no new connection gets through before the deadline,
+the host restores the previous ruleset by itself and the task fails. It also prints the
+module's one line per host about the host's other firewall managers (``host_firewall``).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import secrets
+import shlex
 import time
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
@@ -33,6 +37,16 @@ DEFAULT_RUN_DIR = _rollback.RUN_DIR
 CONFIRM_MARGIN = 1.0        # stop confirming this long before the host's deadline
 GRACE = 4.0                 # how long after the deadline the rollback may take
 CONNECT_TIMEOUT_MAX = 5     # connect timeout while confirming (seconds)
+
+
+def show_host_firewall(host, result):
+    """Print the module's one line about the host's other firewall managers (refused or not).
+
+    Printed here rather than by a task of the role: every task costs the controller a worker
+    per host, and this line comes with the firewall task's own result."""
+    summary = (result.get('host_firewall') or {}).get('summary')
+    if summary:
+        display.display('%s: %s' % (host, summary))
 
 
 class ActionModule(ActionBase):
@@ -71,27 +85,34 @@ class ActionModule(ActionBase):
         self._cleanup_quietly()
         pending = module_result.pop(PRIVATE_KEY, None)
         result.update(module_result)
+        show_host_firewall(task_vars.get('inventory_hostname'), result)
         result.setdefault('rolled_back', False)
         if not pending or result.get('failed'):
             return result
         result['rollback_token'] = token
         deadline = time.monotonic() + float(pending['remaining'])
-        return self._confirm(result, token, pending.get('run_dir') or DEFAULT_RUN_DIR, deadline,
-                             int(pending['timeout']))
+        return self._confirm(result, pending, deadline)
 
     # -- confirmation ----------------------------------------------------------------------
 
-    def _marker_command(self, run_dir, token, remove):
-        paths = _rollback.markers(token, run_dir)
-        pending, done, claimed, spec = paths['pending'], paths['done'], paths['claimed'], paths['spec']
-        first = ('if rm %s 2>/dev/null; then rm -f %s; echo PBXFW-CONFIRMED; el' % (pending, spec)) if remove else ''
-        return (first + 'if test -e %s; then echo PBXFW-ROLLED-BACK; '
-                'elif test -e %s; then echo PBXFW-ROLLING-BACK; '
-                'elif test -e %s; then echo PBXFW-PENDING; '
-                'else echo PBXFW-UNKNOWN; fi' % (done, claimed, pending))
+    @staticmethod
+    def _status_command(paths):
+        """Shell that prints the word of the run's state (``_rollback.STATES``, in the same order)."""
+        tests = ['test -e %s; then echo %s%s' % (shlex.quote(paths[name]), word,
+                                                 '; cat %s' % shlex.quote(paths[name]) if name == 'confirmed' else '')
+                 for name, word in _rollback.STATES]
+        return 'if ' + '; elif '.join(tests) + '; else echo PBXFW-UNKNOWN; fi'
+
+    @classmethod
+    def _confirm_command(cls, paths, pending):
+        """Shell that confirms a pending run: the host's script claims the marker and writes the boot files."""
+        return 'if test -e %s; then %s %s confirm %s; else %s; fi' % (
+            shlex.quote(paths['pending']), shlex.quote(pending['python']), shlex.quote(pending['script']),
+            shlex.quote(pending['spec']), cls._status_command(paths))
 
     def _ask(self, command, connect_timeout):
-        """Run ``command`` over a new connection. The marker word, or None when unreachable."""
+        """Run ``command`` over a new connection: (marker word, the JSON line after it or None),
+        or (None, None) when unreachable."""
         try:
             self._connection.reset()
         except Exception as exc:  # a failing reset must not stop the confirmation
@@ -101,16 +122,22 @@ class ActionModule(ActionBase):
             res = self._low_level_execute_command(command, sudoable=True)
         except (AnsibleConnectionFailure, AnsibleError) as exc:
             display.vvv('pbxops.firewall: confirmation attempt failed: %s' % exc)
-            return None
+            return None, None
         finally:
             self._restore_connect_timeout(saved)
-        for word in ('PBXFW-CONFIRMED', 'PBXFW-ROLLED-BACK', 'PBXFW-ROLLING-BACK', 'PBXFW-PENDING',
-                     'PBXFW-UNKNOWN'):
-            if word in (res.get('stdout') or ''):
-                return word
+        lines = [line.strip() for line in (res.get('stdout') or '').splitlines()]
+        for index, line in enumerate(lines):
+            if line in _rollback.WORDS:
+                detail = None
+                if index + 1 < len(lines):
+                    try:
+                        detail = json.loads(lines[index + 1])
+                    except ValueError:
+                        pass
+                return line, detail
         display.vvv('pbxops.firewall: unexpected confirmation output rc=%s %r %r'
                     % (res.get('rc'), res.get('stdout'), res.get('stderr')))
-        return None
+        return None, None
 
     def _set_connect_timeout(self, seconds):
         try:
@@ -129,15 +156,18 @@ class ActionModule(ActionBase):
             except (AnsibleError, KeyError, AttributeError):
                 pass
 
-    def _confirm(self, result, token, run_dir, deadline, timeout):
+    def _confirm(self, result, pending, deadline):
+        token, run_dir, timeout = pending['token'], pending['run_dir'], int(pending['timeout'])
+        paths = _rollback.markers(token, run_dir)
         connect_timeout = max(1, min(CONNECT_TIMEOUT_MAX, int(timeout // 3) or 1))
-        command = self._marker_command(run_dir, token, remove=True)
+        command = self._confirm_command(paths, pending)
         while time.monotonic() < deadline - CONFIRM_MARGIN:
-            answer = self._ask(command, connect_timeout)
+            answer, detail = self._ask(command, connect_timeout)
             if answer == 'PBXFW-CONFIRMED':
-                return result
-            if answer in ('PBXFW-ROLLED-BACK', 'PBXFW-ROLLING-BACK'):
-                return self._rolled_back(result, token, run_dir, timeout, verified=True)
+                return self._confirmed(result, detail)
+            if answer in ('PBXFW-ROLLED-BACK', 'PBXFW-ROLLING-BACK', 'PBXFW-SUPERSEDED'):
+                return self._rolled_back(result, token, run_dir, timeout, verified=True,
+                                         superseded=answer == 'PBXFW-SUPERSEDED')
             if answer == 'PBXFW-UNKNOWN':
                 result.update(failed=True, msg='the rollback marker of this run vanished from %s on the host; '
                                                'cannot tell whether the apply was kept' % run_dir)
@@ -146,22 +176,32 @@ class ActionModule(ActionBase):
         return self._lost(result, token, run_dir, deadline, timeout,
                           'no new connection to the host succeeded within rollback_timeout=%ds' % timeout)
 
+    @staticmethod
+    def _confirmed(result, detail):
+        if detail and not detail.get('ok', True):
+            result.update(failed=True, msg='the apply was confirmed and its rules stay, but the boot files could '
+                                           'not be written (%s); they were put back as they were, so the host '
+                                           'boots with the rules it had before. Fix the cause and run again.'
+                                           % detail.get('error'))
+        return result
+
     def _lost(self, result, token, run_dir, deadline, timeout, why):
         """Wait for the host's own rollback, then look at its marker once it is reachable."""
         display.warning('pbxops.firewall: %s; the host restores the previous ruleset at its deadline' % why)
-        command = self._marker_command(run_dir, token, remove=False)
+        command = self._status_command(_rollback.markers(token, run_dir))
         wait = deadline + 1.0 - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         answer = None
         give_up = deadline + GRACE + 2 * CONNECT_TIMEOUT_MAX
         while True:
-            answer = self._ask(command, CONNECT_TIMEOUT_MAX) or answer
-            if answer in ('PBXFW-ROLLED-BACK', 'PBXFW-UNKNOWN') or time.monotonic() > give_up:
+            answer = self._ask(command, CONNECT_TIMEOUT_MAX)[0] or answer
+            if answer in ('PBXFW-ROLLED-BACK', 'PBXFW-SUPERSEDED', 'PBXFW-UNKNOWN') or time.monotonic() > give_up:
                 break
             time.sleep(1)
-        verified = answer in ('PBXFW-ROLLED-BACK', 'PBXFW-ROLLING-BACK')
-        result = self._rolled_back(result, token, run_dir, timeout, verified=verified, why=why)
+        verified = answer in ('PBXFW-ROLLED-BACK', 'PBXFW-ROLLING-BACK', 'PBXFW-SUPERSEDED')
+        result = self._rolled_back(result, token, run_dir, timeout, verified=verified, why=why,
+                                   superseded=answer == 'PBXFW-SUPERSEDED')
         if answer in ('PBXFW-PENDING', 'PBXFW-UNKNOWN'):
             result['msg'] += (' Could not verify the rollback: the host still reports %s; check it by hand.'
                               % answer.lower().replace('pbxfw-', ''))
@@ -169,11 +209,20 @@ class ActionModule(ActionBase):
             result['msg'] += ' The host is still unreachable, so the rollback could not be verified.'
         return result
 
-    def _rolled_back(self, result, token, run_dir, timeout, verified, why=None):
+    def _rolled_back(self, result, token, run_dir, timeout, verified, why=None, superseded=False):
         result['failed'] = True
+        paths = _rollback.markers(token, run_dir)
+        if superseded:
+            result['rolled_back'] = False
+            result['rollback_report'] = paths['superseded']
+            result['msg'] = ('The apply was not confirmed within rollback_timeout=%ds (%s), but another apply had '
+                             'changed the owned rules of the host since, so the host kept that one and did not '
+                             'roll back; its report is %s on the host.'
+                             % (timeout, why or 'the confirmation arrived too late', paths['superseded']))
+            return result
         result['rolled_back'] = True
         result['rollback_verified'] = verified
-        result['rollback_report'] = _rollback.markers(token, run_dir)['done']
+        result['rollback_report'] = paths['done']
         result['msg'] = (
             'The connection to the host was lost after the apply (%s), so the host restored the previous '
             'ruleset by itself after rollback_timeout=%ds (rolled_back: true)%s; its report is %s on the host. '

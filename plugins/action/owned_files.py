@@ -8,8 +8,10 @@ The role's task for its files runs with the tag ``always``; this plugin narrows 
 ``parts`` to those the run's tags select (``--tags pbx_firewall_fail2ban`` manages fail2ban's
 file only, ``--skip-tags pbx_firewall_asterisk`` leaves Asterisk alone), so one module run
 serves every part and the tags keep their meaning. With no part selected the module does not
-run at all. It shows ``warnings`` as this host's warnings and sets the fact
-``pbx_firewall_changed``: ``changed_before`` followed by the parts the module changed.
+run at all. It shows ``warnings`` as this host's warnings and ``notes`` as plain lines (the
+role passes what its countries and blocklist hold: one task fewer per host than a ``debug``),
+and sets the fact ``pbx_firewall_changed``: ``changed_before`` followed by the parts the
+module changed.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,10 +20,13 @@ __metaclass__ = type
 
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._role_tags import selected_parts
 
 MODULE = 'pbxops.firewall.owned_files'
+
+display = Display()
 
 
 class ActionModule(ActionBase):
@@ -35,6 +40,8 @@ class ActionModule(ActionBase):
         args = dict(self._task.args)
         host = task_vars.get('inventory_hostname', '')
         warnings = ['%s (%s)' % (text, host) for text in args.get('warnings') or []]
+        for note in args.get('notes') or []:
+            display.display('%s: %s' % (host, note))
         files = args.get('files') or []
         names = [entry.get('part') for entry in files if isinstance(entry, dict)]
         parts = dict((name, dict(spec)) for name, spec in (args.get('parts') or {}).items()

@@ -24,6 +24,10 @@ options:
       - Each network has C(name) (unique), C(subnet) (a CIDR or a list of CIDRs, IPv4 or IPv6;
         a bare address means C(/32) or C(/128)), C(services) and C(block) (lists of service
         names), C(local_network) and C(never_block) (booleans), optional C(description) and C(tags).
+      - A network may give C(countries) (ISO 3166-1 alpha-2 codes, any case) instead of C(subnet),
+        or together with it (then it covers those countries within its subnets). It ranks below
+        every subnet narrower than C(/0) and above the catch-all networks; it cannot be
+        C(local_network) or C(never_block).
     type: list
     elements: dict
     required: true

@@ -29,6 +29,7 @@ description:
     cover a whole address family.
 extends_documentation_fragment:
   - pbxops.firewall.network_filters
+  - pbxops.firewall.sets
   - pbxops.firewall.message_names
   - pbxops.firewall.drop_logging
 seealso:
@@ -165,7 +166,8 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support im
 def firewall_ruleset(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                      sip_scanner_agents=None, custom_rules=None,
                      ipset_threshold=_policy.DEFAULT_IPSET_THRESHOLD, ipv6=True, docker=False,
-                     names=None, sip_rate_limit_ipv6_prefix=64, log_drops=False, log_rate=None, nflog_group=None):
+                     names=None, sip_rate_limit_ipv6_prefix=64, log_drops=False, log_rate=None, nflog_group=None,
+                     geoip_db=None, geoip_max_age_days=90, blocklist=None, blocklist_files=None):
     return call_core('firewall_ruleset', _policy.firewall_ruleset, networks, ports=ports,
                      custom_services=custom_services, trunks=trunks,
                      sip_rate_limit=sip_rate_limit, sip_scanner_agents=sip_scanner_agents,
@@ -173,7 +175,9 @@ def firewall_ruleset(networks, ports=None, custom_services=None, trunks=None, si
                      docker=docker, names=message_names(names, 'networks'),
                      inventory=names is not None,
                      sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix, log_drops=log_drops,
-                     log_rate=log_rate, nflog_group=nflog_group)
+                     log_rate=log_rate, nflog_group=nflog_group, geoip_db=geoip_db,
+                     geoip_max_age_days=geoip_max_age_days, blocklist=blocklist,
+                     blocklist_files=blocklist_files)
 
 
 class FilterModule(object):

@@ -39,6 +39,7 @@ seealso:
     description: Asterisk's local_net alone.
 extends_documentation_fragment:
   - pbxops.firewall.drop_logging
+  - pbxops.firewall.sets
 requirements:
   - netaddr (on the controller)
 options:
@@ -190,7 +191,15 @@ _value:
           description: The C(/etc/cron.d) file that runs it; empty unless O(metrics_interval) is set.
           type: str
     warnings:
-      description: Warnings for the user, e.g. that an empty policy drops nothing.
+      description:
+        - Warnings for the user, e.g. that an empty policy drops nothing, that the country database
+          is older than O(geoip_max_age_days), or that a trunk lies in a blocklist entry (it stays exempt).
+      type: list
+      elements: str
+    notes:
+      description:
+        - What the role prints about the large sets; the country database's files and date, the
+          prefixes of each country network and of the blocklist, and where they come from.
       type: list
       elements: str
 """
@@ -206,11 +215,14 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._run_cache import 
 
 def _once_per_run(networks, **inputs):
     """role_policy, computed once per run for each distinct set of inputs; trunk names resolved
-    once per run (the default resolver, through the run's cache)."""
+    once per run (the default resolver, through the run's cache). The files a compile reads
+    (the country database, the blocklist files) are inputs too: a feed rewritten during the
+    run is read again."""
     def compile_policy():
         from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.validate import default_resolver
         return _policy.role_policy(networks, resolver=cached_resolver(default_resolver), **inputs)
-    return RunCache('policy').compute(['pbx_firewall_policy', networks, inputs], compile_policy)
+    files = _policy.sets_fingerprint(inputs.get('geoip_db'), inputs.get('blocklist_files'))
+    return RunCache('policy').compute(['pbx_firewall_policy', networks, inputs, files], compile_policy)
 
 
 @checked_arguments('pbx_firewall_policy')
@@ -220,7 +232,8 @@ def pbx_firewall_policy(networks, ports=None, custom_services=None, trunks=None,
                         ignoreip_extra=None, docker_jails=None, enabled=True,
                         sip_rate_limit_ipv6_prefix=64, log_drops=False, log_rate=None, nflog_group=None,
                         metrics_interval=0, metrics_dir='auto', backend='auto',
-                        metrics_script=SCRIPT_PATH):
+                        metrics_script=SCRIPT_PATH, geoip_db=None, geoip_max_age_days=90,
+                        blocklist=None, blocklist_files=None):
     return call_core('pbx_firewall_policy', _once_per_run, networks, ports=ports,
                      custom_services=custom_services, trunks=trunks, sip_rate_limit=sip_rate_limit,
                      sip_scanner_agents=sip_scanner_agents, custom_rules=custom_rules,
@@ -229,7 +242,8 @@ def pbx_firewall_policy(networks, ports=None, custom_services=None, trunks=None,
                      sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix, log_drops=log_drops,
                      log_rate=log_rate, nflog_group=nflog_group, metrics_interval=metrics_interval,
                      metrics_dir=metrics_dir, backend=backend, metrics_script=metrics_script,
-                     inventory=True)
+                     geoip_db=geoip_db, geoip_max_age_days=geoip_max_age_days, blocklist=blocklist,
+                     blocklist_files=blocklist_files, inventory=True)
 
 
 class FilterModule(object):

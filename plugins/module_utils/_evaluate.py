@@ -50,12 +50,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import socket
 
 from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import (
     CHAIN_PREFIX,
     FAMILIES,
     HASHLIMIT_PREFIX,
     MAIN_CHAIN,
+    entry_list,
     split_rule,
     unquote,
 )
@@ -161,7 +163,11 @@ def _address(text, family, what):
 # ------------------------------------------------------------------------------ ipsets
 
 class IpSet(object):
-    """One ipset of the ruleset: hash:net (longest prefix; nomatch excludes) or hash:ip."""
+    """One ipset of the ruleset: hash:net (longest prefix; nomatch excludes) or hash:ip.
+
+    A set may hold hundreds of thousands of members (a country): they are indexed on first
+    use, per prefix length, so that a lookup costs one dictionary probe per length present.
+    """
 
     def __init__(self, spec):
         if not isinstance(spec, dict) or not isinstance(spec.get('name'), str):
@@ -171,23 +177,45 @@ class IpSet(object):
         if family not in ('inet', 'inet6'):
             raise ValueError('ipset %s: family must be inet or inet6, got %r' % (self.name, family))
         self.version = 4 if family == 'inet' else 6
-        self.entries = []
-        for entry in spec.get('entries') or []:
+        self.entries = entry_list(spec.get('entries'))
+        self.source = spec.get('source')        # where the members come from (the compiler says)
+        self._index = None
+
+    def _build(self):
+        width = 32 if self.version == 4 else 128
+        family = socket.AF_INET if self.version == 4 else socket.AF_INET6
+        index = {}
+        for entry in self.entries:
             parts = str(entry).split()
             if not parts or any(flag != 'nomatch' for flag in parts[1:]):
                 raise ValueError('ipset %s: bad entry %r' % (self.name, entry))
-            net = ipaddress.ip_network(parts[0], strict=False)
-            if net.version != self.version:
-                raise ValueError('ipset %s: %r is not %s' % (self.name, entry, family))
-            self.entries.append((net, len(parts) > 1))
+            address, slash, length = parts[0].partition('/')
+            try:
+                value = int.from_bytes(socket.inet_pton(family, address), 'big')
+                prefixlen = int(length) if slash else width
+            except (OSError, ValueError):
+                raise ValueError('ipset %s: %r is not an IPv%d address or CIDR' % (self.name, entry, self.version))
+            if not 0 <= prefixlen <= width:
+                raise ValueError('ipset %s: %r is not an IPv%d address or CIDR' % (self.name, entry, self.version))
+            value &= ~((1 << (width - prefixlen)) - 1)
+            index.setdefault(prefixlen, {})[value] = (parts[0], len(parts) > 1)
+        self._index = [(width - length, index[length]) for length in sorted(index, reverse=True)]
+
+    def lookup(self, address):
+        """(member, nomatch) of the longest member that contains ``address``, or None."""
+        if address.version != self.version:
+            return None
+        if self._index is None:
+            self._build()
+        value = int(address)
+        for shift, members in self._index:
+            found = members.get(value >> shift << shift)
+            if found is not None:
+                return found
+        return None
 
     def contains(self, address):
-        if address.version != self.version:
-            return False
-        best = None
-        for net, nomatch in self.entries:
-            if address in net and (best is None or net.prefixlen > best[0].prefixlen):
-                best = (net, nomatch)
+        best = self.lookup(address)
         return best is not None and not best[1]
 
 

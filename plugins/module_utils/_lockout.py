@@ -74,7 +74,32 @@ def _fix(conn):
             % (conn.client, conn.client, port_hint, OFF_SWITCH))
 
 
-def refusal(conn, verdict):
+def _set_members(evaluator, rule, address):
+    """[(member, set name, source)]: the members of the deciding rule's ipsets that hold
+    ``address`` (the longest one of each set)."""
+    found = []
+    for name in rule.set_names if rule is not None and evaluator is not None else ():
+        ipset = evaluator.ipsets.get(name)
+        member = ipset.lookup(address) if ipset is not None else None
+        if member is not None and not member[1]:
+            found.append((member[0], name, ipset.source))
+    return found
+
+
+def _set_text(members):
+    return ' and '.join('the entry %s of the ipset %s%s' % (member, name, ' (%s)' % source if source else '')
+                        for member, name, source in members)
+
+
+def _set_fix(conn, members):
+    """The fix for a controller that a set's member drops (the blocklist, a blocked country)."""
+    return ('Fix: take %s out of where the set\'s members come from, or put %s in a never_block network '
+            '(trunks and never_block networks are exempt from the blocklist and from blocked countries), '
+            'e.g. {name: Controller, subnet: %s, services: [ssh], never_block: true}.'
+            % (' and '.join(member for member, _n, _s in members), conn.client, conn.client))
+
+
+def refusal(conn, verdict, evaluator=None):
     """The message that refuses an apply, or None when the controller keeps its access."""
     possible = set(verdict.possible) | {verdict.target}
     if not possible & set(_evaluate.DENY + (_evaluate.UNKNOWN,)):
@@ -82,6 +107,12 @@ def refusal(conn, verdict):
     where = ('a new tcp packet from the controller %s (its SSH connection as this host sees it) '
              'to port %d' % (conn.client, conn.server_port))
     if verdict.target in _evaluate.DENY:
+        members = _set_members(evaluator, verdict.rule, verdict.packet.source)
+        if members:
+            return ('Refusing to apply: the new ruleset would lock the controller out: %s gets %s from %s: '
+                    'its address is in %s. Nothing was changed on the host. %s'
+                    % (where, verdict.target, _rule_text(verdict.rule), _set_text(members),
+                       _set_fix(conn, members)))
         return ('Refusing to apply: the new ruleset would lock the controller out: %s gets %s from %s. '
                 'Nothing was changed on the host. %s'
                 % (where, verdict.target, _rule_text(verdict.rule), _fix(conn)))
@@ -155,5 +186,5 @@ def assess(ruleset, lockout_check=True, environ=None, proc='/proc', pid=None):
     verdict = evaluator.evaluate(conn.family, conn.client, 'tcp', conn.server_port, destination=conn.server,
                                  local=conn.local)
     result.report = dict(conn.as_dict(), checked=True, note=note, verdict=verdict.as_dict())
-    result.refusal = refusal(conn, verdict)
+    result.refusal = refusal(conn, verdict, evaluator)
     return result

@@ -38,9 +38,11 @@ import collections
 import difflib
 import functools
 import hashlib
+import heapq
 import ipaddress
 import os
 import re
+import socket
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _steps
 
@@ -62,7 +64,12 @@ FAIL2BAN_PREFIX = 'f2b-'
 # dash cannot come out of the compiler, so a user set never collides with one.
 SWAP_PREFIX = IPSET_PREFIX + '-'
 RULESET_KEYS = ('ipsets', 'ipv4', 'ipv6', 'jumps')
-IPSET_KEYS = ('entries', 'family', 'maxelem', 'name', 'type')
+IPSET_KEYS = ('entries', 'family', 'hashsize', 'maxelem', 'name', 'source', 'type')
+# --diff lists per set and side the members the other side lacks: all of them up to
+# DIFF_ALL_MEMBERS (the sets of ordinary networks, a few dozen subnets, read in full), else
+# the first DIFF_MEMBERS and a count (a country's set has 50,000 members).
+DIFF_ALL_MEMBERS = 64
+DIFF_MEMBERS = 10
 BUILTIN_CHAINS = ('INPUT', 'FORWARD', 'OUTPUT')
 FAMILY_TOOL = {'ipv4': 'iptables', 'ipv6': 'ip6tables'}
 # The hook chains a jump into an owned chain may come from (DOCKER-USER: Docker-host mode).
@@ -327,31 +334,56 @@ def filter_table(text):
 
 
 class IpSet:
-    """An ipset reduced to what the collection manages: type, family, maxelem, members."""
+    """An ipset reduced to what the collection manages: type, family, maxelem, members.
 
-    __slots__ = ('name', 'type', 'family', 'maxelem', 'entries')
+    ``hashsize`` (the initial hash size a set is created with; the kernel grows it as the
+    set fills) and ``source`` (where the members come from, for --diff) are not compared.
 
-    def __init__(self, name, set_type='hash:net', family='inet', maxelem=DEFAULT_MAXELEM, entries=()):
+    A set may hold hundreds of thousands of members (a country): they are compared as a
+    set (``members``) and kept in the order given (``entries``, duplicates dropped), which
+    is what the compiler and a hand-written ruleset write. ``ordered`` says whether that
+    order is one to keep: ``ipset save`` prints members in the order of its hash, so
+    ``listed()`` sorts those by address before they are written anywhere.
+    """
+
+    __slots__ = ('name', 'type', 'family', 'maxelem', 'entries', 'members', 'hashsize', 'source', 'ordered')
+
+    def __init__(self, name, set_type='hash:net', family='inet', maxelem=DEFAULT_MAXELEM, entries=(),
+                 hashsize=None, source=None, ordered=True):
         self.name = name
         self.type = set_type
         self.family = family
         self.maxelem = int(maxelem)
-        self.entries = tuple(sorted(set(entries), key=entry_sort_key))
+        self.hashsize = hashsize
+        self.source = source
+        self.ordered = ordered
+        self.set_entries(entries)
+
+    def set_entries(self, entries):
+        self.entries = tuple(dict.fromkeys(entries))
+        self.members = frozenset(self.entries)
+
+    def listed(self):
+        """The members in a stable order: as given, or sorted when they came from ipset save."""
+        return self.entries if self.ordered else tuple(sorted(self.entries, key=entry_sort_key))
 
     def key(self):
-        return (self.name, self.type, self.family, self.maxelem, self.entries)
+        return (self.name, self.type, self.family, self.maxelem, self.members)
 
     def same_kind(self, other):
         return (self.type, self.family) == (other.type, other.family)
 
-    def create_line(self, name=None):
+    def create_line(self, name=None, hashsize=True):
         line = 'create %s %s' % (name or self.name, self.type)
         if self.family:
             line += ' family %s' % self.family
+        if hashsize and self.hashsize:
+            line += ' hashsize %d' % self.hashsize
         return line + ' maxelem %d' % self.maxelem
 
     def add_lines(self, name=None):
-        return ['add %s %s' % (name or self.name, entry) for entry in self.entries]
+        prefix = 'add %s ' % (name or self.name)
+        return [prefix + entry for entry in self.listed()]
 
     def __eq__(self, other):
         return isinstance(other, IpSet) and self.key() == other.key()
@@ -363,26 +395,44 @@ class IpSet:
         return hash(self.key())
 
     def __repr__(self):
-        return 'IpSet(%r, %r, %r, %r, %r)' % self.key()
+        return 'IpSet(%r, %r, %r, %r, %r)' % (self.name, self.type, self.family, self.maxelem, self.listed())
 
 
 def entry_sort_key(entry):
-    """Sort members by family and address, then prefix, then flags."""
+    """Sort members by family and address, then prefix, then flags.
+
+    A set can hold hundreds of thousands of members (a country): the address is read by
+    inet_pton, and its packed bytes sort as the numbers do.
+    """
     head, _sep, rest = entry.partition(' ')
+    address, slash, length = head.partition('/')
+    version, family = (6, socket.AF_INET6) if ':' in address else (4, socket.AF_INET)
     try:
-        net = ipaddress.ip_network(head, strict=False)
-    except ValueError:
-        return (9, 0, 0, entry)
-    return (net.version, int(net.network_address), net.prefixlen, rest)
+        packed = socket.inet_pton(family, address)
+    except (OSError, ValueError):
+        return (9, b'', 0, entry)
+    if not slash:
+        return (version, packed, 32 if version == 4 else 128, rest)
+    if not length.isdigit():
+        return (9, b'', 0, entry)
+    return (version, packed, int(length), rest)
 
 
 def parse_ipset_save(text):
     """Parse ``ipset save`` output into {name: IpSet} (every set, owned or not).
 
-    ``create`` options are reduced to type, family and maxelem; members are sorted.
+    ``create`` options are reduced to type, family, maxelem and hashsize; members keep the
+    order ipset prints them in (see IpSet.listed).
     """
     sets = collections.OrderedDict()
+    members = {}
     for number, raw in enumerate(text.split('\n'), 1):
+        if raw.startswith('add '):
+            # the common line, "add NAME MEMBER": 100,000 of them for a country
+            name, _sep, member = raw[4:].strip(ASCII_SPACE).partition(' ')
+            if name in members and member:
+                members[name].append(member)
+                continue
         line = raw.strip(ASCII_SPACE)
         if not line or line.startswith('#'):
             continue
@@ -391,15 +441,18 @@ def parse_ipset_save(text):
             options = parts[3:]
             family = _option_value(options, 'family')
             maxelem = _option_value(options, 'maxelem') or DEFAULT_MAXELEM
-            sets[parts[1]] = IpSet(parts[1], parts[2], family, int(maxelem))
+            hashsize = _option_value(options, 'hashsize')
+            sets[parts[1]] = IpSet(parts[1], parts[2], family, int(maxelem), ordered=False,
+                                   hashsize=int(hashsize) if hashsize and hashsize.isdigit() else None)
+            members[parts[1]] = []
         elif parts[0] == 'add' and len(parts) >= 3:
-            current = sets.get(parts[1])
-            if current is None:
+            if parts[1] not in members:
                 raise ValueError('ipset save output line %d adds to an unknown set: %r' % (number, raw))
-            member = ' '.join(parts[2:])
-            current.entries = tuple(sorted(current.entries + (member,), key=entry_sort_key))
+            members[parts[1]].append(' '.join(parts[2:]) if len(parts) > 3 else parts[2])
         else:
             raise ValueError('ipset save output line %d not understood: %r' % (number, raw))
+    for name, ipset in sets.items():
+        ipset.set_entries(members[name])
     return sets
 
 
@@ -501,8 +554,32 @@ def _validate_rule(rule, path):
     return rule
 
 
+def _canonical_entry(entry, family):
+    """``entry`` itself when it is already exactly what ``ipset save`` prints for a hash:net
+    member of ``family`` (no flag), else None. The compiler writes its members that way, and a
+    country's set has 50,000 of them: this costs one inet_pton and one inet_ntop."""
+    address, slash, length = entry.partition('/')
+    af, width = (socket.AF_INET, 32) if family == 'inet' else (socket.AF_INET6, 128)
+    try:
+        packed = socket.inet_pton(af, address)
+    except (OSError, ValueError):
+        return None
+    if socket.inet_ntop(af, packed) != address:
+        return None
+    if not slash:
+        return entry
+    if not length.isdigit() or (len(length) > 1 and length[0] == '0') or not 0 < int(length) < width:
+        return None
+    host_bits = int.from_bytes(packed, 'big') & ((1 << (width - int(length))) - 1)
+    return None if host_bits else entry
+
+
 def normalize_entry(entry, family, set_type, path):
     """An ipset member as ``ipset save`` prints it: host without /32 or /128, masked network."""
+    if isinstance(entry, str) and set_type == 'hash:net' and ' ' not in entry:
+        canonical = _canonical_entry(entry, family)
+        if canonical is not None:
+            return canonical
     if not isinstance(entry, str) or not entry.strip():
         _fail(path, 'must be an address or CIDR string', entry)
     parts = entry.split()
@@ -530,6 +607,38 @@ def normalize_entry(entry, family, set_type, path):
     return ' '.join([text] + (['nomatch'] if flags else []))
 
 
+def entry_list(entries, path='entries'):
+    """A set's members as a list: given as a list, or as one string with a member per line (the
+    compiler's form for its large sets: one string costs Ansible far less than 100,000 of them)."""
+    if isinstance(entries, str):
+        lines = entries.split('\n')
+        return lines[:-1] if lines[-1] == '' else lines
+    return _as_list(entries, path)
+
+
+def _members(raw, family, set_type, path):
+    """The normalized members of one set (normalize_entry); a set may have 100,000 of them, so
+    the members already in canonical form take the short way."""
+    members = []
+    flagged = False
+    canonical = set_type == 'hash:net'
+    for index, entry in enumerate(raw):
+        member = _canonical_entry(entry, family) if canonical and isinstance(entry, str) and ' ' not in entry \
+            else None
+        if member is None:
+            member = normalize_entry(entry, family, set_type, '%s.entries[%d]' % (path, index))
+            flagged = flagged or ' ' in member
+        members.append(member)
+    if flagged:
+        seen = {}       # address -> (member, index of its first occurrence)
+        for index, member in enumerate(members):
+            first = seen.setdefault(member.split()[0], (member, index))
+            if first[0] != member:
+                _fail('%s.entries[%d]' % (path, index), 'is listed both with and without nomatch (also at '
+                      '%s.entries[%d])' % (path, first[1]), raw[index])
+    return members
+
+
 def _validate_ipset(item, path):
     if not isinstance(item, dict):
         _fail(path, 'must be a dict with name, family, maxelem and entries', item)
@@ -555,16 +664,17 @@ def _validate_ipset(item, path):
         maxelem = int(maxelem)
     if isinstance(maxelem, bool) or not isinstance(maxelem, int) or maxelem < 1:
         _fail(path + '.maxelem', 'must be a positive integer', maxelem)
-    entries = []
-    seen = {}       # address -> (member, path of its first occurrence)
-    for index, entry in enumerate(_as_list(item.get('entries'), path + '.entries')):
-        entry_path = '%s.entries[%d]' % (path, index)
-        member = normalize_entry(entry, family, set_type, entry_path)
-        first = seen.setdefault(member.split()[0], (member, entry_path))
-        if first[0] != member:
-            _fail(entry_path, 'is listed both with and without nomatch (also at %s)' % first[1], entry)
-        entries.append(member)
-    result = IpSet(name, set_type, family, maxelem, entries)
+    hashsize = item.get('hashsize')
+    if isinstance(hashsize, str) and hashsize.isdigit():
+        hashsize = int(hashsize)
+    if hashsize is not None and (isinstance(hashsize, bool) or not isinstance(hashsize, int)
+                                 or hashsize < 64 or hashsize & (hashsize - 1)):
+        _fail(path + '.hashsize', 'must be a power of two, at least 64', hashsize)
+    source = item.get('source')
+    if source is not None and (not isinstance(source, str) or any(c in source for c in '\n\r\0')):
+        _fail(path + '.source', 'must be one line of text', source)
+    entries = _members(entry_list(item.get('entries'), path + '.entries'), family, set_type, path)
+    result = IpSet(name, set_type, family, maxelem, entries, hashsize=hashsize, source=source)
     if len(result.entries) > maxelem:
         _fail(path + '.maxelem', 'is smaller than the %d entries' % len(result.entries), maxelem)
     return result
@@ -663,6 +773,36 @@ def desired_from_live(tables, sets):
     return Desired(families, owned, {n: 'previous ipset %s' % n for n in owned})
 
 
+def sets_only(tables, sets, desired):
+    """(Desired, warnings) that keeps the live owned rules and jumps as they are and changes only
+    the members of the owned sets the host already has under the names ``desired`` gives.
+
+    A refresh of the blocklist and country sets (the role's ``pbx_firewall_sets`` tag) applies
+    no other change of the inventory: a set the host lacks, and rules that differ, are left
+    for a full run, with a warning.
+    """
+    live = desired_from_live(tables, sets)
+    refreshed = collections.OrderedDict(live.ipsets)
+    origins = dict(live.ipset_origins)
+    missing = []
+    for name, want in desired.ipsets.items():
+        have = live.ipsets.get(name)
+        if have is not None and have.same_kind(want):
+            refreshed[name] = want
+            origins[name] = desired.ipset_origins.get(name, origins[name])
+        else:
+            missing.append(name)
+    warnings = []
+    if missing:
+        warnings.append('only the members of sets the host has were refreshed; not on the host: %s (a full run '
+                        'creates them)' % ', '.join(missing))
+    differ = [f for f in FAMILIES if f in tables and desired.families[f].chains != live.families[f].chains]
+    if differ:
+        warnings.append('the owned %s rules on the host differ from the ruleset; only set members were '
+                        'refreshed (a full run applies the rules)' % ' and '.join(differ))
+    return Desired(live.families, refreshed, origins), warnings
+
+
 def live_ruleset(tables, sets):
     """The live owned state as a ruleset dict (docs/ruleset-format.md), for the evaluator."""
     ruleset = {'jumps': []}
@@ -673,7 +813,8 @@ def live_ruleset(tables, sets):
             jump = {'chain': chain, 'target': rule_target(rule)}
             if jump not in ruleset['jumps']:
                 ruleset['jumps'].append(jump)
-    ruleset['ipsets'] = [{'name': s.name, 'family': s.family, 'maxelem': s.maxelem, 'entries': list(s.entries)}
+    ruleset['ipsets'] = [dict({'name': s.name, 'family': s.family, 'maxelem': s.maxelem, 'entries': list(s.entries)},
+                              **({'source': s.source} if s.source else {}))
                          for s in owned_ipsets(sets).values()]
     return ruleset
 
@@ -962,8 +1103,9 @@ def compute_plan(tables, sets, desired):
         label = desired.ipset_origins.get(ipset.name, 'ipset %s' % ipset.name)
         lines.append(ipset.create_line(name))
         origins.append('%s (create %s)' % (label, name or ipset.name))
-        for line, entry in zip(ipset.add_lines(name), ipset.entries):
-            lines.append(line)
+        prefix = 'add %s ' % (name or ipset.name)
+        for entry in ipset.listed():
+            lines.append(prefix + entry)
             origins.append('%s entry %r' % (label, entry))
 
     for name, want in desired.ipsets.items():
@@ -1005,8 +1147,13 @@ def after_state(tables, plan):
 # diff rendering and error messages
 # --------------------------------------------------------------------------------------
 
-def render_owned(tables, sets, families=FAMILIES):
-    """Text of the owned state for --diff: per family the owned chains and jumps, then ipsets."""
+def render_owned(tables, sets, families=FAMILIES, other_sets=None, side=None):
+    """Text of the owned state for --diff: per family the owned chains and jumps, then ipsets.
+
+    Each set is its ``create`` line and member count, then its members (the first
+    DIFF_MEMBERS when more than DIFF_ALL_MEMBERS): with ``side`` (``removed`` for the state before, ``added`` for the state after),
+    the ones ``other_sets``, the other side of the diff, lacks.
+    """
     lines = []
     for family in families:
         table = tables.get(family)
@@ -1020,10 +1167,30 @@ def render_owned(tables, sets, families=FAMILIES):
         for chain, position, rule in table.owned_jumps():
             lines.append('%s  # position %d in %s' % (rule, position, chain))
     lines.append('# ipsets')
+    others = owned_ipsets(other_sets or {})
     for ipset in owned_ipsets(sets).values():
-        lines.append(ipset.create_line())
-        lines.extend(ipset.add_lines())
+        lines.extend(_render_ipset(ipset, others.get(ipset.name), side))
     return '\n'.join(lines) + '\n'
+
+
+def _render_ipset(ipset, other, side):
+    """One set for --diff: identical on both sides when nothing in it changes."""
+    create = ipset.create_line(hashsize=False)     # the kernel grows the hash: not compared
+    count = len(ipset.entries)
+    if other is not None and other.members == ipset.members:
+        return ['%s  # %d members' % (create, count)]
+    lacking = ipset.entries
+    if other is not None:
+        lacking = [entry for entry in ipset.entries if entry not in other.members]
+    most = len(lacking) if len(lacking) <= DIFF_ALL_MEMBERS else DIFF_MEMBERS
+    shown = lacking[:most] if ipset.ordered else heapq.nsmallest(most, lacking, key=entry_sort_key)
+    lines = ['%s  # %d members%s' % (create, count, ', %d %s' % (len(lacking), side) if side else '')]
+    lines.extend('add %s %s' % (ipset.name, entry) for entry in shown)
+    if len(shown) < len(lacking):
+        lines.append('# ... and %d more %s' % (len(lacking) - len(shown), side or 'members'))
+    if ipset.source:
+        lines.append('# from %s' % ipset.source)
+    return lines
 
 
 def restore_error_line(stderr):

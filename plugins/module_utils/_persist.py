@@ -69,14 +69,17 @@ def render_restore_script(desired, persist_dir, tools):
     """POSIX sh script that restores the owned sets, chains and jumps (boot or by hand).
 
     ``tools`` maps ipset, ipv4, ipv6 (restore binaries) and ipv4_cmd, ipv6_cmd
-    (iptables/ip6tables binaries) to absolute paths; a family without rules is skipped.
+    (iptables/ip6tables binaries) to absolute paths; a family without rules only loses any
+    owned chain a whole-table restore brought back.
     """
     quote = _sh_quote
     out = [
         '#!/bin/sh',
         '# Managed by pbxops.firewall (iptables_ruleset); do not edit, the next run overwrites it.',
         '# Restores the PBX firewall: owned ipsets, the owned chains of each family (with',
-        '# --noflush, so no other chain is touched), then the jump from each hook chain.',
+        '# --noflush, so no other chain is touched), then the jump from each hook chain, then',
+        '# removes owned chains that are not among them (an older copy that a whole-table restore',
+        '# before this one, such as netfilter-persistent\'s, brought back) with their jumps.',
         'set -eu',
         'dir=%s' % quote(persist_dir),
         '',
@@ -90,21 +93,45 @@ def render_restore_script(desired, persist_dir, tools):
         '    "$ipt" -w -I "$hook" "$pos" -j "$target"',
         '}',
         '',
+        'pbxfw_prune() {',
+        '    ipt=$1 save=$2 keep=" $3 "',
+        '    command -v "$ipt" >/dev/null 2>&1 || return 0',
+        '    # nothing of ours there: do not list (with the legacy backend that creates an empty table)',
+        '    "$save" 2>/dev/null | grep -q \'^:PBX-\' || return 0',
+        '    stale=$("$ipt" -w -S | awk \'$1 == "-N" && ($2 == "PBX-FIREWALL" || $2 ~ /^PBX-FW-/) { print $2 }\' |',
+        '        while read -r chain; do case "$keep" in *" $chain "*) ;; *) echo "$chain" ;; esac; done)',
+        '    for chain in $stale; do',
+        '        # the rules of other chains that end in -j/-g CHAIN, by number, last first',
+        '        "$ipt" -w -S | awk -v c="$chain" \'$1 == "-A" { n[$2]++ } $1 == "-A" && $2 != c && $NF == c && '
+        '($(NF - 1) == "-j" || $(NF - 1) == "-g") { print $2, n[$2] }\' |',
+        '            sort -k1,1 -k2,2nr | while read -r from number; do "$ipt" -w -D "$from" "$number"; done',
+        '        "$ipt" -w -F "$chain"',
+        '    done',
+        '    for chain in $stale; do "$ipt" -w -X "$chain"; done',
+        '}',
+        '',
     ]
     if desired.ipsets:
         out.append('%s restore -exist < "$dir/ipsets"' % quote(tools['ipset']))
     for family in nf.FAMILIES:
         fam = desired.families[family]
-        if not fam.chains:
-            continue
-        out.append('%s -w --noflush < "$dir/rules.%s"' % (quote(tools[family]), 'v4' if family == 'ipv4' else 'v6'))
+        if fam.chains:
+            out.append('%s -w --noflush < "$dir/rules.%s"'
+                       % (quote(tools[family]), 'v4' if family == 'ipv4' else 'v6'))
         for jump in fam.jumps:
             hook = nf.rule_chain(jump)
             out.append('pbxfw_jump %s %s %s' % (quote(tools[family + '_cmd']), quote(hook),
                                                 quote(nf.rule_target(jump))))
+        out.append('pbxfw_prune %s %s %s' % (quote(tools[family + '_cmd']), quote(_save_tool(tools[family])),
+                                             quote(' '.join(fam.chains))))
     out.extend(_counters.reset_shell())
     out.append('exit 0')
     return '\n'.join(out) + '\n'
+
+
+def _save_tool(restore):
+    """iptables-save for an iptables-restore path (same backend, same directory)."""
+    return restore[:-len('-restore')] + '-save' if restore.endswith('-restore') else restore
 
 
 def render_unit(script):
@@ -116,9 +143,12 @@ def render_unit(script):
         'Documentation=https://github.com/pbxops/firewall',
         'DefaultDependencies=no',
         'Wants=network-pre.target',
-        'Before=network-pre.target fail2ban.service shutdown.target',
-        '# after a whole-table restore (netfilter-persistent, iptables.service) so it cannot wipe ours',
-        'After=netfilter-persistent.service iptables.service ip6tables.service ipset.service',
+        '# before firewalld, whose direct rules (host_firewall: auto) need the owned ipsets',
+        'Before=network-pre.target fail2ban.service firewalld.service shutdown.target',
+        '# after whatever restores or flushes whole tables (netfilter-persistent, iptables.service,',
+        '# nftables.service, ufw), so it cannot wipe ours',
+        'After=netfilter-persistent.service iptables.service ip6tables.service ipset.service nftables.service '
+        'ufw.service',
         'Conflicts=shutdown.target',
         '',
         '[Service]',

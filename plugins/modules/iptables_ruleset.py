@@ -40,18 +40,30 @@ description:
     C(-s 10.0.0.1/32)); the module warns when the kernel stores a rule differently from the
     way it was given, since such a rule is reported as changed on every run.
   - "Rollback: when O(rollback_timeout) is above 0 and something changes, the host arms a
-    detached watcher before the apply. The action plugin of the same name then opens a new
-    connection to the host and confirms the apply. Without a confirmation within
-    O(rollback_timeout) seconds the host restores the previous owned state (rules, jumps,
-    ipsets and persistence files) by itself, and the task fails with C(rolled_back=true)."
+    detached watcher before the apply (where systemd runs, in a transient scope of its own, so
+    that logind's C(KillUserProcesses=yes) does not end it with the SSH session). The action
+    plugin of the same name then opens a new connection to the host and confirms the apply.
+    Without a confirmation within O(rollback_timeout) seconds of the module's end (ending flows
+    does not count) the host restores the previous owned rules, jumps and ipsets by itself, and
+    the task fails with C(rolled_back=true)."
+  - "With a rollback, the persistence files are written by the confirmation, so they only ever
+    hold confirmed rules: a reboot before it boots the previous ones. Without one
+    (O(rollback_timeout=0)) they are written right after the rules."
+  - "Runs on one host are serialized beyond the lock: an apply waits until the rollback window of
+    another run in the same network namespace is closed (confirmed or rolled back), and a
+    watcher never reverts a state a later apply made. A window whose watcher is gone (the
+    marker outlived its deadline) is not waited for, with a warning."
   - "A block takes effect at once: after an apply that changed the rules, inbound TCP and UDP
-    flows whose next new packet the old owned chains accepted and the new ones certainly drop
-    or reject are ended (TCP sockets closed with C(ss -K), conntrack entries deleted with
-    C(conntrack -D)). Flows of addresses that keep access, flows the owned chains did not
-    decide, forwarded flows (Docker-host mode) and the controller's own SSH connection are
-    left alone. This needs the C(conntrack) tool on the host (Debian package C(conntrack));
-    without it the module warns and flows opened before the apply keep passing until they
-    end. Check mode lists the flows and changes nothing."
+    flows whose next new packet the host's C(INPUT) chain accepted before and certainly drops
+    or rejects now are ended: TCP sockets closed with C(ss -K) (also IPv4 clients of dual-stack
+    sockets), conntrack entries deleted over netlink, many per system call. The whole
+    C(INPUT) chain is judged, so a rule of the administrator before the jump that still accepts
+    a flow keeps it. Flows of addresses that keep access, forwarded flows (Docker-host mode) and
+    the controller's own SSH connection are left alone; so is a flow whose fate depends on a
+    rule the module cannot evaluate (an interface, C(-m recent), an unknown ipset), counted in
+    C(flows_ended.undecided) with a warning naming the rule. The step has its own deadline of
+    60 seconds; flows left when it runs out are named in a warning. Check mode lists the flows
+    and changes nothing."
 options:
   ruleset:
     description:
@@ -62,8 +74,10 @@ options:
         chain in that family.
       - C(ipsets) is a list of sets with C(name) (C(pbxfw-) prefix, at most 31 characters),
         C(family) (C(inet) or C(inet6)), C(maxelem), C(entries) (members as C(ipset save)
-        prints them, exceptions with C( nomatch)) and optionally C(type) (C(hash:net), the
-        default, or C(hash:ip)).
+        prints them, exceptions with C( nomatch); a list, or one string with a member per line)
+        and optionally C(type) (C(hash:net), the default, or C(hash:ip)), C(hashsize) (the
+        initial hash size, a power of two) and C(source) (where the members come from, shown by
+        C(--diff)).
       - "C(jumps) is a list of dicts with C(chain) and C(target); it defaults to
         C([{chain: INPUT, target: PBX-FIREWALL}])."
       - Required when O(state=present).
@@ -96,6 +110,8 @@ options:
         C(docker.service.d/pbx-firewall.conf) in O(unit_dir) that runs the restore script again
         once dockerd has started, because dockerd recreates C(DOCKER-USER) and so drops the jump.
         It is removed when no jump hooks C(DOCKER-USER).
+      - With a rollback (O(rollback_timeout) above 0) the files are written, or removed, when the
+        controller confirms the apply; a rolled back apply leaves them as they were.
       - V(false) neither writes nor removes persistence files.
       - Ignored with O(state=absent), which always removes them.
     type: bool
@@ -122,6 +138,40 @@ options:
     type: str
     choices: [auto, nft, legacy]
     default: auto
+  host_firewall:
+    description:
+      - What to do when the host also runs another firewall manager (firewalld, ufw, nftables.service,
+        netfilter-persistent). The module reads them before anything changes, in check mode too, and
+        returns what it found as RV(host_firewall).
+      - V(auto) makes the policy hold next to them where that is safe and can be undone, and refuses
+        (before any change) where it is not. firewalld (nftables backend) gets an owned policy object
+        C(pbx-firewall) that lets through what the policy accepts, and, while firewalld flushes every
+        iptables table on reload, start and stop (firewalld before 2.0, or with direct rules), an owned
+        block in C(/etc/firewalld/direct.xml) with the owned chains, so firewalld puts them back itself.
+        Until firewalld next loads its configuration the same ports are added at runtime to its active
+        zones and default zone. ufw coexists (the owned jump comes first); C(MANAGE_BUILTINS=yes), or
+        C(IPV6=no) with IPv6 rules, is refused. A native nftables input chain that drops what the policy
+        accepts is refused. See the collection README, "Living with firewalld, ufw and nftables".
+      - V(refuse) refuses whenever another manager is active (running or enabled).
+      - V(ignore) changes nothing in other managers and only warns; anything the collection added to
+        firewalld earlier is removed.
+      - With O(state=absent) nothing is refused and whatever the collection added to firewalld is removed.
+    type: str
+    choices: [auto, refuse, ignore]
+    default: auto
+  sets_only:
+    description:
+      - Change only the members of the owned ipsets the host already has under the names O(ruleset)
+        gives (swapped in place, atomically), and nothing else. The owned rules, jumps and other sets
+        stay as they are on the host, also when O(ruleset) differs there (a warning says so). A set
+        the host does not have yet is not created (a warning names it).
+      - For refreshing blocklists and countries from a schedule (the role's C(pbx_firewall_sets) tag);
+        their sets keep their names when their members change.
+      - The lockout check judges the rules on the host with the new members; the rollback and the
+        boot files work as for a full apply.
+      - Ignored with O(state=absent).
+    type: bool
+    default: false
   lockout_check:
     description:
       - Before anything changes on the host (in check mode too), evaluate the desired ruleset for a
@@ -133,6 +183,10 @@ options:
         a foreign target) decides whether the controller gets in, the apply is refused too.
       - Without an SSH connection through the host's network namespace (connection C(local), a
         container connection) there is nothing to check.
+      - When the deciding rule matches the controller's address in an ipset (the blocklist, a blocked
+        country), the message names the set's member that holds it and where the members come from.
+        The controller's own connection is not exempt from the blocklist by itself; put its address
+        in a C(never_block) network.
       - V(false) turns the check off; the rollback (O(rollback_timeout)) still protects the host.
     type: bool
     default: true
@@ -153,7 +207,8 @@ requirements:
   - iptables (C(iptables-save), C(iptables-restore)) of the chosen backend on the host
   - ip6tables when the ruleset has IPv6 rules
   - ipset when the ruleset has ipsets
-  - python3 on the host (also runs the detached rollback watcher)
+  - python3 on the host (also runs the detached rollback watcher and the confirmation)
+  - iproute2 (C(ip), C(ss)) on the host to end the flows of addresses that lost access
 notes:
   - With O(state=present) and an empty C(ipv6) list, IPv6 is left alone except that owned
     IPv6 chains and jumps are removed; without ip6tables on the host only IPv4 is managed.
@@ -256,11 +311,30 @@ flows_ended:
   description:
     - The inbound flows of addresses that lost access with this apply, which were ended (in
       check mode, would be ended). C(count), and C(flows), the first 50 as
-      C(proto source:port -> destination:port).
-    - Null when they could not be listed (no C(conntrack) tool; a warning says so).
+      C(proto source:port -> destination:port) (IPv6 addresses in brackets).
+    - C(undecided), flows that may have lost access but were left alone because a rule the
+      module cannot evaluate decides (a warning names it); C(left), flows the step did not
+      get to before its deadline (a warning names them).
+    - Null when the conntrack table could not be read (a warning says why).
   returned: when the owned rules changed, with O(state=present)
   type: dict
-  sample: {count: 1, flows: ['udp 203.0.113.9:5071 -> 10.0.0.2:5060']}
+  sample: {count: 1, flows: ['udp 203.0.113.9:5071 -> 10.0.0.2:5060'], undecided: 0, left: 0}
+host_firewall:
+  description:
+    - "The other firewall managers found on the host and what O(host_firewall) does about them:
+      C(mode), C(summary) (one line, which the action plugin prints as C(<host>: <summary>)), and per
+      manager C(firewalld) (C(installed), C(running), C(enabled), C(version), C(backend), C(zones) the
+      traffic arrives in, C(direct_rules) of the administrator, C(reload_flushes_iptables), C(policy)),
+      C(ufw) (C(installed), C(active), C(manage_builtins), C(ipv6), C(rules)), C(nftables)
+      (C(service_enabled), C(conf_flushes), C(native_tables), C(input_chains)), C(netfilter_persistent)
+      (C(installed), C(enabled), C(files), C(hold_owned_chains)) and C(docker) (C(running))."
+  returned: always, unless the module failed before reading the host
+  type: dict
+  sample:
+    mode: auto
+    summary: "host firewall (auto): firewalld 1.3.3 running (nftables backend; zones public): owned policy
+      pbx-firewall lets through 7 ports, 1 ICMP type, owned direct rules put the chains back after its reloads"
+    firewalld: {installed: true, running: true, version: 1.3.3, backend: nftables, zones: [public]}
 lockout_check:
   description:
     - What the lockout check found, see O(lockout_check). C(checked), C(note), and when it ran
@@ -272,14 +346,17 @@ lockout_check:
 rolled_back:
   description:
     - Whether the host restored the previous owned state because the apply could not be
-      confirmed over a new connection within O(rollback_timeout) (the task then fails).
+      confirmed over a new connection within O(rollback_timeout) (the task then fails). An
+      unconfirmed apply that another apply has replaced since is not rolled back (false; the
+      task fails and says so).
   returned: always
   type: bool
   sample: false
 rollback_token:
   description:
     - Identifier of this run's rollback markers in C(/run/pbx-firewall/) on the host
-      (C(pending-<token>) until confirmed, C(rolled-back-<token>) after a rollback).
+      (C(pending-<token>) until confirmed, C(confirmed-<token>) after the confirmation,
+      C(rolled-back-<token>) after a rollback).
   returned: when a rollback was armed (something changed and O(rollback_timeout) is above 0)
   type: str
   sample: 4f1c2a9e0b7d6c5a3e2f1d0c
@@ -293,8 +370,8 @@ rollback_verified:
 rollback_report:
   description:
     - Path on the host of the JSON report the rollback watcher wrote (revert steps and their
-      results).
-  returned: when rolled_back is true
+      results; C(superseded-<token>) when a later apply had replaced the unconfirmed one).
+  returned: when the apply was not confirmed in time
   type: str
   sample: /run/pbx-firewall/rolled-back-4f1c2a9e0b7d6c5a3e2f1d0c
 diff:
@@ -322,6 +399,7 @@ diff:
       returned: when diff mode is on
 '''
 
+import functools
 import os
 import re
 import time
@@ -337,7 +415,12 @@ from ansible_collections.pbxops.firewall.plugins.module_utils import _persist as
 from ansible_collections.pbxops.firewall.plugins.module_utils import _rollback
 from ansible_collections.pbxops.firewall.plugins.module_utils import _steps
 from ansible_collections.pbxops.firewall.plugins.module_utils._host import Host
+from ansible_collections.pbxops.firewall.plugins.module_utils._hostfw import assess as hostfw
+from ansible_collections.pbxops.firewall.plugins.module_utils._hostfw.probe import Probe
 from ansible_collections.pbxops.firewall.plugins.module_utils._lock import LOCK_PATH, Lock, LockTimeout
+
+# seconds the rollback watcher waits beyond the flows step's own deadline (its last batch)
+HOLD_MARGIN = 10
 
 
 class _Module(AnsibleModule):
@@ -366,8 +449,9 @@ def check_params(module, params):
             module.fail_json(msg='%s must be an absolute path without white space, got %r' % (option, params[option]))
 
 
-def arm_rollback(module, host, tables, plan, previous, file_revert):
-    """(Rollback or None, revert steps, warnings) for this apply; ValueError when no revert can be planned."""
+def arm_rollback(module, host, tables, plan, previous, other_revert):
+    """(Rollback or None, revert steps, warnings) for this apply; ValueError when no revert can be planned.
+    ``other_revert``: the steps that take back what host_firewall opens or closes at runtime."""
     timeout = module.params['rollback_timeout']
     token = module.internal.get(_rollback.TOKEN_ARG)
     if timeout <= 0:
@@ -376,21 +460,34 @@ def arm_rollback(module, host, tables, plan, previous, file_revert):
         return None, None, ['rollback_timeout is set but the module ran without its action plugin '
                             '(no rollback token); applying without rollback']
     revert = nf.compute_plan(nf.after_state(tables, plan), plan.after_sets, previous)
-    steps = _steps.portable(revert.steps(host.tools) + file_revert)
-    return _rollback.Rollback(token, timeout, LOCK_PATH, lambda argv: module.run_command(argv, cwd='/')), steps, []
+    launch = _rollback.launcher(token, module.get_bin_path('systemd-run'), os.path.isdir('/run/systemd/system'))
+    return (_rollback.Rollback(token, timeout, LOCK_PATH, lambda argv: module.run_command(argv, cwd='/'),
+                               launch=launch),
+            _steps.portable(revert.steps(host.tools) + other_revert), [])
 
 
-def apply(module, host, tables, sets, plan, files, result):
-    """Test, arm the rollback, commit, persist, verify. Returns warnings; fails the module on error."""
+def apply(module, host, tables, sets, plan, files, result, other):
+    """Test, arm the rollback, commit, verify. Returns (Rollback or None, warnings); fails the module on error.
+
+    With a rollback the boot files are written by the controller's confirmation (boot files
+    only ever hold confirmed rules); without one, right after the rules. ``other``: the
+    firewalld plan of host_firewall (or None): what it closes runs before the commit, what it
+    opens after; its files (firewalld's permanent configuration, which its next reload or boot
+    loads) go with the boot files.
+    """
     if (plan.ipset_create or plan.ipset_swap or plan.ipset_destroy) and not host.tools['ipset']:
         module.fail_json(msg='ipset binary not found on the host; install ipset', **result)
     paths = persist.Paths(module.params['persist_dir'], module.params['unit_dir'])
     previous = nf.desired_from_live(tables, sets)
-    file_revert = persist.revert_steps(files, module.get_bin_path)
-    if plan.changed:
-        file_revert.append(_counters.revert_step(module.get_bin_path('sh') or '/bin/sh'))
+    other_files = other.files if other else []
+    # the runtime steps an undo takes besides the rules: host_firewall's, and the counters' record
+    # (an undone apply inserts again the rules it removed, whose counts start again)
+    other_revert = (other.revert if other else []) + (
+        [_counters.revert_step(module.get_bin_path('sh') or '/bin/sh')] if plan.changed else [])
+    persist_steps = persist.apply_steps(files, paths, module.get_bin_path) + other_files
+    file_revert = persist.revert_steps(files + other_files, module.get_bin_path)
     try:
-        rollback, revert, warnings = arm_rollback(module, host, tables, plan, previous, file_revert)
+        rollback, revert, warnings = arm_rollback(module, host, tables, plan, previous, other_revert)
     except ValueError as exc:
         module.fail_json(msg='cannot plan the rollback (%s); nothing was applied. Set rollback_timeout: 0 '
                              'to apply without rollback' % exc, **result)
@@ -398,35 +495,61 @@ def apply(module, host, tables, sets, plan, files, result):
     error = _apply.prepare(host, plan)
     if error:
         module.fail_json(msg=error, **result)
-    if rollback is not None:
-        try:
-            rollback.arm(revert)
-        except (RuntimeError, OSError, IOError) as exc:
-            _steps.execute(plan.cleanup_steps(host.tools), host.run)
-            module.fail_json(msg='%s; nothing was applied' % exc, **result)
+    closing, opening = (other.closing, other.opening) if other else ([], [])
+    commit, written = plan.commit_steps(host.tools), other_revert
     try:
-        warnings += _apply.run_steps(host, plan.commit_steps(host.tools)
-                                     + persist.apply_steps(files, paths, module.get_bin_path))
+        if rollback is None:
+            commit, written = commit + persist_steps, file_revert + other_revert
+            _rollback.mark_current(_rollback.new_token())
+        else:
+            rollback.arm(revert, _steps.portable(persist_steps), _steps.portable(file_revert))
+            warnings += rollback.warnings
+            _rollback.mark_current(rollback.token)
+    except (RuntimeError, OSError, IOError) as exc:
+        if rollback is not None:
+            rollback.disarm()
+        _steps.execute(plan.cleanup_steps(host.tools), host.run)
+        module.fail_json(msg='%s; nothing was applied' % exc, **result)
+    try:
+        warnings += _apply.run_steps(host, closing + commit + opening)
     except _apply.ApplyError as exc:
-        module.fail_json(msg='%s; %s' % (exc, _apply.recover(host, previous, file_revert, rollback)), **result)
-
+        module.fail_json(msg='%s; %s' % (exc, _apply.recover(host, previous, written, rollback)), **result)
     warnings += _apply.verify(host, plan)
     if plan.changed:
         warnings += _counters.record(host.backend, tables, plan, time.time())
-    if rollback is not None:
-        result[_rollback.RESULT_KEY] = dict(token=rollback.token, timeout=rollback.timeout,
-                                            remaining=rollback.restart_clock(), run_dir=rollback.run_dir)
-    return warnings
+    return rollback, warnings
 
 
-def owned_diff(host, tables, sets, plan, files):
+def host_lock(module):
+    """The host lock; an apply also waits until no other run's rollback window is open (``_rollback.quiet_lock``)."""
+    return _rollback.quiet_lock(functools.partial(Lock, create=not module.check_mode),
+                                module.internal.get(_rollback.TOKEN_ARG), wait=not module.check_mode)
+
+
+def owned_diff(host, tables, sets, plan, files, other):
     families = [f for f in nf.FAMILIES if f in tables]
-    before = nf.render_owned(tables, sets, families)
-    after = nf.render_owned(nf.after_state(tables, plan), plan.after_sets, families)
+    before = nf.render_owned(tables, sets, families, other_sets=plan.after_sets, side='removed')
+    after = nf.render_owned(nf.after_state(tables, plan), plan.after_sets, families, other_sets=sets, side='added')
     file_before, file_after = persist.diff(files)
+    if other is not None and other.changed:
+        file_before += '# other firewall managers\n' + ''.join(line + '\n' for line in other.before)
+        file_after += '# other firewall managers\n' + ''.join(line + '\n' for line in other.after)
     return dict(before=before + file_before, after=after + file_after,
                 before_header='owned netfilter state (%s backend) before' % host.backend,
                 after_header='owned netfilter state (%s backend) after' % host.backend)
+
+
+def judge_lockout(module, ruleset):
+    """The lockout check of ``ruleset`` (see _lockout.assess); fails the module on a refusal."""
+    try:
+        lockout = _lockout.assess(ruleset, module.params['lockout_check'])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    for warning in lockout.warnings:
+        module.warn(warning)
+    if lockout.refusal:
+        module.fail_json(msg=lockout.refusal, changed=False, lockout_check=lockout.report)
+    return lockout
 
 
 def main():
@@ -439,7 +562,9 @@ def main():
             persist_dir=dict(type='path', default='/etc/pbx-firewall'),
             unit_dir=dict(type='path', default='/etc/systemd/system'),
             backend=dict(type='str', choices=['auto', 'nft', 'legacy'], default='auto'),
+            sets_only=dict(type='bool', default=False),
             lockout_check=dict(type='bool', default=True),
+            host_firewall=dict(type='str', choices=list(hostfw.MODES), default='auto'),
         ),
         required_if=[('state', 'present', ('ruleset',))],
         supports_check_mode=True,
@@ -448,17 +573,15 @@ def main():
     check_params(module, params)
     desired = nf.Desired()
     lockout = None
+    sets_only = params['sets_only'] and params['state'] == 'present'
     if params['state'] == 'present':
         try:
             desired = nf.validate_ruleset(params['ruleset'])
-            # before the host is touched (no lock, no file), in check mode too
-            lockout = _lockout.assess(params['ruleset'], params['lockout_check'])
         except ValueError as exc:
             module.fail_json(msg=str(exc))
-        for warning in lockout.warnings:
-            module.warn(warning)
-        if lockout.refusal:
-            module.fail_json(msg=lockout.refusal, changed=False, lockout_check=lockout.report)
+        if not sets_only:
+            # before the host is touched (no lock, no file), in check mode too
+            lockout = judge_lockout(module, params['ruleset'])
 
     host = Host(module, params['backend'])
     want_v6 = bool(desired.families['ipv6'].chains)
@@ -471,28 +594,53 @@ def main():
     warnings = []
     if lockout is not None:
         result['lockout_check'] = lockout.report
+    ruleset = params['ruleset']
     try:
-        with Lock(create=not module.check_mode):
+        with host_lock(module) as quiet:
+            warnings += quiet.warnings()
             tables = host.read_tables(want_v6)
             sets = host.read_sets(required=bool(desired.ipsets))
+            if sets_only:
+                # the rules as the host has them, with the new members: judged before any change
+                desired, more = nf.sets_only(tables, sets, desired)
+                host.warnings.extend(more)
+                ruleset = nf.live_ruleset(tables, desired.ipsets)
+                lockout = judge_lockout(module, ruleset)
+                result.update(lockout_check=lockout.report, ipsets=len(desired.ipsets),
+                              rules={f: desired.families[f].rule_count() for f in nf.FAMILIES})
             try:
                 plan = nf.compute_plan(tables, sets, desired)
             except ValueError as exc:
                 module.fail_json(msg=str(exc), **result)
             host.warnings.extend(plan.warnings)
+            # the host's other firewall managers: read (check mode too) and judged before any change
+            other = hostfw.assess(Probe(module.run_command, module.get_bin_path).gather(), params['host_firewall'],
+                                  params['state'], desired, ruleset, host.backend, host.default_backend,
+                                  tables)
+            result['host_firewall'] = other.report
+            if other.refusal:
+                module.fail_json(msg=other.refusal, **result)
+            host.warnings.extend(other.warnings)
             files = persist.file_ops(params['state'], params['persist'],
                                      persist.Paths(params['persist_dir'], params['unit_dir']), desired, host.tools)
-            result['changed'] = plan.changed or bool(files)
+            result['changed'] = plan.changed or bool(files) or other.changed
             if module._diff:
-                result['diff'] = owned_diff(host, tables, sets, plan, files)
+                result['diff'] = owned_diff(host, tables, sets, plan, files, other.firewalld)
+            rollback = None
             if result['changed'] and not module.check_mode:
-                warnings += apply(module, host, tables, sets, plan, files, result)
-            if plan.changed and params['state'] == 'present':
-                # after the commit (check mode: what would end); removing the rules ends nothing
-                result['flows_ended'], more = _conntrack.after_apply(
-                    host, nf.live_ruleset(tables, sets), params['ruleset'], module.check_mode,
-                    after_evaluator=lockout.evaluator, controller=lockout.controller)
+                rollback, more = apply(module, host, tables, sets, plan, files, result, other.firewalld)
                 warnings += more
+            if plan.changed and params['state'] == 'present':
+                # after the commit (check mode: what would end); removing the rules ends nothing.
+                # It has its own deadline and holds the watcher: the rollback window starts after it.
+                if rollback is not None:
+                    rollback.hold(_conntrack.DEADLINE + HOLD_MARGIN)
+                result['flows_ended'], more = _conntrack.after_apply(
+                    host, _conntrack.View(tables, sets), _conntrack.View.planned(tables, sets, plan), module.check_mode,
+                    after_owned=lockout.evaluator, controller=lockout.controller)
+                warnings += more
+            if rollback is not None:
+                result[_rollback.RESULT_KEY] = rollback.confirmation()
     except LockTimeout as exc:
         module.fail_json(msg=str(exc), **result)
     for warning in host.warnings + warnings:

@@ -34,7 +34,7 @@ description:
     the task before anything is written.
   - Private helper of the role P(pbxops.firewall.pbx_firewall#role); its interface may change.
     An action plugin of the same name narrows O(parts) to the parts the run's tags select
-    (C(pbx_firewall_<part>)), adds the role's C(pbx_firewall_changed) fact and shows O(warnings).
+    (C(pbx_firewall_<part>)), adds the role's C(pbx_firewall_changed) fact and shows O(warnings) and O(notes).
 author:
   - pbxops.firewall contributors (@pbxops)
 options:
@@ -100,6 +100,11 @@ options:
     default: {}
   warnings:
     description: Texts the action plugin shows as this host's warnings (the role passes the policy's).
+    type: list
+    elements: str
+    default: []
+  notes:
+    description: Lines the action plugin shows for this host (the role passes what its countries and blocklist hold).
     type: list
     elements: str
     default: []
@@ -261,6 +266,7 @@ def main():
             enabled=dict(type='bool', default=True),
             asterisk=dict(type='dict', default={}),
             warnings=dict(type='list', elements='str', default=[]),
+            notes=dict(type='list', elements='str', default=[]),
             changed_before=dict(type='list', elements='str', default=[]),
         ),
         supports_check_mode=True,

@@ -23,7 +23,11 @@ One concern per file:
 * ``chains.py``: compiling a ``Policy`` into the ruleset of docs/ruleset-format.md;
 * ``outputs.py``: fail2ban ``ignoreip``, Asterisk ``local_net``, ``addresses_in``;
 * ``files.py``: the text of each file the role owns, from those outputs;
-* ``role.py``: the role's one call, everything ``pbx_firewall`` needs from one validation.
+* ``role.py``: the role's one call, everything ``pbx_firewall`` needs from one validation;
+* ``sets.py``: countries and blocklists, the large address sets of a policy, from
+  ``countries.py`` (ISO codes), ``countrydb.py`` (the database files, cached), ``geoip.py``
+  (their formats), ``blocklists.py`` (blocklist entries and files) and ``prefixes.py``
+  (ranges and prefixes as integers).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -49,6 +53,7 @@ EXPORTS = {
     'fail2ban_ignoreip': 'outputs',
     'role_policy': 'role',
     'load_policy': 'validate',
+    'sets_fingerprint': 'sets',
 }
 
 

@@ -15,7 +15,8 @@ Ansible imports.
 
 The semantics of docs/design.md ("Policy semantics") are kept with a first-match iptables chain:
 
-1. jumps to the SIP guard chains: ``PBX-FW-SIP`` for every packet to the plain SIP
+1. loopback (the host talking to itself, from any of its addresses);
+2. jumps to the SIP guard chains: ``PBX-FW-SIP`` for every packet to the plain SIP
    ports (UDP and TCP, whatever its conntrack state, so a scanner or a flood over one
    socket or one TCP connection is seen), ``PBX-FW-SIP-TLS`` for new connections to
    the TLS port. A guard chain returns at once for trunks and never_block subnets,
@@ -23,9 +24,12 @@ The semantics of docs/design.md ("Policy semantics") are kept with a first-match
    no or one space, the agent; case-insensitive) and a SIP request (a line ending
    ``" SIP/2.0" CR LF``) above the per-source rate (hashlimit, IPv4 address or IPv6
    prefix), and otherwise falls off its end back here: it never accepts;
-2. established/related, loopback, the ICMPv6 types IPv6 needs;
-3. trunks (everything the ``sip`` service covers);
-4. networks: for one service, the longest prefix that contains the source and
+3. the blocklist: one rule drops every packet (any state, so a newly listed source
+   loses its flows at once) whose source is in the ``pbxfw-blocklist4``/``6`` set, which
+   sets.py filled without the trunks and never_block subnets;
+4. established/related, the ICMPv6 types IPv6 needs;
+5. trunks (everything the ``sip`` service covers);
+6. networks: for one service, the longest prefix that contains the source and
    mentions the service decides. Rules are emitted longest prefix first, so the
    first match *is* the longest prefix. Two services never share a port (that is
    a validation error), so rules of different services never compete and may be
@@ -33,8 +37,15 @@ The semantics of docs/design.md ("Policy semantics") are kept with a first-match
    into hash:net ipsets instead: the kernel does longest-prefix matching inside
    a hash:net set, and entries of the opposite verdict are added as ``nomatch``
    exceptions, so "in the allow set" means "the longest prefix allows";
-5. custom rules;
-6. catch-all (/0) networks, then a final drop when any network exists.
+7. country networks, one set per covered address set (``pbxfw-cc4-<digest>``): their
+   addresses never overlap where two of them disagree (validate.country_conflicts), so
+   their order does not matter;
+8. custom rules;
+9. catch-all (/0) networks, then a final drop when any network exists.
+
+The blocklist's and the country networks' sets keep their names when the database or a
+feed changes (only their members do), so a refresh swaps the members in place and leaves
+every rule as it is.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -66,6 +77,7 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model impo
     comment_arg,
     port_text,
 )
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.sets import definition_digest
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.validate import load_policy
 
 MULTIPORT_MAX_SLOTS = 15         # a range takes two slots
@@ -187,21 +199,22 @@ def _names(nets):
     return ', '.join(sorted(set(nets)))
 
 
-def _prelude(version, hook, guard_jumps):
+def _prelude(version, hook, guard_jumps, blocklist=()):
     """The rules before any network's: loopback first (a packet from the host's own
     addresses, such as a SIP proxy on the same host, is never guarded: semantics step 1),
-    then the SIP guard jumps before the established accept, so that every SIP request
-    passes the guards, not only a flow's first packet."""
+    then the SIP guard jumps and the blocklist before the established accept, so that every
+    SIP request passes the guards, not only a flow's first packet, and a blocklisted source
+    loses its flows at once."""
     if hook.forwarded:
         return [
             _rule(hook.chain, 'pbx-firewall: not to a published port', 'RETURN',
                   match='-m conntrack ! --ctstate DNAT'),
-        ] + guard_jumps + [
+        ] + guard_jumps + list(blocklist) + [
             _rule(hook.chain, 'pbx-firewall: established, related', 'RETURN',
                   match='-m conntrack --ctstate RELATED,ESTABLISHED'),
         ]
     rules = ['-A %s -i lo -m comment --comment %s -j ACCEPT'
-             % (hook.chain, comment_arg('pbx-firewall: loopback'))] + guard_jumps + [
+             % (hook.chain, comment_arg('pbx-firewall: loopback'))] + guard_jumps + list(blocklist) + [
         _rule(hook.chain, 'pbx-firewall: established, related', ACCEPT,
               match='-m conntrack --ctstate RELATED,ESTABLISHED'),
     ]
@@ -371,13 +384,88 @@ if len(LONGEST_IPSET_NAME) > IPSET_NAME_MAX:   # the two limits must move togeth
                                                         LONGEST_IPSET_NAME, IPSET_NAME_MAX))
 
 
-def _ipset(name_hint, version, entries):
-    family = 'inet' if version == 4 else 'inet6'
+def _maxelem(count):
+    """The kernel's default (65536), doubled until ``count`` members fit."""
     maxelem = 65536
-    while maxelem < len(entries):
+    while maxelem < count:
         maxelem *= 2
-    return {'name': ipset_name(name_hint, version, entries), 'family': family,
-            'maxelem': maxelem, 'entries': entries}
+    return maxelem
+
+
+def _ipset(name_hint, version, entries):
+    return {'name': ipset_name(name_hint, version, entries), 'family': 'inet' if version == 4 else 'inet6',
+            'maxelem': _maxelem(len(entries)), 'entries': entries}
+
+
+# Sets the kernel keeps at about four members per hash bucket: created that large, a set of
+# 300,000 members is not rehashed over and over while ``ipset restore`` fills it.
+MEMBERS_PER_BUCKET = 4
+MIN_HASHSIZE = 1024
+
+
+def _large_ipset(name, version, entries, source):
+    """A set that keeps its name while its members change (a country, the blocklist), sized
+    to fit: maxelem the next power of two that holds the members (at least the kernel's
+    default), hashsize about a quarter of that; ``source`` says where the members come from
+    (shown by --diff). Its members are one string, a member per line: Ansible handles one
+    string of 5 MB in a blink, and 300,000 strings in a list in seconds per task."""
+    hashsize = MIN_HASHSIZE
+    while hashsize * MEMBERS_PER_BUCKET < len(entries):
+        hashsize *= 2
+    return {'name': name, 'family': 'inet' if version == 4 else 'inet6', 'maxelem': _maxelem(len(entries)),
+            'hashsize': hashsize, 'entries': '\n'.join(entries), 'source': source}
+
+
+# The comments of the rules that drop for a set, built here only (see docs/ruleset-format.md).
+BLOCKLIST_COMMENT = 'pbx-firewall: blocklist'
+
+
+def country_comment(net, verdict, services):
+    """``Scanners (CN,RU): block sip``"""
+    return '%s (%s): %s %s' % (net['name'], ','.join(net['countries']), VERB[verdict], ','.join(services))
+
+
+def blocklist_set_name(version):
+    return '%sblocklist%d' % (IPSET_PREFIX, version)
+
+
+def country_set_name(version, definition):
+    """``pbxfw-cc4-<digest>``: the digest of what the set covers (its countries, subnets and
+    exemptions), so networks that cover the same addresses share one set, and a new database
+    changes the members, not the name."""
+    return '%scc%d-%s' % (IPSET_PREFIX, version, definition_digest(definition))
+
+
+def _blocklist_rules(policy, version, hook, ipsets):
+    blocked = policy.sets.blocklist if policy.sets is not None else None
+    if blocked is None or version not in blocked:
+        return []
+    ipset = _large_ipset(blocklist_set_name(version), version, blocked[version],
+                         'blocklist: %s' % policy.sets.blocklist_source)
+    ipsets.append(ipset)
+    return [_rule(hook.chain, BLOCKLIST_COMMENT, DROP, extra='-m set --match-set %s src' % ipset['name'])]
+
+
+def _country_rules(policy, version, hook, ipsets):
+    """The rules of the country networks: after every subnet narrower than /0."""
+    rules = []
+    for item in policy.sets.countries if policy.sets is not None else ():
+        if version not in item.members:
+            continue
+        net = item.net
+        for verdict, field, kind in ((ACCEPT, 'services', 'accept'), (DROP, 'block', 'drop')):
+            if not net[field]:
+                continue
+            ipset = _large_ipset(country_set_name(version, item.definition[version][kind]), version,
+                                 item.members[version][kind],
+                                 'countries %s from %s' % (','.join(net['countries']), policy.sets.geoip_source))
+            ipsets.append(ipset)
+            services = sorted(net[field])
+            comment = country_comment(net, verdict, services)
+            for match in _matches_by_proto(policy, services, version, hook):
+                rules.append(_rule(hook.chain, comment, hook.target(verdict), match=match,
+                                   extra='-m set --match-set %s src' % ipset['name']))
+    return rules
 
 
 def _set_entries(positive, negative):
@@ -489,10 +577,12 @@ def compile_chain(policy, version, hook, ipsets, guards=None):
 
     ``guards``: the family's SIP guard chains (sip_guard_chains), which the rules jump to.
     """
-    rules = _prelude(version, hook, _sip_guard_jumps(policy, version, hook, guards or {}))
+    rules = _prelude(version, hook, _sip_guard_jumps(policy, version, hook, guards or {}),
+                     _blocklist_rules(policy, version, hook, ipsets))
     rules += _trunk_rules(policy, version, hook, ipsets)
     specific, catch_all = _network_rules(policy, version, hook, ipsets)
     rules += specific
+    rules += _country_rules(policy, version, hook, ipsets)
     if not hook.forwarded:   # custom rules are written for INPUT
         rules += [_custom_rule(policy, hook.chain, rule) for rule in policy.custom_rules[version]]
     rules += catch_all

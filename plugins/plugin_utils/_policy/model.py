@@ -122,6 +122,10 @@ ROLE_NAMES = {
     'log_drops': 'pbx_firewall_log_drops',
     'log_rate': 'pbx_firewall_log_rate',
     'nflog_group': 'pbx_firewall_nflog_group',
+    'geoip_db': 'pbx_firewall_geoip_db',
+    'geoip_max_age_days': 'pbx_firewall_geoip_max_age_days',
+    'blocklist': 'pbx_firewall_blocklist',
+    'blocklist_files': 'pbx_firewall_blocklist_files',
     'addresses': 'addresses',
     'subnets': 'subnets',
 }
@@ -274,3 +278,4 @@ class Policy(object):
         self.ipv6 = True
         self.docker = False
         self.logging = None         # drops.Logging when drops are logged
+        self.sets = None            # sets.Sets: country networks' and the blocklist's addresses

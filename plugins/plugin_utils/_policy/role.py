@@ -65,28 +65,38 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
                 sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
                 ipv6=True, docker=False, ignoreip_extra=None, docker_jails=None, enabled=True,
                 resolver=None, sip_rate_limit_ipv6_prefix=64, log_drops=False, log_rate=None, nflog_group=None,
-                metrics_interval=0, metrics_dir='auto', backend='auto', metrics_script=_refresher.SCRIPT_PATH):
+                metrics_interval=0, metrics_dir='auto', backend='auto', metrics_script=_refresher.SCRIPT_PATH,
+                geoip_db=None, geoip_max_age_days=None, blocklist=None, blocklist_files=None):
     """Everything the role needs, from one validation of the inventory.
 
-    Returns ``{'state', 'ruleset', 'ignoreip', 'localnet', 'docker_jails', 'files', 'warnings'}``:
-    ``present`` or ``absent`` (``enabled``: whether the host keeps what the collection owns),
-    the ruleset of docs/ruleset-format.md, the ``ignoreip`` and ``local_net`` CIDR lists
-    (merged, sorted), the checked jail names (empty unless ``docker``), the text of each file
-    the role owns (``files.role_files``) and the warning texts. Raises PolicyError listing
-    every problem of every input.
+    Returns ``{'state', 'ruleset', 'ignoreip', 'localnet', 'docker_jails', 'files', 'warnings',
+    'notes'}``: ``present`` or ``absent`` (``enabled``: whether the host keeps what the
+    collection owns), the ruleset of docs/ruleset-format.md, the ``ignoreip`` and ``local_net``
+    CIDR lists (merged, sorted), the checked jail names (empty unless ``docker``), the text of
+    each file the role owns (``files.role_files``), the warning texts and the notes the role
+    prints (the country database and its date, how many prefixes each country network and the
+    blocklist have). Raises PolicyError listing every problem of every input.
     """
     errors = []
     policy = None
+    try:
+        enabled, enabled_error = parse_bool(enabled), None
+    except ValueError as exc:
+        enabled_error = 'pbx_firewall_enabled: must be true or false, got %r; %s' % (enabled, exc)
     was_enabled = gc.isenabled()
     gc.disable()        # see chains.firewall_ruleset: compiling a large fleet allocates millions of objects
     try:
         try:
+            # removing (enabled false) needs neither the country database nor the feeds
             policy = load_policy(networks, ports=ports, custom_services=custom_services, trunks=trunks,
                                  sip_rate_limit=sip_rate_limit, sip_scanner_agents=sip_scanner_agents,
                                  custom_rules=custom_rules, ipset_threshold=ipset_threshold, ipv6=ipv6,
                                  docker=docker, resolver=resolver, names=ROLE_NAMES,
                                  sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix,
-                                 log_drops=log_drops, log_rate=log_rate, nflog_group=nflog_group)
+                                 log_drops=log_drops, log_rate=log_rate, nflog_group=nflog_group,
+                                 geoip_db=geoip_db, geoip_max_age_days=geoip_max_age_days,
+                                 blocklist=blocklist, blocklist_files=blocklist_files,
+                                 read_sets=enabled is not False)
         except PolicyError as exc:
             errors.extend(exc.errors)
         try:
@@ -96,10 +106,8 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
             errors.extend(exc.errors)
         jails = _docker_jails(docker_jails or [], errors)
         refresher = _refresher.role_files(metrics_interval, metrics_dir, backend, metrics_script, errors)
-        try:
-            enabled = parse_bool(enabled)
-        except ValueError as exc:
-            errors.append('pbx_firewall_enabled: must be true or false, got %r; %s' % (enabled, exc))
+        if enabled_error:
+            errors.append(enabled_error)
         if errors:
             raise PolicyError(errors)
         warnings = []
@@ -111,7 +119,8 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
             'ignoreip': [s.cidr() for s in ignoreip],
             'localnet': [s.cidr() for s in localnet_subnets(policy.networks)],
             'docker_jails': jails if policy.docker else [],
-            'warnings': warnings,
+            'warnings': warnings + policy.sets.warnings,
+            'notes': list(policy.sets.notes),
         }
         result['files'] = role_files(result['ignoreip'], result['localnet'], result['docker_jails'], policy.logging)
         result['files'].update(refresher)

@@ -36,6 +36,7 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.addresses 
     parse_subnet,
 )
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.drops import validate_logging
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.countries import country_code
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import (
     ACCEPT,
     BUILTIN_PORTS,
@@ -62,9 +63,18 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.scalars im
     text_problem,
     type_name,
 )
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.sets import Sets, load_sets
 
-NETWORK_KEYS = ('name', 'subnet', 'services', 'block', 'local_network', 'never_block',
+NETWORK_KEYS = ('name', 'subnet', 'countries', 'services', 'block', 'local_network', 'never_block',
                 'description', 'tags')
+# Why a country network may not carry these flags.
+COUNTRY_FLAG_REASONS = {
+    'local_network': 'a country is not a LAN or VPN: Asterisk would present its local address, not its '
+                     'external one, to every address in it; put the subnets that are local in a network of '
+                     'their own',
+    'never_block': 'a country is not a LAN: fail2ban and the SIP guards would never ban anyone in it; '
+                   'put the subnets you trust in a network of their own',
+}
 NETWORK_KEY_SET = frozenset(NETWORK_KEYS)
 CUSTOM_RULE_FAMILIES = FAMILIES + ('both',)
 SERVICE_NAME_RE = re.compile(r'[a-z][a-z0-9_]{0,%d}' % (SERVICE_NAME_MAX - 1))
@@ -117,10 +127,12 @@ def _normalize_network(index, raw, known_services, errors, base):
     elif text_problem(name) is not None:
         errors.append(text_error('%s.name' % label, name))
 
+    countries = _countries(raw.get('countries'), label, errors)
     subnets = []
     if 'subnet' not in raw or raw['subnet'] in (None, '', []):
-        errors.append('%s.subnet: required, a CIDR or a list of CIDRs (e.g. 192.168.10.0/24)'
-                      % label)
+        if raw.get('countries') in (None, '', []):
+            errors.append('%s.subnet: required, a CIDR or a list of CIDRs (e.g. 192.168.10.0/24), '
+                          'unless the network gives countries' % label)
     else:
         items = raw['subnet']
         many = isinstance(items, (list, tuple))
@@ -161,6 +173,9 @@ def _normalize_network(index, raw, known_services, errors, base):
     for field in ('local_network', 'never_block'):
         value = raw.get(field, False)
         flags[field] = False if value is None else _flag(value, '%s.%s' % (label, field), errors)
+        if flags[field] and raw.get('countries') not in (None, '', []):
+            errors.append('%s.%s: not on a network with countries: %s'
+                          % (label, field, COUNTRY_FLAG_REASONS[field]))
 
     description = raw.get('description')
     if description is not None:
@@ -179,11 +194,30 @@ def _normalize_network(index, raw, known_services, errors, base):
         'name': name.strip(),
         'label': label,
         'subnets': subnets,
+        'countries': countries,
         'services': lists['services'],
         'block': lists['block'],
         'local_network': flags['local_network'],
         'never_block': flags['never_block'],
     }
+
+
+def _countries(value, label, errors):
+    """A network's ``countries``: upper-case ISO 3166-1 alpha-2 codes, deduplicated, sorted."""
+    if value in (None, '', []):
+        return []
+    many = isinstance(value, (list, tuple))
+    codes = []
+    for pos, item in enumerate(value if many else check_list(value, '%s.countries' % label, errors, True)):
+        try:
+            code = country_code(item)
+        except ValueError as exc:
+            errors.append('%s: %s' % ('%s.countries[%d]' % (label, pos) if many else '%s.countries' % label,
+                                      exc))
+            continue
+        if code not in codes:
+            codes.append(code)
+    return sorted(codes)
 
 
 def validate_networks(networks, known_services=None, names=None):
@@ -196,6 +230,7 @@ def validate_networks(networks, known_services=None, names=None):
     errors = []
     result = _networks(networks, known_services, errors, names['networks'])
     decisions_by_family(result, errors)
+    country_conflicts(result, errors)
     if errors:
         raise PolicyError(errors)
     return result
@@ -231,6 +266,8 @@ def decisions_by_family(networks, errors):
     """
     result = {4: {}, 6: {}}
     for net in networks:
+        if net['countries']:
+            continue        # ranked on their own: see country_conflicts
         for subnet in net['subnets']:
             per_service = result[subnet[0]]
             for field, verdict in (('services', ACCEPT), ('block', DROP)):
@@ -249,6 +286,39 @@ def decisions_by_family(networks, errors):
                         'one subnet can have only one verdict per service'
                         % (net['label'], subnet.cidr(), svc, allow['label'], svc, block['label']))
     return result
+
+
+def _overlap(first, second):
+    """Whether two country networks' subnet lists (empty: the whole family) share an address."""
+    if not first or not second:
+        return True
+    return any(a.version == b.version and a.value <= b.last and b.value <= a.last
+               for a in first for b in second)
+
+
+def country_conflicts(networks, errors):
+    """Two country networks that cover the same country in one family, for one service, and
+    disagree: an error, like one subnet that both allows and blocks a service."""
+    users = [net for net in networks if net['countries']]
+    for i, net in enumerate(users):
+        for other in users[i + 1:]:
+            shared = sorted(set(net['countries']) & set(other['countries']))
+            if not shared:
+                continue
+            for version in (4, 6):
+                mine = [s for s in net['subnets'] if s.version == version]
+                theirs = [s for s in other['subnets'] if s.version == version]
+                if (net['subnets'] and not mine) or (other['subnets'] and not theirs) \
+                        or not _overlap(mine, theirs):
+                    continue
+                for allow, block in ((net, other), (other, net)):
+                    for svc in sorted(set(allow['services']) & set(block['block'])):
+                        errors.append('%s: country %s is given both "allow %s" (%s) and "block %s" (%s) '
+                                      'for IPv%d; two country networks that cover one country must '
+                                      'agree on each service'
+                                      % (other['label'], shared[0], svc, allow['label'], svc, block['label'],
+                                         version))
+                break       # one message per pair of networks
 
 
 def _validate_ports(ports, errors, base):
@@ -552,13 +622,17 @@ def _validate_scanner_agents(agents, errors, base):
 def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                 sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
                 ipv6=True, docker=False, resolver=None, names=None, sip_rate_limit_ipv6_prefix=64,
-                log_drops=False, log_rate=None, nflog_group=None):
+                log_drops=False, log_rate=None, nflog_group=None, geoip_db=None, geoip_max_age_days=None,
+                blocklist=None, blocklist_files=None, read_sets=True):
     """Validate and normalize the whole inventory. Raises PolicyError listing every problem.
 
     ``sip_scanner_agents`` None means DEFAULT_SIP_SCANNER_AGENTS (an empty list: none).
     ``names`` maps an input (networks, ports, ...) to the name error messages use for
     it; the default is the role's variables (model.ROLE_NAMES). ``log_drops``,
     ``log_rate`` (None: drops.DEFAULT_LOG_RATE) and ``nflog_group`` (None: LOG): drops.py.
+    ``geoip_db`` None is Debian's tor-geoipdb files; the country database is read only when
+    a network gives ``countries`` (sets.py). ``read_sets`` False reads neither the database
+    nor the blocklist (a removal does not need them): the policy has no blocklist or country set.
     """
     require_netaddr()
     names = message_names(names)
@@ -570,6 +644,7 @@ def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
     _check_port_overlaps(policy.services, policy.ports, errors, names)
     policy.networks = _networks(networks, frozenset(policy.services), errors, names['networks'])
     policy.decisions = decisions_by_family(policy.networks, errors)
+    country_conflicts(policy.networks, errors)
     policy.trunks = _validate_trunks(trunks, resolver, errors, names['trunks'])
     policy.sip_rate_limit = _validate_int(
         0 if sip_rate_limit is None else sip_rate_limit, names['sip_rate_limit'], 0,
@@ -600,4 +675,11 @@ def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
     policy.logging = validate_logging(log_drops, log_rate, nflog_group, names, errors)
     if errors:
         raise PolicyError(errors)
+    if not read_sets:
+        policy.sets = Sets()
+        return policy
+    policy.sets, problems = load_sets(policy, names, geoip_db=geoip_db, geoip_max_age_days=geoip_max_age_days,
+                                      blocklist=blocklist, blocklist_files=blocklist_files)
+    if problems:
+        raise PolicyError(problems)
     return policy

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 MODULE = 'pbxops.firewall.iptables_ruleset'
 ROLE = 'pbxops.firewall.pbx_firewall'
@@ -35,6 +36,24 @@ def run(argv, check=True, data=None, timeout=120):
     if check and proc.returncode != 0:
         raise AssertionError('%s failed (rc=%d):\n%s\n%s' % (argv, proc.returncode, proc.stdout, proc.stderr))
     return proc
+
+
+def wait_for(what, condition, timeout=60, interval=0.1):
+    """Poll ``condition`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, 'timed out waiting for %s' % what
+        time.sleep(interval)
+
+
+def stop(proc):
+    """Terminate a process the test started, killing it if it does not end within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def ns_argv(ns_name, *argv):
@@ -133,7 +152,8 @@ def ipsets(ipset_save, owned_only=True):
 
 
 def expected_ipsets(ruleset):
-    return {s['name']: (s.get('type', 'hash:net'), s['family'], s['maxelem'], sorted(s['entries']))
+    return {s['name']: (s.get('type', 'hash:net'), s['family'], s['maxelem'],
+                        sorted(s['entries'].split('\n') if isinstance(s['entries'], str) else s['entries']))
             for s in ruleset.get('ipsets') or []}
 
 

@@ -84,7 +84,7 @@ class Playbook:
         self.ansible = ansible              # the ``ansible`` fixture of tests/integration/conftest.py
         self.counter = 0
 
-    def start(self, plays, hosts, netns=None, check=False, diff=False):
+    def start(self, plays, hosts, netns=None, check=False, diff=False, tags=None):
         self.counter += 1
         run_dir = self.ansible.workdir / ('play%d' % self.counter)
         run_dir.mkdir(parents=True)
@@ -95,6 +95,8 @@ class Playbook:
             argv.append('--check')
         if diff:
             argv.append('--diff')
+        if tags:
+            argv += ['--tags', tags]
         if netns is not None:
             argv = sup.ns_argv(netns, *argv)
         # the results callback of tests/integration/conftest.py, in its full (per host) shape

@@ -116,6 +116,16 @@ TABLE = [
      ['pbx_firewall_custom_rules[0].rule', "'-A INPUT -j ACCEPT'", 'only the match and target']),
     ('networks-not-a-list', {'pbx_firewall_networks': {'name': 'Office LAN', 'subnet': '192.168.10.0/24'}},
      ['pbx_firewall_networks', "'Office LAN'", 'list']),
+    ('country-uk', {'pbx_firewall_networks': GOOD + [{'name': 'Scanners', 'countries': ['CN', 'UK'], 'block': ['sip']}]},
+     ["pbx_firewall_networks[3] ('Scanners').countries[1]", "'UK'", 'did you mean GB (United Kingdom)?']),
+    ('country-never-block', {'pbx_firewall_networks': GOOD + [{'name': 'DE', 'countries': ['DE'], 'services': ['sip'],
+                                                               'never_block': True}]},
+     ["pbx_firewall_networks[3] ('DE').never_block", 'a country is not a LAN']),
+    ('geoip-db-missing', {'pbx_firewall_networks': GOOD + [{'name': 'Scanners', 'countries': ['CN'], 'block': ['sip']}],
+                          'pbx_firewall_geoip_db': ['/nonexistent/geoip']},
+     ['pbx_firewall_geoip_db[0] (/nonexistent/geoip)', 'No such file or directory', 'apt-get install tor-geoipdb']),
+    ('blocklist-bogons', {'pbx_firewall_networks': GOOD, 'pbx_firewall_blocklist': ['203.0.113.0/24', '224.0.0.0/3']},
+     ['pbx_firewall_blocklist[1]', "'224.0.0.0/3'", 'at most /8 for IPv4']),
 ]
 
 # Cases whose message the role's argument validation (meta/argument_specs.yml) would give

@@ -13,13 +13,19 @@ the administrator's rule is kept, and with real traffic from a client namespace:
 after the boot script and before a listener exists, a non-allowed source is dropped
 while an allowed one already reaches the stack (refused), and once the listener
 starts the allowed one connects and the others are still dropped.
+
+A reboot inside the rollback window: an apply that cuts the controller off is not in the
+boot files until it is confirmed, so the boot brings back the rules the controller had
+confirmed.
 """
 
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import shlex
+import signal
 import subprocess
 import time
 
@@ -144,3 +150,85 @@ def test_boot_restores_the_firewall_before_services_listen(netns, ansible, clien
         'ruleset': ruleset, 'backend': backend, 'persist': True, 'persist_dir': str(persist_dir),
         'unit_dir': str(unit_dir), 'rollback_timeout': 30}}])
     assert again['_status'] == 'ok' and again['changed'] is False, again
+
+
+# ------------------------------------------------------------------------------------------
+# a reboot inside the rollback window
+# ------------------------------------------------------------------------------------------
+
+RUN_DIR = '/run/pbx-firewall'
+
+
+def _netns_inode(ns_name):
+    return os.stat('/run/netns/%s' % ns_name).st_ino
+
+
+def _armed_token(ns_name, before):
+    """The token of the run armed in the namespace since ``before`` (the markers seen then), or None."""
+    for name in set(os.listdir(RUN_DIR)) - before:
+        if name.startswith('pending-'):
+            token = name[len('pending-'):]
+            try:
+                with open(os.path.join(RUN_DIR, 'rollback-%s.json' % token)) as handle:
+                    spec = json.load(handle)
+            except (OSError, ValueError):
+                continue
+            if spec.get('netns', 'net%d' % _netns_inode(ns_name)) == 'net%d' % _netns_inode(ns_name):
+                return token
+    return None
+
+
+def _power_cut(token):
+    """What a reboot does to a run in its window: its watcher dies and /run is empty again."""
+    for pid in os.listdir('/proc'):
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as handle:
+                argv = handle.read().split(b'\0')
+        except OSError:
+            continue
+        if pid.isdigit() and ('rollback-%s.json' % token).encode() in b' '.join(argv):
+            os.kill(int(pid), signal.SIGKILL)       # the watcher this test's apply started
+    for name in os.listdir(RUN_DIR):
+        if token in name:
+            os.unlink(os.path.join(RUN_DIR, name))
+
+
+def test_a_reboot_inside_the_rollback_window_boots_the_confirmed_rules(ssh_host, ansible, tmp_path):
+    """Boot files only ever hold confirmed rules: an apply that locks the controller out is not in them
+    until it is confirmed, so a reboot before its rollback boots the rules the controller had confirmed."""
+    controller = {'name': 'Controller', 'subnet': ssh_host.controller, 'services': ['ssh']}
+    office = {'name': 'Office LAN', 'subnet': '192.168.10.0/24', 'services': ['sip', 'web']}
+    confirmed = _policy.firewall_ruleset([controller, office], ipv6=False)
+    lockout = _policy.firewall_ruleset([office], ipv6=False)
+    persist_dir, unit_dir = tmp_path / 'persist', tmp_path / 'systemd'
+    args = {'backend': 'nft', 'persist': True, 'persist_dir': str(persist_dir), 'unit_dir': str(unit_dir),
+            'rollback_timeout': 30, 'lockout_check': False}
+    first, = ansible.run([{sup.MODULE: dict(args, ruleset=confirmed)}], ssh_host.inventory)
+    assert first['_status'] == 'ok' and first['rolled_back'] is False, first.get('msg')
+    boot_files = sup.tree_digests(persist_dir, unit_dir)
+    assert 'Controller: allow ssh' in (persist_dir / 'rules.v4').read_text()
+
+    markers = set(os.listdir(RUN_DIR))
+    started = ansible.start([{sup.MODULE: dict(args, ruleset=lockout), 'ignore_errors': True}], ssh_host.inventory)
+    deadline = time.time() + 60
+    while sup.ruleset_mismatch(ssh_host.netns.name, 'nft', lockout) or _armed_token(ssh_host.netns.name, markers) is None:
+        assert time.time() < deadline and started[0].poll() is None, 'the lockout was not applied'
+        time.sleep(0.1)
+    # inside the window: the controller is locked out, nothing is confirmed, the boot files are the old ones
+    assert not ssh_host.reachable()
+    assert sup.tree_digests(persist_dir, unit_dir) == boot_files
+
+    # the reboot: the watcher dies with everything else, /run is empty, the tables are gone
+    _power_cut(_armed_token(ssh_host.netns.name, markers))
+    _power_off(ssh_host.netns.name, 'nft')
+    exec_start = shlex.split(_unit(str(unit_dir / 'pbx-firewall.service')).get('Service', 'ExecStart'))
+    sup.run(sup.ns_argv(ssh_host.netns.name, *exec_start))
+
+    # the host boots the confirmed rules: the controller gets in again
+    assert sup.ruleset_mismatch(ssh_host.netns.name, 'nft', confirmed) == []
+    assert ssh_host.reachable()
+    result, = ansible.wait(started)
+    # the controller's confirmation finds no marker of its run after the reboot, and says so
+    assert result['_status'] == 'failed', result
+    assert 'vanished' in result['msg'], result['msg']
+    assert sup.tree_digests(persist_dir, unit_dir) == boot_files

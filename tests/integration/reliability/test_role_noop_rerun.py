@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A rerun of the whole role with nothing to change runs at most two modules on the host,
 in every configuration: the defaults, chan_sip asked for, named PJSIP transports,
-Docker-host mode, and logged drops with the metrics refresher.
+Docker-host mode, logged drops with the metrics refresher, and a country network with a blocklist
+file (their sets are compared member by member on the host, inside the same firewall module run).
 
 The namespace host gets the role once (firewall, fail2ban jail.d file, PJSIP include file
 and the include line in pjsip.conf, and what the configuration adds), then the same
@@ -36,13 +37,22 @@ CONFIGURATIONS = {
     # logged drops (their log chains, fail2ban's jail and filter) and the metrics refresher (script, cron file)
     'observe': {'pbx_firewall_log_drops': True, 'pbx_firewall_metrics_interval': 5,
                 'pbx_firewall_metrics_dir': '/var/lib/node-exporter-test'},
+    # the database and the feed are written by the test (CSV "CIDR,CC", a FireHOL-style netset)
+    'countries_blocklist': {'pbx_firewall_geoip_max_age_days': 0},
 }
+COUNTRY_NETWORK = {'name': 'Elsewhere', 'countries': ['DE', 'FR'], 'block': ['web']}
 
 
 @pytest.mark.parametrize('configuration', sorted(CONFIGURATIONS))
 def test_noop_rerun_changes_nothing_and_runs_at_most_two_modules(configuration, netns, playbook, role_paths,
                                                                  tmp_path):
     extra = dict(CONFIGURATIONS[configuration], pbx_firewall_networks=NETWORKS, **role_paths.role_vars())
+    if configuration == 'countries_blocklist':
+        (tmp_path / 'countries.csv').write_text('198.18.0.0/24,DE\n198.18.1.0/24,FR\nfd18::/48,DE\n')
+        (tmp_path / 'feed.netset').write_text('# feed\n203.0.113.0/24\n2001:db8:bad::/48\n')
+        extra.update(pbx_firewall_networks=NETWORKS + [COUNTRY_NETWORK],
+                     pbx_firewall_geoip_db=str(tmp_path / 'countries.csv'),
+                     pbx_firewall_blocklist_files=[str(tmp_path / 'feed.netset')])
     if configuration == 'docker_host':
         # the hook chain dockerd makes; the role jumps from it to its own chain
         netns.sh('iptables-nft -w -N DOCKER-USER && ip6tables-nft -w -N DOCKER-USER')
@@ -69,6 +79,9 @@ def test_noop_rerun_changes_nothing_and_runs_at_most_two_modules(configuration, 
         assert role_paths.metrics_script.read_text().startswith('#!/usr/bin/python3\n')
         assert ('*/5 * * * * root %s --backend auto --metrics-dir /var/lib/node-exporter-test'
                 % role_paths.metrics_script) in role_paths.metrics_cron.read_text()
+    if configuration == 'countries_blocklist':
+        saved = netns.save('nft')
+        assert '--match-set pbxfw-blocklist4 src' in saved and '--match-set pbxfw-cc4-' in saved, saved
 
     log = tmp_path / 'starts.log'
     wrapper = tmp_path / 'python-counted'

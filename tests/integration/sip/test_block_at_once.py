@@ -129,7 +129,7 @@ def test_an_apply_that_blocks_a_source_ends_its_established_flows(lab, ansible, 
     ended = result['flows_ended']
     assert ended['count'] == len(ended['flows']) == 3, ended
     assert sorted(f.split()[0] + f.split()[1].rpartition(':')[0] for f in ended['flows']) == [
-        'tcp' + ATTACKER, 'udp' + ATTACKER, 'udp' + ATTACKER6], ended
+        'tcp' + ATTACKER, 'udp' + ATTACKER, 'udp[%s]' % ATTACKER6], ended
     # the phone's flow went on through the apply, without a gap
     phone = times(lab, PHONE, 'udp')
     assert [t for t in phone if t > applied + 2], 'the phone stopped too'

@@ -14,6 +14,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import errno
+import importlib.util
 import json
 import os
 import socket
@@ -188,7 +190,6 @@ GLOBAL6 = 'fd000000000000000000000000000002 04 40 00 82     eth0\n'
 
 
 def _program():
-    import importlib.util
     spec = importlib.util.spec_from_file_location('pbx_firewall_probe', PROBE)
     program = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(program)
@@ -209,3 +210,16 @@ def test_the_output_says_in_which_families_the_host_has_an_address(servers):
     with open('/proc/net/fib_trie') as trie, open('/proc/net/if_inet6') as inet6:
         expected = _program().families_from_proc(trie.read(), inet6.read())
     assert json.loads(done.stdout)['families'] == expected
+
+
+@pytest.mark.parametrize('code, observed', [
+    # a firewall's reject as "prohibited" (firewalld's zones: icmpx admin-prohibited): blocked
+    (errno.EHOSTUNREACH, 'closed'),
+    # a TCP reset or an ICMP port unreachable: nothing listens, or a REJECT: not decided
+    (errno.ECONNREFUSED, 'refused'),
+    (errno.ENETUNREACH, 'refused'),
+    (errno.EPERM, 'closed'),
+])
+def test_socket_errors(code, observed):
+    result = _program().error_result(OSError(code, os.strerror(code)), 'closed')
+    assert result[0] == observed, result

@@ -34,6 +34,22 @@ def test_templated_inputs_give_the_core_result_as_plain_data():
     assert json.dumps(got, sort_keys=True)
 
 
+def test_a_feed_rewritten_during_the_run_is_read_again(tmp_path):
+    """The run's compile cache keys on the blocklist file's contents, not only on its path:
+    a play that refreshes the feed and applies again in the same run gets the new feed."""
+    feed = tmp_path / 'drop.txt'
+    call = '{{ nets | pbxops.firewall.pbx_firewall_policy(blocklist_files=[feed]) }}'
+
+    def blocklist_set():
+        got = render(call, nets=NETWORKS, feed=str(feed))
+        return [s['entries'] for s in got['ruleset']['ipsets'] if s['name'] == 'pbxfw-blocklist4']
+
+    feed.write_text('203.0.113.0/24 ; SBL1\n')
+    assert blocklist_set() == ['203.0.113.0/24']
+    feed.write_text('198.51.100.0/24 ; SBL2\n')
+    assert blocklist_set() == ['198.51.100.0/24']
+
+
 def test_errors_name_the_filter_and_the_role_variables():
     with pytest.raises(AnsibleError) as excinfo:
         render("{{ nets | pbxops.firewall.pbx_firewall_policy(ipv6='maybe', docker_jails=['a;b']) }}", nets=NETWORKS)
@@ -54,4 +70,4 @@ def test_ansible_doc_renders(tmp_path):
     doc = json.loads(_ansible_doc(tmp_path, '--json', name).stdout)[name]
     assert doc['doc']['options']['_input']['required'] is True and doc['doc']['requirements']
     assert doc['examples'].strip() and set(doc['return']['_value']['contains']) == {
-        'state', 'ruleset', 'ignoreip', 'localnet', 'docker_jails', 'files', 'warnings'}
+        'state', 'ruleset', 'ignoreip', 'localnet', 'docker_jails', 'files', 'warnings', 'notes'}

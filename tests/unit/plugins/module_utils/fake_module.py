@@ -5,17 +5,26 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
+
+# AnsibleModule.tmpdir of every fake: one directory per test process, removed at its end
+_TMPDIR = tempfile.mkdtemp(prefix='fake-module-')
+atexit.register(shutil.rmtree, _TMPDIR, True)
+
 
 class Failed(Exception):
     pass
 
 
 class FakeModule:
-    def __init__(self, bins=(), answers=None, default=(0, '', '')):
+    def __init__(self, bins=(), answers=None, default=(0, '', ''), tmpdir=None):
         self.bins = {name: '/usr/sbin/' + name for name in bins}
         self.answers = answers or {}      # tuple(argv) or argv[0] -> (rc, out, err) or callable(stdin)
         self.default = default
         self.calls = []
+        self.tmpdir = tmpdir or _TMPDIR
 
     def get_bin_path(self, name, required=False):
         path = self.bins.get(name)
@@ -26,7 +35,12 @@ class FakeModule:
     def run_command(self, argv, data=None, binary_data=False, cwd=None):
         self.calls.append((list(argv), data))
         answer = self.answers.get(tuple(argv), self.answers.get(argv[0], self.default))
-        return answer(data) if callable(answer) else answer
+        answer = answer(data) if callable(answer) else answer
+        if '-file' in argv[:-1] and answer[0] == 0:      # ipset save -file PATH: the output goes there
+            with open(argv[argv.index('-file') + 1], 'w') as handle:
+                handle.write(answer[1])
+            return (answer[0], '', answer[2])
+        return answer
 
     def fail_json(self, **kwargs):
         raise Failed(kwargs['msg'])

@@ -30,13 +30,12 @@ def test_binaries_of_the_chosen_backend():
     assert host.saves == {'ipv4': '/usr/sbin/iptables-legacy-save', 'ipv6': '/usr/sbin/ip6tables-legacy-save'}
     assert host.tools == {'ipv4': '/usr/sbin/iptables-legacy-restore', 'ipv4_cmd': '/usr/sbin/iptables-legacy',
                           'ipv6': '/usr/sbin/ip6tables-legacy-restore', 'ipv6_cmd': '/usr/sbin/ip6tables-legacy',
-                          'ipset': '/usr/sbin/ipset', 'conntrack': None, 'ip': None, 'ss': None}
+                          'ipset': '/usr/sbin/ipset', 'ip': None, 'ss': None}
 
 
 def test_the_optional_flow_tools_are_found_when_present():
-    host = Host(module(BOTH + ['conntrack', 'ip', 'ss']), 'nft')
-    assert [host.tools[name] for name in ('conntrack', 'ip', 'ss')] == [
-        '/usr/sbin/conntrack', '/usr/sbin/ip', '/usr/sbin/ss']
+    host = Host(module(BOTH + ['ip', 'ss']), 'nft')
+    assert [host.tools[name] for name in ('ip', 'ss')] == ['/usr/sbin/ip', '/usr/sbin/ss']
 
 
 def test_plain_names_serve_the_default_backend_and_ipv6_is_optional():

@@ -178,7 +178,7 @@ def test_parse_ipset_save_splits_lines_at_newline_only(char):
             'add admin 10.0.0.1 comment "x%sy"\n' % char + IPSET_SAVE)
     sets = nf.parse_ipset_save(text)
     assert len(sets['admin'].entries) == 1
-    assert sets['pbxfw-web-a4-1'].entries == ('10.0.0.0/8', '10.1.0.0/16 nomatch', '10.1.2.3')
+    assert sets['pbxfw-web-a4-1'].listed() == ('10.0.0.0/8', '10.1.0.0/16 nomatch', '10.1.2.3')
 
 
 IPSET_SAVE = '''create pbxfw-web-a4-1 hash:net family inet hashsize 1024 maxelem 1000 bucketsize 12 initval 0xbc3bd8a4
@@ -197,8 +197,8 @@ def test_parse_ipset_save_reduces_and_sorts():
     sets = nf.parse_ipset_save(IPSET_SAVE)
     assert sets['pbxfw-web-a4-1'] == nf.IpSet('pbxfw-web-a4-1', 'hash:net', 'inet', 1000,
                                               ['10.0.0.0/8', '10.1.0.0/16 nomatch', '10.1.2.3'])
-    assert sets['pbxfw-web-a4-1'].entries == ('10.0.0.0/8', '10.1.0.0/16 nomatch', '10.1.2.3')
-    assert sets['pbxfw-ssh-a6-1'].entries == ('2001:db8::/32', '2001:db8::1')
+    assert sets['pbxfw-web-a4-1'].listed() == ('10.0.0.0/8', '10.1.0.0/16 nomatch', '10.1.2.3')
+    assert sets['pbxfw-ssh-a6-1'].listed() == ('2001:db8::/32', '2001:db8::1')
     assert sets['f2b-sshd'].entries == ('10.99.0.7 timeout 512',)
     assert list(nf.owned_ipsets(sets)) == ['pbxfw-ssh-a6-1', 'pbxfw-web-a4-1']
 
@@ -576,10 +576,10 @@ def test_render_owned():
         '# ipv6 (ip6tables, filter table): owned chains',
         '# ipv6: jumps into owned chains',
         '# ipsets',
-        'create pbxfw-ssh-a6-1 hash:net family inet6 maxelem 65536',
+        'create pbxfw-ssh-a6-1 hash:net family inet6 maxelem 65536  # 2 members',
         'add pbxfw-ssh-a6-1 2001:db8::/32',
         'add pbxfw-ssh-a6-1 2001:db8::1',
-        'create pbxfw-web-a4-1 hash:net family inet maxelem 1000',
+        'create pbxfw-web-a4-1 hash:net family inet maxelem 1000  # 3 members',
         'add pbxfw-web-a4-1 10.0.0.0/8',
         'add pbxfw-web-a4-1 10.1.0.0/16 nomatch',
         'add pbxfw-web-a4-1 10.1.2.3',

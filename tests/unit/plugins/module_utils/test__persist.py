@@ -41,14 +41,19 @@ def test_render_persistence():
     assert '/usr/sbin/iptables-nft-restore -w --noflush < "$dir/rules.v4"' in lines
     assert 'pbxfw_jump /usr/sbin/iptables-nft INPUT PBX-FIREWALL' in lines
     assert 'pbxfw_jump /usr/sbin/iptables-nft DOCKER-USER PBX-FIREWALL' in lines
-    assert not [line for line in lines if 'ip6tables' in line]
+    # then every other owned chain goes (a copy a whole-table restore brought back); IPv6 has none to keep
+    assert "pbxfw_prune /usr/sbin/iptables-nft /usr/sbin/iptables-nft-save 'PBX-FIREWALL PBX-FW-SIP'" in lines
+    assert [line for line in lines if 'ip6tables' in line] == [
+        "pbxfw_prune /usr/sbin/ip6tables-nft /usr/sbin/ip6tables-nft-save ''"]
     assert "dir='/etc/pbx firewall'" in persist.render_restore_script(desired, '/etc/pbx firewall', TOOLS)
     unit = persist.render_unit(script_path).splitlines()
     for line in ('[Unit]', 'DefaultDependencies=no', 'Wants=network-pre.target',
-                 'Before=network-pre.target fail2ban.service shutdown.target', 'Type=oneshot', 'RemainAfterExit=yes',
-                 'ExecStart=/etc/pbx-firewall/restore', 'WantedBy=multi-user.target'):
+                 'Before=network-pre.target fail2ban.service firewalld.service shutdown.target', 'Type=oneshot',
+                 'RemainAfterExit=yes', 'ExecStart=/etc/pbx-firewall/restore', 'WantedBy=multi-user.target'):
         assert line in unit
-    assert any(line.startswith('After=netfilter-persistent.service') for line in unit)
+    # after every unit that restores or flushes whole tables
+    after = next(line for line in unit if line.startswith('After=')).split('=', 1)[1].split()
+    assert {'netfilter-persistent.service', 'nftables.service', 'ufw.service', 'iptables.service'} <= set(after)
     dropin = persist.render_docker_dropin(script_path).splitlines()
     assert '[Service]' in dropin
     assert [line for line in dropin if not line.startswith('#')] == [

@@ -24,6 +24,8 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils import _verify
 from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy import reference
 from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.test_properties import (
     SETTINGS,
+    COUNTRY_DB,
+    COUNTRY_DB_FILE,
     address_near,
     inventories,
 )
@@ -195,7 +197,8 @@ def test_expectations_agree_with_the_reference_evaluator(inventory):
     """Every probe verify sends, from sources near the inventory's subnets: the
     expectation from the compiled rules equals the written semantics."""
     options = {k: v for k, v in inventory.items() if k != 'networks'}
-    ruleset = _policy.firewall_ruleset(inventory['networks'], **options)
+    ruleset = _policy.firewall_ruleset(inventory['networks'], geoip_db=COUNTRY_DB_FILE, geoip_max_age_days=0,
+                                       **options)
     probes = _verify.service_probes(inventory['ports'], inventory['custom_services'])
     rng = random.Random(repr(sorted(inventory.items(), key=str)))
     for _source in range(4):
@@ -203,7 +206,8 @@ def test_expectations_agree_with_the_reference_evaluator(inventory):
         for row in _verify.expected_verdicts(ruleset, probes, source):
             want = reference.verdict(inventory['networks'], source, row['proto'], row['port'],
                                      ports=inventory['ports'], custom_services=inventory['custom_services'],
-                                     trunks=inventory['trunks'], ipv6=inventory['ipv6'])
+                                     trunks=inventory['trunks'], ipv6=inventory['ipv6'],
+                                     blocklist=inventory['blocklist'], country_db=COUNTRY_DB)
             if want is None and ':' in source and not inventory['ipv6']:
                 assert row['expected'] == 'unknown', row
             elif want is None:

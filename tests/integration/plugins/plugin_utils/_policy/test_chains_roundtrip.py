@@ -18,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import os
 import subprocess
 import uuid
 
@@ -27,8 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import MAIN_CHAIN
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy import hostile
+from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.support import members
 
 BACKENDS = ('nft', 'legacy')
+TOR_GEOIPDB = ('/usr/share/tor/geoip', '/usr/share/tor/geoip6')
 
 OFFICE = {'name': 'Office LAN', 'subnet': '192.168.10.0/24',
           'services': ['sip', 'web', 'ssh', 'ami', 'ajam', 'icmp', 'cticlient', 'iax'],
@@ -88,6 +91,14 @@ CASES = {
         log_drops=True, log_rate='60/minute', nflog_group=17),
     'logged-drops-log': dict(networks=[OFFICE, INTERNET], sip_rate_limit=5, log_drops=True,
                              log_rate='3/hour', docker=True),
+    # countries from the real database (tor-geoipdb) and a blocklist with an exempt trunk,
+    # also behind DOCKER-USER
+    'countries-blocklist': dict(
+        networks=[OFFICE, INTERNET,
+                  {'name': 'Scanners', 'countries': ['CN', 'RU'], 'block': ['sip'], 'services': ['web']},
+                  {'name': 'DACH', 'countries': ['de', 'AT', 'CH'], 'subnet': '0.0.0.0/1', 'services': ['ssh']}],
+        trunks=['198.51.100.7'], blocklist=['198.51.100.0/24', '2001:db8:bad::/48'], geoip_max_age_days=0,
+        docker=True),
     # a region allows ajam and every seventh site inside it blocks it: nomatch exceptions
     'ipsets': dict(networks=_many(300) + [INTERNET, {
         'name': 'region', 'subnet': ['10.64.0.0/10', 'fd64::/16'], 'services': ['ajam']}],
@@ -141,25 +152,41 @@ def _ipset_text(ipsets):
     for ipset in ipsets:
         lines.append('create %s hash:net family %s maxelem %d'
                      % (ipset['name'], ipset['family'], ipset['maxelem']))
-        lines += ['add %s %s' % (ipset['name'], entry) for entry in ipset['entries']]
+        lines += ['add %s %s' % (ipset['name'], entry) for entry in members(ipset)]
     return '\n'.join(lines + [''])
+
+
+def _needs_database(case, needs):
+    if any(net.get('countries') for net in CASES[case]['networks']):
+        needs(all(os.path.exists(path) for path in TOR_GEOIPDB), 'tor-geoipdb is not installed')
 
 
 @pytest.mark.parametrize('backend', BACKENDS)
 @pytest.mark.parametrize('case', sorted(CASES))
-def test_iptables_save_prints_the_compiled_rules_back(netns, backend, case):
+def test_iptables_save_prints_the_compiled_rules_back(netns, backend, case, needs):
+    _needs_database(case, needs)
     ruleset = _policy.firewall_ruleset(**CASES[case])
     _run(netns + ['ipset', 'restore'], _ipset_text(ruleset['ipsets']))
     for family, tool in (('ipv4', 'iptables'), ('ipv6', 'ip6tables')):
         _run(netns + ['%s-%s-restore' % (tool, backend), '--noflush'], _restore_text(ruleset[family]))
         saved = _run(netns + ['%s-%s-save' % (tool, backend), '-t', 'filter'])
         assert _owned_lines(saved) == ruleset[family]
-    expected = {s['name']: sorted(s['entries']) for s in ruleset['ipsets']}
+    expected = {s['name']: sorted(members(s)) for s in ruleset['ipsets']}
     assert _ipset_members(_run(netns + ['ipset', 'save'])) == expected
 
 
-def test_cases_cover_what_they_claim():
+def test_cases_cover_what_they_claim(needs):
     """Guard the table above: each case really exercises its feature."""
+    _needs_database('countries-blocklist', needs)
+    countries = _policy.firewall_ruleset(**CASES['countries-blocklist'])
+    names = [s['name'] for s in countries['ipsets']]
+    assert 'pbxfw-blocklist4' in names and 'pbxfw-blocklist6' in names
+    assert sum(name.startswith('pbxfw-cc4-') for name in names) == 2       # DACH, Scanners (IPv4)
+    assert sum(name.startswith('pbxfw-cc6-') for name in names) == 1       # Scanners: DACH is IPv4 only
+    assert any(rule.startswith('-A PBX-FIREWALL -m set --match-set pbxfw-blocklist4 src')
+               for rule in countries['ipv4'])
+    assert any(rule.startswith('-A PBX-FW-DOCKER -m set --match-set pbxfw-blocklist4 src') for rule in countries['ipv4'])
+    assert max(len(members(s)) for s in countries['ipsets']) > 10000
     chunks = _policy.firewall_ruleset(**CASES['multiport-chunks'])['ipv4']
     assert sum('--dports' in rule and '2034' in rule for rule in chunks) == 1
     assert sum('--dports 2001,' in rule for rule in chunks) == 1
@@ -169,7 +196,7 @@ def test_cases_cover_what_they_claim():
     assert any(rule.startswith('-A PBX-FW-DOCKER ') and rule.endswith('-j PBX-FW-SIP-TLS')
                for rule in guards['ipv4'])
     sets = _policy.firewall_ruleset(**CASES['ipsets'])
-    assert any(entry.endswith(' nomatch') for s in sets['ipsets'] for entry in s['entries'])
+    assert any(entry.endswith(' nomatch') for s in sets['ipsets'] for entry in members(s))
     assert len(sets['ipv4']) <= 64 and len(sets['ipv6']) <= 64
     assert {s['family'] for s in sets['ipsets']} == {'inet', 'inet6'}
 

@@ -16,8 +16,11 @@ SIP budget; the bookkeeping of the budget is the kernel's). What the guards look
 at is written out below in terms of SIP, not of iptables.
 
 Step 1 is modelled for loopback sources (127.0.0.0/8, ::1: such a packet can only
-have come over ``lo``); the host's other own addresses are not known here. Not
-modelled: the ICMPv6 types IPv6 needs, and custom rules (the property tests use none).
+have come over ``lo``); the host's other own addresses are not known here. Step 3 (the
+blocklist) and the country networks of step 6 are modelled too: the caller gives the
+blocklist's entries and a country database of its own, a mapping of country code to CIDRs
+(the tests write the same data as a database file for the compiler). Not modelled: the
+ICMPv6 types IPv6 needs, and custom rules (the property tests use none).
 
 Verdicts: ``'ACCEPT'``, ``'DROP'`` or ``None`` (no decision: the packet leaves the
 owned chain and the INPUT policy decides).
@@ -149,15 +152,37 @@ def sip_guard_verdict(networks, address, proto, port, ports, trunks, sip_rate_li
     return None
 
 
+def _in_any(address, cidrs):
+    return any(net.version == address.version and address in net
+               for net in (ipaddress.ip_network(text.strip()) for text in cidrs))
+
+
+def exempt(networks, trunks, address):
+    """Trunks and never_block networks: the blocklist and blocked countries never drop them."""
+    never_block = [s for network in networks if network.get('never_block') for s in subnets_of(network)]
+    return _in_any(address, list(trunks or []) + [str(s) for s in never_block])
+
+
+def in_countries(network, country_db, address):
+    """A country network holds ``address``: in one of its countries, and in its subnet if it has one."""
+    countries = [c.upper() for c in network.get('countries') or []]
+    if not _in_any(address, [cidr for country in countries for cidr in country_db.get(country, ())]):
+        return False
+    return not network.get('subnet') or any(
+        s.version == address.version and address in s for s in subnets_of(network))
+
+
 def verdict(networks, source, proto, port=None, ports=None, custom_services=None, trunks=None,
             ipv6=True, sip_rate_limit=0, sip_scanner_agents=(), state='NEW', payload=None,
-            over_limit=False):
+            over_limit=False, blocklist=(), country_db=None):
     """What a packet from ``source`` to (``proto``, ``port``) gets."""
     address = ipaddress.ip_address(source)
     if address.version == 6 and not ipv6:
         return None                      # no IPv6 rules at all: ip6tables is left alone
     table = service_table(ports, custom_services)
     service = service_of(table, proto, port)
+    countries = [n for n in networks if n.get('countries')]
+    networks = [n for n in networks if not n.get('countries')]
 
     # 1. loopback is accepted, before anything else looks at the packet
     if address.is_loopback:
@@ -168,18 +193,22 @@ def verdict(networks, source, proto, port=None, ports=None, custom_services=None
                          sip_scanner_agents, state, payload, over_limit) == DROP:
         return DROP
 
-    # 3. established and related traffic
+    # 3. the blocklist: every packet, whatever its state; trunks and never_block are exempt
+    if _in_any(address, blocklist) and not exempt(networks, trunks, address):
+        return DROP
+
+    # 4. established and related traffic
     if state != 'NEW':
         return ACCEPT
 
-    # 3. trunk hosts get everything the sip service covers
+    # 5. trunk hosts get everything the sip service covers
     if service == 'sip':
         for trunk in trunks or []:
             trunk_net = ipaddress.ip_network(trunk.strip())
             if trunk_net.version == address.version and address in trunk_net:
                 return ACCEPT
 
-    # 4. the longest prefix among the networks that contain the source and mention the service
+    # 6. the longest prefix among the networks that contain the source and mention the service
     if service is not None:
         specific = []
         catch_all = []
@@ -199,14 +228,26 @@ def verdict(networks, source, proto, port=None, ports=None, custom_services=None
             decided = {v for length, v in specific if length == longest}
             assert len(decided) == 1, 'a valid inventory has one verdict per subnet and service'
             return decided.pop()
-        # 5. custom rules would go here (none in the property tests)
-        # 4. (end) catch-all networks come last
+        # 6. (next) the country networks; a blocked country never drops trunks and never_block
+        decided = set()
+        for network in countries:
+            if not in_countries(network, country_db or {}, address):
+                continue
+            if service in (network.get('services') or []):
+                decided.add(ACCEPT)
+            elif service in (network.get('block') or []) and not exempt(networks, trunks, address):
+                decided.add(DROP)
+        if decided:
+            assert len(decided) == 1, 'a valid inventory has one verdict per country and service'
+            return decided.pop()
+        # 6. (next) custom rules would go here (none in the property tests)
+        # 6. (end) catch-all networks come last
         if catch_all:
             decided = {v for _length, v in catch_all}
             assert len(decided) == 1
             return decided.pop()
 
-    # 6. everything else is dropped, but only when a network is defined
-    if networks:
+    # 7. everything else is dropped, but only when a network is defined
+    if networks or countries:
         return DROP
     return None

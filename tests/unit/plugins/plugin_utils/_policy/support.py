@@ -27,4 +27,12 @@ OFFICE = {'name': 'Office LAN', 'subnet': '192.168.10.0/24',
           'services': ['web', 'sip', 'ssh', 'icmp'], 'local_network': True, 'never_block': True}
 BAD_HOST = {'name': 'Bad host', 'subnet': ['192.168.10.66', '2001:DB8::1'], 'block': ['ssh']}
 INTERNET = {'name': 'Internet', 'subnet': ['0.0.0.0/0', '::/0'], 'services': ['sip']}
+
+
+def members(spec):
+    """An ipset's members as a list: the compiler writes a large set's as one string, a member per line."""
+    entries = spec['entries']
+    return [e for e in entries.split('\n') if e] if isinstance(entries, str) else list(entries)
+
+
 VALID_PORTS = 'valid: an integer 1-65535 or a range "FROM-TO" with FROM <= TO, e.g. "10000-10200"'

@@ -5,9 +5,10 @@
 """Property tests: the compiled ruleset does what docs/design.md "Policy semantics" says.
 
 Random inventories (subnets from a small address pool, so that networks nest and
-overlap often) are compiled; random packets are run through the compiled rules by
-the collection's own ruleset evaluator (``_evaluate``, which the module uses for its
-lockout check) and through a naive evaluator of the written semantics
+overlap often; country networks over a small country database of the same pool; a
+blocklist from the pool) are compiled; random packets are run through the compiled
+rules by the collection's own ruleset evaluator (``_evaluate``, which the module uses for
+its lockout check) and through a naive evaluator of the written semantics
 (``reference``). Both must agree on every packet.
 """
 
@@ -15,9 +16,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import atexit
 import ipaddress
 import json
+import os
 import random
+import re
+import shutil
+import tempfile
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,6 +31,7 @@ from hypothesis import strategies as st
 from ansible_collections.pbxops.firewall.plugins.module_utils import _evaluate
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy import reference
+from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.support import members
 
 EXAMPLES = 200
 MULTIPORT_MAX_SLOTS = 15        # xt_multiport: 15 ports, a range takes two
@@ -50,6 +57,31 @@ PORT_CHOICES = {
 }
 NAME_STEMS = ('Office', 'VPN "east"', "Bob's lab", 'Zürich – Офис', 'x' * 120, 'ü' * 130,
               'back\\slash')
+
+# The country database of these tests, around the pool's addresses: for the reference as
+# CIDRs, for the compiler as a "first,last,CC" file (the DB-IP lite format), both families.
+COUNTRY_DB = {
+    'DE': ['10.1.2.0/25', '10.2.0.0/16', '2001:db8::/48'],
+    'AT': ['10.1.2.128/25', '10.1.3.0/24', '2001:db8:8000::/33'],
+    'CN': ['10.128.0.0/10', '192.168.10.64/26', '2001:db8:1::/48'],
+    'RU': ['192.168.0.0/21', '192.168.8.0/23', 'fd00::/8'],
+}
+COUNTRIES = sorted(COUNTRY_DB)
+
+
+def _write_country_db():
+    directory = tempfile.mkdtemp(prefix='pbxfw-countries-')
+    atexit.register(shutil.rmtree, directory, True)
+    path = os.path.join(directory, 'countries.csv')
+    with open(path, 'w') as handle:
+        for country, cidrs in sorted(COUNTRY_DB.items()):
+            for cidr in cidrs:
+                net = ipaddress.ip_network(cidr)
+                handle.write('%s,%s,%s\n' % (net.network_address, net.broadcast_address, country))
+    return path
+
+
+COUNTRY_DB_FILE = _write_country_db()
 
 BOOLEANS = st.booleans()
 VERSIONS = st.sampled_from((4, 6))
@@ -148,6 +180,44 @@ def network_lists(draw, service_names, min_size=0, max_size=8):
     return _repair_conflicts(networks)
 
 
+def _repair_country_conflicts(networks):
+    """Drop verdicts that would give one country both allow and block for a service."""
+    seen = {}
+    for net in networks:
+        for field, verdict in (('services', 'ACCEPT'), ('block', 'DROP')):
+            net[field] = [svc for svc in net[field]
+                          if all(seen.get((c.upper(), svc), verdict) == verdict for c in net['countries'])]
+            for svc in net[field]:
+                for country in net['countries']:
+                    seen[(country.upper(), svc)] = verdict
+    return networks
+
+
+@st.composite
+def country_network_lists(draw, service_names, max_size=3):
+    """Networks with countries (any case), sometimes narrowed by a subnet."""
+    networks = []
+    for index in range(draw(st.integers(0, max_size))):
+        countries = draw(st.lists(st.sampled_from(COUNTRIES), min_size=1, max_size=2, unique=True))
+        verdicts = draw(st.dictionaries(st.sampled_from(list(service_names) + ['sip', 'ssh'] * 4), BOOLEANS,
+                                        min_size=1, max_size=3))
+        net = {'name': 'Countries %d' % index,
+               'countries': [c.lower() if draw(BOOLEANS) else c for c in countries],
+               'services': sorted(s for s, allow in verdicts.items() if allow),
+               'block': sorted(s for s, allow in verdicts.items() if not allow)}
+        if draw(ONE_IN_16) < 4:
+            net['subnet'] = draw(SUBNET_LISTS)
+        networks.append(net)
+    return _repair_country_conflicts(networks)
+
+
+# Blocklist entries: at most a /8 (IPv4) or a /32 (IPv6).
+BLOCKLIST_V4 = st.builds(lambda base, length: str(ipaddress.ip_network('%s/%d' % (base, length), strict=False)),
+                         V4_BASES, st.sampled_from([p for p in V4_PREFIXES if p >= 8]))
+BLOCKLIST_V6 = st.builds(lambda base, length: str(ipaddress.ip_network('%s/%d' % (base, length), strict=False)),
+                         V6_BASES, st.sampled_from([p for p in V6_PREFIXES if p >= 32]))
+BLOCKLISTS = st.one_of(st.just([]), st.lists(st.one_of(BLOCKLIST_V4, BLOCKLIST_V6), max_size=3))
+
 FLAGS = st.sampled_from((None, True, False))
 PORT_OVERRIDES = {key: st.sampled_from((None,) + choices) for key, choices in PORT_CHOICES.items()}
 OPTIONS = st.fixed_dictionaries({
@@ -171,21 +241,28 @@ def inventories(draw):
         if value is not None:
             ports[key] = value
     inventory = {
-        'networks': draw(network_lists(names)),
+        'networks': draw(network_lists(names)) + draw(country_network_lists(names)),
         'ports': ports,
         'custom_services': customs,
         'trunks': draw(TRUNK_LISTS),
+        'blocklist': draw(BLOCKLISTS),
     }
     inventory.update(draw(OPTIONS))
     return inventory
 
 
+def _subnets_of(net):
+    """A network's subnets, or for a country network its countries' blocks."""
+    if net.get('countries') and not net.get('subnet'):
+        return [ipaddress.ip_network(c) for country in net['countries'] for c in COUNTRY_DB[country.upper()]]
+    return [ipaddress.ip_network(s) for s in (net['subnet'] if isinstance(net['subnet'], list) else [net['subnet']])]
+
+
 def _all_subnets(inventory):
     result = []
     for net in inventory['networks']:
-        subs = net['subnet'] if isinstance(net['subnet'], list) else [net['subnet']]
-        result += [ipaddress.ip_network(s) for s in subs]
-    result += [ipaddress.ip_network(t) for t in inventory['trunks']]
+        result += _subnets_of(net)
+    result += [ipaddress.ip_network(t) for t in inventory['trunks'] + inventory.get('blocklist', [])]
     return result
 
 
@@ -219,8 +296,13 @@ def _mentioned(inventory):
     for net in inventory['networks']:
         mentioned = net['services'] + net['block']
         if mentioned:
-            subs = net['subnet'] if isinstance(net['subnet'], list) else [net['subnet']]
-            result.append(([ipaddress.ip_network(s) for s in subs], mentioned))
+            result.append((_subnets_of(net), mentioned))
+    # trunks and never_block subnets, to the services a country blocks: they are exempt
+    exempt = [ipaddress.ip_network(t) for t in inventory['trunks']]
+    exempt += [s for net in inventory['networks'] if net.get('never_block') for s in _subnets_of(net)]
+    blocked = sorted({svc for net in inventory['networks'] if net.get('countries') for svc in net['block']})
+    if exempt and blocked:
+        result.append((exempt, blocked))
     return result
 
 
@@ -310,7 +392,8 @@ def _compile(inventory):
         sip_rate_limit=inventory['sip_rate_limit'],
         sip_rate_limit_ipv6_prefix=inventory['sip_rate_limit_ipv6_prefix'],
         sip_scanner_agents=inventory['sip_scanner_agents'],
-        ipset_threshold=inventory['ipset_threshold'], ipv6=inventory['ipv6'])
+        ipset_threshold=inventory['ipset_threshold'], ipv6=inventory['ipv6'],
+        blocklist=inventory.get('blocklist'), geoip_db=COUNTRY_DB_FILE, geoip_max_age_days=0)
 
 
 @st.composite
@@ -330,7 +413,7 @@ def test_compiled_rules_agree_with_the_reference_semantics(scenario):
             custom_services=inventory['custom_services'], trunks=inventory['trunks'],
             ipv6=inventory['ipv6'], sip_rate_limit=inventory['sip_rate_limit'],
             sip_scanner_agents=inventory['sip_scanner_agents'], state=state, payload=payload,
-            over_limit=over)
+            over_limit=over, blocklist=inventory['blocklist'], country_db=COUNTRY_DB)
         got = _verdict(chains, source, proto, port, state, payload, over)
         assert got == expected, (source, proto, port, state, payload, over)
 
@@ -398,14 +481,16 @@ def shuffled_inventories(draw):
     nets = []
     for net in inventory['networks']:
         copy = dict(net)
-        for key in ('services', 'block'):
-            copy[key] = rng.sample(net[key], len(net[key]))
-        if isinstance(net['subnet'], list):
+        for key in ('services', 'block', 'countries'):
+            if key in net:
+                copy[key] = rng.sample(net[key], len(net[key]))
+        if isinstance(net.get('subnet'), list):
             copy['subnet'] = rng.sample(net['subnet'], len(net['subnet']))
         nets.append(copy)
     rng.shuffle(nets)
     shuffled['networks'] = nets
     shuffled['trunks'] = rng.sample(inventory['trunks'], len(inventory['trunks']))
+    shuffled['blocklist'] = rng.sample(inventory['blocklist'], len(inventory['blocklist']))
     shuffled['custom_services'] = dict(rng.sample(sorted(inventory['custom_services'].items()),
                                                   len(inventory['custom_services'])))
     return inventory, shuffled
@@ -453,8 +538,10 @@ def test_kernel_limits_are_respected(inventory):
     assert set(names) == used                 # every set is used, every used set exists
     for spec in compiled['ipsets']:
         assert spec['name'].startswith('pbxfw-') and len(spec['name']) <= 31
-        version = spec['name'].split('-')[-2][-1]
+        # pbxfw-<what><family>-<digest>, or pbxfw-blocklist<family>
+        version = re.fullmatch(r'pbxfw-[a-z0-9_-]*?([46])(?:-[0-9a-f]{8})?', spec['name']).group(1)
         assert spec['family'] == {'4': 'inet', '6': 'inet6'}[version]
+        assert len(members(spec)) <= spec['maxelem']
     if not inventory['ipv6']:
         assert compiled['ipv6'] == []
     assert compiled['jumps'] == [{'chain': 'INPUT', 'target': 'PBX-FIREWALL'}]

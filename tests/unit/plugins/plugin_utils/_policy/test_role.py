@@ -50,6 +50,7 @@ def test_the_same_results_as_the_separate_calls(options):
         'docker_jails': [],
         'files': dict(files.role_files(ignoreip, localnet), metrics_script='', metrics_cron=''),
         'warnings': [],
+        'notes': [],
     }
     assert result['localnet'] == ['10.8.0.0/23', '192.168.10.0/24', 'fd00:8::/64']
 

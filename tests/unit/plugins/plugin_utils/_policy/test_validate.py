@@ -82,7 +82,28 @@ ERRORS = {
                             '192.168.10.0/24 or 2001:db8::/32, got integer 10'),
     'subnet-missing': (dict(networks=[{'name': 'Office'}]),
                        OFFICE_PATH + '.subnet: required, a CIDR or a list of CIDRs '
-                       '(e.g. 192.168.10.0/24)'),
+                       '(e.g. 192.168.10.0/24), unless the network gives countries'),
+    'country-unknown': (dict(networks=[net(countries=['DE', 'UK'])]),
+                        OFFICE_PATH + ".countries[1]: 'UK' is not an ISO 3166-1 alpha-2 country code; did you "
+                        'mean GB (United Kingdom)?'),
+    'country-a-name': (dict(networks=[net(subnet=None, countries='Germany')]),
+                       OFFICE_PATH + ".countries: 'Germany' is not an ISO 3166-1 alpha-2 country code; did you "
+                       'mean DE (Germany)?'),
+    'country-not-a-list': (dict(networks=[net(subnet=None, countries=49)]),
+                           OFFICE_PATH + '.countries: must be a string or a list, got integer 49'),
+    'country-local-network': (dict(networks=[net(countries=['CN'], local_network=True)]),
+                              OFFICE_PATH + '.local_network: not on a network with countries: a country is not a '
+                              'LAN or VPN: Asterisk would present its local address, not its external one, to '
+                              'every address in it; put the subnets that are local in a network of their own'),
+    'country-never-block': (dict(networks=[net(subnet=None, countries=['CN'], never_block='yes')]),
+                            OFFICE_PATH + '.never_block: not on a network with countries: a country is not a '
+                            'LAN: fail2ban and the SIP guards would never ban anyone in it; put the subnets you '
+                            'trust in a network of their own'),
+    'country-conflict': (dict(networks=[{'name': 'A', 'countries': ['CN', 'RU'], 'block': ['sip', 'web']},
+                                        {'name': 'B', 'countries': ['ru', 'DE'], 'services': ['sip', 'ssh']}]),
+                         "pbx_firewall_networks[1] ('B'): country RU is given both \"allow sip\" "
+                         "(pbx_firewall_networks[1] ('B')) and \"block sip\" (pbx_firewall_networks[0] ('A')) for "
+                         'IPv4; two country networks that cover one country must agree on each service'),
     'unknown-service': (dict(networks=[net(services=['sip', 'smtp'])]),
                         OFFICE_PATH + ".services[1]: unknown service 'smtp'; valid: " + SERVICES),
     'unknown-blocked-service': (dict(networks=[net(block=['telnet'])],
@@ -103,7 +124,7 @@ ERRORS = {
                           'pbx_firewall_networks[0].name: must be a non-empty string, '
                           'got integer 42'),
     'unknown-key': (dict(networks=[net(servces=['ssh'])]),
-                    OFFICE_PATH + ": unknown key 'servces'; valid keys: name, subnet, services, "
+                    OFFICE_PATH + ": unknown key 'servces'; valid keys: name, subnet, countries, services, "
                     "block, local_network, never_block, description, tags"),
     'string-for-list': (dict(networks=[net(services='sip')]),
                         OFFICE_PATH + ".services: must be a list, got string 'sip'"),
@@ -204,6 +225,30 @@ def test_validation_errors(kwargs, message):
     assert str(error) == message
     assert error.errors == [message]
     assert isinstance(error, ValueError)
+
+
+@pytest.mark.parametrize('networks', [
+    # no shared country; one family each; disjoint subnets; the same verdict
+    [{'name': 'A', 'countries': ['CN'], 'block': ['sip']}, {'name': 'B', 'countries': ['RU'], 'services': ['sip']}],
+    [{'name': 'A', 'countries': ['CN'], 'subnet': '0.0.0.0/0', 'block': ['sip']},
+     {'name': 'B', 'countries': ['CN'], 'subnet': '::/0', 'services': ['sip']}],
+    [{'name': 'A', 'countries': ['CN'], 'subnet': '1.0.0.0/8', 'block': ['sip']},
+     {'name': 'B', 'countries': ['CN'], 'subnet': '2.0.0.0/8', 'services': ['sip']}],
+    [{'name': 'A', 'countries': ['CN'], 'block': ['sip']}, {'name': 'B', 'countries': ['cn'], 'block': ['sip']}],
+])
+def test_country_networks_that_never_disagree(networks):
+    checked = validate.validate_networks(networks)
+    assert [n['countries'] for n in checked] == [[n['countries'][0].upper()] for n in networks]
+
+
+def test_validate_networks_checks_country_conflicts_too():
+    with pytest.raises(PolicyError) as excinfo:
+        validate.validate_networks([{'name': 'A', 'countries': ['CN'], 'block': ['sip']},
+                                    {'name': 'B', 'countries': ['CN'], 'services': ['sip']}])
+    assert excinfo.value.errors == [
+        "pbx_firewall_networks[1] ('B'): country CN is given both \"allow sip\" (pbx_firewall_networks[1] "
+        "('B')) and \"block sip\" (pbx_firewall_networks[0] ('A')) for IPv4; two country networks that cover "
+        'one country must agree on each service']
 
 
 def test_every_problem_is_reported_at_once():
@@ -450,9 +495,10 @@ def test_messages_use_the_names_the_caller_gives():
 
 
 @pytest.mark.parametrize('names, message', [
-    ({'network': 'x'}, "names: unknown input 'network'; valid: addresses, custom_rules, "
-                       "custom_services, docker, extra, ipset_threshold, ipv6, log_drops, log_rate, "
-                       "networks, nflog_group, ports, sip_rate_limit, sip_rate_limit_ipv6_prefix, "
+    ({'network': 'x'}, "names: unknown input 'network'; valid: addresses, blocklist, blocklist_files, "
+                       "custom_rules, custom_services, docker, extra, geoip_db, geoip_max_age_days, "
+                       "ipset_threshold, ipv6, log_drops, log_rate, networks, nflog_group, ports, "
+                       "sip_rate_limit, sip_rate_limit_ipv6_prefix, "
                        "sip_scanner_agents, subnets, trunks"),
     ({'networks': 'a\nb'}, "names.networks: must be a variable name or path such as "
                            "pbx_firewall_networks, got 'a\\nb'"),

@@ -1,0 +1,217 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, pbxops.firewall contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The country database on the controller: private to this collection.
+
+This file is private to the pbxops.firewall collection (no stable API). It owns the
+database *files*: their identity (path, size, modification time, inode), reading them
+(``geoip.py`` parses the bytes) and a cache of what reading gave.
+
+Parsing a 400,000-line file costs about a second of CPU, and the policy of every host is
+compiled in a worker process of its own (Ansible forks per host and task): without a
+cache each host of a fleet would parse the database again. The cache keeps, per file
+identity, the merged address ranges of each country read so far (one small JSON file per
+country) and the file's format and date. A changed file has another identity, so a
+cached answer is never stale; a cache entry is written to a temporary file and renamed
+into place, and misses are computed under one ``flock`` so that hosts compiled at the same
+moment parse the file once. At most ``KEEP`` file identities are kept (the oldest used are
+removed). Any problem with the cache (not writable, a damaged entry) only costs a parse.
+
+Where: ``$PBX_FIREWALL_CACHE_DIR``, else ``$XDG_CACHE_HOME/pbxops.firewall``, else
+``~/.cache/pbxops.firewall``; an empty ``PBX_FIREWALL_CACHE_DIR`` turns the cache off.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import errno
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import geoip
+
+try:
+    import fcntl
+except ImportError:   # pragma: no cover - not on POSIX: no lock, at worst a file is parsed twice
+    fcntl = None
+
+# Debian's tor-geoipdb package (IPFire location data, CC BY-SA 4.0).
+DEFAULT_PATHS = ('/usr/share/tor/geoip', '/usr/share/tor/geoip6')
+CACHE_FORMAT = 1          # bump when what a cache entry holds changes
+KEEP = 8
+
+
+def identity(path):
+    """What tells one version of a file from another, as plain data (``missing`` when absent)."""
+    real = os.path.realpath(path)
+    try:
+        info = os.stat(real)
+    except OSError as exc:
+        return {'path': real, 'missing': os.strerror(exc.errno or errno.ENOENT)}
+    return {'path': real, 'size': info.st_size, 'mtime_ns': info.st_mtime_ns,
+            'inode': info.st_ino, 'device': info.st_dev}
+
+
+def fingerprint(paths):
+    """The identities of ``paths``: what a cache of compile results must key on besides the
+    inventory, since the compile reads these files."""
+    return [identity(path) for path in paths]
+
+
+def default_cache_dir(environ=None):
+    environ = os.environ if environ is None else environ
+    if 'PBX_FIREWALL_CACHE_DIR' in environ:
+        return environ['PBX_FIREWALL_CACHE_DIR'] or None
+    base = environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+    return os.path.join(base, 'pbxops.firewall')
+
+
+class FileData(object):
+    """One database file: where it is, its format and date, and per country asked for its
+    merged ranges ``{4: [(first, last)], 6: [...]}``."""
+
+    def __init__(self, path, fmt, date, families, ranges):
+        self.path = path
+        self.format = fmt
+        self.date = date              # datetime.date
+        self.families = families
+        self.ranges = ranges
+
+    def describe(self):
+        return '%s (%s)' % (self.path, self.date.isoformat())
+
+
+def _mtime_date(info):
+    return datetime.datetime.fromtimestamp(info['mtime_ns'] / 1e9, datetime.timezone.utc).date()
+
+
+def _parse(path, info, countries):
+    with open(info['path'], 'rb') as handle:
+        data = handle.read()
+    parsed = geoip.parse(data, countries)
+    date = parsed.date or _mtime_date(info)
+    return {'format': parsed.format, 'date': date.isoformat(), 'families': parsed.families}, parsed.ranges
+
+
+class _Cache(object):
+    """The per-identity directory of one file's cached parse (see the file's docstring)."""
+
+    def __init__(self, root, info):
+        self.base = os.path.join(root, 'geoip')
+        key = json.dumps([CACHE_FORMAT, info], sort_keys=True).encode('utf-8')
+        self.dir = os.path.join(self.base, hashlib.sha256(key).hexdigest()[:32])
+        self.info = info
+
+    def read(self, countries):
+        """(meta, {country: ranges}) for the countries found; (None, {}) without meta."""
+        try:
+            with open(os.path.join(self.dir, 'meta.json')) as handle:
+                meta = json.load(handle)
+        except (OSError, ValueError):
+            return None, {}
+        found = {}
+        for country in countries:
+            try:
+                with open(os.path.join(self.dir, '%s.json' % country)) as handle:
+                    raw = json.load(handle)
+                found[country] = dict((int(v), [tuple(r) for r in raw[v]]) for v in ('4', '6'))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        try:
+            os.utime(self.dir)        # used: kept longer than the others
+        except OSError:
+            pass
+        return meta, found
+
+    def write(self, meta, ranges):
+        os.makedirs(self.dir, exist_ok=True)
+        items = [('%s.json' % c, dict((str(v), r) for v, r in per.items())) for c, per in ranges.items()]
+        for name, value in items + [('meta.json', meta)]:
+            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix='.tmp-')
+            with os.fdopen(fd, 'w') as handle:
+                json.dump(value, handle, separators=(',', ':'))
+            os.replace(tmp, os.path.join(self.dir, name))
+        self._prune()
+
+    def _prune(self):
+        """Keep this file's newest identity only, and at most KEEP identities in all."""
+        entries = []
+        for name in os.listdir(self.base):
+            path = os.path.join(self.base, name)
+            if path == self.dir or not os.path.isdir(path):
+                continue
+            try:
+                with open(os.path.join(path, 'meta.json')) as handle:
+                    same_file = json.load(handle).get('path') == self.info['path']
+                entries.append((os.stat(path).st_mtime, path, same_file))
+            except (OSError, ValueError, AttributeError):
+                entries.append((0, path, True))       # damaged: remove
+        entries.sort(reverse=True)
+        for position, (_mtime, path, same_file) in enumerate(entries):
+            if same_file or position + 1 >= KEEP:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+class _Lock(object):
+    def __init__(self, root):
+        self.path = os.path.join(root, 'geoip', '.lock')
+        self.handle = None
+
+    def __enter__(self):
+        if fcntl is not None:
+            try:
+                os.makedirs(os.path.dirname(self.path), exist_ok=True)
+                self.handle = open(self.path, 'a')
+                fcntl.flock(self.handle, fcntl.LOCK_EX)
+            except OSError:
+                self.handle = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.handle is not None:
+            self.handle.close()
+
+
+def read_file(path, countries, cache_dir=None):
+    """FileData of one database file for ``countries`` (upper-case ISO codes).
+
+    Raises geoip.DatabaseError (the bad line) or OSError (the file cannot be read).
+    """
+    info = identity(path)
+    if 'missing' in info:
+        raise OSError(errno.ENOENT, info['missing'], path)
+    countries = sorted(set(countries))
+    cache = _Cache(cache_dir, info) if cache_dir else None
+    meta, ranges = cache.read(countries) if cache else (None, {})
+    missing = [c for c in countries if c not in ranges]
+    if meta is None or missing:
+        with _Lock(cache_dir) if cache else _NoLock():
+            if cache:
+                meta, ranges = cache.read(countries)
+                missing = [c for c in countries if c not in ranges]
+            if meta is None or missing:
+                meta, parsed = _parse(path, info, missing)
+                ranges.update(parsed)
+                meta['path'] = info['path']
+                if cache and identity(path) == info:     # unchanged while it was read
+                    try:
+                        cache.write(meta, parsed)
+                    except OSError:
+                        pass
+    date = datetime.date.fromisoformat(meta['date'])
+    return FileData(path, meta['format'], date, meta['families'], ranges)
+
+
+class _NoLock(object):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
