@@ -33,8 +33,8 @@ from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import 
 REASONS = collections.OrderedDict([
     ('scanner', "a SIP request whose User-Agent names a known scanner (the SIP guard)"),
     ('flood', 'SIP requests (or new SIP-TLS connections) above the per-source rate limit'),
-    ('blocklist', 'a source in a blocklist'),
-    ('country', 'a source in a country that a network blocks'),
+    ('blocklist', 'every packet of a source in the blocklist'),
+    ('country', 'a service a country network blocks, from its countries'),
     ('block', "a network's explicit block: for that service"),
     ('custom', 'a custom rule that drops or rejects'),
     ('default', 'the final drop: no network allows the packet'),

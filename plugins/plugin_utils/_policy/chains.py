@@ -416,12 +416,12 @@ def _large_ipset(name, version, entries, source):
             'hashsize': hashsize, 'entries': '\n'.join(entries), 'source': source}
 
 
-# The comments of the rules that drop for a set, built here only (see docs/ruleset-format.md).
-BLOCKLIST_COMMENT = 'pbx-firewall: blocklist'
-
-
 def country_comment(net, verdict, services):
-    """``Scanners (CN,RU): block sip``"""
+    """The comment of a country network's rule: ``Scanners (CN,RU): allow web`` when it
+    accepts, ``pbxfw:country CN,RU sip network=Scanners`` (a drop reason) when it drops."""
+    if verdict == DROP:
+        return drop_comment('country', '%s %s' % (','.join(net['countries']), ','.join(services)),
+                            network=net['name'])
     return '%s (%s): %s %s' % (net['name'], ','.join(net['countries']), VERB[verdict], ','.join(services))
 
 
@@ -443,7 +443,8 @@ def _blocklist_rules(policy, version, hook, ipsets):
     ipset = _large_ipset(blocklist_set_name(version), version, blocked[version],
                          'blocklist: %s' % policy.sets.blocklist_source)
     ipsets.append(ipset)
-    return [_rule(hook.chain, BLOCKLIST_COMMENT, DROP, extra='-m set --match-set %s src' % ipset['name'])]
+    return [_rule(hook.chain, drop_comment('blocklist', 'source in %s' % ipset['name']),
+                  drops.target(policy, 'blocklist'), extra='-m set --match-set %s src' % ipset['name'])]
 
 
 def _country_rules(policy, version, hook, ipsets):
@@ -462,8 +463,9 @@ def _country_rules(policy, version, hook, ipsets):
             ipsets.append(ipset)
             services = sorted(net[field])
             comment = country_comment(net, verdict, services)
+            target = hook.allow if verdict == ACCEPT else drops.target(policy, 'country')
             for match in _matches_by_proto(policy, services, version, hook):
-                rules.append(_rule(hook.chain, comment, hook.target(verdict), match=match,
+                rules.append(_rule(hook.chain, comment, target, match=match,
                                    extra='-m set --match-set %s src' % ipset['name']))
     return rules
 
