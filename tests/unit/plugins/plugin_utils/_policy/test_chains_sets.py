@@ -153,4 +153,3 @@ def test_the_blocklist_and_a_blocked_country_drop_for_their_reasons(db):
     assert any(r.endswith('--comment "Scanners (CN): allow web" -j ACCEPT') for r in ruleset['ipv4'])
     assert {r.split()[1] for r in ruleset['ipv4'] if r.startswith('-A PBX-FW-LOG-')} == {
         'PBX-FW-LOG-BLOCKLIST', 'PBX-FW-LOG-COUNTRY', 'PBX-FW-LOG-DEFAULT'}
-
