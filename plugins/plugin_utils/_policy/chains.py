@@ -115,9 +115,6 @@ class Hook(tuple):
     allow = property(lambda self: self[1])
     forwarded = property(lambda self: self[2])
 
-    def target(self, verdict):
-        return self.allow if verdict == ACCEPT else verdict
-
 
 DOCKER_CHAIN = CHAIN_PREFIX + 'DOCKER'
 INPUT_HOOK = Hook(MAIN_CHAIN, ACCEPT, False)
@@ -488,7 +485,7 @@ def _trunk_rules(policy, version, hook, ipsets):
     if not trunks or 'sip' not in policy.services:
         return []
     matches = _matches_by_proto(policy, ['sip'], version, hook)
-    allow = hook.target(ACCEPT)
+    allow = hook.allow
     subnets = sorted({subnet for _label, subnet in trunks})
     if policy.ipset_threshold and len(subnets) > policy.ipset_threshold:
         ipset = _ipset('trunk', version, _set_entries(subnets, []))
