@@ -215,8 +215,10 @@ def owned_rules(pbx):
 
 def test_logged_drops_and_their_reasons_come_back_after_a_reload(hostfw_lab, fwd):
     """The log chain of each reason and the reason comments are in firewalld's direct block:
-    firewalld's reload puts back every owned rule as the role applied it."""
-    play = hostfw_lab.role(fwd, {'pbx_firewall_log_drops': True})
+    firewalld's reload puts back every owned rule as the role applied it. (fail2ban's part is
+    off: its drops jail with the LOG target needs a journal backend this image lacks.)"""
+    logged = {'pbx_firewall_log_drops': True, 'pbx_firewall_fail2ban': False}
+    play = hostfw_lab.role(fwd, logged)
     assert play.rc == 0, play.output[-4000:]
     applied = owned_rules(fwd)
     assert '-A PBX-FIREWALL -s 10.203.30.0/24 -p tcp -m multiport --dports 80,443 -m comment --comment ' \
@@ -227,7 +229,7 @@ def test_logged_drops_and_their_reasons_come_back_after_a_reload(hostfw_lab, fwd
     assert owned_rules(fwd) == applied
     _play, report = hostfw_lab.verify(fwd, 'auto-logged')
     assert mismatches(report) == [], report['message']
-    again = hostfw_lab.role(fwd, {'pbx_firewall_log_drops': True})
+    again = hostfw_lab.role(fwd, logged)
     assert again.rc == 0 and again.firewall()['result']['changed'] is False, again.output[-4000:]
     play = hostfw_lab.remove(fwd)
     assert play.rc == 0, play.output[-4000:]
