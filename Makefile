@@ -103,8 +103,8 @@ demo-down:
 	bash lab/demo.sh down
 
 # Molecule scenarios (extensions/molecule/*), run from the collection root. They use
-# the lab fleet (lab/demo.sh create/destroy; needs root for Docker) and refuse to run
-# while a demo lab is up (make demo-down first). MOLECULE_ARGS: e.g. -s default.
+# the lab fleet (lab/demo.sh create/destroy; needs root for Docker); a lab `make demo`
+# left up is replaced, one another owner claimed is refused. MOLECULE_ARGS: e.g. -s default.
 MOLECULE_ARGS ?= --all
 molecule: venv link
 	$(BIN)/molecule test $(MOLECULE_ARGS)

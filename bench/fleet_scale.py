@@ -3,24 +3,30 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Part 4: fleet scale. The ``pbx_firewall`` role (one play, like a rollout batch) on 1, 10 and
-20 lab hosts with forks = hosts, next to ``ansible -m ping`` on the same hosts.
+20 lab hosts (``--fleet-sizes``, up to 149) with forks = hosts, next to ``ansible -m ping`` on the
+same hosts.
 
-The 20 containers ``pbxbench-h1..h20`` start once; each size uses an inventory of the first
-N. Per size, twice (the better of 2 counts: other work shares the two cores): every host is
-reset to a clean state (no owned chains, no role files), the role is applied (every host
-changed), rerun with nothing to change (changed=0 everywhere), and ``ansible -m ping`` runs
-with the same inventory, forks and SSH settings: the floor of one module over SSH. Same
-inventory as the no-op benchmark (60 networks, role defaults). CPU seconds are counted on
-both sides: the controller's (the run's own cgroup: ansible-playbook, its forks, the SSH
-clients and ControlMasters; ``lab.CpuGroup``) and the hosts' (the containers' cgroups, less
-what they use when idle). At the largest size one more instrumented apply, no-op and ping
-(``profile_role.py``) break the controller's CPU down per task.
+The containers ``pbxbench-h1..hN`` (N the largest size) start once; each size uses an inventory
+of the first N. Per size, ``repeats`` times (default twice; the best run counts: other work
+shares the two cores): every host is reset to a clean state (no owned chains, no role files),
+the role is applied (every host changed), rerun with nothing to change (changed=0 everywhere),
+and ``ansible -m ping`` runs with the same inventory, forks and SSH settings: the floor of one
+module over SSH. Same inventory as the no-op benchmark (60 networks, role defaults). CPU
+seconds are counted on both sides: the controller's (the run's own cgroup: ansible-playbook,
+its forks, the SSH clients and ControlMasters; ``lab.CpuGroup``) and the hosts' (the
+containers' cgroups, less what they use when idle). At the largest size one more instrumented
+apply, no-op and ping (``profile_role.py``, or at the size ``profile_at`` names) break the
+controller's CPU down per task. Then, at the largest size, the collection's ``drift`` and
+``verify`` playbooks run over the whole fleet as it stands after the no-op rerun: drift must
+find nothing, and verify sends real probes from one probe container (``pbxbench-probe`` on the
+management network) to every host and must find every answer as each host's policy says.
 
 Goals (issue 21): controller CPU per host of an apply at most 3x ping's, of a no-op rerun at
 most 1.5x ping's, and the no-op rerun's wall time at 20 hosts at most 2x ping's.
 """
 
 import concurrent.futures
+import json
 import os
 import re
 import time
@@ -31,6 +37,8 @@ import policies
 import profile_role
 
 SIZES = (1, 10, 20)
+PROBE, PROBE_IP = 'pbxbench-probe', '10.202.0.250'
+FLEET_MAX = 149          # hosts .101-.249 of pbxbench-mgmt, below the probe
 RECAP = re.compile(r'^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 
 
@@ -97,9 +105,43 @@ def _side(runs, size, idle_rate):
             'recap': _recap(proc.stdout)}
 
 
-def run(the_lab, sizes=SIZES, log_dir=None, repeats=2, profile=True):
+def playbooks_at_scale(the_lab, inventory, size, log_dir):
+    """drift and verify over every host (each holds its policy): wall, controller CPU, outcome."""
+    out = {'hosts': size}
+    seconds, proc = lab.ansible(['ansible-playbook', '-i', inventory, 'pbxops.firewall.drift'], forks=size,
+                                log=os.path.join(log_dir, 'fleet-%d-drift.log' % size), check=False)
+    drift = re.search(r'Drift on (\d+) of (\d+) host', proc.stdout)
+    out['drift'] = {'seconds': seconds, 'cpu_controller': proc.controller_cpu, 'rc': proc.returncode,
+                    'drifted': int(drift.group(1)) if drift else None, 'of': int(drift.group(2)) if drift else None}
+    the_lab.start_many([(PROBE, 'client', [('mgmt', PROBE_IP)])])
+    probes = lab.write_inventory(os.path.join(lab.CACHE, 'inventory-probes.yml'), [('probe', PROBE_IP)],
+                                 group='pbx_firewall_probes', extra_vars={'pbx_firewall_probe_reach': ['10.202.0.0/24']})
+    report = os.path.join(lab.CACHE, 'verify-%d.json' % size)
+    # 128 probes at once: about 16 per host, most of them dropped (each waits its 2 s timeout)
+    seconds, proc = lab.ansible(['ansible-playbook', '-i', inventory, '-i', probes, 'pbxops.firewall.verify',
+                                 '-e', 'pbx_firewall_verify_report=%s' % report, '-e', 'pbx_firewall_verify_parallel=128'],
+                                forks=size, log=os.path.join(log_dir, 'fleet-%d-verify.log' % size), check=False)
+    matrix = {}
+    if os.path.exists(report):
+        with open(report) as handle:
+            matrix = json.load(handle)
+    out['verify'] = {'seconds': seconds, 'cpu_controller': proc.controller_cpu, 'rc': proc.returncode,
+                     'summary': matrix.get('summary'), 'counts': matrix.get('counts')}
+    the_lab.remove([PROBE])
+    lab.say('fleet %d hosts: drift %.1f s, %.2f controller CPU s per host, rc=%d, drifted %s of %s; verify %.1f s, '
+            '%.2f controller CPU s per host, rc=%d, %s'
+            % (size, out['drift']['seconds'], out['drift']['cpu_controller'] / size, out['drift']['rc'],
+               out['drift']['drifted'], out['drift']['of'], seconds, proc.controller_cpu / size, proc.returncode,
+               out['verify']['summary']))
+    return out
+
+
+def run(the_lab, sizes=SIZES, log_dir=None, repeats=2, profile=True, profile_at=None, playbooks=True):
     log_dir = log_dir or lab.CACHE
     largest = max(sizes)
+    if largest > FLEET_MAX:
+        raise ValueError('fleet sizes go up to %d hosts (10.202.0.101-%d), not %d' % (FLEET_MAX, 100 + FLEET_MAX, largest))
+    profile_at = profile_at or largest
     started = start_fleet(the_lab, largest)
     play = os.path.join(lab.CACHE, 'role.yml')
     with open(play, 'w') as handle:
@@ -118,7 +160,7 @@ def run(the_lab, sizes=SIZES, log_dir=None, repeats=2, profile=True):
         lab.say('fleet: idle containers use %.3f CPU s per second each' % idle_rate)
     rows = []
     breakdown = None
-    for size in sizes:
+    for size in sorted(sizes):
         hosts = [('h%d' % i, lab.fleet_ip(i)) for i in range(1, size + 1)]
         inventory = lab.write_inventory(os.path.join(lab.CACHE, 'inventory-fleet-%d.yml' % size), hosts,
                                         extra_vars=inv_vars)
@@ -155,8 +197,11 @@ def run(the_lab, sizes=SIZES, log_dir=None, repeats=2, profile=True):
                    ping['cpu_controller_per_host'], row['apply']['cpu_vs_ping'], row['noop']['cpu_vs_ping'],
                    row['apply']['seconds'], row['noop']['seconds'], ping['seconds'], row['noop']['wall_vs_ping'],
                    row['noop_changed'], load))
-        if profile and size == largest:
+        if profile and size == profile_at:
             breakdown = profile_role.breakdown(inventory, play, size, lambda: reset_all(names), log_dir)
             lab.say('fleet %d hosts, where the controller\'s CPU goes:\n%s' % (size, profile_role.render(breakdown)))
+    at_scale = playbooks_at_scale(the_lab, os.path.join(lab.CACHE, 'inventory-fleet-%d.yml' % largest), largest,
+                                  log_dir) if playbooks else None
     the_lab.remove([lab.fleet_name(i) for i in range(1, largest + 1)])
-    return {'sizes': rows, 'start_seconds': started, 'idle_cpu_per_host': idle_rate, 'breakdown': breakdown}
+    return {'sizes': rows, 'start_seconds': started, 'idle_cpu_per_host': idle_rate, 'breakdown': breakdown,
+            'playbooks': at_scale, 'repeats': repeats}

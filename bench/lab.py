@@ -13,7 +13,8 @@ Everything it creates carries the label ``pbxops.bench=1`` and is removed by
 Layout (controller = this machine, ``.1`` on every bridge):
 
     network          subnet           members
-    pbxbench-mgmt    10.202.0.0/24    pbxbench-host1 .11, fleet pbxbench-h1..h20 .101-.120
+    pbxbench-mgmt    10.202.0.0/24    pbxbench-host1 .11, fleet pbxbench-h1..hN .101-.(100+N) (N <= 149),
+                                      verify's probe pbxbench-probe .250
     pbxbench-cli     10.202.10.0/24   pbxbench-host1 .11, pbxbench-client .101
 """
 
@@ -46,7 +47,6 @@ HOST1_IP = {'mgmt': '10.202.0.11', 'cli': '10.202.10.11'}
 # to bench/responder.py
 HOST1_ENV = {'LAB_TCP_PORTS': '5061,443,5038,8088,8089,4222,8222', 'LAB_UDP_PORTS': '10000,10100,10200'}
 CLIENT_IP = '10.202.10.101'
-FLEET_MAX = 20
 
 
 def fleet_name(index):

@@ -11,6 +11,7 @@ import platform
 import subprocess
 
 import lab
+import projection
 
 DOC = os.path.join(lab.REPO, 'docs', 'benchmarks.md')
 PNG = os.path.join(lab.REPO, 'docs', 'benchmarks.png')
@@ -160,7 +161,8 @@ def sets_summary_rows(sets):
 NOOP_MODULES = 2
 GOAL_APPLY_CPU = 3.0        # controller CPU per host of an apply, times ping's
 GOAL_NOOP_CPU = 1.5         # of a no-op rerun, times ping's
-GOAL_NOOP_WALL = 2.0        # wall time of a no-op rerun at the largest size, times ping's
+GOAL_NOOP_WALL = 2.0        # wall time of a no-op rerun at WALL_GOAL_HOSTS hosts, times ping's
+WALL_GOAL_HOSTS = 20        # the issue sets the wall-time goal at 20 hosts (else: the largest size)
 
 
 def fleet_goals(row):
@@ -171,12 +173,14 @@ def fleet_goals(row):
 
 
 def fleet_goal_rows(f):
+    """The goals' rows: the CPU ratios at the largest size, the wall time at WALL_GOAL_HOSTS."""
     big = f['sizes'][-1]
-    n, ping = big['hosts'], big['ping']
+    at_wall = next((s for s in f['sizes'] if s['hosts'] == WALL_GOAL_HOSTS), big)
     rows = []
-    for (name, ratio, goal), (side, what) in zip(fleet_goals(big), (('apply', 'cpu'), ('noop', 'cpu'),
-                                                                    ('noop', 'wall'))):
-        mine = big[side]
+    for (name, ratio, goal), (side, what), size in zip(
+            fleet_goals(big)[:2] + fleet_goals(at_wall)[2:], (('apply', 'cpu'), ('noop', 'cpu'), ('noop', 'wall')),
+            (big, big, at_wall)):
+        n, ping, mine = size['hosts'], size['ping'], size[side]
         if what == 'cpu':
             text = '%.2f CPU s per host' % mine['cpu_controller_per_host']
             other = 'ansible -m ping: %.2f CPU s per host' % ping['cpu_controller_per_host']
@@ -276,16 +280,17 @@ def _fleet_advice(f):
     b = f.get('breakdown')
     if b:
         p, q = b['ping'], b['noop']
+        n = b['hosts']      # the instrumented runs' own size
         cheapest = min((row for row in q['tasks'] if row['runs']), key=lambda row: row['cpu'] / row['runs'])
         text.append(
-            ' In the instrumented runs, `ansible -m ping` cost the controller %.3f CPU s per host (%.3f in its main '
+            ' In the instrumented runs (%d hosts), `ansible -m ping` cost the controller %.3f CPU s per host (%.3f in its main '
             'process, %.3f in its one task worker, %.3f in SSH). The no-op rerun cost %.3f per host: %.3f in the '
             'main process (Ansible\'s strategy computes every host\'s variables for every task, forks a worker for '
             'it and takes its result back), %.3f in %d task workers per host and %.3f in SSH. The cheapest of them, '
             '"%s" (`%s`), costs %.3f CPU s per host in its worker: about what Ansible itself spends on any task per '
             'host. The role runs %d tasks per host (Ansible\'s argument check, the policy call and the two modules) '
             'where ping runs one.'
-            % (p['total'] / n, p['main'] / n, p['workers'] / n, p['ssh_and_rest'] / n, q['total'] / n, q['main'] / n,
+            % (n, p['total'] / n, p['main'] / n, p['workers'] / n, p['ssh_and_rest'] / n, q['total'] / n, q['main'] / n,
                q['workers'] / n, q['worker_runs'] / n, q['ssh_and_rest'] / n,
                cheapest['task'].replace('pbxops.firewall.pbx_firewall : ', '').split(' - ')[0], cheapest['action'],
                cheapest['cpu'] / cheapest['runs'],
@@ -351,6 +356,9 @@ def render_text(r):
         if r['fleet'].get('breakdown'):
             b = r['fleet']['breakdown']
             parts += ['', render_breakdown(b, 'Where the controller\'s CPU goes at %d hosts' % b['hosts'])]
+        if r['fleet'].get('playbooks'):
+            parts += ['', 'drift and verify', render_playbooks(r['fleet']['playbooks'])]
+        parts += ['', 'Projection (controller CPU)', render_projection(r['fleet'])]
     if r.get('reload'):
         parts += ['', 'Reload safety (part 5)', render_reload(r['reload'])]
     if r.get('sip'):
@@ -615,12 +623,12 @@ def _breakdown_section(f):
     if f.get('breakdown'):
         b = f['breakdown']
         out += ['', render_breakdown(b, '### Where the controller\'s CPU goes (%d hosts)' % b['hosts']), '',
-                'One more apply, no-op rerun and ping at the largest size, each launched through '
+                'One more apply, no-op rerun and ping at %d hosts, each launched through '
                 '`bench/instrument.py`: every worker process (one per task and host) adds its own CPU seconds '
                 '(`getrusage`, counted from its fork) to its task, the main process (inventory, the strategy\'s '
                 'per-host variables, forking, results, callbacks) its own, and the rest of the run\'s cgroup is '
                 'SSH. `.venv/bin/python bench/profile_role.py --hosts N [--cprofile]` repeats it alone, with the '
-                'hottest functions.']
+                'hottest functions.' % b['hosts']]
     if os.path.exists(BEFORE):
         with open(BEFORE) as handle:
             before = json.load(handle)
@@ -628,6 +636,85 @@ def _breakdown_section(f):
                                      % (before['date'], before['commit'], before['breakdown']['hosts'])), '',
                 before['note']]
     return out + ['']
+
+
+FLEET_HEADING = '## 4. Fleet scale'
+
+
+def render_playbooks(p):
+    """drift and verify over the whole fleet at the largest size."""
+    n = p['hosts']
+    d, v = p['drift'], p['verify']
+    return _table(['playbook', 'hosts', 'wall', 'controller CPU s per host', 'outcome'], [
+        ['`pbxops.firewall.drift`', n, _s(d['seconds']), '%.2f' % (d['cpu_controller'] / n),
+         'rc=%d, drift on %s of %s hosts' % (d['rc'], d['drifted'], d['of'])],
+        ['`pbxops.firewall.verify`', n, _s(v['seconds']), '%.2f' % (v['cpu_controller'] / n),
+         'rc=%d, %s' % (v['rc'], v['summary'] or 'no report')]], ['---', '---:', '---:', '---:', '---'])
+
+
+def render_projection(f):
+    return _table(projection.header(), projection.rows(f), ['---', '---:'] + ['---:'] * (len(projection.header()) - 2))
+
+
+def _repeats(count):
+    if count == 1:
+        return 'once'
+    return '%s and the best run of each side counts' % ('twice' if count == 2 else '%d times' % count)
+
+
+def fleet_section(f):
+    """The page's fleet section (lines), also written alone by a run of just the fleet part."""
+    largest = max(row['hosts'] for row in f['sizes'])
+    out = [FLEET_HEADING, '',
+           'The role as in part 2 on the first N of %d containers `pbxbench-h1..h%d` (started once), forks '
+           '= N, one play, next to `ansible -m ping` with the same inventory, forks and SSH settings (one module '
+           'over SSH: the floor a role is measured against). "apply" starts from clean hosts (owned chains and '
+           'role files removed, an `/etc/asterisk/pjsip.conf` with one transport), so every host changes '
+           '(firewall with rollback confirmation, fail2ban file and reload, Asterisk files and reload); "no-op '
+           'rerun" and ping follow right after. Each size runs %s (all '
+           'runs: `fleet-N-*.log` in the logs). CPU seconds: the controller\'s (the run\'s own cgroup: '
+           '`ansible-playbook` or `ansible`, its forks, the SSH clients and their ControlMasters, which '
+           '`getrusage` would miss) and the hosts\' (the containers\' cgroups: modules, sshd, fail2ban; less '
+           'what the idle containers use, measured before: %s CPU s per second per host). Goals: controller CPU '
+           'per host of an apply ≤ %g× ping\'s, of a no-op rerun ≤ %g× ping\'s, the same at every size, and the '
+           'no-op rerun\'s wall time at %d hosts ≤ %g× ping\'s.'
+           % (largest, largest, _repeats(f.get('repeats', 2)), '%.3f' % f['idle_cpu_per_host'] if f.get('idle_cpu_per_host') is not None else '-',
+              GOAL_APPLY_CPU, GOAL_NOOP_CPU, WALL_GOAL_HOSTS, GOAL_NOOP_WALL),
+           '', render_fleet(f), '', _fleet_advice(f)]
+    out += _breakdown_section(f)
+    if f.get('playbooks'):
+        out += ['### drift and verify at %d hosts' % f['playbooks']['hosts'], '',
+                'After the largest size\'s no-op rerun, every host holds its policy: `pbxops.firewall.drift` '
+                '(check mode and diff over every host, forks = hosts) must find no drift, and '
+                '`pbxops.firewall.verify` sends real probes from one probe container on the management network '
+                '(`pbxbench-probe`, 10.202.0.250) to every port of every service of every host\'s policy and '
+                'compares each answer with the policy (128 probes at once).', '',
+                render_playbooks(f['playbooks']), '']
+    out += ['### Projection: 1,000 and 10,000 hosts', '',
+            projection.describe(f) + ' Job slicing and its single canary: [docs/fleets.md](fleets.md).', '',
+            render_projection(f), '']
+    return out
+
+
+def write_fleet_section(r, md=DOC):
+    """Replace the fleet section and the fleet rows of the summary of the published page."""
+    with open(md) as handle:
+        text = handle.read()
+    lines = fleet_section(r['fleet'])
+    lines[2:2] = ['This section and the fleet rows of the summary: `bench/run.py --parts fleet` alone, %s, %.1f min; '
+                  'load average at the start %.2f %.2f %.2f, at the end %.2f %.2f %.2f.'
+                  % ((r['machine']['date'], r.get('seconds', 0) / 60) + tuple(r['load_start'])
+                     + tuple(r.get('load_end', (0, 0, 0)))), '']
+    section = '\n'.join(lines)
+    head, rest = text.split(FLEET_HEADING, 1)
+    tail = rest[rest.index('\n## '):] if '\n## ' in rest else '\n'
+    lines = head.split('\n')
+    fleet_rows = [i for i, line in enumerate(lines) if line.startswith('| Role on ')]
+    if fleet_rows:
+        lines[fleet_rows[0]:fleet_rows[-1] + 1] = _table([], fleet_goal_rows(r['fleet'])).split('\n')[2:]
+    text = '\n'.join(lines) + section + '\n' + tail.lstrip('\n')
+    with open(md, 'w') as handle:
+        handle.write(text)
 
 
 def render_doc(r):
@@ -689,24 +776,8 @@ def render_doc(r):
            '`bench/compile_scale.py`: the `firewall_ruleset` compiler alone, each size in a fresh Python '
            'process (peak RSS includes the interpreter and netaddr). The networks use five service sets and '
            'every subnet has an IPv6 twin, so above the ipset threshold (16) the rules stay few and the '
-           'subnets go into ipsets.', '', render_compile(c), '',
-           '## 4. Fleet scale', '',
-           'The role as in part 2 on the first N of 20 containers `pbxbench-h1..h20` (started once), forks '
-           '= N, one play, next to `ansible -m ping` with the same inventory, forks and SSH settings (one module '
-           'over SSH: the floor a role is measured against). "apply" starts from clean hosts (owned chains and '
-           'role files removed, an `/etc/asterisk/pjsip.conf` with one transport), so every host changes '
-           '(firewall with rollback confirmation, fail2ban file and reload, Asterisk files and reload); "no-op '
-           'rerun" and ping follow right after. Each size runs twice and the better run of each side counts (all '
-           'runs: `fleet-N-*.log` in the logs). CPU seconds: the controller\'s (the run\'s own cgroup: '
-           '`ansible-playbook` or `ansible`, its forks, the SSH clients and their ControlMasters, which '
-           '`getrusage` would miss) and the hosts\' (the containers\' cgroups: modules, sshd, fail2ban; less '
-           'what the idle containers use, measured before: %s CPU s per second per host). Goals: controller CPU '
-           'per host of an apply ≤ %g× ping\'s, of a no-op rerun ≤ %g× ping\'s, and the no-op rerun\'s wall time '
-           'at the largest size ≤ %g× ping\'s.'
-           % ('%.3f' % f['idle_cpu_per_host'] if f.get('idle_cpu_per_host') is not None else '-',
-              GOAL_APPLY_CPU, GOAL_NOOP_CPU, GOAL_NOOP_WALL),
-           '', render_fleet(f), _fleet_advice(f)]
-    out += _breakdown_section(f)
+           'subnets go into ipsets.', '', render_compile(c), '']
+    out += fleet_section(f)
     out += ['## 5. Reload safety', '',
             'Two 60-rule policies, both allowing service A (sip: TCP and UDP 5060) and blocking service B '
             '(web TCP 80, iax UDP 4569) from the client network, differing only in an unrelated network, '

@@ -16,7 +16,9 @@ Parts (each in its own file):
     noop     noop_rerun.py     no-op rerun of the pbx_firewall role: changed=0, module runs, time
     reload   reload_safety.py  50 re-applies under client traffic, vs a MikoPBX-style reload
     fleet    fleet_scale.py    the role on 1 / 10 / 20 hosts, forks = hosts, next to ansible -m ping, and
-                               where the controller's CPU goes (profile_role.py)
+                               where the controller's CPU goes (profile_role.py); drift and verify at the
+                               largest size; `--parts fleet` rewrites just the page's fleet section
+                               (`--fleet-sizes 1,20,50,100 --fleet-profile 20`: issue 21's table)
     sip      sip_guards.py     real SIP attack tools: no firewall vs MikoPBX-style vs the collection,
                                CPU per 10,000 requests (namespaces, under /tmp/pbxfw-kernel.lock);
                                `--parts sip` rewrites just the page's SIP section
@@ -64,6 +66,10 @@ def main():
     parser.add_argument('--no-write', action='store_true', help='print only; leave docs/ alone')
     parser.add_argument('--fleet-sizes', help='comma-separated host counts of the fleet part (default %s)'
                         % ','.join(str(n) for n in (1, 10, 20)))
+    parser.add_argument('--fleet-profile', type=int, metavar='N',
+                        help='the fleet size at which the controller\'s CPU is broken down per task (default: the largest)')
+    parser.add_argument('--fleet-repeats', type=int, default=2, metavar='N',
+                        help='runs of each side per fleet size, the best one counts (default 2)')
     parser.add_argument('--flows-cap', type=int, default=180,
                         help='seconds after which the old per-flow code\'s blocking apply is stopped (flows part)')
     parser.add_argument('--loop-limit', type=int, default=15 * 60,
@@ -174,8 +180,9 @@ def main():
                 sizes = tuple(int(n) for n in args.fleet_sizes.split(','))
             else:
                 sizes = (1, 5) if args.quick else fleet_scale.SIZES
-            results['fleet'] = guarded('fleet', lambda: fleet_scale.run(the_lab, sizes=sizes, log_dir=log_dir),
-                                       fresh_lab)
+            results['fleet'] = guarded('fleet', lambda: fleet_scale.run(
+                the_lab, sizes=sizes, log_dir=log_dir, repeats=args.fleet_repeats, profile_at=args.fleet_profile),
+                fresh_lab)
         if 'sip' in parts:
             import sip_guards
             lab.say('SIP guards under attack tools (waits for /tmp/pbxfw-kernel.lock)...')
@@ -205,7 +212,10 @@ def main():
     if failed is not None:
         lab.say('FAILED: %s (partial results in lab/.cache/bench/results.json; docs/ not written)' % failed)
         return 1
-    if not args.no_write and len(parts) == 1 and parts[0] in SECTIONS and not args.quick:
+    if not args.no_write and parts == ['fleet'] and not args.quick:
+        report.write_fleet_section(results)
+        lab.say('wrote the fleet section and the fleet rows of the summary of %s' % os.path.relpath(report.DOC, lab.REPO))
+    elif not args.no_write and len(parts) == 1 and parts[0] in SECTIONS and not args.quick:
         report.write_section(parts[0], results[parts[0]])
         lab.say('wrote the %s section of %s' % (parts[0], os.path.relpath(report.DOC, lab.REPO)))
     elif not args.no_write:

@@ -10,6 +10,9 @@
 #     `ansible-builder create` for an EE definition that lists this collection must succeed.
 #  2. ours: `ansible-builder create -f extensions/ee/execution-environment.yml` must succeed
 #     and put this version's tarball into the build context.
+#  3. the collection's own meta/execution-environment.yml, as a definition of its own:
+#     `ansible-builder create` on it must write a context whose Containerfile installs the
+#     requirement files, and those files must be the tarball's requirements.txt and bindep.txt.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -74,3 +77,23 @@ grep -q "pbxops-firewall-$version.tar.gz" "$root/extensions/ee/requirements.yml"
 cmp -s "$tarball" "$tmp/ours/_build/collections/$(basename "$tarball")" || fail "our EE context lacks $(basename "$tarball")"
 grep -q "pbxops-firewall-$version.tar.gz" "$tmp/ours/_build/requirements.yml" || fail "our EE does not install the tarball"
 echo "ee-check: our EE (extensions/ee): ansible-builder create OK, installs $(basename "$tarball")"
+
+# --- 3. meta/execution-environment.yml itself -----------------------------------------
+# Its paths are relative to the collection root (how the introspection above reads them);
+# `ansible-builder create` reads a definition's paths relative to the definition's folder.
+# So the installed collection's file is given to it from the collection root, where both
+# readings name the same files.
+installed="$tmp/collections/ansible_collections/pbxops/firewall"
+cp "$installed/meta/execution-environment.yml" "$installed/execution-environment.yml"
+"$bin/ansible-builder" create -f "$installed/execution-environment.yml" \
+  --context "$tmp/meta" --output-filename Containerfile >"$tmp/meta.out" 2>&1 \
+  || { cat "$tmp/meta.out"; fail "ansible-builder create on meta/execution-environment.yml failed"; }
+rm "$installed/execution-environment.yml"
+for dep in requirements.txt bindep.txt; do
+  cmp -s "$installed/$dep" "$tmp/meta/_build/$dep" || fail "the meta/execution-environment.yml context's _build/$dep is not the collection's $dep"
+  grep -q "^COPY _build/$dep $dep\$" "$tmp/meta/Containerfile" || fail "its Containerfile does not copy _build/$dep"
+done
+grep -q 'introspect.py introspect --user-pip=requirements.txt --user-bindep=bindep.txt' "$tmp/meta/Containerfile" \
+  || fail "its Containerfile does not install the requirement files"
+grep -q '^FROM ' "$tmp/meta/Containerfile" || fail "its Containerfile has no FROM"
+echo "ee-check: meta/execution-environment.yml: ansible-builder create OK; its context installs the collection's requirements.txt and bindep.txt"

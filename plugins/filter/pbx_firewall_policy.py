@@ -209,7 +209,6 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support im
     call_core,
     checked_arguments,
 )
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._refresher import SCRIPT_PATH
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._run_cache import RunCache, cached_resolver
 
 
@@ -232,7 +231,7 @@ def pbx_firewall_policy(networks, ports=None, custom_services=None, trunks=None,
                         ignoreip_extra=None, docker_jails=None, enabled=True,
                         sip_rate_limit_ipv6_prefix=64, log_drops=False, log_rate=None, nflog_group=None,
                         metrics_interval=0, metrics_dir='auto', backend='auto',
-                        metrics_script=SCRIPT_PATH, geoip_db=None, geoip_max_age_days=90,
+                        metrics_script=_policy.DEFAULT_METRICS_SCRIPT, geoip_db=None, geoip_max_age_days=90,
                         blocklist=None, blocklist_files=None):
     return call_core('pbx_firewall_policy', _once_per_run, networks, ports=ports,
                      custom_services=custom_services, trunks=trunks, sip_rate_limit=sip_rate_limit,

@@ -23,10 +23,12 @@ import inspect
 import os
 import re
 
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import DEFAULT_METRICS_SCRIPT
+
 PACKAGE = 'ansible_collections.pbxops.firewall.plugins.module_utils'
 # the host core's files the report needs, each after the files it imports
 MODULE_UTILS = ('_steps', '_netfilter', '_rollback', '_counters', '_reasons', '_host', '_report', '_metrics')
-SCRIPT_PATH = '/usr/local/sbin/pbx-firewall-metrics'
+SCRIPT_PATH = DEFAULT_METRICS_SCRIPT
 CRON_PATH = '/etc/cron.d/pbx-firewall-metrics'
 BACKENDS = ('auto', 'nft', 'legacy')
 

@@ -40,6 +40,8 @@ NETADDR_MIN = (0, 8, 0)
 
 COMMENT_MAX_BYTES = 255          # XT_MAX_COMMENT_LEN is 256 including the NUL
 DEFAULT_IPSET_THRESHOLD = 16
+# where the role installs the metrics refresher (plugin_utils/_refresher.py), by default
+DEFAULT_METRICS_SCRIPT = '/usr/local/sbin/pbx-firewall-metrics'
 # A service name becomes part of an ipset name: see chains.ipset_name, which asserts
 # that the longest name this allows still fits IPSET_NAME_MAX.
 SERVICE_NAME_MAX = 12

@@ -24,9 +24,14 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *(['..'] * 5)))
 BUILD = os.path.join(REPO, '.build')
-HEAVY = ('plugins.plugin_utils._policy.chains', 'plugins.plugin_utils._policy.validate',
-         'plugins.plugin_utils._policy.role', 'plugins.plugin_utils._verify_report',
-         'plugins.plugin_utils._verify', 'plugins.module_utils._evaluate', 'plugins.module_utils._netfilter')
+# What loading every filter file may load of the collection besides the filters: the glue, the
+# run cache, the package and its light names (``model``: the defaults of the filters'
+# signatures and the names errors use, with ``scalars``, which model needs). Everything else
+# (the compiler, validation, addresses, outputs, files, the verify core, the host core) must
+# wait for a call.
+LIGHT = {'plugins', 'plugins.filter', 'plugins.plugin_utils', 'plugins.plugin_utils._filter_support',
+         'plugins.plugin_utils._run_cache', 'plugins.plugin_utils._policy', 'plugins.plugin_utils._policy.model',
+         'plugins.plugin_utils._policy.scalars'}
 
 
 @pytest.mark.parametrize('name, module', sorted(_policy.EXPORTS.items()))
@@ -54,4 +59,4 @@ print(' '.join(sorted(m[len(base):] for m in sys.modules if m.startswith(base)))
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True)
     loaded = out.stdout.split()
     assert 'plugins.filter.firewall_ruleset' in loaded
-    assert [name for name in HEAVY if name in loaded] == []
+    assert [name for name in loaded if not name.startswith('plugins.filter.') and name not in LIGHT] == []
