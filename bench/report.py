@@ -370,6 +370,9 @@ def render_text(r):
     if r.get('sets'):
         import sets_scale
         parts += ['', 'Countries and blocklists (part 8)', sets_scale.table(r['sets'])]
+    if r.get('counters'):
+        import counter_cost
+        parts += ['', 'Drop counters in a no-op rerun (part 9)', counter_cost.render(r['counters'])]
     return '\n'.join(parts)
 
 
@@ -391,7 +394,18 @@ def render_flows_section(flows):
             flows_scale.render(flows), '']
 
 
-SECTIONS = {'sip': (SIP_HEADING, render_sip_section), 'flows': (FLOWS_HEADING, render_flows_section)}
+COUNTERS_HEADING = '## Drop counters in a no-op rerun'
+
+
+def render_counters_section(counters):
+    """The page's counters section (lines), also written alone by a run of just that part."""
+    import counter_cost
+    return [COUNTERS_HEADING, '', counter_cost.__doc__.split('\n\n', 1)[1].strip(), '',
+            counter_cost.render(counters), '']
+
+
+SECTIONS = {'sip': (SIP_HEADING, render_sip_section), 'flows': (FLOWS_HEADING, render_flows_section),
+            'counters': (COUNTERS_HEADING, render_counters_section)}
 
 
 def write_section(part, measured, md=DOC):
@@ -799,10 +813,12 @@ def render_doc(r):
     out += render_sip_section(r['sip']) if r.get('sip') else []
     out += render_flows_section(r['flows']) if r.get('flows') else []
     out += render_sets_section(r['sets']) if r.get('sets') else []
+    out += render_counters_section(r['counters']) if r.get('counters') else []
     out += ['## Reproduce', '', '```console', 'make bench                                  # everything, '
             'rewrites this page', '.venv/bin/python bench/run.py --parts apply   # one part, print only '
             '(with --no-write)', '.venv/bin/python bench/run.py --parts sip     # rewrites only the SIP '
             'section', '.venv/bin/python bench/run.py --parts flows   # rewrites only the flows section',
+            '.venv/bin/python bench/run.py --parts counters   # rewrites only the counters section',
             '.venv/bin/python bench/run.py --quick         # small sizes, to try the '
             'harness', '.venv/bin/python bench/run.py --render lab/.cache/bench/results.json   # page from '
             'saved results', '```', '']

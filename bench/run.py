@@ -27,6 +27,9 @@ Parts (each in its own file):
                                (namespaces); `--parts flows` rewrites just the page's flows section
     sets     sets_scale.py     ten countries (tor-geoipdb) and a 50,000-entry blocklist: compile (cold
                                and warm cache), apply vs the floor, no-op, refresh, ipset memory, RSS
+    counters counter_cost.py   a no-op rerun of the module with and without the drop counters
+                               (this collection vs git BASE, alternating); `--parts counters`
+                               rewrites just the page's counters section
 
 The lab is the benchmark's own (containers and networks named pbxbench-*, see lab.py); it is
 removed at the end of the run, also after a failure or Ctrl-C. Logs: lab/.cache/bench/logs/.
@@ -45,11 +48,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab  # noqa: E402
 import report  # noqa: E402
 
-PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet', 'sip', 'flows', 'sets')
+PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet', 'sip', 'flows', 'sets', 'counters')
 # the parts that use the Docker lab (the others build network namespaces of their own)
-LAB_PARTS = ('apply', 'noop', 'reload', 'fleet')
+LAB_PARTS = ('apply', 'noop', 'reload', 'fleet', 'sets', 'counters')
 # parts whose section of the page a run of that part alone rewrites
-SECTIONS = ('sip', 'flows')
+SECTIONS = ('sip', 'flows', 'counters')
 
 
 def _terminate(signum, _frame):
@@ -139,11 +142,11 @@ def main():
                 lab.say('compile %6d networks: %.2f s, peak RSS %.0f MiB, rules IPv4/IPv6 %d/%d, ipsets %d'
                         % (row['networks'], row['seconds'], row['peak_mib'], row['rules_ipv4'],
                            row['rules_ipv6'], row['ipsets']))
-        if set(parts) & {'apply', 'noop', 'reload', 'sets'}:
+        if set(parts) & {'apply', 'noop', 'reload', 'sets', 'counters'}:
             host1_lab()
         elif 'fleet' in parts:
             the_lab.prepare()
-        if set(parts) & {'apply', 'noop', 'reload', 'fleet', 'sets'}:
+        if set(parts) & {'apply', 'noop', 'reload', 'fleet', 'sets', 'counters'}:
             results['machine'].update(report.lab_info())
         if 'apply' in parts:
             import apply_compare
@@ -161,7 +164,11 @@ def main():
             lab.say('countries and blocklists (tor-geoipdb, a 50,000-entry feed)...')
             repeats = 1 if args.quick else 3
             results['sets'] = guarded('sets', lambda: sets_scale.run(log_dir=log_dir, repeats=repeats), host1_lab)
-        if set(parts) & {'apply', 'noop', 'reload', 'sets'}:
+        if 'counters' in parts:
+            import counter_cost
+            results['counters'] = guarded('counters', lambda: counter_cost.run(
+                repeats=3 if args.quick else 5, log_dir=log_dir), host1_lab)
+        if set(parts) & {'apply', 'noop', 'reload', 'sets', 'counters'}:
             the_lab.remove([lab.HOST1, lab.CLIENT])
         if 'fleet' in parts:
             import fleet_scale

@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Part 7: countries and blocklists at scale (the real tor-geoipdb, a 50,000-entry feed).
+"""Part 8: countries and blocklists at scale (the real tor-geoipdb, a 50,000-entry feed).
 
 The policy: the management network (ssh), Internet [sip], a network that allows web from ten
 countries (DE, US, CN, RU, FR, GB, NL, BR, IN, JP) and a blocklist file of 50,000 entries

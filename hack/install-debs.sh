@@ -10,6 +10,7 @@ PKGS=(
   iptables ipset fail2ban docker.io debootstrap iproute2 conntrack
   netcat-openbsd openssh-client openssh-server rsync socat tcpdump
   sip-tester sipsak  # real SIP load generator and probe for the SIP guard tests
+  prometheus-node-exporter ulogd2  # the report's metrics served over HTTP; NFLOG drop logging
   shellcheck  # ansible-test sanity "shellcheck" is skipped (with only a warning) without it
   tor-geoipdb  # the country database (/usr/share/tor/geoip, geoip6) the country tests read
 )

@@ -10,7 +10,9 @@
 #   lab/demo.sh up [--fresh]   start docker, build the image, bring the lab up
 #                              (keeps running containers; --fresh recreates them),
 #                              then, if playbooks/rollout.yml exists, roll out
-#                              (--check --diff first, then for real) and verify
+#                              (--check --diff first, then for real), verify, send a
+#                              scan and a flood from client-inet and print the report
+#                              (pbxops.firewall.report), read during the flood
 #   lab/demo.sh create [--fresh] [--owner NAME [--take-demo]]
 #                              the lab only: docker, image, networks, containers,
 #                              SSH, generated files; no rollout (Molecule's create).
@@ -144,6 +146,17 @@ cmd_up() {
   say "verifying real traffic (pbxops.firewall.verify)"
   run_timed "$venv/bin/python" "$lab/probe.py"
   asterisk_view
+  say "unwanted traffic from client-inet: a SIP scan, blocked and unlisted ports (lab/traffic.py)"
+  run_timed "$venv/bin/python" "$lab/traffic.py" demo
+  say "a SIP flood from client-inet on every PBX for 20 s; the report reads them during it"
+  "$venv/bin/python" "$lab/traffic.py" flood-all 20 &
+  local flood=$!
+  sleep 3
+  say "what the firewall stopped (pbxops.firewall.report; the whole report: lab/.cache/report.json)"
+  run_timed "$venv/bin/ansible-playbook" -i "$cache/inventory.yml" -i "$lab/inventory/" pbxops.firewall.report \
+    -e "pbx_firewall_report_file=$cache/report.json" >"$cache/report.log"
+  wait "$flood"
+  python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))["lines"]))' "$cache/report.json"
   say "demo done in $((SECONDS - t0)) s"
 }
 

@@ -31,6 +31,7 @@ extends_documentation_fragment:
   - pbxops.firewall.network_filters
   - pbxops.firewall.sets
   - pbxops.firewall.message_names
+  - pbxops.firewall.drop_logging
 seealso:
   - plugin: pbxops.firewall.select_networks
     plugin_type: filter
@@ -165,15 +166,16 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support im
 def firewall_ruleset(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                      sip_scanner_agents=None, custom_rules=None,
                      ipset_threshold=_policy.DEFAULT_IPSET_THRESHOLD, ipv6=True, docker=False,
-                     names=None, sip_rate_limit_ipv6_prefix=64, geoip_db=None, geoip_max_age_days=90,
-                     blocklist=None, blocklist_files=None):
+                     names=None, sip_rate_limit_ipv6_prefix=64, log_drops=False, log_rate=None, nflog_group=None,
+                     geoip_db=None, geoip_max_age_days=90, blocklist=None, blocklist_files=None):
     return call_core('firewall_ruleset', _policy.firewall_ruleset, networks, ports=ports,
                      custom_services=custom_services, trunks=trunks,
                      sip_rate_limit=sip_rate_limit, sip_scanner_agents=sip_scanner_agents,
                      custom_rules=custom_rules, ipset_threshold=ipset_threshold, ipv6=ipv6,
                      docker=docker, names=message_names(names, 'networks'),
                      inventory=names is not None,
-                     sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix, geoip_db=geoip_db,
+                     sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix, log_drops=log_drops,
+                     log_rate=log_rate, nflog_group=nflog_group, geoip_db=geoip_db,
                      geoip_max_age_days=geoip_max_age_days, blocklist=blocklist,
                      blocklist_files=blocklist_files)
 

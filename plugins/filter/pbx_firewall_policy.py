@@ -37,10 +37,11 @@ seealso:
   - plugin: pbxops.firewall.asterisk_localnet
     plugin_type: filter
     description: Asterisk's local_net alone.
+extends_documentation_fragment:
+  - pbxops.firewall.drop_logging
+  - pbxops.firewall.sets
 requirements:
   - netaddr (on the controller)
-extends_documentation_fragment:
-  - pbxops.firewall.sets
 options:
   _input:
     description: The networks (C(pbx_firewall_networks)), as for P(pbxops.firewall.firewall_ruleset#filter).
@@ -100,6 +101,27 @@ options:
     description: Whether the role manages the host (C(pbx_firewall_enabled)); sets RV(_value.state) and changes the warnings.
     type: bool
     default: true
+  metrics_interval:
+    description:
+      - Minutes between two runs of the metrics refresher on the host (C(pbx_firewall_metrics_interval)), 1-59;
+        C(0) is off. Sets RV(_value.files.metrics_script) and RV(_value.files.metrics_cron).
+    type: int
+    default: 0
+  metrics_dir:
+    description: The refresher's node_exporter textfile directory (C(pbx_firewall_metrics_dir)), V(auto) or an absolute path.
+    type: str
+    default: auto
+  backend:
+    description: The iptables backend the refresher reads (C(pbx_firewall_backend)), V(auto), V(nft) or V(legacy).
+    type: str
+    default: auto
+  metrics_script:
+    description: Where the refresher is installed (C(pbx_firewall_metrics_script)); the cron file runs it there.
+    type: str
+    default: /usr/local/sbin/pbx-firewall-metrics
+notes:
+  - The drop logging options are the role's C(pbx_firewall_log_drops), C(pbx_firewall_log_rate) and
+    C(pbx_firewall_nflog_group).
 """
 
 EXAMPLES = r"""
@@ -157,6 +179,17 @@ _value:
         pjsip_template:
           description: The name of the template section transports inherit, V(pbx-firewall-localnet).
           type: str
+        fail2ban_filter:
+          description:
+            - The fail2ban filter C(pbx-firewall-drops) of the logged C(scanner) and C(flood) drops, which the jail.d
+              file's jail of the same name uses; empty unless drops are logged.
+          type: str
+        metrics_script:
+          description: The metrics refresher (a Python 3 script); empty unless O(metrics_interval) is set.
+          type: str
+        metrics_cron:
+          description: The C(/etc/cron.d) file that runs it; empty unless O(metrics_interval) is set.
+          type: str
     warnings:
       description:
         - Warnings for the user, e.g. that an empty policy drops nothing, that the country database
@@ -196,15 +229,19 @@ def pbx_firewall_policy(networks, ports=None, custom_services=None, trunks=None,
                         sip_scanner_agents=None, custom_rules=None,
                         ipset_threshold=_policy.DEFAULT_IPSET_THRESHOLD, ipv6=True, docker=False,
                         ignoreip_extra=None, docker_jails=None, enabled=True,
-                        sip_rate_limit_ipv6_prefix=64, geoip_db=None, geoip_max_age_days=90,
+                        sip_rate_limit_ipv6_prefix=64, log_drops=False, log_rate=None, nflog_group=None,
+                        metrics_interval=0, metrics_dir='auto', backend='auto',
+                        metrics_script=_policy.DEFAULT_METRICS_SCRIPT, geoip_db=None, geoip_max_age_days=90,
                         blocklist=None, blocklist_files=None):
     return call_core('pbx_firewall_policy', _once_per_run, networks, ports=ports,
                      custom_services=custom_services, trunks=trunks, sip_rate_limit=sip_rate_limit,
                      sip_scanner_agents=sip_scanner_agents, custom_rules=custom_rules,
                      ipset_threshold=ipset_threshold, ipv6=ipv6, docker=docker,
                      ignoreip_extra=ignoreip_extra, docker_jails=docker_jails, enabled=enabled,
-                     sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix, geoip_db=geoip_db,
-                     geoip_max_age_days=geoip_max_age_days, blocklist=blocklist,
+                     sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix, log_drops=log_drops,
+                     log_rate=log_rate, nflog_group=nflog_group, metrics_interval=metrics_interval,
+                     metrics_dir=metrics_dir, backend=backend, metrics_script=metrics_script,
+                     geoip_db=geoip_db, geoip_max_age_days=geoip_max_age_days, blocklist=blocklist,
                      blocklist_files=blocklist_files, inventory=True)
 
 

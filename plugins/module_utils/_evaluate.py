@@ -15,7 +15,8 @@ The packet enters the owned chain that the ``INPUT`` jump of the ruleset names a
 the rules as netfilter does: the first rule whose matches all hold applies its target;
 ``ACCEPT``, ``DROP`` and ``REJECT`` end the walk, ``RETURN`` (or the end of a chain)
 goes back to the calling chain, a jump to an owned chain calls it, ``-g`` goes to it,
-``LOG`` and the other non-terminating targets go on. Leaving the entry chain means the
+``LOG`` and the other non-terminating targets go on; a verdict given in a log chain
+(``PBX-FW-LOG-<REASON>``: log, then drop) is the verdict of the rule that jumped there. Leaving the entry chain means the
 owned chains do not decide (verdict ``None``: the hook chain and its policy do).
 
 Only matches whose result for the packet is certain are evaluated: ``-s``/``-d``,
@@ -60,6 +61,7 @@ from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import 
     split_rule,
     unquote,
 )
+from ansible_collections.pbxops.firewall.plugins.module_utils._reasons import is_log_chain
 
 ACCEPT = 'ACCEPT'
 DROP = 'DROP'
@@ -704,7 +706,12 @@ class Evaluator(object):
             if rule.goto:
                 stack.pop()
             stack.append((target, 0))
-            return self._walk(packet, stack, uncertain, budget)
+            outcomes = self._walk(packet, stack, uncertain, budget)
+            if outcomes is not None and is_log_chain(target):
+                # a log chain logs and drops; the rule that jumped to it (whose comment names
+                # the reason and the network) is the one that decides
+                outcomes = [(t, rule if r is not None and r.chain == target else r, u) for t, r, u in outcomes]
+            return outcomes
         # a target this evaluator does not know (a foreign chain, TARPIT ...): it may decide
         return [(UNKNOWN, rule, uncertain + [rule])]
 

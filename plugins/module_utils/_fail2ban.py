@@ -34,6 +34,7 @@ import shutil
 import tempfile
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _scratch
+from ansible_collections.pbxops.firewall.plugins.module_utils._reasons import FAIL2BAN_JAIL, ULOGD_LOG_FILE
 
 # fail2ban's log line: "2026-11-30 00:16:30,757 fail2ban  [8929]: ERROR   message";
 # a message may go on over lines that start with white space.
@@ -77,16 +78,17 @@ def relative_path(path, config_dir):
     return relative
 
 
-def config_test(run_command, client, config_dir, relative, content, tmp_dir=None):
+def config_test(run_command, client, config_dir, relative, content, tmp_dir=None, also=()):
     """fail2ban's error lines of a test of CONFIG_DIR with RELATIVE holding CONTENT (None:
-    without it); [] when the test passes. The test runs on a scratch copy: nothing in
+    without it) and the other files of ALSO, (relative, content or None) pairs, as given;
+    [] when the test passes. The test runs on a scratch copy: nothing in
     CONFIG_DIR, nor behind the links it holds, changes (module_utils/_scratch.py). ValueError
     when the copy cannot be made."""
     scratch = tempfile.mkdtemp(prefix='pbxfw-f2b-', dir=tmp_dir)
     try:
         copy = os.path.join(scratch, 'fail2ban')
         try:
-            _scratch.scratch_copy(config_dir, copy, relative, content)
+            _scratch.scratch_copy(config_dir, copy, relative, content, also)
         except (OSError, ValueError) as exc:
             raise ValueError("cannot make a scratch copy of %s to test fail2ban's configuration in: %s; "
                              "nothing was written" % (config_dir, exc))
@@ -99,10 +101,13 @@ def config_test(run_command, client, config_dir, relative, content, tmp_dir=None
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def check(run_command, client, config_dir, relative, content, tmp_dir=None):
-    """(verdict, errors with the file, errors without it or None) of CONTENT at RELATIVE."""
-    with_ours = config_test(run_command, client, config_dir, relative, content, tmp_dir)
-    without_ours = config_test(run_command, client, config_dir, relative, None, tmp_dir) if with_ours else None
+def check(run_command, client, config_dir, relative, content, tmp_dir=None, also=()):
+    """(verdict, errors with the file, errors without it or None) of CONTENT at RELATIVE, the
+    files of ALSO as given in both tests (the role's other fail2ban files: the filter the
+    jail.d file names)."""
+    with_ours = config_test(run_command, client, config_dir, relative, content, tmp_dir, also)
+    without_ours = (config_test(run_command, client, config_dir, relative, None, tmp_dir, also)
+                    if with_ours else None)
     return verdict(with_ours, without_ours), with_ours, without_ours
 
 
@@ -120,7 +125,12 @@ def fixes(errors, config_dir):
     found = []
     for jail in sorted(set(m.group('jail') for m in (NO_LOG_FILE.search(e) for e in errors) if m)):
         snippet = os.path.join(config_dir, 'jail.d', '%s-backend.local' % jail)
-        if jail == 'sshd':
+        if jail == FAIL2BAN_JAIL:
+            found.append('the jail of pbx_firewall_log_drops reads the NFLOG lines ulogd2 writes to %s, which '
+                         'is missing: install and start ulogd2 (Debian package ulogd2; its default configuration '
+                         'logs NFLOG group 0 there), or log with LOG instead (pbx_firewall_nflog_group: null; '
+                         'the jail then reads the kernel messages in the journal)' % ULOGD_LOG_FILE)
+        elif jail == 'sshd':
             found.append('Debian 12 logs sshd to the journal only (no /var/log/auth.log without rsyslog), '
                          'so the stock [sshd] jail (backend auto) finds no log file: read the journal instead, '
                          'with %s holding the two lines "[sshd]" and "backend = systemd" '
@@ -151,9 +161,11 @@ def ours_message(with_ours, without_ours, config_dir, path):
         before = 'fails already without it (%s), and more with it' % ' | '.join(without_ours)
     else:
         before = 'passes without it'
+    added = [error for error in with_ours if error not in (without_ours or [])]
+    fix = fixes(added, config_dir) if any(NO_LOG_FILE.search(error) for error in added) else []
     return ('fail2ban\'s configuration test fails with the role\'s file %s (fail2ban-client -t: %s); the '
-            'configuration in %s %s. The file was not written: the previous one stays in place.'
-            % (path, ' | '.join(with_ours), config_dir, before))
+            'configuration in %s %s. The file was not written: the previous one stays in place.%s'
+            % (path, ' | '.join(with_ours), config_dir, before, ''.join(' Fix: %s.' % text for text in fix)))
 
 
 def noted(content, errors):

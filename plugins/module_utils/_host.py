@@ -78,8 +78,9 @@ class Host:
         return default
 
     def read_family(self, family, required):
-        """The live filter Table of one family, or None (with a warning) when not required."""
-        rc, out, err = self.module.run_command([self.saves[family]])
+        """The live filter Table of one family with its rule counters, or None (with a warning)
+        when not required."""
+        rc, out, err = self.module.run_command([self.saves[family], '-c'])
         if rc != 0:
             if required:
                 self.module.fail_json(msg='%s failed (rc=%d): %s' % (self.saves[family], rc, err.strip()))

@@ -29,6 +29,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _controller, _evaluate
+from ansible_collections.pbxops.firewall.plugins.module_utils._reasons import FINAL_DROP_COMMENT
 
 # ICMPv6 errors and neighbour/router discovery: accepting them opens nothing
 ICMPV6_INFRASTRUCTURE = frozenset((1, 2, 3, 4, 133, 134, 135, 136, 137))
@@ -50,9 +51,6 @@ class Assessment(object):
         self.report = {'checked': False}
         self.evaluator = None
         self.controller = None
-
-
-FINAL_DROP_COMMENT = 'pbx-firewall: drop everything else'
 
 
 def _rule_text(rule):

@@ -108,7 +108,10 @@ CHAN_SIP = 'chan_sip'
 FAIL2BAN = 'fail2ban'
 # What the parts the role knows are for, in the warning or error when their directory is missing.
 PART_PURPOSE = {'fail2ban': ('fail2ban is not installed', 'ignoreip is not managed'),
-                'asterisk': ('Asterisk is not configured', 'local_net is not managed')}
+                'asterisk': ('Asterisk is not configured', 'local_net is not managed'),
+                'metrics': ('cron is not installed', 'the metrics refresher is not installed')}
+# How to silence that warning, when not by the part's own switch pbx_firewall_<part>.
+PART_OFF = {'metrics': 'pbx_firewall_metrics_interval: 0'}
 
 
 class PlanError(Exception):
@@ -154,6 +157,9 @@ def missing_message(part, directory, required):
     if required:
         return ('%s on this host (%s is missing) and pbx_firewall_%s_required is true; nothing was written.'
                 % (what, directory, part))
+    if part in PART_OFF:
+        return '%s on this host (%s is missing): %s (install it, or set %s).' % (
+            what, directory, consequence, PART_OFF[part])
     return ('%s on this host (%s is missing): %s (set pbx_firewall_%s_required to make this an error, or '
             'pbx_firewall_%s: false to silence it).' % (what, directory, consequence, part, part))
 
@@ -162,10 +168,12 @@ class Planner(object):
     """Decides every edit of one run before anything is written.
 
     ``probe()`` -> (version or None, chan_sip loaded, warning or None) asks the running
-    Asterisk (read only); ``check(config_dir, path, text)`` -> (verdict, errors, errors without
-    the file, message, text with fail2ban's note) runs fail2ban's configuration test on a scratch
-    copy (``_fail2ban``). Both are called only when their answer decides something: the probe
-    when a chan_sip file is wanted, the test when the jail.d file's text would change.
+    Asterisk (read only); ``check(config_dir, path, text, also)`` -> (verdict, errors, errors
+    without the file, message, text with fail2ban's note) runs fail2ban's configuration test on
+    a scratch copy (``_fail2ban``) where the other files of the part hold what they will
+    (``also``: (path, text or None) pairs). Both are called only when their answer decides
+    something: the probe when a chan_sip file is wanted, the test when the text of the jail.d
+    file or of another file of its part would change.
     """
 
     def __init__(self, files, parts, enabled, asterisk, probe, check):
@@ -208,7 +216,10 @@ class Planner(object):
             directories = sorted(set(directories) | {self.asterisk['config_dir']})
         missing = [d for d in directories if not os.path.isdir(d)]
         part.on_host = not missing
-        if missing and part.selected:
+        # a part that keeps nothing (the metrics refresher when it is off) is not missed
+        keeps = self.enabled and (any(e.get('present', True) for e in self.files if e['part'] == part.name)
+                                  or (part.name == 'asterisk' and bool(self.asterisk.get('transports'))))
+        if missing and part.selected and keeps:
             message = missing_message(part.name, missing[0], part.required)
             (self.errors if part.required else self.warnings).append(message)
 
@@ -246,12 +257,13 @@ class Planner(object):
             return
         if wanted:
             text = entry['content']
-            if not before.matches(text, mode, OWNER, GROUP):
-                if entry.get('check') == FAIL2BAN and before.text != text:
+            if entry.get('check') == FAIL2BAN:
+                also = self._also(entry)
+                if before.text != text or any(Existing(other).text != content for other, content in also):
                     # may give the text with a note on top, which the file already holds
-                    text = self._fail2ban_checked(path, text)
-                if not before.matches(text, mode, OWNER, GROUP):
-                    part.edits.append(Edit(path, part.name, before, text, owned=True, mode=mode))
+                    text = self._fail2ban_checked(path, text, also)
+            if not before.matches(text, mode, OWNER, GROUP):
+                part.edits.append(Edit(path, part.name, before, text, owned=True, mode=mode))
         elif before.exists or before.is_link:
             part.edits.append(Edit(path, part.name, before, None, owned=True))
         include = entry.get('include')
@@ -265,9 +277,20 @@ class Planner(object):
             text = set_line(current[2], line, bool(wanted), include.get('after'))
             pending[into] = (part, current[1], text)
 
-    def _fail2ban_checked(self, path, text):
+    def _also(self, entry):
+        """The (path, text or None: absent) the other files of ENTRY's part will hold: fail2ban's
+        test of the jail.d file reads them too (the filter it names)."""
+        found = []
+        for other in self.files:
+            if other is not entry and other['part'] == entry['part']:
+                wanted = self._wanted(other)
+                if wanted is not None:
+                    found.append((other['path'], other['content'] if wanted else None))
+        return found
+
+    def _fail2ban_checked(self, path, text, also=()):
         config_dir = os.path.dirname(os.path.dirname(path))
-        verdict, with_ours, without_ours, message, noted = self.check(config_dir, path, text)
+        verdict, with_ours, without_ours, message, noted = self.check(config_dir, path, text, also)
         self.parts[FAIL2BAN].info.update(verdict=verdict, errors=with_ours)
         if verdict == 'ours':
             self.errors.append(message)

@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 
+from ansible_collections.pbxops.firewall.plugins.module_utils import _counters
 from ansible_collections.pbxops.firewall.plugins.module_utils import _netfilter as nf
 from ansible_collections.pbxops.firewall.plugins.module_utils import _steps
 
@@ -123,6 +124,7 @@ def render_restore_script(desired, persist_dir, tools):
                                                 quote(nf.rule_target(jump))))
         out.append('pbxfw_prune %s %s %s' % (quote(tools[family + '_cmd']), quote(_save_tool(tools[family])),
                                              quote(' '.join(fam.chains))))
+    out.extend(_counters.reset_shell())
     out.append('exit 0')
     return '\n'.join(out) + '\n'
 

@@ -402,11 +402,13 @@ diff:
 import functools
 import os
 import re
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _apply
 from ansible_collections.pbxops.firewall.plugins.module_utils import _conntrack
+from ansible_collections.pbxops.firewall.plugins.module_utils import _counters
 from ansible_collections.pbxops.firewall.plugins.module_utils import _lockout
 from ansible_collections.pbxops.firewall.plugins.module_utils import _netfilter as nf
 from ansible_collections.pbxops.firewall.plugins.module_utils import _persist as persist
@@ -478,7 +480,10 @@ def apply(module, host, tables, sets, plan, files, result, other):
     paths = persist.Paths(module.params['persist_dir'], module.params['unit_dir'])
     previous = nf.desired_from_live(tables, sets)
     other_files = other.files if other else []
-    other_revert = other.revert if other else []
+    # the runtime steps an undo takes besides the rules: host_firewall's, and the counters' record
+    # (an undone apply inserts again the rules it removed, whose counts start again)
+    other_revert = (other.revert if other else []) + (
+        [_counters.revert_step(module.get_bin_path('sh') or '/bin/sh')] if plan.changed else [])
     persist_steps = persist.apply_steps(files, paths, module.get_bin_path) + other_files
     file_revert = persist.revert_steps(files + other_files, module.get_bin_path)
     try:
@@ -509,7 +514,10 @@ def apply(module, host, tables, sets, plan, files, result, other):
         warnings += _apply.run_steps(host, closing + commit + opening)
     except _apply.ApplyError as exc:
         module.fail_json(msg='%s; %s' % (exc, _apply.recover(host, previous, written, rollback)), **result)
-    return rollback, warnings + _apply.verify(host, plan)
+    warnings += _apply.verify(host, plan)
+    if plan.changed:
+        warnings += _counters.record(host.backend, tables, plan, time.time())
+    return rollback, warnings
 
 
 def host_lock(module):

@@ -205,16 +205,18 @@ def probe_asterisk(module, config_dir):
         module.fail_json(msg=str(exc))
 
 
-def check_fail2ban(module, config_dir, path, text):
-    """fail2ban's verdict on PATH holding TEXT: (verdict, errors, errors without it, message, noted text)."""
+def check_fail2ban(module, config_dir, path, text, also=()):
+    """fail2ban's verdict on PATH holding TEXT, with the (path, text or None) pairs of ALSO:
+    (verdict, errors, errors without it, message, noted text)."""
     try:
         relative = f2b.relative_path(path, config_dir)
+        also = [(f2b.relative_path(other, config_dir), content) for other, content in also]
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     client = module.get_bin_path('fail2ban-client', required=True)
     try:
         verdict, with_ours, without_ours = f2b.check(module.run_command, client, config_dir, relative, text,
-                                                     module.tmpdir)
+                                                     module.tmpdir, also)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     if verdict == 'ours':
@@ -276,7 +278,7 @@ def main():
         module.fail_json(msg=str(exc))
     planner = owned.Planner(files, parts, params['enabled'], asterisk,
                             probe=lambda: probe_asterisk(module, asterisk.get('config_dir') or '/etc/asterisk'),
-                            check=lambda config_dir, path, text: check_fail2ban(module, config_dir, path, text))
+                            check=lambda config_dir, path, text, also=(): check_fail2ban(module, config_dir, path, text, also))
     try:
         planner.run()
     except owned.PlanError as exc:

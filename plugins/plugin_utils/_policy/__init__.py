@@ -44,6 +44,7 @@ EXPORTS = {
     'compile_policy': 'chains',
     'firewall_ruleset': 'chains',
     'DEFAULT_IPSET_THRESHOLD': 'model',
+    'DEFAULT_METRICS_SCRIPT': 'model',
     'DEFAULT_SIP_SCANNER_AGENTS': 'model',
     'ROLE_NAMES': 'model',
     'MissingDependency': 'model',

@@ -62,7 +62,12 @@ from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import 
     IPSET_NAME_MAX,
     IPSET_PREFIX,
     MAIN_CHAIN,
+    chain_sort_key,
+    rule_target,
+    split_rule,
 )
+from ansible_collections.pbxops.firewall.plugins.module_utils._reasons import FINAL_DROP_COMMENT, drop_comment
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import drops
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import (
     ACCEPT,
     DROP,
@@ -109,9 +114,6 @@ class Hook(tuple):
     chain = property(lambda self: self[0])
     allow = property(lambda self: self[1])
     forwarded = property(lambda self: self[2])
-
-    def target(self, verdict):
-        return self.allow if verdict == ACCEPT else verdict
 
 
 DOCKER_CHAIN = CHAIN_PREFIX + 'DOCKER'
@@ -314,17 +316,19 @@ def sip_guard_chains(policy, version, ipsets):
     for agent in agents:
         for pattern in scanner_patterns(agent):
             chains[SIP_CHAIN].append(_rule(
-                SIP_CHAIN, 'SIP scanner %s: block' % agent, DROP,
+                SIP_CHAIN, drop_comment('scanner', 'User-Agent %s' % agent), drops.target(policy, 'scanner'),
                 match='-m string --hex-string %s --algo bm --icase' % hex_string(pattern)))
     if rate:
         prefix = policy.sip_rate_limit_ipv6_prefix
         per = 'address' if version == 4 else ('/%d' % prefix)
         chains[SIP_CHAIN].append(_rule(
-            SIP_CHAIN, 'SIP requests above %d/s per %s: block' % (rate, per), DROP,
+            SIP_CHAIN, drop_comment('flood', 'SIP requests above %d/s per %s' % (rate, per)),
+            drops.target(policy, 'flood'),
             match='-m string --hex-string %s --algo bm' % hex_string(SIP_REQUEST_MARK),
             extra=_hashlimit(rate, HASHLIMIT_NAME, version, prefix)))
         chains[SIP_TLS_CHAIN] = _exemption_rules(SIP_TLS_CHAIN, exemptions) + [_rule(
-            SIP_TLS_CHAIN, 'SIP-TLS connections above %d/s per %s: block' % (rate, per), DROP,
+            SIP_TLS_CHAIN, drop_comment('flood', 'SIP-TLS connections above %d/s per %s' % (rate, per)),
+            drops.target(policy, 'flood'),
             match=_hashlimit(rate, HASHLIMIT_TLS_NAME, version, prefix))]
     return chains
 
@@ -409,12 +413,12 @@ def _large_ipset(name, version, entries, source):
             'hashsize': hashsize, 'entries': '\n'.join(entries), 'source': source}
 
 
-# The comments of the rules that drop for a set, built here only (see docs/ruleset-format.md).
-BLOCKLIST_COMMENT = 'pbx-firewall: blocklist'
-
-
 def country_comment(net, verdict, services):
-    """``Scanners (CN,RU): block sip``"""
+    """The comment of a country network's rule: ``Scanners (CN,RU): allow web`` when it
+    accepts, ``pbxfw:country CN,RU sip network=Scanners`` (a drop reason) when it drops."""
+    if verdict == DROP:
+        return drop_comment('country', '%s %s' % (','.join(net['countries']), ','.join(services)),
+                            network=net['name'])
     return '%s (%s): %s %s' % (net['name'], ','.join(net['countries']), VERB[verdict], ','.join(services))
 
 
@@ -436,7 +440,8 @@ def _blocklist_rules(policy, version, hook, ipsets):
     ipset = _large_ipset(blocklist_set_name(version), version, blocked[version],
                          'blocklist: %s' % policy.sets.blocklist_source)
     ipsets.append(ipset)
-    return [_rule(hook.chain, BLOCKLIST_COMMENT, DROP, extra='-m set --match-set %s src' % ipset['name'])]
+    return [_rule(hook.chain, drop_comment('blocklist', 'source in %s' % ipset['name']),
+                  drops.target(policy, 'blocklist'), extra='-m set --match-set %s src' % ipset['name'])]
 
 
 def _country_rules(policy, version, hook, ipsets):
@@ -455,8 +460,9 @@ def _country_rules(policy, version, hook, ipsets):
             ipsets.append(ipset)
             services = sorted(net[field])
             comment = country_comment(net, verdict, services)
+            target = hook.allow if verdict == ACCEPT else drops.target(policy, 'country')
             for match in _matches_by_proto(policy, services, version, hook):
-                rules.append(_rule(hook.chain, comment, hook.target(verdict), match=match,
+                rules.append(_rule(hook.chain, comment, target, match=match,
                                    extra='-m set --match-set %s src' % ipset['name']))
     return rules
 
@@ -479,7 +485,7 @@ def _trunk_rules(policy, version, hook, ipsets):
     if not trunks or 'sip' not in policy.services:
         return []
     matches = _matches_by_proto(policy, ['sip'], version, hook)
-    allow = hook.target(ACCEPT)
+    allow = hook.allow
     subnets = sorted({subnet for _label, subnet in trunks})
     if policy.ipset_threshold and len(subnets) > policy.ipset_threshold:
         ipset = _ipset('trunk', version, _set_entries(subnets, []))
@@ -494,6 +500,13 @@ def _trunk_rules(policy, version, hook, ipsets):
         rules += [_rule(hook.chain, comment, allow, source=subnet.cidr(), match=m)
                   for m in matches]
     return rules
+
+
+def _decision(policy, hook, verdict, services, names):
+    """(comment, target) of a rule by which the networks ``names`` allow or block ``services``."""
+    if verdict == ACCEPT:
+        return '%s: %s %s' % (names, VERB[ACCEPT], services), hook.allow
+    return drop_comment('block', services, names), drops.target(policy, 'block')
 
 
 def _network_rules(policy, version, hook, ipsets):
@@ -523,10 +536,9 @@ def _network_rules(policy, version, hook, ipsets):
             if verdict not in direct[subnet]:
                 continue
             services, names = direct[subnet][verdict]
-            comment = '%s: %s %s' % (_names(names), VERB[verdict], ','.join(services))
+            comment, target = _decision(policy, hook, verdict, ','.join(services), _names(names))
             for match in _matches_by_proto(policy, services, version, hook):
-                rules.append(_rule(hook.chain, comment, hook.target(verdict),
-                                   source=subnet.cidr(), match=match))
+                rules.append(_rule(hook.chain, comment, target, source=subnet.cidr(), match=match))
 
     for svc, specific in via_set:
         by_verdict = {ACCEPT: [], DROP: []}
@@ -539,19 +551,23 @@ def _network_rules(policy, version, hook, ipsets):
             other = by_verdict[DROP if verdict == ACCEPT else ACCEPT]
             ipset = _ipset('%s-%s' % (svc, hint), version, _set_entries(own, other))
             ipsets.append(ipset)
-            comment = '%s: %s %d subnet%s' % (svc, VERB[verdict], len(own), '' if len(own) == 1 else 's')
+            subnets = '%d subnet%s' % (len(own), '' if len(own) == 1 else 's')
+            if verdict == ACCEPT:
+                comment, target = '%s: %s %s' % (svc, VERB[ACCEPT], subnets), hook.allow
+            else:
+                comment = drop_comment('block', '%s from %s' % (svc, subnets))
+                target = drops.target(policy, 'block')
             extra = '-m set --match-set %s src' % ipset['name']
             for match in _matches_by_proto(policy, [svc], version, hook):
-                rules.append(_rule(hook.chain, comment, hook.target(verdict), match=match,
-                                   extra=extra))
+                rules.append(_rule(hook.chain, comment, target, match=match, extra=extra))
 
     tail = []
     for verdict in (ACCEPT, DROP):
         if verdict in catch_all:
             services, names = catch_all[verdict]
-            comment = '%s: %s %s' % (_names(names), VERB[verdict], ','.join(services))
+            comment, target = _decision(policy, hook, verdict, ','.join(services), _names(names))
             for match in _matches_by_proto(policy, services, version, hook):
-                tail.append(_rule(hook.chain, comment, hook.target(verdict), match=match))
+                tail.append(_rule(hook.chain, comment, target, match=match))
     return rules, tail
 
 
@@ -567,11 +583,27 @@ def compile_chain(policy, version, hook, ipsets, guards=None):
     rules += specific
     rules += _country_rules(policy, version, hook, ipsets)
     if not hook.forwarded:   # custom rules are written for INPUT
-        rules += ['-A %s %s' % (hook.chain, rule) for rule in policy.custom_rules[version]]
+        rules += [_custom_rule(policy, hook.chain, rule) for rule in policy.custom_rules[version]]
     rules += catch_all
     if policy.networks:
-        rules.append(_rule(hook.chain, 'pbx-firewall: drop everything else', DROP))
+        rules.append(_rule(hook.chain, FINAL_DROP_COMMENT, drops.target(policy, 'default')))
     return rules
+
+
+def _custom_rule(policy, chain, rule):
+    """A custom rule in the owned chain; one that drops or rejects gets the reason ``custom``
+    (a comment match right before its target, where iptables-save prints it), and one that
+    drops jumps to the log chain when drops are logged (a REJECT keeps its own target)."""
+    line = '-A %s %s' % (chain, rule)
+    target = rule_target(line)
+    if target not in (DROP, 'REJECT'):
+        return line
+    tokens = split_rule(line)
+    at = max(i for i, token in enumerate(tokens) if token in ('-j', '--jump'))
+    tokens[at:at] = ['-m', 'comment', '--comment', comment_arg(drop_comment('custom'))]
+    if target == DROP:
+        tokens[at + 5] = drops.target(policy, 'custom')
+    return ' '.join(tokens)
 
 
 def compile_policy(policy):
@@ -594,6 +626,9 @@ def compile_policy(policy):
     for version, key in ((4, 'ipv4'), (6, 'ipv6')):
         for chain in (SIP_CHAIN, SIP_TLS_CHAIN):
             ruleset[key] += guards.get(version, {}).get(chain, [])
+        ruleset[key] += drops.log_chains(policy, ruleset[key])
+        # chains in iptables-save's order (PBX-FIREWALL, then by name), each chain's rules in order
+        ruleset[key].sort(key=lambda rule: chain_sort_key(rule.split(None, 2)[1]))
     ruleset['ipsets'] = sorted({s['name']: s for s in ipsets}.values(), key=lambda s: s['name'])
     ruleset['jumps'] = jumps
     return ruleset

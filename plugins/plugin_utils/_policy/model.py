@@ -40,6 +40,8 @@ NETADDR_MIN = (0, 8, 0)
 
 COMMENT_MAX_BYTES = 255          # XT_MAX_COMMENT_LEN is 256 including the NUL
 DEFAULT_IPSET_THRESHOLD = 16
+# where the role installs the metrics refresher (plugin_utils/_refresher.py), by default
+DEFAULT_METRICS_SCRIPT = '/usr/local/sbin/pbx-firewall-metrics'
 # A service name becomes part of an ipset name: see chains.ipset_name, which asserts
 # that the longest name this allows still fits IPSET_NAME_MAX.
 SERVICE_NAME_MAX = 12
@@ -119,6 +121,9 @@ ROLE_NAMES = {
     'ipv6': 'pbx_firewall_ipv6',
     'docker': 'pbx_firewall_docker',
     'extra': 'pbx_firewall_fail2ban_ignoreip_extra',
+    'log_drops': 'pbx_firewall_log_drops',
+    'log_rate': 'pbx_firewall_log_rate',
+    'nflog_group': 'pbx_firewall_nflog_group',
     'geoip_db': 'pbx_firewall_geoip_db',
     'geoip_max_age_days': 'pbx_firewall_geoip_max_age_days',
     'blocklist': 'pbx_firewall_blocklist',
@@ -274,4 +279,5 @@ class Policy(object):
         self.ipset_threshold = DEFAULT_IPSET_THRESHOLD
         self.ipv6 = True
         self.docker = False
+        self.logging = None         # drops.Logging when drops are logged
         self.sets = None            # sets.Sets: country networks' and the blocklist's addresses

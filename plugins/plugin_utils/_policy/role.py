@@ -9,9 +9,10 @@ This file is private to the pbxops.firewall collection (no stable API). It owns 
 the role ``pbx_firewall`` needs from a host's inventory, computed from ONE validation:
 the ruleset for the ``iptables_ruleset`` module, fail2ban ``ignoreip``, Asterisk
 ``local_net``, the fail2ban jails that ban in ``DOCKER-USER`` (checked here, not in the
-role), the text of every file the role owns (``files.py``), and the warnings the role prints. Every problem of every input is reported at
-once, each naming the role variable (``pbx_firewall_...``), the value and what is
-valid. Pure Python, no Ansible imports.
+role), the text of every file the role owns (``files.py``; the metrics refresher's script
+and cron file, ``_refresher.py``), and the warnings the role prints. Every problem of every
+input is reported at once, each naming the role variable (``pbx_firewall_...``), the value
+and what is valid. Pure Python, no Ansible imports.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -35,6 +36,7 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.outputs im
     localnet_subnets,
 )
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.validate import load_policy
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _refresher
 
 # A fail2ban jail is a section of its configuration: the name is written as "[NAME]" into
 # the role's jail.d file, so only the characters fail2ban's own jail names use, and none
@@ -62,8 +64,9 @@ def _docker_jails(jails, errors):
 def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                 sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
                 ipv6=True, docker=False, ignoreip_extra=None, docker_jails=None, enabled=True,
-                resolver=None, sip_rate_limit_ipv6_prefix=64, geoip_db=None, geoip_max_age_days=None,
-                blocklist=None, blocklist_files=None):
+                resolver=None, sip_rate_limit_ipv6_prefix=64, log_drops=False, log_rate=None, nflog_group=None,
+                metrics_interval=0, metrics_dir='auto', backend='auto', metrics_script=_refresher.SCRIPT_PATH,
+                geoip_db=None, geoip_max_age_days=None, blocklist=None, blocklist_files=None):
     """Everything the role needs, from one validation of the inventory.
 
     Returns ``{'state', 'ruleset', 'ignoreip', 'localnet', 'docker_jails', 'files', 'warnings',
@@ -90,6 +93,7 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
                                  custom_rules=custom_rules, ipset_threshold=ipset_threshold, ipv6=ipv6,
                                  docker=docker, resolver=resolver, names=ROLE_NAMES,
                                  sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix,
+                                 log_drops=log_drops, log_rate=log_rate, nflog_group=nflog_group,
                                  geoip_db=geoip_db, geoip_max_age_days=geoip_max_age_days,
                                  blocklist=blocklist, blocklist_files=blocklist_files,
                                  read_sets=enabled is not False)
@@ -101,6 +105,7 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
         except PolicyError as exc:
             errors.extend(exc.errors)
         jails = _docker_jails(docker_jails or [], errors)
+        refresher = _refresher.role_files(metrics_interval, metrics_dir, backend, metrics_script, errors)
         if enabled_error:
             errors.append(enabled_error)
         if errors:
@@ -117,7 +122,8 @@ def role_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
             'warnings': warnings + policy.sets.warnings,
             'notes': list(policy.sets.notes),
         }
-        result['files'] = role_files(result['ignoreip'], result['localnet'], result['docker_jails'])
+        result['files'] = role_files(result['ignoreip'], result['localnet'], result['docker_jails'], policy.logging)
+        result['files'].update(refresher)
         return result
     finally:
         if was_enabled:

@@ -35,6 +35,7 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.addresses 
     Subnet,
     parse_subnet,
 )
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.drops import validate_logging
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.countries import country_code
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import (
     ACCEPT,
@@ -621,16 +622,17 @@ def _validate_scanner_agents(agents, errors, base):
 def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rate_limit=0,
                 sip_scanner_agents=None, custom_rules=None, ipset_threshold=DEFAULT_IPSET_THRESHOLD,
                 ipv6=True, docker=False, resolver=None, names=None, sip_rate_limit_ipv6_prefix=64,
-                geoip_db=None, geoip_max_age_days=None, blocklist=None, blocklist_files=None,
-                read_sets=True):
+                log_drops=False, log_rate=None, nflog_group=None, geoip_db=None, geoip_max_age_days=None,
+                blocklist=None, blocklist_files=None, read_sets=True):
     """Validate and normalize the whole inventory. Raises PolicyError listing every problem.
 
     ``sip_scanner_agents`` None means DEFAULT_SIP_SCANNER_AGENTS (an empty list: none).
     ``names`` maps an input (networks, ports, ...) to the name error messages use for
-    it; the default is the role's variables (model.ROLE_NAMES). ``geoip_db`` None is
-    Debian's tor-geoipdb files; the country database is read only when a network gives
-    ``countries`` (sets.py). ``read_sets`` False reads neither the database nor the
-    blocklist (a removal does not need them): the policy has no blocklist or country set.
+    it; the default is the role's variables (model.ROLE_NAMES). ``log_drops``,
+    ``log_rate`` (None: drops.DEFAULT_LOG_RATE) and ``nflog_group`` (None: LOG): drops.py.
+    ``geoip_db`` None is Debian's tor-geoipdb files; the country database is read only when
+    a network gives ``countries`` (sets.py). ``read_sets`` False reads neither the database
+    nor the blocklist (a removal does not need them): the policy has no blocklist or country set.
     """
     require_netaddr()
     names = message_names(names)
@@ -670,6 +672,7 @@ def load_policy(networks, ports=None, custom_services=None, trunks=None, sip_rat
         'subnets per service above which an ipset is used; 0 never uses ipsets')
     policy.ipv6 = _flag(ipv6, names['ipv6'], errors) is not False
     policy.docker = _flag(docker, names['docker'], errors) is True
+    policy.logging = validate_logging(log_drops, log_rate, nflog_group, names, errors)
     if errors:
         raise PolicyError(errors)
     if not read_sets:

@@ -594,7 +594,7 @@ def test_check_mode_then_apply_then_idempotent(lab, ansible):
     assert guard_jumps and all('--ctorigdstport 5060 -m conntrack --ctdir ORIGINAL' in rule
                                and rule.endswith('-j PBX-FW-SIP') for rule in guard_jumps), guard_jumps
     assert ('-A PBX-FW-DOCKER -s 10.231.5.0/24 -p tcp -m conntrack --ctorigdstport 8080 '
-            '-m comment --comment "Kiosks: block web" -j DROP') in docker_chain, docker_chain
+            '-m comment --comment "pbxfw:block web network=Kiosks" -j DROP') in docker_chain, docker_chain
     assert rules['INPUT'] == ['-A INPUT -j PBX-FIREWALL']
     with open(lab.jail_file) as handle:
         jail = handle.read()

@@ -3,73 +3,27 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """pbxops.firewall.verify on the Docker lab fleet, with real traffic.
 
-The lab (lab/demo.sh create --owner verify-test): pbx1..pbx3 and the clients
+The lab (conftest.py): pbx1..pbx3 and the clients
 client-office, client-vpn, client-inet, client-inet2 as probe hosts
 (lab/.cache/probes.yml). After a rollout of the demo policy:
 
 1. verify passes: every probe of every client to every PBX matches;
 2. a foreign ``ACCEPT`` for web (tcp/80) at the top of pbx2's INPUT, a rule the
    collection does not own: verify fails and names pbx2, the internet clients, web
-   tcp/80 and the expectation (closed, decided by "Internet: block web");
+   tcp/80 and the expectation (closed, decided by "pbxfw:block web network=Internet");
 3. an upstream block, client-office dropping its outgoing SIP (udp/5060): verify fails
    and names every PBX seen from client-office, sip udp/5060, expected open;
 4. a verification that verifies nothing fails: client-vpn keeps its address but loses its
    route to pbx2 (its VPN is down: every probe of that pair has no source), and a
    ``pbx_firewall_probe_reach`` that holds no PBX address (every probe host plans nothing):
    verify fails and names the pair or the PBX and why.
-
-Run it under the lab lock: ``flock /tmp/pbxfw-lab.lock .venv/bin/pytest tests/integration/lab``.
-A lab that ``make demo`` left up is replaced (``create --take-demo``; ``make demo``
-brings it back); a lab another owner claimed (Molecule) makes it fail: remove that lab
-first.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 
-import pytest
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-LAB = os.path.join(REPO, 'lab')
-CACHE = os.path.join(LAB, '.cache')
-OWNER = 'verify-test'
-ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
-PBXS = ('pbx1', 'pbx2', 'pbx3')
-CLIENTS = ('client-inet', 'client-inet2', 'client-office', 'client-vpn')
-
-
-def run(argv, check=True, timeout=900):
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          check=False, timeout=timeout, cwd=REPO)
-    if check and proc.returncode != 0:
-        raise AssertionError('%s failed (rc=%d):\n%s' % (' '.join(argv), proc.returncode, proc.stdout[-6000:]))
-    return proc
-
-
-def playbook(name, *extra, check=True):
-    env_inventories = ['-i', os.path.join(CACHE, 'inventory.yml')]
-    if name == 'verify':
-        env_inventories += ['-i', os.path.join(CACHE, 'probes.yml')]
-    env_inventories += ['-i', os.path.join(LAB, 'inventory') + '/']
-    return run([ANSIBLE_PLAYBOOK] + env_inventories + ['pbxops.firewall.%s' % name] + list(extra), check=check)
-
-
-@pytest.fixture(scope='module')
-def lab(tmp_path_factory, integration_env, needs):
-    needs(shutil.which('docker'), 'the lab needs docker.io (hack/install-debs.sh)')
-    needs(shutil.which('debootstrap'), 'the lab needs debootstrap (hack/install-debs.sh)')
-    os.environ['ANSIBLE_CONFIG'] = os.path.join(REPO, 'ansible.cfg')
-    run(['bash', os.path.join(LAB, 'demo.sh'), 'create', '--owner', OWNER, '--take-demo'])
-    try:
-        playbook('rollout')
-        yield tmp_path_factory.mktemp('verify')
-    finally:
-        run(['bash', os.path.join(LAB, 'demo.sh'), 'down', '--owner', OWNER], check=False)
+from ansible_collections.pbxops.firewall.tests.integration.lab._support import CLIENTS, PBXS, docker_exec, playbook
 
 
 def verify(workdir, name, *extra):
@@ -77,10 +31,6 @@ def verify(workdir, name, *extra):
     proc = playbook('verify', '-e', 'pbx_firewall_verify_report=%s' % report, *extra, check=False)
     with open(report, encoding='utf-8') as handle:
         return proc, json.load(handle)
-
-
-def docker_exec(container, *argv):
-    run(['docker', 'exec', container] + list(argv))
 
 
 def verify_with_foreign_rule(workdir, name, container, add, rule):
@@ -109,7 +59,7 @@ def test_verify_passes_after_rollout(lab):
     assert report['problems'] == []
     web = {(r['probe'], r['pbx'], r['port']): r for r in rows if r['service'] == 'web'}
     assert web[('client-inet', 'pbx1', 80)]['expected'] == 'closed'
-    assert web[('client-inet', 'pbx1', 80)]['decided_by'] == 'Internet: block web'
+    assert web[('client-inet', 'pbx1', 80)]['decided_by'] == 'pbxfw:block web network=Internet'
     assert web[('client-office', 'pbx1', 443)]['observed'] == 'open'
     assert 'verify passed: %d probes on 3 PBXs from 4 probe hosts' % len(rows) in proc.stdout
 
@@ -119,11 +69,11 @@ def test_foreign_accept_for_web_is_a_named_mismatch(lab):
                                                  ['-p', 'tcp', '--dport', '80', '-j', 'ACCEPT'])
     assert proc.returncode != 0
     assert bad == [
-        ('pbx2', 'client-inet', 'web', 'tcp', 80, 'closed', 'open', 'Internet: block web'),
-        ('pbx2', 'client-inet2', 'web', 'tcp', 80, 'closed', 'open', 'Internet: block web'),
+        ('pbx2', 'client-inet', 'web', 'tcp', 80, 'closed', 'open', 'pbxfw:block web network=Internet'),
+        ('pbx2', 'client-inet2', 'web', 'tcp', 80, 'closed', 'open', 'pbxfw:block web network=Internet'),
     ]
     assert ('pbx2 10.201.30.12 <- probe client-inet (10.201.30.101): web tcp/80 expected closed '
-            '(Internet: block web), observed open') in report['message']
+            '(pbxfw:block web network=Internet), observed open') in report['message']
 
 
 def test_upstream_block_of_sip_is_a_named_mismatch(lab):

@@ -153,6 +153,10 @@ class RolePaths:
         self.asterisk_dir = root / 'asterisk'
         self.persist_dir = root / 'persist'
         self.unit_dir = root / 'systemd'
+        self.metrics_script = root / 'sbin' / 'pbx-firewall-metrics'
+        self.metrics_cron = root / 'cron.d' / 'pbx-firewall-metrics'
+        self.metrics_script.parent.mkdir()
+        self.metrics_cron.parent.mkdir()
         copy_fail2ban_config(self.fail2ban_dir)
         self.asterisk_dir.mkdir()
         (self.asterisk_dir / 'pjsip.conf').write_text(PJSIP_CONF)
@@ -164,6 +168,8 @@ class RolePaths:
             'pbx_firewall_asterisk_config_dir': str(self.asterisk_dir),
             'pbx_firewall_persist_dir': str(self.persist_dir),
             'pbx_firewall_unit_dir': str(self.unit_dir),
+            'pbx_firewall_metrics_script': str(self.metrics_script),
+            'pbx_firewall_metrics_cron_file': str(self.metrics_cron),
         }
 
     def module_defaults(self):
@@ -172,7 +178,8 @@ class RolePaths:
 
     def artefacts(self):
         """Digests of every file the role owns or edits."""
-        return sup.tree_digests(self.jail_file, self.asterisk_dir, self.persist_dir, self.unit_dir)
+        return sup.tree_digests(self.jail_file, self.asterisk_dir, self.persist_dir, self.unit_dir,
+                                self.fail2ban_dir / 'filter.d', self.metrics_script.parent, self.metrics_cron.parent)
 
 
 def copy_fail2ban_config(target):
@@ -186,7 +193,9 @@ def copy_fail2ban_config(target):
 REAL_HOST_PATHS = ('/etc/pbx-firewall', '/etc/systemd/system/pbx-firewall.service',
                    '/etc/systemd/system/multi-user.target.wants/pbx-firewall.service',
                    '/etc/systemd/system/docker.service.d/pbx-firewall.conf',
-                   '/etc/fail2ban/jail.d/pbx-firewall.local', '/etc/asterisk/pjsip_pbx_firewall.conf')
+                   '/etc/fail2ban/jail.d/pbx-firewall.local', '/etc/asterisk/pjsip_pbx_firewall.conf',
+                   '/etc/fail2ban/filter.d/pbx-firewall-drops.conf', '/usr/local/sbin/pbx-firewall-metrics',
+                   '/etc/cron.d/pbx-firewall-metrics')
 
 
 @pytest.fixture

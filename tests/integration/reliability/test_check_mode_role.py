@@ -162,7 +162,7 @@ def test_check_mode_predicts_the_real_run_and_changes_nothing(netns, playbook, r
     assert ({t: c for t, c in predicted.items() if t in role_tasks}
             == {t: c for t, c in done.items() if t in role_tasks})
     assert _changed_tasks(done, run=real) == sorted([FIREWALL_TASK, FILES_TASK])
-    assert _parts(check) == _parts(real) == {'fail2ban': True, 'asterisk': True}
+    assert _parts(check) == _parts(real) == {'fail2ban': True, 'asterisk': True, 'metrics': False}
     assert sorted(real.one('pbx', FILES_TASK)['result']['parts']['asterisk']['files']) == sorted(
         str(paths.asterisk_dir / name) for name in ('pjsip.conf', 'pjsip_pbx_firewall.conf'))
     _nothing_for_chan_sip(real, paths, admin_files['sip.conf'])

@@ -3,8 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A rerun of the whole role with nothing to change runs at most two modules on the host,
 in every configuration: the defaults, chan_sip asked for, named PJSIP transports,
-Docker-host mode, and a country network with a blocklist file (their sets are compared
-member by member on the host, inside the same firewall module run).
+Docker-host mode, logged drops with the metrics refresher, and a country network with a blocklist
+file (their sets are compared member by member on the host, inside the same firewall module run).
 
 The namespace host gets the role once (firewall, fail2ban jail.d file, PJSIP include file
 and the include line in pjsip.conf, and what the configuration adds), then the same
@@ -34,6 +34,9 @@ CONFIGURATIONS = {
     'chan_sip': {'pbx_firewall_asterisk_chan_sip': True},
     'named_transports': {'pbx_firewall_asterisk_pjsip_transports': ['transport-udp']},
     'docker_host': {'pbx_firewall_docker': True, 'pbx_firewall_fail2ban_docker_jails': ['asterisk']},
+    # logged drops (their log chains, fail2ban's jail and filter) and the metrics refresher (script, cron file)
+    'observe': {'pbx_firewall_log_drops': True, 'pbx_firewall_metrics_interval': 5,
+                'pbx_firewall_metrics_dir': '/var/lib/node-exporter-test'},
     # the database and the feed are written by the test (CSV "CIDR,CC", a FireHOL-style netset)
     'countries_blocklist': {'pbx_firewall_geoip_max_age_days': 0},
 }
@@ -67,6 +70,15 @@ def test_noop_rerun_changes_nothing_and_runs_at_most_two_modules(configuration, 
     if configuration == 'docker_host':
         assert '-A DOCKER-USER -j PBX-FW-DOCKER' in netns.save('nft')
         assert '[asterisk]\nchain = DOCKER-USER\n' in role_paths.jail_file.read_text()
+    if configuration == 'observe':
+        assert '-A PBX-FW-LOG-DEFAULT -m limit --limit 10/min' in netns.save('nft')
+        assert '[pbx-firewall-drops]\nenabled = true\n' in role_paths.jail_file.read_text()
+        assert (role_paths.fail2ban_dir / 'filter.d' / 'pbx-firewall-drops.conf').read_text().startswith(
+            '# Managed by Ansible (pbxops.firewall).')
+        assert role_paths.metrics_script.stat().st_mode & 0o777 == 0o755
+        assert role_paths.metrics_script.read_text().startswith('#!/usr/bin/python3\n')
+        assert ('*/5 * * * * root %s --backend auto --metrics-dir /var/lib/node-exporter-test'
+                % role_paths.metrics_script) in role_paths.metrics_cron.read_text()
     if configuration == 'countries_blocklist':
         saved = netns.save('nft')
         assert '--match-set pbxfw-blocklist4 src' in saved and '--match-set pbxfw-cc4-' in saved, saved

@@ -36,8 +36,8 @@ def test_a_blocklist_covering_the_controller_is_refused_naming_the_entry(ssh_hos
                                          ssh_host.inventory)
     assert refused['_status'] == 'failed', refused
     assert refused['changed'] is False
-    assert ('from the controller %s (its SSH connection as this host sees it) to port 22 gets DROP from rule "pbx-firewall: '
-            'blocklist"' % ssh_host.controller) in refused['msg']
+    assert ('from the controller %s (its SSH connection as this host sees it) to port 22 gets DROP from rule '
+            '"pbxfw:blocklist source in pbxfw-blocklist4"' % ssh_host.controller) in refused['msg']
     assert ('its address is in the entry %s of the ipset pbxfw-blocklist4 (blocklist: pbx_firewall_blocklist '
             '(2 entries))' % entry) in refused['msg']
     assert 'put %s in a never_block network' % ssh_host.controller in refused['msg']

@@ -64,11 +64,11 @@ def test_verify_passes_with_probes_in_countries_and_the_blocklist(world, ansible
         return found['expected'], found['observed'], found['decided_by']
 
     cn4, cn6 = world.address['cn']
-    assert row('cn', cn4, 'sip', 'udp', 5060) == ('closed', 'closed', 'Scanners (CN,RU): block sip')
-    assert row('cn', cn6, 'sip', 'tcp', 5060) == ('closed', 'closed', 'Scanners (CN,RU): block sip')
+    assert row('cn', cn4, 'sip', 'udp', 5060) == ('closed', 'closed', 'pbxfw:country CN,RU sip network=Scanners')
+    assert row('cn', cn6, 'sip', 'tcp', 5060) == ('closed', 'closed', 'pbxfw:country CN,RU sip network=Scanners')
     assert row('de', world.address['de'][0], 'web', 'tcp', 80) == ('open', 'open', 'Germany (DE): allow web')
     listed4 = world.address['listed'][0]
-    assert row('listed', listed4, 'sip', 'udp', 5060) == ('closed', 'closed', 'pbx-firewall: blocklist')
+    assert row('listed', listed4, 'sip', 'udp', 5060) == ('closed', 'closed', 'pbxfw:blocklist source in pbxfw-blocklist4')
     assert row('branch', world.address['branch'][0], 'sip', 'udp', 5060)[:2] == ('open', 'open')
     assert row('office', world.address['office'][0], 'ssh', 'tcp', 22)[:2] == ('open', 'open')
     assert 'verify passed' in proc.stdout

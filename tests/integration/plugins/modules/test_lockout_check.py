@@ -125,8 +125,8 @@ def test_a_policy_that_drops_the_controller_is_refused_before_any_change(ssh_hos
     for result in results[:2]:
         assert 'from the final drop, because no network allows it' in result['msg']
     for result in results[2:]:
-        assert result['msg'].count('gets DROP from rule "Controller LAN: block ssh"') == 1
-        assert result['lockout_check']['verdict']['comment'] == 'Controller LAN: block ssh'
+        assert result['msg'].count('gets DROP from rule "pbxfw:block ssh network=Controller LAN"') == 1
+        assert result['lockout_check']['verdict']['comment'] == 'pbxfw:block ssh network=Controller LAN'
 
 
 def test_the_same_policy_with_the_controller_allowed_applies(ssh_host, ansible, tmp_path):

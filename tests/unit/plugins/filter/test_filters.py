@@ -327,18 +327,18 @@ CALLS_THAT_DO_NOT_FIT = [
     ('{{ nets | pbxops.firewall.firewall_ruleset(trunk=["192.0.2.1"]) }}',
      "pbxops.firewall.firewall_ruleset: unknown keyword 'trunk' (did you mean trunks?); valid "
      "keywords: ports, custom_services, trunks, sip_rate_limit, sip_scanner_agents, custom_rules, "
-     "ipset_threshold, ipv6, docker, names, sip_rate_limit_ipv6_prefix, geoip_db, "
-     "geoip_max_age_days, blocklist, blocklist_files"),
+     "ipset_threshold, ipv6, docker, names, sip_rate_limit_ipv6_prefix, log_drops, log_rate, "
+     "nflog_group, geoip_db, geoip_max_age_days, blocklist, blocklist_files"),
     ('{{ nets | pbxops.firewall.firewall_ruleset(ipv4=false) }}',
      "pbxops.firewall.firewall_ruleset: unknown keyword 'ipv4' (did you mean ipv6?); valid "
      "keywords: ports, custom_services, trunks, sip_rate_limit, sip_scanner_agents, custom_rules, "
-     "ipset_threshold, ipv6, docker, names, sip_rate_limit_ipv6_prefix, geoip_db, "
-     "geoip_max_age_days, blocklist, blocklist_files"),
+     "ipset_threshold, ipv6, docker, names, sip_rate_limit_ipv6_prefix, log_drops, log_rate, "
+     "nflog_group, geoip_db, geoip_max_age_days, blocklist, blocklist_files"),
     ('{{ nets | pbxops.firewall.firewall_ruleset(networks=nets) }}',
      "pbxops.firewall.firewall_ruleset: unknown keyword 'networks'; valid keywords: ports, "
      "custom_services, trunks, sip_rate_limit, sip_scanner_agents, custom_rules, ipset_threshold, "
-     "ipv6, docker, names, sip_rate_limit_ipv6_prefix, geoip_db, geoip_max_age_days, blocklist, "
-     "blocklist_files"),
+     "ipv6, docker, names, sip_rate_limit_ipv6_prefix, log_drops, log_rate, nflog_group, geoip_db, "
+     "geoip_max_age_days, blocklist, blocklist_files"),
     ('{{ nets | pbxops.firewall.fail2ban_ignoreip(extras=[]) }}',
      "pbxops.firewall.fail2ban_ignoreip: unknown keyword 'extras' (did you mean extra?); valid "
      "keywords: extra, names"),
@@ -363,8 +363,9 @@ CALLS_THAT_DO_NOT_FIT = [
      "pbxops.firewall.pbx_firewall_policy: unknown keyword 'ignoreip' (did you mean "
      "ignoreip_extra?); valid keywords: ports, custom_services, trunks, sip_rate_limit, "
      "sip_scanner_agents, custom_rules, ipset_threshold, ipv6, docker, ignoreip_extra, "
-     "docker_jails, enabled, sip_rate_limit_ipv6_prefix, geoip_db, geoip_max_age_days, blocklist, "
-     "blocklist_files"),
+     "docker_jails, enabled, sip_rate_limit_ipv6_prefix, log_drops, log_rate, nflog_group, "
+     "metrics_interval, metrics_dir, backend, metrics_script, geoip_db, geoip_max_age_days, "
+     "blocklist, blocklist_files"),
     ('{{ [] | pbxops.firewall.verify_plan(timeuot=3) }}',
      "pbxops.firewall.verify_plan: unknown keyword 'timeuot' (did you mean timeout?); valid "
      "keywords: reach, timeout, parallel, deadline, max_probes, range_samples"),
@@ -387,6 +388,6 @@ def test_standalone_example_of_the_readme_drops_the_default_scanners():
     """README: the filter alone, without sip_scanner_agents, drops the collection's default list."""
     rules = render('{{ nets | pbxops.firewall.firewall_ruleset(ports={"rtp": "12000-12100"}) }}',
                    nets=NETWORKS)['ipv4']
-    agents = sorted({rule.split('"SIP scanner ')[1].split(': block"')[0] for rule in rules
-                     if '"SIP scanner ' in rule})
+    agents = sorted({rule.split('"pbxfw:scanner User-Agent ')[1].split('"')[0] for rule in rules
+                     if '"pbxfw:scanner ' in rule})
     assert agents == sorted(_policy.DEFAULT_SIP_SCANNER_AGENTS)

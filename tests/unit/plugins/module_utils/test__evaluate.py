@@ -22,7 +22,7 @@ EST = ('-A PBX-FIREWALL -m conntrack --ctstate RELATED,ESTABLISHED '
 LO = '-A PBX-FIREWALL -i lo -m comment --comment "pbx-firewall: loopback" -j ACCEPT'
 OFFICE_SSH = ('-A PBX-FIREWALL -s 192.168.10.0/24 -p tcp -m tcp --dport 22 '
               '-m comment --comment "Office LAN: allow ssh" -j ACCEPT')
-FINAL = '-A PBX-FIREWALL -m comment --comment "pbx-firewall: drop everything else" -j DROP'
+FINAL = '-A PBX-FIREWALL -m comment --comment "pbxfw:default everything else" -j DROP'
 ADMINS = {'name': 'pbxfw-admins', 'family': 'inet', 'maxelem': 65536,
           'entries': ['10.0.0.0/8', '10.66.0.0/16 nomatch', '10.66.1.7']}
 HOSTS6 = {'name': 'pbxfw-hosts6', 'family': 'inet6', 'type': 'hash:ip', 'maxelem': 16,
@@ -130,9 +130,9 @@ def test_compiled_policy_office_with_sip_only_drops_ssh_from_elsewhere():
     ruleset = _policy.firewall_ruleset([{'name': 'Office LAN', 'subnet': '192.168.10.0/24', 'services': ['sip']},
                                         {'name': 'Admins', 'subnet': '2001:db8:1::/48', 'block': ['ssh']}])
     v4 = _evaluate.evaluate(ruleset, 'ipv4', '192.168.10.5', 'tcp', 22)
-    assert (v4.target, v4.comment) == ('DROP', 'pbx-firewall: drop everything else')
+    assert (v4.target, v4.comment) == ('DROP', 'pbxfw:default everything else')
     v6 = _evaluate.evaluate(ruleset, 'ipv6', '2001:db8:1::5', 'tcp', 22)
-    assert (v6.target, v6.comment) == ('DROP', 'Admins: block ssh')
+    assert (v6.target, v6.comment) == ('DROP', 'pbxfw:block ssh network=Admins')
     sip = _evaluate.evaluate(ruleset, 'ipv4', '192.168.10.5', 'udp', 5060)
     assert (sip.target, sip.comment) == ('ACCEPT', 'Office LAN: allow sip')
 

@@ -62,6 +62,9 @@ def test_verdict(with_ours, without_ours, expected):
     (['Failed during configuration: Have not found any log file for asterisk jail'],
      ['jail asterisk finds no log file', '/etc/fail2ban/jail.d/asterisk-backend.local', '"[asterisk]"']),
     ([PARSE_ERROR], ['repair the configuration in /etc/fail2ban until "fail2ban-client -t" passes']),
+    (['Failed during configuration: Have not found any log file for pbx-firewall-drops jail'],
+     ['pbx_firewall_log_drops', '/var/log/ulog/syslogemu.log', 'install and start ulogd2',
+      'pbx_firewall_nflog_group: null']),
 ])
 def test_fixes(errors, fragments):
     text = ' '.join(f2b.fixes(errors, '/etc/fail2ban'))

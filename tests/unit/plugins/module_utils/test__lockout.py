@@ -42,11 +42,11 @@ def _assess(run, networks, **kwargs):
 def test_office_with_sip_only_refuses_naming_address_port_and_rule(ssh):
     result = _assess(ssh, [OFFICE_SIP])
     rules = _policy.firewall_ruleset([OFFICE_SIP])['ipv4']
-    final = next(i for i, rule in enumerate(rules) if 'pbx-firewall: drop everything else' in rule)
+    final = next(i for i, rule in enumerate(rules) if 'pbxfw:default everything else' in rule)
     assert result.refusal == (
         'Refusing to apply: the new ruleset would lock the controller out: a new tcp packet from the '
         'controller 10.213.7.1 (its SSH connection as this host sees it) to port 22 gets DROP from the final '
-        'drop, because no network allows it (rule "pbx-firewall: drop everything else", ruleset.ipv4[%d]). '
+        'drop, because no network allows it (rule "pbxfw:default everything else", ruleset.ipv4[%d]). '
         'Nothing was changed on the host. Fix: add a network that allows ssh from 10.213.7.1, e.g. '
         '{name: Controller, subnet: 10.213.7.1, services: [ssh]} in pbx_firewall_networks; or, if the '
         'controller reaches the host some other way, set pbx_firewall_lockout_check: false (module option '
@@ -58,7 +58,7 @@ def test_office_with_sip_only_refuses_naming_address_port_and_rule(ssh):
 def test_a_network_that_blocks_ssh_is_named(ssh):
     lab = {'name': 'Lab', 'subnet': '10.213.0.0/16', 'services': ['web'], 'block': ['ssh']}
     result = _assess(ssh, [OFFICE_SIP, lab, {'name': 'Everyone', 'subnet': '0.0.0.0/0', 'services': ['ssh']}])
-    assert 'gets DROP from rule "Lab: block ssh"' in result.refusal
+    assert 'gets DROP from rule "pbxfw:block ssh network=Lab"' in result.refusal
     assert 'controller 10.213.7.1' in result.refusal and 'to port 22' in result.refusal
 
 

@@ -13,8 +13,9 @@ from ansible_collections.pbxops.firewall.tests.unit.plugins.module_utils.test__l
 
 ADMINS = {'name': 'Admins', 'subnet': '10.213.0.0/16', 'services': ['ssh']}
 SSH = ('a new tcp packet from the controller 10.213.7.1 (its SSH connection as this host sees it) to port 22 '
-       'gets DROP from rule "pbx-firewall: blocklist" (ruleset.ipv4[1]: -A PBX-FIREWALL -m set '
-       '--match-set pbxfw-blocklist4 src -m comment --comment "pbx-firewall: blocklist" -j DROP)')
+       'gets DROP from rule "pbxfw:blocklist source in pbxfw-blocklist4" (ruleset.ipv4[1]: -A PBX-FIREWALL -m set '
+       '--match-set pbxfw-blocklist4 src -m comment --comment "pbxfw:blocklist source in pbxfw-blocklist4" '
+       '-j DROP)')
 
 
 def test_a_blocklist_that_covers_the_controller_is_refused_naming_the_entry(ssh):  # noqa: F811

@@ -360,9 +360,14 @@ def restore(*lines):
     pytest.param([F2B_SSH, JUMP, '-A FORWARD -i eth0 -j PBX-FIREWALL'] + LIVE_OWNED, {'ipv4': RULES},
                  restore('-D FORWARD -i eth0 -j PBX-FIREWALL'), id='stray jump from another chain'),
     pytest.param([JUMP] + LIVE_OWNED, {'ipv4': [RULES[1], RULES[0], RULES[2]]},
-                 restore(':PBX-FIREWALL - [0:0]', RULES[1], RULES[0]), id='order only'),
+                 restore('-D PBX-FIREWALL 2', '-I PBX-FIREWALL 1 -p udp -m udp --dport 5060 -j PBX-FW-SIP'),
+                 id='order only: one rule moves, the other is not touched'),
     pytest.param([JUMP] + LIVE_OWNED, {'ipv4': [RULES[0]]},
-                 restore(':PBX-FIREWALL - [0:0]', RULES[0], '-F PBX-FW-SIP', '-X PBX-FW-SIP'), id='stale chain'),
+                 restore('-D PBX-FIREWALL 2', '-F PBX-FW-SIP', '-X PBX-FW-SIP'), id='stale chain'),
+    pytest.param([JUMP] + LIVE_OWNED, {'ipv4': [RULES[0], ACCEPT_ALL, RULES[1], RULES[2]]},
+                 restore('-I PBX-FIREWALL 2 -j ACCEPT'), id='one rule more: inserted in its place'),
+    pytest.param([JUMP] + LIVE_OWNED, {'ipv4': [RULES[0], RULES[1], ACCEPT_ALL, RULES[2]]},
+                 restore('-A PBX-FIREWALL -j ACCEPT'), id='one rule more at the end: appended'),
     pytest.param([F2B_SSH, JUMP] + LIVE_OWNED, {'ipv4': []},
                  restore('-D INPUT -j PBX-FIREWALL', '-F PBX-FIREWALL', '-F PBX-FW-SIP', '-X PBX-FIREWALL',
                          '-X PBX-FW-SIP'), id='empty family removes everything owned'),
@@ -375,6 +380,65 @@ def test_plan_restore_text(live, ruleset, expected):
     # applying the plan reaches the desired state: planning again finds nothing to do
     again = nf.compute_plan({'ipv4': plan.families['ipv4'].after}, {}, nf.validate_ruleset(ruleset))
     assert not again.changed
+
+
+def _replay(live, lines, chain):
+    """The rules of ``chain`` after the restore ``lines`` (-D N, -I N [-c P B], -A) ran on ``live``."""
+    rules = [(rule, 'live %d' % i) for i, rule in enumerate(live)]
+    for line in lines:
+        parts = line.split()
+        if parts[:2] == ['-D', chain]:
+            del rules[int(parts[2]) - 1]
+        elif parts[:2] == ['-I', chain]:
+            spec = parts[3:]
+            carried = spec[1:3] if spec[0] == '-c' else None
+            rule = '-A %s %s' % (chain, ' '.join(spec[3:] if carried else spec))
+            rules.insert(int(parts[2]) - 1, (rule, 'carried %s' % ':'.join(carried) if carried else 'new'))
+        elif parts[:2] == ['-A', chain]:
+            spec = parts[2:]
+            carried = spec[1:3] if spec[0] == '-c' else None
+            rules.append(('-A %s %s' % (chain, ' '.join(spec[3:] if carried else spec)),
+                          'carried %s' % ':'.join(carried) if carried else 'new'))
+    return rules
+
+
+CHAIN_RULES = ['-A PBX-FIREWALL -s 10.0.0.%d/32 -j %s' % (i % 4, 'DROP' if i % 3 else 'ACCEPT') for i in range(8)]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(CHAIN_RULES), min_size=1, max_size=12),
+       st.lists(st.sampled_from(CHAIN_RULES), min_size=1, max_size=12))
+def test_edits_reach_the_desired_chain_and_keep_counters(live_rules, desired_rules):
+    """Any live chain becomes the desired one; a kept rule is never touched, a moved one carries
+    its live counters, a new one starts at zero."""
+    live = table(live_rules)
+    live.counters['PBX-FIREWALL'] = [(i + 1, 100 * (i + 1)) for i in range(len(live_rules))]
+    plan = nf.compute_plan({'ipv4': live}, {}, nf.validate_ruleset({'ipv4': desired_rules}))
+    fplan = plan.families['ipv4']
+    after = _replay(live_rules, fplan.lines, 'PBX-FIREWALL')
+    assert [rule for rule, _origin in after] == desired_rules
+    sources = fplan.sources['PBX-FIREWALL']
+    for (rule, origin), source in zip(after, sources):
+        if source is None:
+            assert origin == 'new'
+        else:
+            assert live_rules[source] == rule
+            assert origin in ('live %d' % source, 'carried %d:%d' % (source + 1, 100 * (source + 1)))
+    assert len({s for s in sources if s is not None}) == len([s for s in sources if s is not None])
+    # as many live rules kept as the two chains have in common, in order (never fewer than a prefix)
+    assert fplan.after.counters['PBX-FIREWALL'] == [(0, 0) if s is None else (s + 1, 100 * (s + 1))
+                                                    for s in sources]
+
+
+def test_a_moved_rule_carries_its_counters_and_a_changed_rule_starts_at_zero():
+    live = nf.filter_table(save_text('[0:0] ' + JUMP, '[7:700] ' + RULES[0], '[3:300] ' + RULES[1], '[1:50] ' + RULES[2]))
+    assert live.rule_counters('PBX-FIREWALL') == [(7, 700), (3, 300)]
+    changed = '-A PBX-FW-SIP -p udp -j DROP'
+    plan = nf.compute_plan({'ipv4': live}, {}, nf.validate_ruleset({'ipv4': [RULES[1], RULES[0], changed]}))
+    assert plan.families['ipv4'].restore == restore(
+        '-D PBX-FIREWALL 2', '-I PBX-FIREWALL 1 -c 3 300 -p udp -m udp --dport 5060 -j PBX-FW-SIP',
+        '-D PBX-FW-SIP 1', '-A PBX-FW-SIP -p udp -j DROP')
+    assert plan.families['ipv4'].sources == {'PBX-FIREWALL': [1, 0], 'PBX-FW-SIP': [None]}
 
 
 def test_plan_origins_name_the_ruleset_index():
@@ -547,3 +611,16 @@ def test_explain_ipset_error():
                                        ['ruleset.ipsets[0] (create pbxfw-a)', "ruleset.ipsets[0] entry '10.0.0.0/33'"])
     assert message.startswith("ipset restore rejected line 2, ruleset.ipsets[0] entry '10.0.0.0/33': "
                               "add pbxfw-a 10.0.0.0/33 -- ipset v7.17")
+
+
+def test_a_rejected_edit_names_the_rule_as_the_ruleset_gives_it():
+    live = table([JUMP] + LIVE_OWNED)
+    bad = '-A PBX-FIREWALL -p tcp -m tcp --dport 99999 -j ACCEPT'
+    plan = nf.compute_plan({'ipv4': live}, {}, nf.validate_ruleset({'ipv4': [RULES[0], bad, RULES[1], RULES[2]]}))
+    fplan = plan.families['ipv4']
+    assert fplan.lines[1] == '-I PBX-FIREWALL 2 -p tcp -m tcp --dport 99999 -j ACCEPT'
+    message = nf.explain_restore_error('iptables-restore --test', "invalid port/service `99999' specified\n"
+                                       'Error occurred at line: 2', fplan.lines, fplan.origins)
+    assert message == ('iptables-restore --test rejected line 2, ruleset.ipv4[1] (%s): -I PBX-FIREWALL 2 -p tcp -m tcp '
+                       "--dport 99999 -j ACCEPT -- invalid port/service `99999' specified Error occurred at line: 2"
+                       % bad)

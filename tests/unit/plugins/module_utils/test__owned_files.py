@@ -31,12 +31,12 @@ class Host:
         self.ast.mkdir()
         (self.ast / 'pjsip.conf').write_text('[transport-udp]\ntype=transport\n')
         self.jail = self.f2b / 'jail.d' / 'pbx-firewall.local'
-        self.probes, self.checks = [], []
+        self.probes, self.checks, self.also = [], [], []
         self.asterisk = ('Asterisk 20.1.0', True, None)
         self.verdict = 'ok'
 
-    def files(self, chan_sip=False, pjsip=True):
-        return owned.checked_options([
+    def files(self, chan_sip=False, pjsip=True, more=()):
+        return owned.checked_options(list(more) + [
             {'path': str(self.jail), 'part': 'fail2ban', 'content': '[DEFAULT]\nignoreip = 127.0.0.1/8\n',
              'present': True, 'mode': '0644', 'check': 'fail2ban', 'needs': None, 'include': None},
             {'path': str(self.ast / 'pjsip_pbx_firewall.conf'), 'part': 'asterisk', 'content': 'P\n',
@@ -50,8 +50,9 @@ class Host:
         self.probes.append(1)
         return self.asterisk
 
-    def check(self, config_dir, path, text):
+    def check(self, config_dir, path, text, also=()):
         self.checks.append(path)
+        self.also.append(list(also))
         if self.verdict == 'ours':
             return 'ours', ['bad'], [], 'the file breaks fail2ban', None
         if self.verdict == 'existing':
@@ -209,3 +210,42 @@ def test_part_switches_read_as_ansible_reads_booleans():
     switches = {'fail2ban': {'manage': 'no', 'required': 'yes'}, 'asterisk': {'manage': True}}
     _files, parts, _asterisk = owned.checked_options([], switches, {})
     assert parts == {'fail2ban': {'manage': False, 'required': True}, 'asterisk': {'manage': True}}
+
+
+def test_fail2ban_tests_the_jail_file_with_what_the_other_files_of_its_part_will_hold(host):
+    """The jail.d file names the filter: its test sees the filter as it will be, and a change of
+    the filter alone is tested too; a filter that goes is absent from the test."""
+    (host.f2b / 'filter.d').mkdir()
+    path = str(host.f2b / 'filter.d' / 'pbx-firewall-drops.conf')
+
+    def drops(text, present=True):
+        return [{'path': path, 'part': 'fail2ban', 'content': text, 'present': present, 'mode': '0644',
+                 'check': None, 'needs': None, 'include': None}]
+
+    host.apply(host.plan(more=drops('F1\n')))
+    assert host.also == [[(path, 'F1\n')]]
+    host.apply(host.plan(more=drops('F1\n')))
+    assert len(host.checks) == 1                    # nothing changes: no test
+    plan = host.plan(more=drops('F2\n'))
+    assert [e.path for e in plan.edits()] == [path] and host.also[-1] == [(path, 'F2\n')]
+    host.apply(plan)
+    host.apply(host.plan(more=drops('F2\n', present=False)))
+    assert host.also[-1] == [(path, None)] and not os.path.exists(path)
+    host.verdict = 'ours'
+    with pytest.raises(owned.PlanError, match='the file breaks fail2ban'):
+        host.plan(more=drops('BAD\n'))
+    assert not os.path.exists(path)
+
+
+def test_a_part_that_keeps_nothing_is_not_missed(host, tmp_path):
+    """The metrics refresher off: no warning where its directory is missing; on: the warning."""
+    gone = str(tmp_path / 'no-cron.d' / 'pbx-firewall-metrics')
+
+    def metrics(present):
+        return [{'path': gone, 'part': 'metrics', 'content': 'C\n', 'present': present, 'mode': '0644',
+                 'check': None, 'needs': None, 'include': None}]
+
+    assert host.plan(more=metrics(False)).warnings == []
+    assert host.plan(more=metrics(True)).warnings == [
+        'cron is not installed on this host (%s is missing): the metrics refresher is not installed (install '
+        'it, or set pbx_firewall_metrics_interval: 0).' % os.path.dirname(gone)]

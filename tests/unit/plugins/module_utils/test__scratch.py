@@ -145,3 +145,35 @@ def test_paths_that_do_not_name_a_file_inside_are_errors(live, tmp_path, relativ
     with pytest.raises(ValueError) as exc:
         _scratch.scratch_copy(str(live), str(tmp_path / 'copy'), relative, NEW)
     assert message in str(exc.value)
+
+
+def test_more_files_each_get_a_directory_of_the_copy_and_nothing_outside_changes(live, tmp_path):
+    """jail.d and filter.d both linked elsewhere: both files are written in the copy only."""
+    site = tmp_path / 'host' / 'srv'
+    for name in ('jail.d', 'filter.d'):
+        (site / name).mkdir(parents=True)
+    (site / 'filter.d' / 'sshd.conf').write_text('[Definition]\n')
+    (site / 'filter.d' / 'pbx-firewall-drops.conf').write_text(OLD)
+    os.rmdir(str(live / 'jail.d'))
+    os.symlink(str(site / 'jail.d'), str(live / 'jail.d'))
+    os.symlink(str(site / 'filter.d'), str(live / 'filter.d'))
+    outside = snapshot(tmp_path / 'host')
+    _scratch.scratch_copy(str(live), str(tmp_path / 'copy'), 'jail.d/pbx-firewall.local', NEW,
+                          also=[('filter.d/pbx-firewall-drops.conf', '[Definition]\nfailregex = x\n'),
+                                ('filter.d/gone.conf', None)])
+    assert snapshot(tmp_path / 'host') == outside
+    result = tmp_path / 'copy'
+    assert read(result / 'jail.d' / 'pbx-firewall.local') == NEW
+    assert read(result / 'filter.d' / 'pbx-firewall-drops.conf') == '[Definition]\nfailregex = x\n'
+    assert read(result / 'filter.d' / 'sshd.conf') == '[Definition]\n'
+    for name in ('jail.d', 'filter.d'):
+        assert not os.path.islink(str(result / name))
+
+
+def test_a_file_of_also_can_be_taken_out(live, tmp_path):
+    (live / 'filter.d').mkdir()
+    (live / 'filter.d' / 'pbx-firewall-drops.conf').write_text(OLD)
+    _scratch.scratch_copy(str(live), str(tmp_path / 'copy'), 'jail.d/pbx-firewall.local', NEW,
+                          also=[('filter.d/pbx-firewall-drops.conf', None)])
+    assert not (tmp_path / 'copy' / 'filter.d' / 'pbx-firewall-drops.conf').exists()
+    assert (live / 'filter.d' / 'pbx-firewall-drops.conf').exists()

@@ -109,16 +109,16 @@ def _expect(ruleset, source, service, proto='tcp', port=None, **options):
 
 @pytest.mark.parametrize('source, service, proto, port, expected, decided_by', [
     ('192.168.10.5', 'ssh', 'tcp', 22, 'open', 'Office LAN: allow icmp,sip,ssh,web'),
-    ('192.168.10.7', 'ssh', 'tcp', 22, 'closed', 'Boss: block ssh'),          # longest prefix
+    ('192.168.10.7', 'ssh', 'tcp', 22, 'closed', 'pbxfw:block ssh network=Boss'),          # longest prefix
     ('192.168.10.7', 'web', 'tcp', 80, 'open', 'Office LAN: allow icmp,sip,ssh,web'),
     ('192.168.10.5', 'icmp', 'icmp', None, 'open', 'Office LAN: allow icmp,sip,ssh,web'),
     ('10.8.0.9', 'web', 'tcp', 443, 'open', 'Branch VPN: allow sip,web'),
-    ('10.8.0.9', 'ssh', 'tcp', 22, 'closed', 'pbx-firewall: drop everything else'),
-    ('203.0.113.9', 'web', 'tcp', 80, 'closed', 'Internet: block web'),      # catch-all last
+    ('10.8.0.9', 'ssh', 'tcp', 22, 'closed', 'pbxfw:default everything else'),
+    ('203.0.113.9', 'web', 'tcp', 80, 'closed', 'pbxfw:block web network=Internet'),      # catch-all last
     ('203.0.113.9', 'sip', 'udp', 10100, 'open', 'Internet: allow sip'),
     ('2001:db8::1', 'sip', 'tcp', 5061, 'open', 'Internet: allow sip'),
     ('fd00:8::5', 'web', 'tcp', 80, 'open', 'Branch VPN: allow sip,web'),
-    ('fd00:8::5', 'icmp', 'icmp', None, 'closed', 'pbx-firewall: drop everything else'),
+    ('fd00:8::5', 'icmp', 'icmp', None, 'closed', 'pbxfw:default everything else'),
 ])
 def test_expectations_name_the_deciding_network(source, service, proto, port, expected, decided_by):
     ruleset = _policy.firewall_ruleset(NETWORKS)
@@ -132,7 +132,7 @@ def test_trunks_get_sip_and_rtp_but_nothing_else():
     for proto, port in (('udp', 5060), ('tcp', 5061), ('udp', 10000)):
         row = _expect(ruleset, '198.51.100.7', 'sip', proto, port)
         assert (row['expected'], row['decided_by']) == ('open', 'trunk 198.51.100.7: allow sip')
-    assert _expect(ruleset, '198.51.100.7', 'web', 'tcp', 80)['decided_by'] == 'Internet: block web'
+    assert _expect(ruleset, '198.51.100.7', 'web', 'tcp', 80)['decided_by'] == 'pbxfw:block web network=Internet'
 
 
 def test_ipset_rules_decide_like_direct_rules():
@@ -145,7 +145,7 @@ def test_ipset_rules_decide_like_direct_rules():
         got = _verify.expected_verdicts(via_sets, probes, source)
         assert [r['expected'] for r in got] == want, source
     row = _expect(via_sets, '192.168.10.7', 'ssh', 'tcp', 22)
-    assert row['expected'] == 'closed' and row['decided_by'] == 'ssh: block 1 subnet'
+    assert row['expected'] == 'closed' and row['decided_by'] == 'pbxfw:block ssh from 1 subnet'
     assert '-m set --match-set pbxfw-ssh-d4-' in row['rule']
 
 

@@ -135,9 +135,9 @@ def test_mismatch_names_pbx_probe_service_expectation_and_deciding_rule():
     (bad,) = report['mismatches']
     assert (bad['pbx'], bad['probe'], bad['service'], bad['port'], bad['expected'], bad['observed'],
             bad['decided_by']) == ('pbx1', 'office', 'ami', 5038, 'closed', 'open',
-                                   'pbx-firewall: drop everything else')
+                                   'pbxfw:default everything else')
     assert ('pbx1 10.1.0.11 <- probe office (10.1.0.101): ami tcp/5038 expected closed '
-            '(pbx-firewall: drop everything else), observed open') in report['message']
+            '(pbxfw:default everything else), observed open') in report['message']
 
 
 def test_nat_source_decides_per_family():

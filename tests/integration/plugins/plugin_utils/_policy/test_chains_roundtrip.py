@@ -82,6 +82,15 @@ CASES = {
     'sip-guards-exempt-all': dict(
         networks=[dict(INTERNET, never_block=True)], sip_rate_limit=1,
         sip_rate_limit_ipv6_prefix=128),
+    # drops logged through one rate-limited chain per reason (NFLOG, LOG); custom drops get a reason
+    'logged-drops-nflog': dict(
+        networks=[OFFICE, VPN, HOST, INTERNET], sip_rate_limit=25, sip_scanner_agents=['friendly-scanner'],
+        custom_rules=['-p tcp -m tcp --dport 8080 -m comment --comment "no proxy" -j DROP',
+                      {'rule': '-p udp -m udp --dport 69 -j REJECT --reject-with icmp6-port-unreachable',
+                       'family': 'ipv6'}],
+        log_drops=True, log_rate='60/minute', nflog_group=17),
+    'logged-drops-log': dict(networks=[OFFICE, INTERNET], sip_rate_limit=5, log_drops=True,
+                             log_rate='3/hour', docker=True),
     # countries from the real database (tor-geoipdb) and a blocklist with an exempt trunk,
     # also behind DOCKER-USER
     'countries-blocklist': dict(

@@ -17,6 +17,7 @@ import pytest
 from ansible_collections.pbxops.firewall.plugins.module_utils import _netfilter as nf
 from ansible_collections.pbxops.firewall.plugins.module_utils._hostfw import accepts as acc
 from ansible_collections.pbxops.firewall.plugins.module_utils._hostfw import firewalld as fwd
+from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 
 CAPTURED = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'captured')
 
@@ -124,6 +125,36 @@ def test_direct_entries_round_trip_through_firewalld_quoting():
     assert ("<rule ipv=\"ipv4\" table=\"filter\" chain=\"PBX-FIREWALL\" priority=\"1\">-s 10.0.0.0/8 -p tcp -m "
             "multiport --dports 22,5060:5061 -m comment --comment 'Office LAN: allow sip,ssh' -j ACCEPT</rule>") in text
     assert fwd.unportable(entries) == []
+
+
+@pytest.mark.parametrize('nflog_group', [None, 5])
+def test_the_direct_block_carries_every_logged_drop_and_reason(nflog_group):
+    """Drop reasons in comments, the per-reason log chains (LOG or NFLOG, a prefix that ends in a
+    space), the SIP guards' hex strings, the blocklist: every owned chain and rule goes into
+    direct.xml and comes back from it as given."""
+    ruleset = _policy.firewall_ruleset(
+        [{'name': 'Office', 'subnet': '10.0.0.0/8', 'services': ['ssh', 'sip']},
+         {'name': 'Internet', 'subnet': ['0.0.0.0/0', '::/0'], 'services': ['sip'], 'block': ['web']}],
+        sip_rate_limit=20, sip_scanner_agents=['friendly-scanner'], blocklist=['203.0.113.0/24'],
+        custom_rules=['-p tcp -m tcp --dport 8080 -j DROP'], log_drops=True, nflog_group=nflog_group)
+    desired = nf.validate_ruleset(ruleset)
+    entries = fwd.direct_entries(desired)
+    assert fwd.unportable(entries) == []
+    assert fwd.parse_direct(fwd.merge_direct(None, entries)) == entries
+    carried = {}
+    for entry in entries:
+        if entry.kind == 'rule':
+            carried.setdefault((entry.ipv, entry.chain), []).append(entry.args)
+    assert {key: len(rules) for key, rules in carried.items()} == {
+        (family, chain): len(rules) for family in ('ipv4', 'ipv6')
+        for chain, rules in desired.families[family].chains.items()}
+    assert {c for (_f, c) in carried if c.startswith('PBX-FW-LOG-')} == {
+        'PBX-FW-LOG-SCANNER', 'PBX-FW-LOG-FLOOD', 'PBX-FW-LOG-BLOCKLIST', 'PBX-FW-LOG-BLOCK',
+        'PBX-FW-LOG-CUSTOM', 'PBX-FW-LOG-DEFAULT'}
+    assert [a for args in carried[('ipv4', 'PBX-FW-LOG-FLOOD')] for a in args if a.startswith('pbxfw ')] == [
+        'pbxfw flood ']
+    assert ('--comment', 'pbxfw:blocklist source in pbxfw-blocklist4') in {
+        args[i:i + 2] for args in carried[('ipv4', 'PBX-FIREWALL')] for i in range(len(args) - 1)}
 
 
 def test_what_the_direct_interface_cannot_carry():

@@ -20,7 +20,7 @@ PRELUDE6 = PRELUDE4 + [
                  (4, 'parameter-problem'), (133, 'router-solicitation'),
                  (134, 'router-advertisement'), (135, 'neighbour-solicitation'),
                  (136, 'neighbour-advertisement'))]
-DROP_ALL = CHAIN + '-m comment --comment "pbx-firewall: drop everything else" -j DROP'
+DROP_ALL = CHAIN + '-m comment --comment "pbxfw:default everything else" -j DROP'
 JUMPS = [{'chain': 'INPUT', 'target': 'PBX-FIREWALL'}]
 
 OFFICE = {'name': 'Office LAN', 'subnet': '192.168.10.0/24',

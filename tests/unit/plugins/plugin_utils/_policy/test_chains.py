@@ -44,7 +44,7 @@ def ipset_name(hint, version, entries):
 
 OFFICE_V4 = [
     CHAIN + '-s 192.168.10.66/32 -p tcp -m tcp --dport 22 '
-            '-m comment --comment "Bad host: block ssh" -j DROP',
+            '-m comment --comment "pbxfw:block ssh network=Bad host" -j DROP',
     CHAIN + '-s 192.168.10.0/24 -p icmp -m icmp --icmp-type 8 '
             '-m comment --comment "Office LAN: allow icmp,sip,ssh,web" -j ACCEPT',
     CHAIN + '-s 192.168.10.0/24 -p tcp -m multiport --dports 22,80,443,5060:5061 '
@@ -72,13 +72,13 @@ RULESETS = {
                       {'rule': '-p tcp -m tcp --dport 8443 -j DROP', 'family': 'both'}]), {
         'ipv4': PRELUDE4 + OFFICE_V4 + [
             CHAIN + '-s 198.51.100.7/32 -p tcp -m tcp --dport 8080 -j ACCEPT',
-            CHAIN + '-p tcp -m tcp --dport 8443 -j DROP',
+            CHAIN + '-p tcp -m tcp --dport 8443 -m comment --comment "pbxfw:custom" -j DROP',
         ] + INTERNET_SIP + [DROP_ALL],
         'ipv6': PRELUDE6 + [
             CHAIN + '-s 2001:db8::1/128 -p tcp -m tcp --dport 22 '
-                    '-m comment --comment "Bad host: block ssh" -j DROP',
+                    '-m comment --comment "pbxfw:block ssh network=Bad host" -j DROP',
             CHAIN + '-s 2001:db8:9::/48 -p udp -m udp --dport 69 -j ACCEPT',
-            CHAIN + '-p tcp -m tcp --dport 8443 -j DROP',
+            CHAIN + '-p tcp -m tcp --dport 8443 -m comment --comment "pbxfw:custom" -j DROP',
         ] + INTERNET_SIP + [DROP_ALL],
         'ipsets': [], 'jumps': JUMPS}),
 
@@ -131,26 +131,26 @@ RULESETS = {
             'guards" -j RETURN',
             # "\nUser-Agent:" + agent, then "\nUser-Agent: " + agent, case-insensitive
             '-A PBX-FW-SIP -m string --hex-string "|0a557365722d4167656e743a667269656e646c792d7363'
-            '616e6e6572|" --algo bm --icase -m comment --comment "SIP scanner friendly-scanner: '
-            'block" -j DROP',
+            '616e6e6572|" --algo bm --icase -m comment --comment "pbxfw:scanner User-Agent '
+            'friendly-scanner" -j DROP',
             '-A PBX-FW-SIP -m string --hex-string "|0a557365722d4167656e743a20667269656e646c792d'
-            '7363616e6e6572|" --algo bm --icase -m comment --comment "SIP scanner friendly-scanner:'
-            ' block" -j DROP',
+            '7363616e6e6572|" --algo bm --icase -m comment --comment "pbxfw:scanner User-Agent'
+            ' friendly-scanner" -j DROP',
             '-A PBX-FW-SIP -m string --hex-string "|0a557365722d4167656e743a736970766963696'
-            'f7573|" --algo bm --icase -m comment --comment "SIP scanner sipvicious: block" -j DROP',
+            'f7573|" --algo bm --icase -m comment --comment "pbxfw:scanner User-Agent sipvicious" -j DROP',
             '-A PBX-FW-SIP -m string --hex-string "|0a557365722d4167656e743a20736970766963696'
-            'f7573|" --algo bm --icase -m comment --comment "SIP scanner sipvicious: block" -j DROP',
+            'f7573|" --algo bm --icase -m comment --comment "pbxfw:scanner User-Agent sipvicious" -j DROP',
             # " SIP/2.0\r\n" ends a request line only: requests count, responses do not
             '-A PBX-FW-SIP -m string --hex-string "|205349502f322e300d0a|" --algo bm -m hashlimit '
             '--hashlimit-above 20/sec --hashlimit-burst 40 --hashlimit-mode srcip --hashlimit-name '
-            'pbxfw-sip -m comment --comment "SIP requests above 20/s per address: block" -j DROP',
+            'pbxfw-sip -m comment --comment "pbxfw:flood SIP requests above 20/s per address" -j DROP',
             '-A PBX-FW-SIP-TLS -s 192.0.2.10/32 -m comment --comment "trunks, never_block: no SIP '
             'guards" -j RETURN',
             '-A PBX-FW-SIP-TLS -s 203.0.113.0/28 -m comment --comment "trunks, never_block: no '
             'SIP guards" -j RETURN',
             '-A PBX-FW-SIP-TLS -m hashlimit --hashlimit-above 20/sec --hashlimit-burst 40 '
-            '--hashlimit-mode srcip --hashlimit-name pbxfw-sip-tls -m comment --comment "SIP-TLS '
-            'connections above 20/s per address: block" -j DROP'],
+            '--hashlimit-mode srcip --hashlimit-name pbxfw-sip-tls -m comment --comment "pbxfw:flood '
+            'SIP-TLS connections above 20/s per address" -j DROP'],
         'ipv6': [], 'ipsets': [], 'jumps': JUMPS}),
 
     # 15 multiport slots per rule, a range counts two; touching ports merge into ranges
@@ -204,7 +204,7 @@ RULESETS['ipsets'] = (dict(
                 '-m comment --comment "ssh: allow 3 subnets" -j ACCEPT'
         % ipset_name('ssh-a', 4, SSH_ALLOW),
         CHAIN + '-p tcp -m tcp --dport 22 -m set --match-set %s src '
-                '-m comment --comment "ssh: block 1 subnet" -j DROP'
+                '-m comment --comment "pbxfw:block ssh from 1 subnet" -j DROP'
         % ipset_name('ssh-d', 4, SSH_BLOCK),
         DROP_ALL],
     'ipv6': PRELUDE6 + [
@@ -254,7 +254,7 @@ def test_scanner_agents_default_to_the_collection_list():
     # header-anchored: a line feed, then the header with or without the space, any case
     assert scanners == [
         '-A PBX-FW-SIP -m string --hex-string "|%s|" --algo bm --icase -m comment '
-        '--comment "SIP scanner %s: block" -j DROP'
+        '--comment "pbxfw:scanner User-Agent %s" -j DROP'
         % (('\nUser-Agent:' + space + agent).encode('ascii').hex(), agent)
         for agent in sorted(model.DEFAULT_SIP_SCANNER_AGENTS) for space in ('', ' ')]
     assert chains.firewall_ruleset([], ipv6=False, sip_scanner_agents=None)['ipv4'] == rules
@@ -268,12 +268,12 @@ def test_sip_rate_limit_is_printed_back_unchanged(rate):
     rules = chains.firewall_ruleset([], sip_rate_limit=rate, ipv6=False, sip_scanner_agents=[])['ipv4']
     assert rules[-1] == ('-A PBX-FW-SIP-TLS -m hashlimit --hashlimit-above %d/sec --hashlimit-burst '
                          '%d --hashlimit-mode srcip --hashlimit-name pbxfw-sip-tls -m comment '
-                         '--comment "SIP-TLS connections above %d/s per address: block" -j DROP'
+                         '--comment "pbxfw:flood SIP-TLS connections above %d/s per address" -j DROP'
                          % (rate, 2 * rate, rate))
     assert rules[-2] == ('-A PBX-FW-SIP -m string --hex-string "|205349502f322e300d0a|" --algo bm '
                          '-m hashlimit --hashlimit-above %d/sec --hashlimit-burst %d '
                          '--hashlimit-mode srcip --hashlimit-name pbxfw-sip -m comment --comment '
-                         '"SIP requests above %d/s per address: block" -j DROP' % (rate, 2 * rate, rate))
+                         '"pbxfw:flood SIP requests above %d/s per address" -j DROP' % (rate, 2 * rate, rate))
     period = 1000000 // rate            # XT_HASHLIMIT_SCALE_v2; libxt_hashlimit prints 10**6 // period
     assert 1000000 // period == rate
 
@@ -391,11 +391,11 @@ def test_sip_guards_ipv6_prefix():
     assert [r for r in rules if 'srcmask' in r] == [
         '-A PBX-FW-SIP -m string --hex-string "|205349502f322e300d0a|" --algo bm -m hashlimit '
         '--hashlimit-above 5/sec --hashlimit-burst 10 --hashlimit-mode srcip --hashlimit-name '
-        'pbxfw-sip --hashlimit-srcmask 48 -m comment --comment "SIP requests above 5/s per /48: '
-        'block" -j DROP',
+        'pbxfw-sip --hashlimit-srcmask 48 -m comment --comment "pbxfw:flood SIP requests above 5/s '
+        'per /48" -j DROP',
         '-A PBX-FW-SIP-TLS -m hashlimit --hashlimit-above 5/sec --hashlimit-burst 10 '
         '--hashlimit-mode srcip --hashlimit-name pbxfw-sip-tls --hashlimit-srcmask 48 -m comment '
-        '--comment "SIP-TLS connections above 5/s per /48: block" -j DROP']
+        '--comment "pbxfw:flood SIP-TLS connections above 5/s per /48" -j DROP']
     per_address = chains.firewall_ruleset(SIP_NETS, sip_rate_limit=5, sip_rate_limit_ipv6_prefix=128)
     assert not any('srcmask' in r for r in per_address['ipv6'])
 

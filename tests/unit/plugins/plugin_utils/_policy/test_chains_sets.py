@@ -13,6 +13,7 @@ import ipaddress
 
 import pytest
 
+from ansible_collections.pbxops.firewall.plugins.module_utils._reasons import parse_comment
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import chains
 from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.support import (
     CHAIN,
@@ -59,7 +60,7 @@ def test_block_sip_from_two_countries(db):
     """The README's first example: Internet 0/0 [sip] plus {countries: [CN, RU], block: [sip]}."""
     ruleset = compile_(db, [INTERNET_SIP, {'name': 'Scanners', 'countries': ['cn', 'RU'], 'block': ['sip']}])
     set4, set6 = 'pbxfw-cc4-' + digest('countries=CN,RU'), 'pbxfw-cc6-' + digest('countries=CN,RU')
-    country = '-m set --match-set %s src -m comment --comment "Scanners (CN,RU): block sip" -j DROP'
+    country = '-m set --match-set %s src -m comment --comment "pbxfw:country CN,RU sip network=Scanners" -j DROP'
     internet = '-m comment --comment "Internet: allow sip" -j ACCEPT'
     assert ruleset['ipv4'] == PRELUDE4 + [
         CHAIN + SIP_TCP + ' ' + country % set4, CHAIN + SIP_UDP + ' ' + country % set4,
@@ -98,12 +99,12 @@ def test_the_blocklist_comes_after_loopback_and_before_established(db):
                        trunks=['203.0.113.7'], sip_scanner_agents=['friendly-scanner'], docker=True)
     guards = [r for r in ruleset['ipv4'] if r.startswith(CHAIN) and r.endswith('-j PBX-FW-SIP')]
     blocklist = (CHAIN + '-m set --match-set pbxfw-blocklist4 src -m comment --comment '
-                 '"pbx-firewall: blocklist" -j DROP')
+                 '"pbxfw:blocklist source in pbxfw-blocklist4" -j DROP')
     assert ruleset['ipv4'][:5] == [LOOPBACK] + guards + [blocklist, ESTABLISHED]
     docker = [r for r in ruleset['ipv4'] if r.startswith('-A PBX-FW-DOCKER ')]
     assert docker[3:5] == [
-        '-A PBX-FW-DOCKER -m set --match-set pbxfw-blocklist4 src -m comment --comment "pbx-firewall: blocklist" '
-        '-j DROP',
+        '-A PBX-FW-DOCKER -m set --match-set pbxfw-blocklist4 src -m comment --comment '
+        '"pbxfw:blocklist source in pbxfw-blocklist4" -j DROP',
         '-A PBX-FW-DOCKER -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment '
         '"pbx-firewall: established, related" -j RETURN']
     assert ruleset['ipv6'][3] == blocklist.replace('blocklist4', 'blocklist6')
@@ -138,3 +139,17 @@ def test_sets_are_sized_to_fit(count, maxelem, hashsize):
     spec = chains._large_ipset('pbxfw-blocklist4', 4, entries, 'x')
     assert (spec['maxelem'], spec['hashsize']) == (maxelem, hashsize)
     assert members(spec) == entries
+
+
+def test_the_blocklist_and_a_blocked_country_drop_for_their_reasons(db):
+    """Their comments carry the reasons the report counts; logged, they jump to their log chains
+    (and an allowing country rule keeps its plain comment and target)."""
+    networks = [INTERNET_NONE, {'name': 'Scanners', 'countries': ['CN'], 'block': ['sip'], 'services': ['web']}]
+    ruleset = compile_(db, networks, blocklist=['203.0.113.0/24'], ipv6=False, log_drops=True)
+    dropping = [r for r in ruleset['ipv4'] if '--match-set' in r and ' -j PBX-FW-LOG-' in r]
+    assert [(parse_comment(r.split('--comment "')[1].split('"')[0]), r.rsplit(' ', 1)[1]) for r in dropping] == [
+        (('blocklist', None), 'PBX-FW-LOG-BLOCKLIST'),
+        (('country', 'Scanners'), 'PBX-FW-LOG-COUNTRY'), (('country', 'Scanners'), 'PBX-FW-LOG-COUNTRY')]
+    assert any(r.endswith('--comment "Scanners (CN): allow web" -j ACCEPT') for r in ruleset['ipv4'])
+    assert {r.split()[1] for r in ruleset['ipv4'] if r.startswith('-A PBX-FW-LOG-')} == {
+        'PBX-FW-LOG-BLOCKLIST', 'PBX-FW-LOG-COUNTRY', 'PBX-FW-LOG-DEFAULT'}

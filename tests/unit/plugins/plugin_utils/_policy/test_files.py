@@ -6,7 +6,7 @@ of earlier releases printed, so an upgraded host sees no change)."""
 
 from __future__ import annotations
 
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import files
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import drops, files
 
 HEAD = ('# Managed by Ansible (pbxops.firewall). Do not edit: changes are overwritten.\n'
         '# Owned by pbxops.firewall (role pbx_firewall): loopback and every network with\n'
@@ -48,5 +48,16 @@ def test_asterisk_include_files():
 
 def test_role_files_names_every_file_and_the_template_section():
     found = files.role_files(['127.0.0.0/8'], ['10.0.0.0/8'], ['asterisk'])
-    assert sorted(found) == ['chan_sip', 'fail2ban_jail', 'pjsip', 'pjsip_template']
+    assert sorted(found) == ['chan_sip', 'fail2ban_filter', 'fail2ban_jail', 'pjsip', 'pjsip_template']
     assert found['pjsip_template'] == 'pbx-firewall-localnet' and '[asterisk]\n' in found['fail2ban_jail']
+    assert found['fail2ban_filter'] == '' and '[pbx-firewall-drops]' not in found['fail2ban_jail']
+
+
+def test_logged_drops_add_their_jail_after_the_docker_jails_and_the_filter():
+    found = files.role_files(['127.0.0.0/8'], [], ['asterisk'], drops.Logging((10, 60), None))
+    assert found['fail2ban_jail'].endswith('[asterisk]\nchain = DOCKER-USER\n\n'
+                                           '# pbx_firewall_log_drops: ban the sources of repeated scanner and '
+                                           'flood drops, on every port\n[pbx-firewall-drops]\nenabled = true\n'
+                                           'filter = pbx-firewall-drops\nbanaction = %(banaction_allports)s\n'
+                                           'backend = systemd\n')
+    assert found['fail2ban_filter'] == drops.fail2ban_filter()

@@ -48,7 +48,7 @@ def test_the_same_results_as_the_separate_calls(options):
         'ignoreip': ignoreip,
         'localnet': localnet,
         'docker_jails': [],
-        'files': files.role_files(ignoreip, localnet),
+        'files': dict(files.role_files(ignoreip, localnet), metrics_script='', metrics_cron=''),
         'warnings': [],
         'notes': [],
     }
@@ -109,6 +109,12 @@ JAIL_VALID = ('the name of a jail section, 1-64 letters, digits, "_", "." or "-"
     ({'ipset_threshold': -1}, ['pbx_firewall_ipset_threshold: must be an integer >= 0']),
     ({'enabled': 'nope'}, ["pbx_firewall_enabled: must be true or false, got 'nope'"]),
     ({'ignoreip_extra': ['10.0.0.1/8']}, ["pbx_firewall_fail2ban_ignoreip_extra[0]: '10.0.0.1/8' has host bits set"]),
+    ({'metrics_interval': 'often'}, ["pbx_firewall_metrics_interval: must be 0 (off) or 1-59 minutes, got 'often'"]),
+    ({'metrics_interval': 60}, ['pbx_firewall_metrics_interval: must be 0 (off) or 1-59 minutes, got 60']),
+    ({'metrics_interval': 5, 'metrics_dir': 'node-exporter'},
+     ["pbx_firewall_metrics_dir: must be 'auto' or an absolute path, got 'node-exporter'"]),
+    ({'metrics_interval': 5, 'backend': 'iptables'}, ["pbx_firewall_backend: 'iptables' is not a backend; valid: "
+                                                      "auto, nft, legacy"]),
 ])
 def test_errors_name_the_role_variables(kwargs, messages):
     with pytest.raises(PolicyError) as caught:
@@ -133,3 +139,18 @@ def test_the_standalone_filters_keep_their_option_names():
         firewall_ruleset([OFFICE], ipv6='maybe', names=message_names(None, 'networks'))
     assert str(caught.value) == ("ipv6: must be true or false, got string 'maybe'; valid: true or "
                                  "false (from the command line also yes/no, on/off, 1/0)")
+
+
+def test_logged_drops_and_the_metrics_refresher_give_their_files():
+    from ansible_collections.pbxops.firewall.plugins.plugin_utils import _refresher
+    from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import drops
+
+    plain = role_policy([OFFICE])['files']
+    assert (plain['fail2ban_filter'], plain['metrics_script'], plain['metrics_cron']) == ('', '', '')
+    found = role_policy([OFFICE], log_drops=True, nflog_group=0, metrics_interval=5, backend='nft',
+                        metrics_dir='/srv/textfile')['files']
+    assert found['fail2ban_filter'] == drops.fail2ban_filter()
+    assert found['fail2ban_jail'].endswith('\n[pbx-firewall-drops]\nenabled = true\nfilter = pbx-firewall-drops\n'
+                                           'banaction = %(banaction_allports)s\nlogpath = /var/log/ulog/syslogemu.log\n')
+    assert found['metrics_script'] == _refresher.script()
+    assert found['metrics_cron'] == _refresher.cron_file(5, 'nft', '/srv/textfile')

@@ -497,7 +497,8 @@ def test_messages_use_the_names_the_caller_gives():
 @pytest.mark.parametrize('names, message', [
     ({'network': 'x'}, "names: unknown input 'network'; valid: addresses, blocklist, blocklist_files, "
                        "custom_rules, custom_services, docker, extra, geoip_db, geoip_max_age_days, "
-                       "ipset_threshold, ipv6, networks, ports, sip_rate_limit, sip_rate_limit_ipv6_prefix, "
+                       "ipset_threshold, ipv6, log_drops, log_rate, networks, nflog_group, ports, "
+                       "sip_rate_limit, sip_rate_limit_ipv6_prefix, "
                        "sip_scanner_agents, subnets, trunks"),
     ({'networks': 'a\nb'}, "names.networks: must be a variable name or path such as "
                            "pbx_firewall_networks, got 'a\\nb'"),
