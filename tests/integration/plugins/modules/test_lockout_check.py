@@ -239,7 +239,7 @@ def test_a_controller_arriving_over_loopback_is_not_refused(ssh_host, ansible, t
     assert report['verdict']['comment'] == 'pbx-firewall: loopback', report
     # the rules are live, and confirmed: from outside, ssh is dropped; over lo it still answers
     family = 'ipv6' if ':' in target else 'ipv4'
-    assert 'pbx-firewall: drop everything else' in ssh_host.netns.save('nft', family)
+    assert '"pbxfw:default everything else" -j DROP' in ssh_host.netns.save('nft', family)
     assert not ssh_host.reachable()
     banner = ssh_host.netns.sh('timeout 3 %s -c "import socket; s = socket.create_connection((\'%s\', 22), 2); '
                                'print(s.recv(4))"' % (sys.executable, target))
