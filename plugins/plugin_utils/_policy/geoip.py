@@ -157,9 +157,13 @@ def parse(data, countries):
 def _families(data, fmt):
     if fmt == INTEGERS:
         return {4}
-    has_v6 = re.search(rb'^[0-9A-Fa-f.]*:', data, re.M) is not None
-    has_v4 = re.search(rb'^[0-9]{1,3}\.[0-9.]*[,/]', data, re.M) is not None
-    return {v for v, present in ((4, has_v4), (6, has_v6)) if present}
+    # a data line of IPv4 starts "a.b.", one of IPv6 has a colon in its first group: searched
+    # from a newline, which the regular expression engine finds at C speed
+    found = set()
+    for version, start in ((4, rb'[0-9]{1,3}\.[0-9]{1,3}\.'), (6, rb'[0-9A-Fa-f]{0,4}:')):
+        if re.match(start, data) or re.search(b'\n' + start, data):
+            found.add(version)
+    return found
 
 
 def _where(data, *fields):
