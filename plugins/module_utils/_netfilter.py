@@ -1132,9 +1132,10 @@ def compute_plan(tables, sets, desired):
         lines.append(ipset.create_line(name))
         origins.append('%s (create %s)' % (label, name or ipset.name))
         prefix = 'add %s ' % (name or ipset.name)
-        for entry in ipset.listed():
-            lines.append(prefix + entry)
-            origins.append('%s entry %r' % (label, entry))
+        members = ipset.listed()
+        lines.extend([prefix + entry for entry in members])
+        # one origin for all the members (a country has 200,000): the rejected line names the member
+        origins.extend(['%s (members of %s)' % (label, ipset.name)] * len(members))
 
     for name, want in desired.ipsets.items():
         have = live.get(name)
