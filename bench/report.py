@@ -834,8 +834,6 @@ def render_doc(r):
     return '\n'.join(out)
 
 
-
-
 def write_docs(r, md=DOC, png=PNG):
     """The page and the chart (the page needs every part; a partial run gets the tables only)."""
     parts = ('apply', 'noop', 'compile', 'fleet', 'reload', 'sip', 'flows', 'sets')

@@ -115,11 +115,14 @@ def test_the_country_sets_cache_follows_what_they_depend_on(db, monkeypatch, cha
     monkeypatch.setattr(sets_module.countrydb, 'read_file', lambda *a, **k: reads.append(a[0]) or real(*a, **k))
     result = role_policy(networks, geoip_db=db, trunks=trunks)
     assert reads == db
-    expected = {'networks': ['6.0.0.0/16'], 'trunks': ['5.1.0.0/16', '5.3.0.0/24', '6.0.0.16/28', '6.0.0.32/27',
-                                                      '6.0.0.64/26', '6.0.0.128/25', '6.0.1.0/24', '6.0.2.0/23',
-                                                      '6.0.4.0/22', '6.0.8.0/21', '6.0.16.0/20', '6.0.32.0/19',
-                                                      '6.0.64.0/18', '6.0.128.0/17'],
-                'database': ['5.1.0.0/16', '5.3.0.0/24', '6.0.0.0/16', '7.0.0.0/24']}[change]
+    expected = {
+        'networks': ['6.0.0.0/16'],
+        # CN without the trunk 6.0.0.0/28
+        'trunks': ['5.1.0.0/16', '5.3.0.0/24', '6.0.0.16/28', '6.0.0.32/27', '6.0.0.64/26', '6.0.0.128/25',
+                   '6.0.1.0/24', '6.0.2.0/23', '6.0.4.0/22', '6.0.8.0/21', '6.0.16.0/20', '6.0.32.0/19',
+                   '6.0.64.0/18', '6.0.128.0/17'],
+        'database': ['5.1.0.0/16', '5.3.0.0/24', '6.0.0.0/16', '7.0.0.0/24'],
+    }[change]
     assert [m for m in members(result, 'pbxfw-cc').values() if '.' in m[0]][-1] == expected
 
 
