@@ -384,9 +384,14 @@ class IpSet:
             line += ' hashsize %d' % self.hashsize
         return line + ' maxelem %d' % self.maxelem
 
-    def add_lines(self, name=None):
+    def add_text(self, name=None):
+        """The ``add`` lines of the members, each ending in a newline, as one string built by one
+        join (a country's set has 200,000)."""
+        members = self.listed()
+        if not members:
+            return ''
         prefix = 'add %s ' % (name or self.name)
-        return [prefix + entry for entry in self.listed()]
+        return prefix + ('\n' + prefix).join(members) + '\n'
 
     def __eq__(self, other):
         return isinstance(other, IpSet) and self.key() == other.key()
