@@ -145,8 +145,8 @@ def sets_summary_rows(sets):
     goals = sets_scale.GOALS
     return [
         ['Compile 10 countries + 50,000-entry blocklist',
-         '%s warm (%s cold)' % (_s(c['warm_median']), _s(c['cold']['seconds'])),
-         '', '', '≤ %g s' % goals['compile'], _yes(c['warm_median'] <= goals['compile'])],
+         '%s cold, %s warm' % (_s(c['cold_median']), _s(c['warm_median'])),
+         '', '', '≤ %g s' % goals['compile'], _yes(max(c['cold_median'], c['warm_median']) <= goals['compile'])],
         ['Apply them to one host vs the floor', _s(a['apply']),
          'ansible -m ping %s + ipset and iptables restores over ssh %s' % (_s(a['ping']), _s(a['restore'])),
          '+%s' % _s(a['over_floor']), '≤ +%g s' % goals['over_floor'], _yes(a['over_floor'] <= goals['over_floor'])],
@@ -404,8 +404,17 @@ def render_counters_section(counters):
             counter_cost.render(counters), '']
 
 
+SETS_HEADING = '## Countries and blocklists'
+
+
+def render_sets_section(sets):
+    """The page's sets section (lines), also written alone by a run of just the sets part."""
+    import sets_scale
+    return [SETS_HEADING, '', sets_scale.__doc__.split('\n\n', 1)[1].strip(), '', sets_scale.table(sets), '']
+
+
 SECTIONS = {'sip': (SIP_HEADING, render_sip_section), 'flows': (FLOWS_HEADING, render_flows_section),
-            'counters': (COUNTERS_HEADING, render_counters_section)}
+            'counters': (COUNTERS_HEADING, render_counters_section), 'sets': (SETS_HEADING, render_sets_section)}
 
 
 def write_section(part, measured, md=DOC):
@@ -823,12 +832,6 @@ def render_doc(r):
             'harness', '.venv/bin/python bench/run.py --render lab/.cache/bench/results.json   # page from '
             'saved results', '```', '']
     return '\n'.join(out)
-
-
-def render_sets_section(sets):
-    import sets_scale
-    return ['## Countries and blocklists', '', sets_scale.__doc__.split('\n\n', 1)[1].strip(), '',
-            sets_scale.table(sets), '']
 
 
 def write_docs(r, md=DOC, png=PNG):

@@ -26,7 +26,9 @@ Parts (each in its own file):
                                block in force; vs the per-flow `conntrack -D` of the old code
                                (namespaces); `--parts flows` rewrites just the page's flows section
     sets     sets_scale.py     ten countries (tor-geoipdb) and a 50,000-entry blocklist: compile (cold
-                               and warm cache), apply vs the floor, no-op, refresh, ipset memory, RSS
+                               and warm cache), apply vs the floor, no-op, refresh, ipset memory, RSS,
+                               side by side with git BASE; `--parts sets` rewrites just the page's sets
+                               section
     counters counter_cost.py   a no-op rerun of the module with and without the drop counters
                                (this collection vs git BASE, alternating); `--parts counters`
                                rewrites just the page's counters section
@@ -52,7 +54,7 @@ PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet', 'sip', 'flows', 'sets', 
 # the parts that use the Docker lab (the others build network namespaces of their own)
 LAB_PARTS = ('apply', 'noop', 'reload', 'fleet', 'sets', 'counters')
 # parts whose section of the page a run of that part alone rewrites
-SECTIONS = ('sip', 'flows', 'counters')
+SECTIONS = ('sip', 'flows', 'counters', 'sets')
 
 
 def _terminate(signum, _frame):

@@ -22,6 +22,12 @@ countries (DE, US, CN, RU, FR, GB, NL, BR, IN, JP) and a blocklist file of 50,00
   list -t``, "Size in memory"); the module's peak RSS on the host;
 - **role**: the ``pbx_firewall`` role with and without the countries and the blocklist: a no-op
   rerun must stay changed=0 with the same module runs.
+
+Side by side in the same run, this collection (A) and git ``BASE`` (B: issue 22 as first merged,
+whose module checked every member it was given and whose cold compile wrote its cache through
+the pure-Python JSON encoder): the compiles alternate A, B; the applies, the no-op reruns and the
+refreshes alternate A, B on the same host, each variant's collection on the controller and
+shipped to the host by Ansible (``ANSIBLE_COLLECTIONS_PATH``). The goals are judged on A.
 """
 
 import json
@@ -41,6 +47,9 @@ COUNTED = ['DE', 'CN', 'US', 'RU']
 FEED_SIZE = 50000
 TOR_GEOIPDB = ('/usr/share/tor/geoip', '/usr/share/tor/geoip6')
 GOALS = {'compile': 2.0, 'over_floor': 2.0}
+# main as issue 22 first merged it (before the changes measured against it here)
+BASE = '826b7d4'
+VARIANTS = ('this', 'base')
 
 
 def networks():
@@ -79,9 +88,10 @@ def _members(spec):
 
 # ------------------------------------------------------------------------------------ compile
 
-def child(feed, cache):
-    """One compile in this fresh process: prints seconds, peak RSS, rules and set sizes."""
-    sys.path.insert(0, os.path.join(REPO, '.build'))
+def child(feed, cache, root):
+    """One compile in this fresh process with the collection under ``root``: prints seconds,
+    peak RSS, rules and set sizes."""
+    sys.path.insert(0, root)
     os.environ['PBX_FIREWALL_CACHE_DIR'] = cache
     from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
     start = time.perf_counter()
@@ -94,10 +104,19 @@ def child(feed, cache):
                       'sets': dict((s['name'], len(_members(s))) for s in ruleset['ipsets'])}))
 
 
-def _compile(feed, cache):
-    out = subprocess.run([sys.executable, __file__, '--child', feed, cache], check=True, capture_output=True,
-                         text=True).stdout
+def _compile(feed, cache, root):
+    out = subprocess.run([sys.executable, __file__, '--child', feed, cache, root], check=True,
+                         capture_output=True, text=True).stdout
     return json.loads(out)
+
+
+def collections_root(variant):
+    """The directory holding ``ansible_collections`` for a variant (BASE: extracted from git)."""
+    import counter_cost
+    import lab
+    if variant == 'this':
+        return os.path.join(REPO, '.build')
+    return counter_cost.base_collection(os.path.join(lab.CACHE, 'sets-base'), BASE)
 
 
 def _lines(data, country, version):
@@ -143,23 +162,40 @@ def prefix_counts():
     return counts
 
 
-def measure_compile(cache_root):
+def measure_compile(cache_root, roots, repeats=3):
+    """Cold and warm compiles of each variant (``roots``: {variant: collections root}), A and B
+    in turn; each variant has its own country-database cache."""
     import lab
     feed = write_feed(os.path.join(lab.CACHE, 'sets-feed-50k.netset'))
-    cache = os.path.join(cache_root, 'sets-cache')
-    shutil.rmtree(cache, ignore_errors=True)
-    cold = _compile(feed, cache)
-    warm = [_compile(feed, cache) for _run in range(3)]
-    best = min(warm, key=lambda r: r['seconds'])
-    lab.say('sets compile: cold %.2f s (peak %.0f MiB), warm %s s (peak %.0f MiB); sets %s'
-            % (cold['seconds'], cold['peak_mib'], ', '.join('%.2f' % r['seconds'] for r in warm),
-               best['peak_mib'], best['sets']))
+    caches = dict((v, os.path.join(cache_root, 'sets-cache-%s' % v)) for v in roots)
+    cold, warm = {}, dict((v, []) for v in roots)
+    for _attempt in range(repeats):
+        for variant, root in sorted(roots.items(), reverse=True):      # this, base, this, ...
+            shutil.rmtree(caches[variant], ignore_errors=True)
+            cold.setdefault(variant, []).append(_compile(feed, caches[variant], root))
+    for _attempt in range(repeats):
+        for variant, root in sorted(roots.items(), reverse=True):
+            warm[variant].append(_compile(feed, caches[variant], root))
+    result = {'feed': feed, 'cache': caches['this'], 'variants': {}}
+    for variant in roots:
+        best = min(warm[variant], key=lambda r: r['seconds'])
+        result['variants'][variant] = {
+            'cold': cold[variant], 'warm': warm[variant], 'sets': best['sets'],
+            'cold_median': statistics.median(r['seconds'] for r in cold[variant]),
+            'warm_median': statistics.median(r['seconds'] for r in warm[variant]),
+            'cold_peak_mib': max(r['peak_mib'] for r in cold[variant]),
+            'warm_peak_mib': max(r['peak_mib'] for r in warm[variant])}
+        lab.say('sets compile (%s): cold %s s, warm %s s (peak %.0f MiB); sets %s'
+                % (variant, ', '.join('%.2f' % r['seconds'] for r in cold[variant]),
+                   ', '.join('%.2f' % r['seconds'] for r in warm[variant]), best['peak_mib'], best['sets']))
+    this = result['variants']['this']
+    result.update(cold_median=this['cold_median'], warm_median=this['warm_median'])
     counts = prefix_counts()
     for country, per in sorted(counts.items()):
         lab.say('prefixes %s: IPv4 %d -> %d, IPv6 %d -> %d'
                 % (country, per[4]['before'], per[4]['after'], per[6]['before'], per[6]['after']))
-    return {'feed': feed, 'cache': cache, 'cold': cold, 'warm': warm,
-            'warm_median': statistics.median(r['seconds'] for r in warm), 'prefixes': counts}
+    result['prefixes'] = counts
+    return result
 
 
 # ------------------------------------------------------------------------------------ apply
@@ -241,7 +277,15 @@ def _ipset_memory(lab):
     return memory
 
 
-def run_apply(compiled, repeats=3, log_dir=None):
+def _variant_env(compiled, roots, variant):
+    """What an ansible run of a variant needs: its collection and its (warm) database cache."""
+    env = {'PBX_FIREWALL_CACHE_DIR': os.path.join(os.path.dirname(compiled['cache']), 'sets-cache-%s' % variant)}
+    if variant != 'this':
+        env['ANSIBLE_COLLECTIONS_PATH'] = roots[variant]
+    return env
+
+
+def run_apply(compiled, roots, repeats=3, log_dir=None):
     import lab
     sys.path.insert(0, os.path.join(REPO, '.build'))
     os.environ['PBX_FIREWALL_CACHE_DIR'] = compiled['cache']        # warm, as every further run
@@ -259,49 +303,67 @@ def run_apply(compiled, repeats=3, log_dir=None):
     play = os.path.join(lab.CACHE, 'apply-sets.yml')
     with open(play, 'w') as handle:
         handle.write(PLAY)
-    env = {'PBX_FIREWALL_CACHE_DIR': compiled['cache']}
+    envs = dict((v, _variant_env(compiled, roots, v)) for v in roots)
 
-    pings = [lab.ansible(['ansible', '-i', inventory, 'host1', '-m', 'ansible.builtin.ping'], env_extra=env,
+    pings = [lab.ansible(['ansible', '-i', inventory, 'host1', '-m', 'ansible.builtin.ping'], env_extra=envs['this'],
                          log=os.path.join(log_dir, 'sets-ping-%d.log' % i))[0] for i in range(repeats)]
     restore, state_floor = _floor(lab, ruleset, repeats)
     floor = statistics.median(pings) + restore
     lab.say('sets floor: ping %.2f s + restores %.2f s = %.2f s' % (statistics.median(pings), restore, floor))
 
     lab.dexec(lab.HOST1, INSTALL_RSS_WRAPPER)
-    applies = []
+    applies = dict((v, []) for v in roots)
+    rss = dict((v, []) for v in roots)
+    state = memory = None
     for i in range(repeats):
-        lab.reset(lab.HOST1)
-        lab.dexec(lab.HOST1, RESET_PERSIST + '; : >%s' % RSS_LOG)
-        seconds, _proc = lab.ansible(['ansible-playbook', '-i', counted, play], env_extra=env,
-                                     log=os.path.join(log_dir, 'sets-apply-%d.log' % i))
-        applies.append(seconds)
-    rss = [int(x) for x in lab.dexec(lab.HOST1, 'cat %s' % RSS_LOG).stdout.split()]
-    state = lab.filter_state(lab.HOST1)
-    memory = _ipset_memory(lab)
-    noop, proc = lab.ansible(['ansible-playbook', '-i', inventory, play], env_extra=env,
-                             log=os.path.join(log_dir, 'sets-noop.log'))
-    noop_changed = 'changed=0' not in proc.stdout
-    write_feed(feed, changed=1000)
-    refresh, proc = lab.ansible(['ansible-playbook', '-i', inventory, play, '-e', 'bench_sets_only=true'],
-                                env_extra=env, log=os.path.join(log_dir, 'sets-refresh.log'))
-    refresh_changed = 'changed=1' in proc.stdout
-    write_feed(feed)
+        for variant in sorted(roots, reverse=True):                    # this, base, this, ...
+            lab.reset(lab.HOST1)
+            lab.dexec(lab.HOST1, RESET_PERSIST + '; : >%s' % RSS_LOG)
+            seconds, _proc = lab.ansible(['ansible-playbook', '-i', counted, play], env_extra=envs[variant],
+                                         log=os.path.join(log_dir, 'sets-apply-%s-%d.log' % (variant, i)))
+            applies[variant].append(seconds)
+            rss[variant] += [int(x) for x in lab.dexec(lab.HOST1, 'cat %s' % RSS_LOG).stdout.split()]
+            if variant == 'this':
+                state, memory = lab.filter_state(lab.HOST1), _ipset_memory(lab)
     lab.dexec(lab.HOST1, 'rm -f %s %s' % (RSS_WRAPPER, RSS_LOG))
+
+    reruns = {}
+    for variant in sorted(roots, reverse=True):
+        lab.reset(lab.HOST1)
+        lab.dexec(lab.HOST1, RESET_PERSIST)
+        lab.ansible(['ansible-playbook', '-i', inventory, play], env_extra=envs[variant],
+                    log=os.path.join(log_dir, 'sets-first-%s.log' % variant))
+        noop, proc = lab.ansible(['ansible-playbook', '-i', inventory, play], env_extra=envs[variant],
+                                 log=os.path.join(log_dir, 'sets-noop-%s.log' % variant))
+        noop_changed = 'changed=0' not in proc.stdout
+        write_feed(feed, changed=1000)
+        try:
+            refresh, proc = lab.ansible(['ansible-playbook', '-i', inventory, play, '-e', 'bench_sets_only=true'],
+                                        env_extra=envs[variant],
+                                        log=os.path.join(log_dir, 'sets-refresh-%s.log' % variant))
+        finally:
+            write_feed(feed)
+        reruns[variant] = {'noop': noop, 'noop_changed': noop_changed, 'refresh': refresh,
+                           'refresh_changed': 'changed=1' in proc.stdout}
     lab.reset(lab.HOST1)
     lab.dexec(lab.HOST1, RESET_PERSIST)
-    result = {
-        'apply': statistics.median(applies), 'apply_runs': applies, 'ping': statistics.median(pings),
-        'restore': restore, 'floor': floor, 'over_floor': statistics.median(applies) - floor,
-        'same_rules': state == state_floor, 'module_peak_mib': max(rss) / 1024.0 if rss else None,
-        'noop': noop, 'noop_changed': noop_changed, 'refresh': refresh, 'refresh_changed': refresh_changed,
-        'ipset_memory': memory, 'members': dict((s['name'], len(_members(s))) for s in ruleset['ipsets']),
-        'rules_ipv4': len(ruleset['ipv4']), 'rules_ipv6': len(ruleset['ipv6']),
-    }
-    lab.say('sets apply: %s s (median %.2f, %.2f over the floor), module peak RSS %s MiB, no-op %.2f s '
-            '(changed: %s), refresh of 1,000 feed entries %.2f s, ipset memory %.1f MiB'
-            % (', '.join('%.2f' % s for s in applies), result['apply'], result['over_floor'],
-               '%.0f' % result['module_peak_mib'] if rss else '-', noop, noop_changed, refresh,
-               sum(memory.values()) / 1048576.0))
+    variants = {}
+    for variant in roots:
+        apply = statistics.median(applies[variant])
+        variants[variant] = dict(reruns[variant], apply=apply, apply_runs=applies[variant], over_floor=apply - floor,
+                                 module_peak_mib=max(rss[variant]) / 1024.0 if rss[variant] else None)
+        lab.say('sets apply (%s): %s s (median %.2f, %.2f over the floor), module peak RSS %s MiB, no-op %.2f s '
+                '(changed: %s), refresh of 1,000 feed entries %.2f s'
+                % (variant, ', '.join('%.2f' % s for s in applies[variant]), apply, apply - floor,
+                   '%.0f' % (max(rss[variant]) / 1024.0) if rss[variant] else '-', reruns[variant]['noop'],
+                   reruns[variant]['noop_changed'], reruns[variant]['refresh']))
+    this = variants['this']
+    result = dict(this, variants=variants, ping=statistics.median(pings), restore=restore, floor=floor,
+                  same_rules=state == state_floor, ipset_memory=memory,
+                  members=dict((s['name'], len(_members(s))) for s in ruleset['ipsets']),
+                  rules_ipv4=len(ruleset['ipv4']), rules_ipv6=len(ruleset['ipv6']))
+    lab.say('sets: ipset memory %.1f MiB, the same rules and sets as the floor: %s'
+            % (sum(memory.values()) / 1048576.0, result['same_rules']))
     return result
 
 
@@ -345,37 +407,68 @@ def run_role(compiled, log_dir=None):
 
 def run(log_dir=None, repeats=3):
     import lab
-    compiled = measure_compile(lab.CACHE)
-    return {'compile': compiled, 'apply': run_apply(compiled, repeats, log_dir), 'role': run_role(compiled, log_dir)}
+    roots = dict((v, collections_root(v)) for v in VARIANTS)
+    if roots['base'] is None:
+        lab.say('sets: git has no commit %s here (a shallow clone?): measured without BASE' % BASE)
+        del roots['base']
+    compiled = measure_compile(lab.CACHE, roots, repeats)
+    return {'base': BASE if 'base' in roots else None, 'compile': compiled,
+            'apply': run_apply(compiled, roots, repeats, log_dir), 'role': run_role(compiled, log_dir)}
+
+
+def _met(ok):
+    return 'yes' if ok else 'NO'
+
+
+def _changed(flag):
+    return 'changed' if flag else 'changed=0'
 
 
 def table(s):
     c, a, r = s['compile'], s['apply'], s['role']
-    best = min(c['warm'], key=lambda x: x['seconds'])
+    cv, av = c['variants'], a['variants']
+    this_c, this_a = cv['this'], av['this']
+    base = s.get('base')
+
+    def both(variants, render):
+        """The cells of this collection and of BASE ('-' when it was not measured)."""
+        return [render(variants['this']), render(variants['base']) if 'base' in variants else '-']
+
+    def row(measure, cells, goal='', met=''):
+        return '| %s | %s | %s | %s | %s |' % (measure, cells[0], cells[1], goal, met)
+
     lines = [
-        '| measure | value | goal | met |', '| --- | ---: | --- | --- |',
-        '| compile, cold cache (parse the database) | %.2f s, peak %.0f MiB | - | - |'
-        % (c['cold']['seconds'], c['cold']['peak_mib']),
-        '| compile, warm cache (median of 3) | %.2f s, peak %.0f MiB | ≤ %.0f s | %s |'
-        % (c['warm_median'], best['peak_mib'], GOALS['compile'], 'yes' if c['warm_median'] <= GOALS['compile'] else 'NO'),
-        '| set members (IPv4 / IPv6): countries, blocklist | %s | | |'
-        % ', '.join('%s %d' % (k, v) for k, v in sorted(best['sets'].items())),
-        '| apply, clean host (median of 3) | %.2f s | | |' % a['apply'],
-        '| floor: ping %.2f s + ipset and iptables restores %.2f s | %.2f s | | |' % (a['ping'], a['restore'], a['floor']),
-        '| apply over the floor | %.2f s | ≤ %.0f s | %s |' % (a['over_floor'], GOALS['over_floor'],
-                                                               'yes' if a['over_floor'] <= GOALS['over_floor'] else 'NO'),
-        '| the same rules and sets as the floor | %s | | |' % ('yes' if a['same_rules'] else 'NO'),
-        '| module peak RSS on the host | %s MiB | | |' % ('%.0f' % a['module_peak_mib'] if a['module_peak_mib'] else '-'),
-        '| ipsets in the kernel ("Size in memory") | %.1f MiB | | |' % (sum(a['ipset_memory'].values()) / 1048576.0),
-        '| rerun with nothing to change | %.2f s, %s | changed=0 | %s |'
-        % (a['noop'], 'changed' if a['noop_changed'] else 'changed=0', 'NO' if a['noop_changed'] else 'yes'),
-        '| refresh after 1,000 feed entries changed (sets_only) | %.2f s | | %s |'
-        % (a['refresh'], 'yes' if a['refresh_changed'] else 'NO (nothing changed)'),
-        '| role no-op rerun without / with countries and blocklist | %d / %d module runs, %s / %s | same runs, '
-        'changed=0 | %s |' % (
-            r['without']['module_runs'], r['with']['module_runs'],
-            'changed' if r['without']['changed'] else 'changed=0', 'changed' if r['with']['changed'] else 'changed=0',
-            'yes' if r['with']['module_runs'] == r['without']['module_runs'] and not r['with']['changed'] else 'NO'),
+        '| measure | this collection | BASE %s | goal | met |' % (base or '(not measured)'),
+        '| --- | ---: | ---: | --- | --- |',
+        row('compile, cold cache (parse the database; median of 3)',
+            both(cv, lambda v: '%.2f s, peak %.0f MiB' % (v['cold_median'], v['cold_peak_mib'])),
+            '≤ %.0f s' % GOALS['compile'], _met(this_c['cold_median'] <= GOALS['compile'])),
+        row('compile, warm cache (median of 3)',
+            both(cv, lambda v: '%.2f s, peak %.0f MiB' % (v['warm_median'], v['warm_peak_mib'])),
+            '≤ %.0f s' % GOALS['compile'], _met(this_c['warm_median'] <= GOALS['compile'])),
+        row('set members (IPv4 / IPv6): countries, blocklist',
+            both(cv, lambda v: ', '.join('%s %d' % (k, n) for k, n in sorted(v['sets'].items())))),
+        row('apply, clean host (median of 3)', both(av, lambda v: '%.2f s' % v['apply'])),
+        row('floor: ping %.2f s + ipset and iptables restores %.2f s' % (a['ping'], a['restore']),
+            ['%.2f s' % a['floor'], '%.2f s' % a['floor']]),
+        row('apply over the floor', both(av, lambda v: '%+.2f s' % v['over_floor']),
+            '≤ +%.0f s' % GOALS['over_floor'], _met(this_a['over_floor'] <= GOALS['over_floor'])),
+        row('the same rules and sets as the floor', ['yes' if a['same_rules'] else 'NO', '']),
+        row('module peak RSS on the host (clean apply)',
+            both(av, lambda v: '%.0f MiB' % v['module_peak_mib'] if v['module_peak_mib'] else '-')),
+        row('ipsets in the kernel ("Size in memory")', ['%.1f MiB' % (sum(a['ipset_memory'].values()) / 1048576.0),
+                                                        '']),
+        row('rerun with nothing to change', both(av, lambda v: '%.2f s, %s' % (v['noop'], _changed(v['noop_changed']))),
+            'changed=0', _met(not this_a['noop_changed'])),
+        row('refresh after 1,000 feed entries changed (sets_only)',
+            both(av, lambda v: '%.2f s%s' % (v['refresh'], '' if v['refresh_changed'] else ', NOT changed')),
+            'changed', _met(this_a['refresh_changed'])),
+        row('role no-op rerun without / with countries and blocklist',
+            ['%d / %d module runs, %s / %s' % (
+                r['without']['module_runs'], r['with']['module_runs'], _changed(r['without']['changed']),
+                _changed(r['with']['changed'])), ''],
+            'same runs, changed=0',
+            _met(r['with']['module_runs'] == r['without']['module_runs'] and not r['with']['changed'])),
     ]
     prefix_lines = ['| country | IPv4 lines | IPv4 prefixes before merging | after | IPv6 lines | IPv6 prefixes '
                     'before | after |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |']
@@ -388,7 +481,7 @@ def table(s):
 
 
 if __name__ == '__main__':
-    if len(sys.argv) == 4 and sys.argv[1] == '--child':
-        child(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 5 and sys.argv[1] == '--child':
+        child(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit('run it with bench/run.py --parts sets')

@@ -177,7 +177,7 @@ class IpSet(object):
         if family not in ('inet', 'inet6'):
             raise ValueError('ipset %s: family must be inet or inet6, got %r' % (self.name, family))
         self.version = 4 if family == 'inet' else 6
-        self.entries = entry_list(spec.get('entries'))
+        self._entries = spec.get('entries')     # split into members when first looked up in
         self.source = spec.get('source')        # where the members come from (the compiler says)
         self._index = None
 
@@ -185,7 +185,7 @@ class IpSet(object):
         width = 32 if self.version == 4 else 128
         family = socket.AF_INET if self.version == 4 else socket.AF_INET6
         index = {}
-        for entry in self.entries:
+        for entry in entry_list(self._entries):
             parts = str(entry).split()
             if not parts or any(flag != 'nomatch' for flag in parts[1:]):
                 raise ValueError('ipset %s: bad entry %r' % (self.name, entry))

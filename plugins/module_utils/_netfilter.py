@@ -346,7 +346,8 @@ class IpSet:
     ``listed()`` sorts those by address before they are written anywhere.
     """
 
-    __slots__ = ('name', 'type', 'family', 'maxelem', 'entries', 'members', 'hashsize', 'source', 'ordered')
+    __slots__ = ('name', 'type', 'family', 'maxelem', 'entries', 'members', 'hashsize', 'source', 'ordered',
+                 'unchecked')
 
     def __init__(self, name, set_type='hash:net', family='inet', maxelem=DEFAULT_MAXELEM, entries=(),
                  hashsize=None, source=None, ordered=True):
@@ -357,10 +358,12 @@ class IpSet:
         self.hashsize = hashsize
         self.source = source
         self.ordered = ordered
+        self.unchecked = None       # the given members, until check_members has checked them
         self.set_entries(entries)
 
-    def set_entries(self, entries):
-        self.entries = tuple(dict.fromkeys(entries))
+    def set_entries(self, entries, unique=False):
+        """``unique``: the members are known to be distinct (no duplicates to drop)."""
+        self.entries = tuple(entries) if unique else tuple(dict.fromkeys(entries))
         self.members = frozenset(self.entries)
 
     def listed(self):
@@ -381,9 +384,14 @@ class IpSet:
             line += ' hashsize %d' % self.hashsize
         return line + ' maxelem %d' % self.maxelem
 
-    def add_lines(self, name=None):
+    def add_text(self, name=None):
+        """The ``add`` lines of the members, each ending in a newline, as one string built by one
+        join (a country's set has 200,000)."""
+        members = self.listed()
+        if not members:
+            return ''
         prefix = 'add %s ' % (name or self.name)
-        return [prefix + entry for entry in self.listed()]
+        return prefix + ('\n' + prefix).join(members) + '\n'
 
     def __eq__(self, other):
         return isinstance(other, IpSet) and self.key() == other.key()
@@ -452,7 +460,7 @@ def parse_ipset_save(text):
         else:
             raise ValueError('ipset save output line %d not understood: %r' % (number, raw))
     for name, ipset in sets.items():
-        ipset.set_entries(members[name])
+        ipset.set_entries(members[name], unique=True)      # a set holds each member once
     return sets
 
 
@@ -616,19 +624,24 @@ def entry_list(entries, path='entries'):
     return _as_list(entries, path)
 
 
-def _members(raw, family, set_type, path):
+def _members(raw, family, set_type, path, held=frozenset()):
     """The normalized members of one set (normalize_entry); a set may have 100,000 of them, so
-    the members already in canonical form take the short way."""
-    members = []
-    flagged = False
+    the members in ``held`` (the live set's: ipset printed them, so they are canonical) are
+    taken as they are, and the others already in canonical form take the short way."""
+    try:
+        fresh = set(raw) - held if held else None
+    except TypeError:       # an unhashable entry: checked (and refused) one by one below
+        fresh = None
+    members = list(raw)
     canonical = set_type == 'hash:net'
-    for index, entry in enumerate(raw):
+    for index in range(len(raw)) if fresh is None else [i for i, e in enumerate(raw) if e in fresh]:
+        entry = raw[index]
         member = _canonical_entry(entry, family) if canonical and isinstance(entry, str) and ' ' not in entry \
             else None
         if member is None:
             member = normalize_entry(entry, family, set_type, '%s.entries[%d]' % (path, index))
-            flagged = flagged or ' ' in member
-        members.append(member)
+        members[index] = member
+    flagged = any(' ' in member for member in members)
     if flagged:
         seen = {}       # address -> (member, index of its first occurrence)
         for index, member in enumerate(members):
@@ -639,7 +652,7 @@ def _members(raw, family, set_type, path):
     return members
 
 
-def _validate_ipset(item, path):
+def _validate_ipset(item, path, members):
     if not isinstance(item, dict):
         _fail(path, 'must be a dict with name, family, maxelem and entries', item)
     unknown = sorted(set(item) - set(IPSET_KEYS))
@@ -673,17 +686,37 @@ def _validate_ipset(item, path):
     source = item.get('source')
     if source is not None and (not isinstance(source, str) or any(c in source for c in '\n\r\0')):
         _fail(path + '.source', 'must be one line of text', source)
-    entries = _members(entry_list(item.get('entries'), path + '.entries'), family, set_type, path)
-    result = IpSet(name, set_type, family, maxelem, entries, hashsize=hashsize, source=source)
-    if len(result.entries) > maxelem:
-        _fail(path + '.maxelem', 'is smaller than the %d entries' % len(result.entries), maxelem)
+    result = IpSet(name, set_type, family, maxelem, hashsize=hashsize, source=source)
+    result.unchecked = entry_list(item.get('entries'), path + '.entries')
+    if members:
+        _check_set_members(result, path, frozenset())
     return result
 
 
-def validate_ruleset(ruleset, path='ruleset'):
+def _check_set_members(ipset, path, held):
+    ipset.set_entries(_members(ipset.unchecked, ipset.family, ipset.type, path, held))
+    ipset.unchecked = None
+    if len(ipset.entries) > ipset.maxelem:
+        _fail(path + '.maxelem', 'is smaller than the %d entries' % len(ipset.entries), ipset.maxelem)
+
+
+def check_members(desired, live):
+    """Check the members of ``desired``'s sets that validate_ruleset(members=False) left: only the
+    ones the host's set of the same name, type and family lacks (``live``: parse_ipset_save). The
+    kernel's members passed this check when they were added; a refresh of a 400,000-member
+    country set then checks only what changed. Raises ValueError like validate_ruleset."""
+    for name, ipset in desired.ipsets.items():
+        if ipset.unchecked is not None:
+            have = live.get(name)
+            held = have.members if have is not None and have.same_kind(ipset) else frozenset()
+            _check_set_members(ipset, desired.ipset_origins[name], held)
+
+
+def validate_ruleset(ruleset, path='ruleset', members=True):
     """Check a ruleset dict (docs/ruleset-format.md) and return a Desired.
 
-    Raises ValueError naming the offending key, index and value.
+    Raises ValueError naming the offending key, index and value. ``members`` False leaves the
+    sets' members to check_members, once the host's sets are known.
     """
     if not isinstance(ruleset, dict):
         _fail(path, 'must be a dict with the keys %s' % ', '.join(RULESET_KEYS), ruleset)
@@ -746,7 +779,7 @@ def validate_ruleset(ruleset, path='ruleset'):
     ipset_origins = {}
     for index, item in enumerate(_as_list(ruleset.get('ipsets'), path + '.ipsets')):
         ipath = '%s.ipsets[%d]' % (path, index)
-        ipset = _validate_ipset(item, ipath)
+        ipset = _validate_ipset(item, ipath, members)
         if ipset.name in ipsets:
             _fail(ipath + '.name', 'duplicate set name (also at %s)' % ipset_origins[ipset.name], ipset.name)
         ipsets[ipset.name] = ipset
@@ -1104,9 +1137,10 @@ def compute_plan(tables, sets, desired):
         lines.append(ipset.create_line(name))
         origins.append('%s (create %s)' % (label, name or ipset.name))
         prefix = 'add %s ' % (name or ipset.name)
-        for entry in ipset.listed():
-            lines.append(prefix + entry)
-            origins.append('%s entry %r' % (label, entry))
+        members = ipset.listed()
+        lines.extend([prefix + entry for entry in members])
+        # one origin for all the members (a country has 200,000): the rejected line names the member
+        origins.extend(['%s (members of %s)' % (label, ipset.name)] * len(members))
 
     for name, want in desired.ipsets.items():
         have = live.get(name)

@@ -58,11 +58,10 @@ def render_persist_rules(desired_family, script):
 
 def render_persist_ipsets(desired, script):
     """ipset restore input (used with -exist) that recreates the owned sets."""
-    lines = []
+    parts = [PERSIST_HEADER % script]
     for ipset in desired.ipsets.values():
-        lines.append(ipset.create_line())
-        lines.extend(ipset.add_lines())
-    return PERSIST_HEADER % script + ''.join(line + '\n' for line in lines)
+        parts += [ipset.create_line() + '\n', ipset.add_text()]
+    return ''.join(parts)
 
 
 def render_restore_script(desired, persist_dir, tools):

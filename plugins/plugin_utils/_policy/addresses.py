@@ -172,7 +172,7 @@ def _refuse(value, reason=None, hint=None):
     raise ValueError(text)
 
 
-def _canonical_subnet(value):
+def canonical_subnet(value):
     """The Subnet of a string in one of the canonical forms that needs no refusal, or None.
 
     Only a shortcut: whatever it returns, the full parser returns too (a unit test checks
@@ -204,7 +204,7 @@ def _canonical_subnet(value):
 def parse_subnet(value):
     """Parse one CIDR (or bare address) strictly. Raises ValueError with the reason."""
     if isinstance(value, str):
-        subnet = _canonical_subnet(value)
+        subnet = canonical_subnet(value)
         if subnet is not None:
             return subnet
     return _parse_subnet(value)

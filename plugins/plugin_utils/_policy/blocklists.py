@@ -22,6 +22,7 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import addresses
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.addresses import parse_subnet
 
 # The widest entry: as wide as a SIP trunk may be wide or more would block a region, not
@@ -94,6 +95,11 @@ def parse_file(text, label):
     errors = []
     bad = 0
     for number, line in enumerate(text.split('\n'), 1):
+        # the common line, a bare address or CIDR in canonical form (a feed has 50,000)
+        subnet = addresses.canonical_subnet(line)
+        if subnet is not None and check_entry(subnet, line) is None:
+            entries.append((subnet, '%s line %d' % (label, number)))
+            continue
         try:
             item = entry_text(line)
             if item is None:

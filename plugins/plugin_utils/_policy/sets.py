@@ -232,7 +232,64 @@ def _country_sets(policy, files, sets, errors):
     return per_country
 
 
-def _country_notes(policy, files, per_country, sets, max_age, names):
+def _country_key(policy, db_paths, users):
+    """Everything the country sets depend on, as plain data: the database files (their paths as
+    given and their identities), the country networks and the exempt subnets."""
+    paths = [path for _label, path in db_paths]
+    nets = [[net['name'], net['countries'], _country_families(net, policy.ipv6),
+             [s.cidr() for s in sorted(net['subnets'])]] for net in sorted(users, key=lambda n: n['name'])]
+    return ['country sets', paths, countrydb.fingerprint(paths), nets,
+            [s.cidr() for _label, s in _exempt_subnets(policy)], policy.ipv6]
+
+
+def _stored(files, empty, sets):
+    """The country part of a Sets as plain data for the cache (the inverse of _restored)."""
+    return {
+        'files': [[data.path, data.format, data.date.isoformat(), data.families] for data in files],
+        'empty': empty,
+        'sets': [[item.net['name'], dict(
+            (str(v), [per['accept'], None if per['drop'] is per['accept'] else per['drop'],
+                      item.definition[v]['accept'], item.definition[v]['drop']])
+            for v, per in item.members.items())] for item in sets.countries],
+    }
+
+
+def _restored(users, stored, sets):
+    """(files, countries without addresses) of a cached country part; its sets go into ``sets``."""
+    files = [countrydb.FileData(path, fmt, datetime.date.fromisoformat(date), families, {})
+             for path, fmt, date, families in stored['files']]
+    by_name = dict((net['name'], net) for net in users)
+    for name, per_version in stored['sets']:
+        item = CountrySet(by_name[name])
+        for version, (accept, drop, accept_definition, drop_definition) in per_version.items():
+            item.members[int(version)] = {'accept': accept, 'drop': accept if drop is None else drop}
+            item.definition[int(version)] = {'accept': accept_definition, 'drop': drop_definition}
+        sets.countries.append(item)
+    return files, stored['empty']
+
+
+def _countries(policy, db_paths, users, names, max_age, sets, errors):
+    """The country sets and their notes: as the same database and networks gave them before (the
+    cache, countrydb.read_result), else computed and kept."""
+    cache_dir = countrydb.default_cache_dir()
+    key = _country_key(policy, db_paths, users)
+    stored = countrydb.read_result(cache_dir, key)
+    if stored is not None:
+        files, empty = _restored(users, stored, sets)
+    else:
+        wanted = sorted({c for net in users for c in net['countries']})
+        files = _load_database(db_paths, wanted, users, names, errors)
+        if errors:
+            return
+        per_country = _country_sets(policy, files, sets, errors)
+        if errors:
+            return
+        empty = sorted(c for c, per in per_country.items() if not per[4] and not per[6])
+        countrydb.write_result(cache_dir, key, _stored(files, empty, sets))
+    _country_notes(policy, files, empty, sets, max_age, names)
+
+
+def _country_notes(policy, files, empty, sets, max_age, names):
     dates = [data.date for data in files]
     sets.geoip_source = ', '.join(data.describe() for data in files)
     oldest = min(dates)
@@ -247,11 +304,10 @@ def _country_notes(policy, files, per_country, sets, max_age, names):
                              % (oldest.isoformat(), age, names['geoip_max_age_days'], max_age,
                                 UPDATE_HINT, sets.geoip_source))
     families = {v for data in files for v in data.families}
-    for country, per in sorted(per_country.items()):
-        if not per[4] and not per[6]:
-            sets.warnings.append('country %s (%s) has no address in the country database (%s): the '
-                                 'networks naming it match no source there'
-                                 % (country, ISO_3166_ALPHA2[country], sets.geoip_source))
+    for country in empty:
+        sets.warnings.append('country %s (%s) has no address in the country database (%s): the '
+                             'networks naming it match no source there'
+                             % (country, ISO_3166_ALPHA2[country], sets.geoip_source))
     if policy.ipv6 and 6 not in families and any(6 in item.members for item in sets.countries):
         sets.warnings.append('the country database (%s) has no IPv6 addresses: country networks match '
                              'no IPv6 source; add an IPv6 file to %s (tor-geoipdb: /usr/share/tor/geoip6)'
@@ -364,12 +420,7 @@ def load_sets(policy, names, geoip_db=None, geoip_max_age_days=None, blocklist=N
     files = _paths([] if blocklist_files is None else blocklist_files, names['blocklist_files'], errors)
     users = _country_users(policy.networks)
     if users and not errors:
-        wanted = sorted({c for net in users for c in net['countries']})
-        data = _load_database(db_paths, wanted, users, names, errors)
-        if not errors:
-            per_country = _country_sets(policy, data, sets, errors)
-        if not errors:
-            _country_notes(policy, data, per_country, sets, max_age, names)
+        _countries(policy, db_paths, users, names, max_age, sets, errors)
     if blocklist or files:
         _blocklist(policy, blocklist, files, names, sets, errors)
     return sets, errors

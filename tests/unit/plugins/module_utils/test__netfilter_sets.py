@@ -93,6 +93,40 @@ def test_a_bad_line_of_the_string_form_is_named_by_its_index():
     assert str(excinfo.value) == "ruleset.ipsets[0].entries[1]: must be an address or CIDR string, got ''"
 
 
+def _live(entries, family='inet', name='pbxfw-blocklist4'):
+    text = 'create %s hash:net family %s hashsize 1024 maxelem 65536\n' % (name, family)
+    return nf.parse_ipset_save(text + ''.join('add %s %s\n' % (name, e) for e in entries))
+
+
+def test_members_the_host_holds_are_trusted_and_the_others_checked():
+    desired = nf.validate_ruleset({'ipsets': [blocklist('203.0.113.0/24\n198.51.100.7/32\n')]}, members=False)
+    assert desired.ipsets['pbxfw-blocklist4'].unchecked is not None
+    nf.check_members(desired, _live(['203.0.113.0/24']))
+    assert desired.ipsets['pbxfw-blocklist4'].entries == ('203.0.113.0/24', '198.51.100.7')
+    assert desired.ipsets['pbxfw-blocklist4'].unchecked is None
+
+
+@pytest.mark.parametrize('live', [
+    _live(['203.0.113.0/24']),                                       # held elsewhere in the set
+    _live(['203.0.113.300'], family='inet6'),                        # another family: not trusted
+    _live(['203.0.113.300'], name='pbxfw-other'),                    # another set: not trusted
+    {},                                                              # no ipset on the host
+])
+def test_a_bad_member_the_host_does_not_hold_is_refused(live):
+    desired = nf.validate_ruleset({'ipsets': [blocklist(['203.0.113.0/24', '203.0.113.300'])]}, members=False)
+    with pytest.raises(ValueError) as excinfo:
+        nf.check_members(desired, live)
+    assert str(excinfo.value).startswith("ruleset.ipsets[0].entries[1]: ")
+
+
+def test_maxelem_is_checked_with_the_trusted_members():
+    desired = nf.validate_ruleset({'ipsets': [blocklist(['203.0.113.0/24', '198.51.100.7'], maxelem=1)]},
+                                  members=False)
+    with pytest.raises(ValueError) as excinfo:
+        nf.check_members(desired, _live(['203.0.113.0/24', '198.51.100.7']))
+    assert str(excinfo.value) == 'ruleset.ipsets[0].maxelem: is smaller than the 2 entries, got 1'
+
+
 @pytest.mark.parametrize('item, message', [
     (blocklist([], hashsize=1000), "ruleset.ipsets[0].hashsize: must be a power of two, at least 64, got 1000"),
     (blocklist([], hashsize=True), 'ruleset.ipsets[0].hashsize: must be a power of two, at least 64, got True'),

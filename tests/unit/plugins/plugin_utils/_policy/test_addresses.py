@@ -198,7 +198,7 @@ def _full_parser(text):
     'fd00:1:2::/64', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7::', 'FD00:8::/64',
 ])
 def test_canonical_shortcut_takes_the_usual_forms(text):
-    assert addresses._canonical_subnet(text) == addresses._parse_subnet(text)
+    assert addresses.canonical_subnet(text) == addresses._parse_subnet(text)
 
 
 @pytest.mark.parametrize('text', [
@@ -207,7 +207,7 @@ def test_canonical_shortcut_takes_the_usual_forms(text):
     '2001:db8::/0128', '2001:db8::/129', '12345::',
 ])
 def test_canonical_shortcut_leaves_the_rest_to_the_full_parser(text):
-    assert addresses._canonical_subnet(text) is None
+    assert addresses.canonical_subnet(text) is None
 
 
 @settings(max_examples=3000, deadline=None)
@@ -215,7 +215,7 @@ def test_canonical_shortcut_leaves_the_rest_to_the_full_parser(text):
                  written_networks().map(lambda case: case[1])))
 def test_canonical_shortcut_agrees_with_the_full_parser(text):
     """The shortcut is only a shortcut: what it returns, the full parser returns too."""
-    subnet = addresses._canonical_subnet(text)
+    subnet = addresses.canonical_subnet(text)
     if subnet is not None:
         assert subnet == _full_parser(text)
     try:

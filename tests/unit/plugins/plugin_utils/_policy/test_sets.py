@@ -82,6 +82,50 @@ def test_a_country_network_covers_both_families(db):
     assert result['warnings'] == []
 
 
+def _no_database_read(monkeypatch):
+    def refuse(*_args, **_kwargs):
+        raise AssertionError('the country database was read')
+    monkeypatch.setattr(sets_module.countrydb, 'read_file', refuse)
+
+
+@pytest.mark.parametrize('trunks', [[], ['6.0.0.0/28']])       # the blocked sets with and without a cut
+def test_a_second_compile_takes_the_country_sets_from_the_cache(db, monkeypatch, trunks):
+    networks = [INTERNET, {'name': 'Scanners', 'countries': ['CN', 'DE', 'AQ'], 'block': ['sip']},
+                {'name': 'DE web', 'countries': ['DE'], 'subnet': '5.1.0.0/17', 'services': ['web']}]
+    first = role_policy(networks, geoip_db=db, trunks=trunks)
+    _no_database_read(monkeypatch)
+    assert role_policy(networks, geoip_db=db, trunks=trunks) == first
+    assert first['warnings'][-1].startswith('country AQ (Antarctica) has no address in the country database')
+
+
+@pytest.mark.parametrize('change', ['networks', 'trunks', 'database'])
+def test_the_country_sets_cache_follows_what_they_depend_on(db, monkeypatch, change):
+    networks = [INTERNET, {'name': 'Scanners', 'countries': ['CN', 'DE'], 'block': ['sip']}]
+    role_policy(networks, geoip_db=db)
+    trunks = []
+    if change == 'networks':
+        networks[1] = dict(networks[1], countries=['CN'])
+    elif change == 'trunks':
+        trunks = ['6.0.0.0/28']
+    else:
+        with open(db[0], 'a') as handle:
+            handle.write(tor_v4_line('7.0.0.0', '7.0.0.255', 'CN') + '\n')
+    reads = []
+    real = sets_module.countrydb.read_file
+    monkeypatch.setattr(sets_module.countrydb, 'read_file', lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    result = role_policy(networks, geoip_db=db, trunks=trunks)
+    assert reads == db
+    expected = {
+        'networks': ['6.0.0.0/16'],
+        # CN without the trunk 6.0.0.0/28
+        'trunks': ['5.1.0.0/16', '5.3.0.0/24', '6.0.0.16/28', '6.0.0.32/27', '6.0.0.64/26', '6.0.0.128/25',
+                   '6.0.1.0/24', '6.0.2.0/23', '6.0.4.0/22', '6.0.8.0/21', '6.0.16.0/20', '6.0.32.0/19',
+                   '6.0.64.0/18', '6.0.128.0/17'],
+        'database': ['5.1.0.0/16', '5.3.0.0/24', '6.0.0.0/16', '7.0.0.0/24'],
+    }[change]
+    assert [m for m in members(result, 'pbxfw-cc').values() if '.' in m[0]][-1] == expected
+
+
 def test_a_subnet_narrows_a_country_network_and_ipv6_false_drops_its_ipv6_set(db):
     net = {'name': 'DE west', 'countries': ['DE'], 'subnet': ['5.1.128.0/17', '5.3.0.0/16'], 'services': ['web']}
     result = role_policy([net], geoip_db=db, ipv6=False)
