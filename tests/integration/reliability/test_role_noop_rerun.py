@@ -106,3 +106,34 @@ def test_noop_rerun_changes_nothing_and_runs_one_module(configuration, netns, pl
         assert files['result']['parts']['asterisk']['running'] is False
         assert any('nothing is written for chan_sip' in w for w in files['warnings']), files['warnings']
         assert not (role_paths.asterisk_dir / 'sip_pbx_firewall.conf').exists()
+
+
+def test_a_hand_edit_after_a_noop_rerun_is_seen_and_put_back(netns, playbook, role_paths):
+    """The firewall task's reading of the files is not blind: a file's mode, or a named transport's
+    block, changed by hand since is "not current", so the files task runs its module: check mode
+    reports the change with a diff, the real run puts both back and reloads Asterisk's part only."""
+    extra = dict(CONFIGURATIONS['named_transports'], pbx_firewall_networks=NETWORKS, **role_paths.role_vars())
+    play = [{'hosts': 'all', 'gather_facts': False, 'module_defaults': role_paths.module_defaults(),
+             'roles': [sup.ROLE]}]
+    hosts = {'pbx': sup.local_host(**extra)}
+    assert playbook.run(play, hosts, netns=netns.name).rc == 0
+    assert 'changed=0' in playbook.run(play, hosts, netns=netns.name).output
+    pjsip = role_paths.asterisk_dir / 'pjsip.conf'
+    wanted_pjsip = pjsip.read_text()
+    pjsip.write_text(wanted_pjsip.replace('local_net=10.8.0.0/24\n', ''))
+    role_paths.jail_file.chmod(0o600)
+
+    check = playbook.run(play, hosts, netns=netns.name, check=True, diff=True)
+    assert check.rc == 0 and 'changed=1' in check.output, check.output
+    files = check.one('pbx', 'Keep the fail2ban and Asterisk files')
+    assert files['result']['changed_parts'] == ['fail2ban', 'asterisk'], files['result']
+    diffs = dict((d['before_header'], d) for d in files['result']['diff'])
+    assert diffs['%s (mode 0600 (want 0644))' % role_paths.jail_file]['after'] == role_paths.jail_file.read_text()
+    assert diffs[str(pjsip)]['after'] == wanted_pjsip and 'local_net=10.8.0.0/24' not in diffs[str(pjsip)]['before']
+    assert role_paths.jail_file.stat().st_mode & 0o777 == 0o600
+
+    fixed = playbook.run(play, hosts, netns=netns.name)
+    assert fixed.rc == 0, fixed.output
+    assert pjsip.read_text() == wanted_pjsip and role_paths.jail_file.stat().st_mode & 0o777 == 0o644
+    files = fixed.one('pbx', 'Keep the fail2ban and Asterisk files')
+    assert files['result']['ansible_facts']['pbx_firewall_changed'] == ['fail2ban', 'asterisk']
