@@ -8,6 +8,7 @@ set -euo pipefail
 
 PKGS=(
   iptables ipset fail2ban docker.io debootstrap iproute2 conntrack
+  python3-systemd  # fail2ban's journal reader: the LOG drops jail reads the kernel messages there
   netcat-openbsd openssh-client openssh-server rsync socat tcpdump
   sip-tester sipsak  # real SIP load generator and probe for the SIP guard tests
   prometheus-node-exporter ulogd2  # the report's metrics served over HTTP; NFLOG drop logging

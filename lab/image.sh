@@ -52,9 +52,11 @@ case $suite in
   # firewalld 1.3.3 (+ dbus for its bus), ufw 0.36.2, nftables.service, netfilter-persistent.
   # debootstrap cannot resolve firewalld's virtual dependencies (polkitd -> logind): apt adds
   # them. ufw Breaks iptables-persistent, so netfilter-persistent's packages are only kept in
-  # /opt/lab-debs for a test that swaps them in (dpkg --purge ufw; dpkg -i /opt/lab-debs/*.deb).
+  # /opt/lab-debs for a test that swaps them in (dpkg --purge ufw; dpkg -i ...persistent_*.deb).
+  # python3-systemd (fail2ban's journal reader, which --no-install-recommends leaves out) waits
+  # there too: a test shows the role refusing the LOG drops jail without it, then installs it.
   hostfw) dist=bookworm; apt_pkgs=conntrack,dbus,firewalld,ufw,nftables
-          lab_debs=netfilter-persistent,iptables-persistent ;;
+          lab_debs=netfilter-persistent,iptables-persistent,python3-systemd ;;
   *) echo "image.sh: --suite must be bookworm, sid or hostfw, not '$suite'" >&2; exit 2 ;;
 esac
 image=${LAB_IMAGE:-pbxops/lab-pbx:$suite}

@@ -10,7 +10,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # The option `names` of the filters whose error messages name their inputs
-    # (plugin_utils/_filter_support.py: message_names; the role's names are ROLE_NAMES in
+    # (plugin_utils/_filter_support.py: filter_names; the role's names are ROLE_NAMES in
     # plugin_utils/_policy/model.py). Used as
     # `extends_documentation_fragment: pbxops.firewall.message_names`.
     DOCUMENTATION = r"""

@@ -41,14 +41,14 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
     call_core,
     checked_arguments,
-    message_names,
+    filter_names,
 )
 
 
 @checked_arguments('asterisk_localnet')
 def asterisk_localnet(networks, names=None):
     return call_core('asterisk_localnet', _policy.asterisk_localnet, networks,
-                     names=message_names(names, 'networks'), inventory=names is not None)
+                     names=filter_names(names, 'networks'), inventory=names is not None)
 
 
 class FilterModule(object):

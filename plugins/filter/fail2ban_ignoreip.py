@@ -52,14 +52,14 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
     call_core,
     checked_arguments,
-    message_names,
+    filter_names,
 )
 
 
 @checked_arguments('fail2ban_ignoreip')
 def fail2ban_ignoreip(networks, extra=None, names=None):
     return call_core('fail2ban_ignoreip', _policy.fail2ban_ignoreip, networks, extra=extra,
-                     names=message_names(names, 'networks'), inventory=names is not None)
+                     names=filter_names(names, 'networks'), inventory=names is not None)
 
 
 class FilterModule(object):

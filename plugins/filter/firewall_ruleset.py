@@ -158,7 +158,7 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
     call_core,
     checked_arguments,
-    message_names,
+    filter_names,
 )
 
 
@@ -172,7 +172,7 @@ def firewall_ruleset(networks, ports=None, custom_services=None, trunks=None, si
                      custom_services=custom_services, trunks=trunks,
                      sip_rate_limit=sip_rate_limit, sip_scanner_agents=sip_scanner_agents,
                      custom_rules=custom_rules, ipset_threshold=ipset_threshold, ipv6=ipv6,
-                     docker=docker, names=message_names(names, 'networks'),
+                     docker=docker, names=filter_names(names, 'networks'),
                      inventory=names is not None,
                      sip_rate_limit_ipv6_prefix=sip_rate_limit_ipv6_prefix, log_drops=log_drops,
                      log_rate=log_rate, nflog_group=nflog_group, geoip_db=geoip_db,

@@ -56,14 +56,14 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import (
     call_core,
     checked_arguments,
-    message_names,
+    filter_names,
 )
 
 
 @checked_arguments('in_subnets')
 def in_subnets(addresses, subnets, names=None):
     return call_core('in_subnets', _policy.addresses_in, addresses, subnets,
-                     names=message_names(names, 'addresses'), inventory=names is not None)
+                     names=filter_names(names, 'addresses'), inventory=names is not None)
 
 
 class FilterModule(object):

@@ -9,11 +9,12 @@ Private to this collection (no public API): it owns what the role makes of
 ``fail2ban-client -t``: the test itself, on a scratch copy of the configuration
 (``config_test``), fail2ban's own error lines out of its log output, the verdict of
 the two tests (the configuration with the role's jail.d file, and, when that fails, the
-same configuration without it), the fix for the errors seen (Debian 12's stock ``sshd``
-jail finds no log file under journald: ``backend = systemd``), the messages, and the note
-the role's file carries while fail2ban was not reloaded with it. Also what a reload makes
-of the bans: ``fail2ban-client banned`` read, and which banned addresses now fall in
-``ignoreip`` (``to_unban``). Standard library only; the modules (``owned_files``,
+same configuration without it), the journal reader a jail with ``backend = systemd`` needs
+(``-t`` does not check it: ``journal_errors``), the fix for the errors seen (Debian 12's
+stock ``sshd`` jail finds no log file under journald: ``backend = systemd``), the messages,
+and the note the role's file carries while fail2ban was not reloaded with it. Also what a
+reload makes of the bans: ``fail2ban-client banned`` read, and which banned addresses now
+fall in ``ignoreip`` (``to_unban``). Standard library only; the modules (``owned_files``,
 ``fail2ban_config_check``, ``fail2ban_ignoreip_apply``) pass in their ``run_command``.
 
 Verdicts: ``ok`` (the configuration with the role's file passes), ``existing`` (it fails,
@@ -42,6 +43,13 @@ LOG_LINE = re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \S+\s+\[\d+\]: (?P<l
 # fail2ban's closing line of every failed test: it says nothing about the cause.
 GENERIC = 'ERROR: test configuration failed'
 NO_LOG_FILE = re.compile(r'Have not found any log file for (?P<jail>\S+) jail')
+# A jail that reads the journal needs the journal reader (module systemd.journal, Debian's and
+# RHEL's python3-systemd) in the Python that runs fail2ban-server. fail2ban's test (-t) loads no
+# backend, so without it the test passes and only the reload fails, on the whole configuration:
+# "Failed to initialize any backend for Jail ...". The check says it first, in these words.
+SECTION = re.compile(r'^\s*\[(?P<name>[^\]]+)\]\s*$')
+JOURNAL_BACKEND = re.compile(r'^\s*backend\s*=\s*systemd\b')
+NO_JOURNAL_READER = re.compile(r'^jail (?P<jail>\S+) reads the journal \(backend = systemd\)')
 # The first line of the note in a file written while fail2ban was not reloaded with it.
 NOTE_FIRST = '# NOT LOADED YET (pbxops.firewall):'
 
@@ -101,11 +109,56 @@ def config_test(run_command, client, config_dir, relative, content, tmp_dir=None
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def journal_jails(content):
+    """The jails of CONTENT (a jail.d file) that read the journal (backend = systemd)."""
+    found = []
+    section = None
+    for line in (content or '').splitlines():
+        match = SECTION.match(line)
+        if match:
+            section = match.group('name').strip()
+        elif section not in (None, 'DEFAULT') and JOURNAL_BACKEND.match(line) and section not in found:
+            found.append(section)
+    return found
+
+
+def server_python(client):
+    """The interpreter and its arguments from the #! line of fail2ban-server beside CLIENT, or
+    None when that is not a script."""
+    try:
+        with open(os.path.join(os.path.dirname(client), 'fail2ban-server'), 'rb') as handle:
+            first = handle.readline(512).decode('utf-8', 'replace')
+    except OSError:
+        return None
+    if not first.startswith('#!'):
+        return None
+    return first[2:].split() or None
+
+
+def journal_errors(run_command, client, content):
+    """An error for each jail of CONTENT that reads the journal when fail2ban's Python cannot
+    load the journal reader; [] when it can, or no jail reads the journal."""
+    jails = journal_jails(content)
+    python = server_python(client) if jails else None
+    if not python:
+        return []
+    rc, out, err = run_command(python + ['-c', 'from systemd import journal'])
+    if rc == 0:
+        return []
+    why = ((err or out or '').strip().splitlines() or ['exit status %d' % rc])[-1]
+    return ['jail %s reads the journal (backend = systemd), but the Python that runs fail2ban-server (%s) '
+            'cannot load the journal reader (from systemd import journal: %s), so reloading fail2ban would '
+            'fail with "Failed to initialize any backend for Jail \'%s\'"' % (jail, ' '.join(python), why, jail)
+            for jail in jails]
+
+
 def check(run_command, client, config_dir, relative, content, tmp_dir=None, also=()):
     """(verdict, errors with the file, errors without it or None) of CONTENT at RELATIVE, the
     files of ALSO as given in both tests (the role's other fail2ban files: the filter the
-    jail.d file names)."""
+    jail.d file names). The errors are fail2ban's own test's, and the journal reader's that
+    test does not see (``journal_errors``)."""
     with_ours = config_test(run_command, client, config_dir, relative, content, tmp_dir, also)
+    with_ours += journal_errors(run_command, client, content)
     without_ours = (config_test(run_command, client, config_dir, relative, None, tmp_dir, also)
                     if with_ours else None)
     return verdict(with_ours, without_ours), with_ours, without_ours
@@ -139,6 +192,12 @@ def fixes(errors, config_dir):
             found.append('jail %s finds no log file: create the log file it reads (its logpath), or, if the '
                          'service logs to the journal, set "backend = systemd" for it (%s with the two lines '
                          '"[%s]" and "backend = systemd")' % (jail, snippet, jail))
+    for jail in sorted(set(m.group('jail') for m in (NO_JOURNAL_READER.search(e) for e in errors) if m)):
+        found.append('install python3-systemd (Debian, Ubuntu, RHEL; Debian\'s fail2ban package recommends it), '
+                     'which gives fail2ban\'s Python the journal reader'
+                     + (', or log drops through NFLOG to ulogd2 (pbx_firewall_nflog_group: 0), whose log '
+                        'file the jail then reads, or leave fail2ban alone (pbx_firewall_fail2ban: false)'
+                        if jail == FAIL2BAN_JAIL else ''))
     if not found:
         found.append('repair the configuration in %s until "fail2ban-client -t" passes' % config_dir)
     return found
@@ -162,10 +221,11 @@ def ours_message(with_ours, without_ours, config_dir, path):
     else:
         before = 'passes without it'
     added = [error for error in with_ours if error not in (without_ours or [])]
-    fix = fixes(added, config_dir) if any(NO_LOG_FILE.search(error) for error in added) else []
-    return ('fail2ban\'s configuration test fails with the role\'s file %s (fail2ban-client -t: %s); the '
-            'configuration in %s %s. The file was not written: the previous one stays in place.%s'
-            % (path, ' | '.join(with_ours), config_dir, before, ''.join(' Fix: %s.' % text for text in fix)))
+    fix = (fixes(added, config_dir)
+           if any(NO_LOG_FILE.search(error) or NO_JOURNAL_READER.search(error) for error in added) else [])
+    return ('fail2ban\'s configuration test fails with the role\'s file %s (fail2ban-client -t and the journal '
+            'reader\'s check: %s); the configuration in %s %s. The file was not written: the previous one stays '
+            'in place.%s' % (path, ' | '.join(with_ours), config_dir, before, ''.join(' Fix: %s.' % t for t in fix)))
 
 
 def noted(content, errors):

@@ -54,7 +54,6 @@ SPEC = 'rollback-'          # + token + SPEC_SUFFIX (and SCRIPT_SUFFIX)
 SPEC_SUFFIX = '.json'
 SCRIPT_SUFFIX = '.py'
 CURRENT = 'current-'        # + network namespace id: the token of the last apply there
-MARKER_PREFIXES = (PENDING, CLAIMED, CONFIRMING, CONFIRMED, SPEC, ROLLED_BACK, SUPERSEDED, CURRENT)
 TOKEN_RE = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
 # Module arguments whose names start with this prefix are internal: the action plugin sets
 # them and the module takes them out before the documented options are validated.

@@ -100,7 +100,7 @@ def checked_arguments(filter_name):
     return decorate
 
 
-def message_names(names, input_key):
+def filter_names(names, input_key):
     """The names the core's messages use: the filter's own arguments unless told otherwise.
 
     ``names`` None: every input by the filter's argument name (the piped input as

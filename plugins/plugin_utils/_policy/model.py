@@ -77,8 +77,6 @@ BUILTIN_SERVICES = {
     'cticlient': (('tcp', 'cti_nats'), ('tcp', 'cti_nats_web')),
 }
 
-# SIP signalling ports (not RTP) that scanner and flood rules watch.
-SIP_SIGNALLING = (('udp', 'sip'), ('tcp', 'sip'), ('tcp', 'tls'))
 # TLS is encrypted: a User-Agent string can only be seen on plain SIP.
 SIP_PLAINTEXT = (('udp', 'sip'), ('tcp', 'sip'))
 PORT_RANGE_RE = re.compile(r'^ *([^ -]+) *- *([^ -]+) *$')

@@ -215,9 +215,22 @@ def owned_rules(pbx):
 
 def test_logged_drops_and_their_reasons_come_back_after_a_reload(hostfw_lab, fwd):
     """The log chain of each reason and the reason comments are in firewalld's direct block:
-    firewalld's reload puts back every owned rule as the role applied it. (fail2ban's part is
-    off: its drops jail with the LOG target needs a journal backend this image lacks.)"""
-    logged = {'pbx_firewall_log_drops': True, 'pbx_firewall_fail2ban': False}
+    firewalld's reload puts back every owned rule as the role applied it. First, on this image
+    (fail2ban without python3-systemd, as --no-install-recommends leaves it), the role refuses
+    the drops jail that would read the kernel's LOG lines from the journal: fail2ban's reload
+    would fail on its whole configuration ("Failed to initialize any backend")."""
+    logged = {'pbx_firewall_log_drops': True}
+    jail = '/etc/fail2ban/jail.d/pbx-firewall.local'
+    assert fwd.sh('test -e %s && echo present || echo absent' % jail).strip() == 'absent'
+    refused = hostfw_lab.role(fwd, logged)
+    assert refused.rc != 0, refused.output[-4000:]
+    message = refused.task('Keep the fail2ban and Asterisk files')['result']['msg']
+    assert "jail pbx-firewall-drops reads the journal (backend = systemd), but the Python that runs " \
+        "fail2ban-server (/usr/bin/python3) cannot load the journal reader" in message, message
+    assert 'install python3-systemd' in message and 'pbx_firewall_nflog_group: 0' in message, message
+    assert fwd.sh('test -e %s && echo present || echo absent' % jail).strip() == 'absent'
+    assert fwd.sh('fail2ban-client ping').strip() == 'Server replied: pong'
+    fwd.sh('dpkg -i /opt/lab-debs/python3-systemd_*.deb >/dev/null')
     play = hostfw_lab.role(fwd, logged)
     assert play.rc == 0, play.output[-4000:]
     applied = owned_rules(fwd)
@@ -226,6 +239,7 @@ def test_logged_drops_and_their_reasons_come_back_after_a_reload(hostfw_lab, fwd
     assert ':PBX-FW-LOG-DEFAULT - [0:0]' in applied and any(
         r.startswith('-A PBX-FW-LOG-DEFAULT ') and '-j LOG --log-prefix "pbxfw default "' in r for r in applied), applied
     reload_firewalld(fwd)
+    assert 'pbx-firewall-drops' in fwd.sh('fail2ban-client status')
     assert owned_rules(fwd) == applied
     _play, report = hostfw_lab.verify(fwd, 'auto-logged')
     assert mismatches(report) == [], report['message']

@@ -28,7 +28,7 @@ EMPTY_KERNEL = 'nft flush ruleset'
 def persistent(hostfw_lab):
     pbx = hostfw_lab.fresh(NAME)
     # ufw's package Breaks iptables-persistent: swap them (the image keeps the .debs)
-    pbx.sh('dpkg --purge ufw >/dev/null && dpkg -i /opt/lab-debs/*.deb >/dev/null && '
+    pbx.sh('dpkg --purge ufw >/dev/null && dpkg -i /opt/lab-debs/*persistent_*.deb >/dev/null && '
            'ln -sf /lib/systemd/system/netfilter-persistent.service '
            '/etc/systemd/system/multi-user.target.wants/netfilter-persistent.service')
     return pbx

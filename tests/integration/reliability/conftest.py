@@ -155,8 +155,8 @@ class RolePaths:
         self.unit_dir = root / 'systemd'
         self.metrics_script = root / 'sbin' / 'pbx-firewall-metrics'
         self.metrics_cron = root / 'cron.d' / 'pbx-firewall-metrics'
-        self.metrics_script.parent.mkdir()
-        self.metrics_cron.parent.mkdir()
+        self.metrics_script.parent.mkdir(parents=True)
+        self.metrics_cron.parent.mkdir(parents=True)
         copy_fail2ban_config(self.fail2ban_dir)
         self.asterisk_dir.mkdir()
         (self.asterisk_dir / 'pjsip.conf').write_text(PJSIP_CONF)

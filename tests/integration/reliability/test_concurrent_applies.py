@@ -6,18 +6,22 @@
 Pairs alternate between two different rulesets and the same ruleset twice; half run
 on the nft backend, half on legacy; the rulesets use ipsets that are created, swapped
 in place (same name, new members) and destroyed, and foreign fail2ban/admin rules sit
-in INPUT. After each pair: both runs succeeded without warnings, the owned chains,
-ipsets and the single jump are exactly one of the two desired rulesets, nothing else
-changed, and the changed flags are the ones a serial order of the two runs gives.
+in INPUT. After each pair: both runs succeeded without warnings (but the one that says a run
+waited for the other's rollback window, as designed), the owned chains, ipsets and the single
+jump are exactly one of the two desired rulesets, nothing else changed, and the changed flags
+are the ones a serial order of the two runs gives.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
 from ansible_collections.pbxops.firewall.tests.integration.reliability import _support as sup
 
 PAIRS_PER_BACKEND = 10
+WAITED = re.compile(r"waited \d+ s for the rollback window of another run on this host to close")
 
 ESTABLISHED = ('-A PBX-FIREWALL -m conntrack --ctstate RELATED,ESTABLISHED '
                '-m comment --comment "pbx-firewall: established, related" -j ACCEPT')
@@ -81,7 +85,9 @@ def test_concurrent_pairs_end_in_one_desired_state(netns, ansible, backend):
         for result in results:
             assert result['_status'] == 'ok', (pair, result.get('msg'))
             assert result['rolled_back'] is False
-            assert result['_warnings'] == [], result['_warnings']
+            # the one warning a race may give: the later run waited for the earlier one's rollback
+            # window (on a loaded machine that can pass the 1 s the warning starts at)
+            assert [w for w in result['_warnings'] if not WAITED.search(w)] == [], result['_warnings']
         # exactly one of the two desired states, with one jump, placed after fail2ban's
         final = _current(netns.name, backend)
         assert final in (first, second), (pair, first, second, [sup.ruleset_mismatch(netns.name, backend, rs)

@@ -9,6 +9,9 @@ container, tests/integration/asterisk/test_fail2ban_stock_debian.py."""
 from __future__ import annotations
 
 import configparser
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -130,3 +133,50 @@ def test_relative_path_refuses_a_file_outside_the_configuration():
     assert f2b.relative_path('/etc/fail2ban/jail.d/x.local', '/etc/fail2ban') == 'jail.d/x.local'
     with pytest.raises(ValueError, match="is not inside config_dir '/etc/fail2ban'"):
         f2b.relative_path('/etc/other/x.local', '/etc/fail2ban')
+
+
+JAIL_D = '\n'.join(['[DEFAULT]', 'backend = systemd', 'ignoreip = 192.0.2.0/24', '[pbx-firewall-drops]',
+                    'enabled = true', '  backend = systemd[journalflags=1]', '[asterisk]', 'backend = auto', ''])
+
+
+def test_journal_jails_are_the_jails_with_backend_systemd_not_the_defaults():
+    assert f2b.journal_jails(JAIL_D) == ['pbx-firewall-drops']
+    assert f2b.journal_jails('[asterisk]\nlogpath = /var/log/asterisk/security\n') == []
+
+
+def run(argv):
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return done.returncode, done.stdout, done.stderr
+
+
+def client_beside(tmp_path, python):
+    """A fail2ban-client path whose fail2ban-server runs under PYTHON (its #! line)."""
+    (tmp_path / 'fail2ban-server').write_text('#! %s\nimport sys\n' % python)
+    return str(tmp_path / 'fail2ban-client')
+
+
+def test_journal_errors_when_fail2bans_python_has_no_journal_reader(tmp_path):
+    # a Python without systemd.journal: a fresh venv's
+    venv = tmp_path / 'venv'
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True)
+    errors = f2b.journal_errors(run, client_beside(tmp_path, venv / 'bin' / 'python'), JAIL_D)
+    assert len(errors) == 1 and errors[0].startswith('jail pbx-firewall-drops reads the journal'), errors
+    assert "No module named 'systemd'" in errors[0] and str(venv) in errors[0]
+    text = ' '.join(f2b.fixes(errors, '/etc/fail2ban'))
+    assert 'install python3-systemd' in text and 'pbx_firewall_nflog_group: 0' in text, text
+
+
+def test_no_journal_errors_without_a_journal_jail_or_with_a_python_that_reads_it(tmp_path):
+    assert f2b.journal_errors(run, client_beside(tmp_path, '/nonexistent/python'), '[sshd]\nenabled = true\n') == []
+    if run(['/usr/bin/python3', '-c', 'from systemd import journal'])[0] != 0:
+        why = "/usr/bin/python3 has no systemd.journal (python3-systemd)"
+        if os.environ.get('CI'):
+            pytest.fail('%s: CI installs it (hack/install-debs.sh)' % why)
+        pytest.skip(why)
+    assert f2b.journal_errors(run, client_beside(tmp_path, '/usr/bin/python3'), JAIL_D) == []
+
+
+def test_server_python_is_none_for_a_binary_or_a_missing_server(tmp_path):
+    assert f2b.server_python(str(tmp_path / 'fail2ban-client')) is None
+    (tmp_path / 'fail2ban-server').write_bytes(b'\x7fELF')
+    assert f2b.server_python(str(tmp_path / 'fail2ban-client')) is None

@@ -16,7 +16,7 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import (
     firewall_ruleset,
     validate,
 )
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import message_names
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._filter_support import filter_names
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import files
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import PolicyError
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.role import EMPTY_POLICY_WARNING, role_policy
@@ -136,7 +136,7 @@ def test_every_problem_of_every_input_at_once():
 def test_the_standalone_filters_keep_their_option_names():
     """What the firewall_ruleset filter passes when no names are given: its own arguments."""
     with pytest.raises(PolicyError) as caught:
-        firewall_ruleset([OFFICE], ipv6='maybe', names=message_names(None, 'networks'))
+        firewall_ruleset([OFFICE], ipv6='maybe', names=filter_names(None, 'networks'))
     assert str(caught.value) == ("ipv6: must be true or false, got string 'maybe'; valid: true or "
                                  "false (from the command line also yes/no, on/off, 1/0)")
 
