@@ -158,7 +158,7 @@ def sets_summary_rows(sets):
 
 
 # Issue 21's goals, each measured next to `ansible -m ping` on the same hosts in the same run.
-NOOP_MODULES = 2
+NOOP_MODULES = 1
 GOAL_APPLY_CPU = 3.0        # controller CPU per host of an apply, times ping's
 GOAL_NOOP_CPU = 1.5         # of a no-op rerun, times ping's
 GOAL_NOOP_WALL = 2.0        # wall time of a no-op rerun at WALL_GOAL_HOSTS hosts, times ping's
@@ -288,7 +288,7 @@ def _fleet_advice(f):
             'main process (Ansible\'s strategy computes every host\'s variables for every task, forks a worker for '
             'it and takes its result back), %.3f in %d task workers per host and %.3f in SSH. The cheapest of them, '
             '"%s" (`%s`), costs %.3f CPU s per host in its worker: about what Ansible itself spends on any task per '
-            'host. The role runs %d tasks per host (Ansible\'s argument check, the policy call and the two modules) '
+            'host. The role runs %d tasks per host (Ansible\'s argument check, the policy call and the two module tasks) '
             'where ping runs one.'
             % (n, p['total'] / n, p['main'] / n, p['workers'] / n, p['ssh_and_rest'] / n, q['total'] / n, q['main'] / n,
                q['workers'] / n, q['worker_runs'] / n, q['ssh_and_rest'] / n,

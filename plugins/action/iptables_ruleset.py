@@ -11,7 +11,9 @@ session alive through rules that block new connections), then runs the host's
 confirmation over a *new* connection: it claims the pending marker and writes the boot
 files (``_rollback.confirm``). When no new connection gets through before the deadline,
 the host restores the previous ruleset by itself and the task fails. It also prints the
-module's one line per host about the host's other firewall managers (``host_firewall``).
+module's one line per host about the host's other firewall managers (``host_firewall``),
+and narrows ``owned_files`` (the role's files task's options, read by the module) to the parts
+the run's tags select, stamping the module's reading with their digest (``_files_current``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,6 +30,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _rollback
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._files_current import digest, managed, narrowed, play_id
 
 display = Display()
 
@@ -66,6 +69,7 @@ class ActionModule(ActionBase):
             return result
         token = secrets.token_hex(12)
         args[_rollback.TOKEN_ARG] = token
+        files_digest = self._owned_files(args, task_vars)
         try:
             timeout = max(int(args.get('rollback_timeout', 30)), 0)
         except (TypeError, ValueError):
@@ -85,6 +89,8 @@ class ActionModule(ActionBase):
         self._cleanup_quietly()
         pending = module_result.pop(PRIVATE_KEY, None)
         result.update(module_result)
+        if isinstance(result.get('owned_files'), dict):
+            result['owned_files']['digest'] = files_digest
         show_host_firewall(task_vars.get('inventory_hostname'), result)
         result.setdefault('rolled_back', False)
         if not pending or result.get('failed'):
@@ -92,6 +98,19 @@ class ActionModule(ActionBase):
         result['rollback_token'] = token
         deadline = time.monotonic() + float(pending['remaining'])
         return self._confirm(result, pending, deadline)
+
+    def _owned_files(self, args, task_vars):
+        """Narrow ``owned_files`` (the role's files task's options) to the parts the run's tags
+        select, or drop it when they select none; the digest its reading is stamped with."""
+        options = args.get('owned_files')
+        if not isinstance(options, dict):
+            return None
+        options = narrowed(options, task_vars.get('ansible_run_tags'), task_vars.get('ansible_skip_tags'))
+        if not managed(options):
+            del args['owned_files']
+            return None
+        args['owned_files'] = options
+        return digest(options, play_id(self._task))
 
     # -- confirmation ----------------------------------------------------------------------
 

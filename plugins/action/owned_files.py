@@ -12,17 +12,21 @@ run at all. It shows ``warnings`` as this host's warnings and ``notes`` as plain
 role passes what its countries and blocklist hold: one task fewer per host than a ``debug``),
 and sets the fact ``pbx_firewall_changed``: ``changed_before`` followed by the parts the
 module changed.
+
+``current`` is the role's firewall task's reading of the same files (``iptables_ruleset``'s
+``owned_files`` result): when it says they already hold what this task would leave, and was
+read for the same options in this play (``_files_current.digest``), its report stands for the
+module's and no module runs on the host: a no-op rerun of the role runs one module per host.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._role_tags import selected_parts
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._files_current import digest, managed, narrowed, play_id
 
 MODULE = 'pbxops.firewall.owned_files'
 
@@ -42,22 +46,17 @@ class ActionModule(ActionBase):
         warnings = ['%s (%s)' % (text, host) for text in args.get('warnings') or []]
         for note in args.get('notes') or []:
             display.display('%s: %s' % (host, note))
-        files = args.get('files') or []
-        names = [entry.get('part') for entry in files if isinstance(entry, dict)]
-        parts = dict((name, dict(spec)) for name, spec in (args.get('parts') or {}).items()
-                     if isinstance(spec, dict))
-        chosen = selected_parts(names + sorted(parts), task_vars.get('ansible_run_tags'),
-                                task_vars.get('ansible_skip_tags'))
-        for name in set(names) | set(parts):
-            parts.setdefault(name, {})
-            if name not in chosen:
-                parts[name]['manage'] = False
-        args['parts'] = parts
-        if any(boolean(spec.get('manage', True), strict=False) for spec in parts.values()):
-            result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
-        else:
+        reading = args.pop('current', None) or {}
+        args = narrowed(args, task_vars.get('ansible_run_tags'), task_vars.get('ansible_skip_tags'))
+        if not managed(args):
             result.update(changed=False, changed_parts=[], parts={},
                           msg='no part of the role selected by the tags of this run')
+        elif reading.get('current') and reading.get('digest') == digest(args, play_id(self._task)):
+            result.update(changed=False, changed_parts=[], parts=reading['parts'],
+                          msg='the firewall task found every file as this task would leave it; no module ran')
+            warnings += list(reading.get('warnings') or [])
+        else:
+            result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
         if warnings:
             result['warnings'] = warnings + list(result.get('warnings') or [])
         if not result.get('failed'):

@@ -175,3 +175,15 @@ def chan_sip_unknown(absent, config_dir):
             'chan_sip (no localnet include file in %s, no #include in sip.conf). The PJSIP file, the firewall '
             'and fail2ban are managed as usual. Start Asterisk and run the role again, or set '
             'pbx_firewall_asterisk_chan_sip: false.' % (absent, config_dir))
+
+
+def probe_chan_sip(run_command, binary, config_dir):
+    """(version line or None, chan_sip loaded, warning or None) of the running Asterisk, asked
+    through BINARY (None: not installed); AsteriskError when its CLI fails."""
+    cli = Cli(run_command, binary or 'asterisk')
+    version = cli.running() if binary else None
+    if version is None:
+        absent = ('Asterisk is not installed on this host (no asterisk binary in PATH)' if binary is None
+                  else "No Asterisk answers on this host (asterisk -rx 'core show version')")
+        return None, False, chan_sip_unknown(absent, config_dir)
+    return version, module_loaded(cli, 'chan_sip.so'), None

@@ -12,7 +12,7 @@ blocks (``_text_edits``), fail2ban's test and the chan_sip question when they de
 something, and every error before anything is written. Files are read as bytes and decoded
 with ``surrogateescape``: a configuration that is not UTF-8 (a comment in Latin-1) goes back
 byte for byte. Writing is the module's (``AnsibleModule.atomic_move`` keeps SELinux
-contexts). Standard library only.
+contexts). Standard library and Ansible's argument spec only.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,6 +24,8 @@ import os
 import pwd
 import re
 import stat
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.pbxops.firewall.plugins.module_utils._text_edits import (
     decode,
@@ -346,6 +348,54 @@ class Planner(object):
             info['chan_sip'] = bool(info.get('chan_sip')) and self.enabled and any(
                 e.get('needs') == CHAN_SIP and e.get('present', True) for e in self.files)
         return found
+
+
+# The options of the owned_files module that say what the files hold (also read by
+# iptables_ruleset for ``current``): Ansible's argument spec, so both read them alike.
+FILE_OPTIONS = dict(
+    path=dict(type='path', required=True),
+    part=dict(type='str', required=True),
+    content=dict(type='str', default=''),
+    present=dict(type='bool', default=True),
+    mode=dict(type='str', default='0644'),
+    check=dict(type='str', choices=['fail2ban']),
+    needs=dict(type='str', choices=['chan_sip']),
+    include=dict(type='dict'),
+)
+OPTIONS = dict(
+    files=dict(type='list', elements='dict', required=True, options=FILE_OPTIONS),
+    parts=dict(type='dict', default={}),
+    enabled=dict(type='bool', default=True),
+    asterisk=dict(type='dict', default={}),
+)
+
+
+class _Differs(Exception):
+    """Something would be written: fail2ban's test would run (``current``)."""
+
+
+def _would_write(*_args):
+    raise _Differs()
+
+
+def current(options, probe):
+    """Whether the owned files, their ``#include`` lines and the ``local_net`` blocks already hold
+    what a run of ``owned_files`` with these OPTIONS (``OPTIONS``, unchecked) would leave. Read
+    only; the chan_sip question is asked only when a chan_sip file is wanted. Gives
+    ``{'current': True, 'parts': ..., 'warnings': [...]}``, what that run would report, or
+    ``{'current': False}`` when it would write, run fail2ban's test or fail: then it decides."""
+    checked = ArgumentSpecValidator(OPTIONS).validate(options)
+    if checked.error_messages:
+        return {'current': False}
+    params = checked.validated_parameters
+    try:
+        files, parts, asterisk = checked_options(params['files'], params['parts'], params['asterisk'])
+        planner = Planner(files, parts, params['enabled'], asterisk, probe, _would_write).run()
+    except (ValueError, PlanError, _Differs):
+        return {'current': False}
+    if planner.edits():
+        return {'current': False}
+    return {'current': True, 'parts': planner.results(), 'warnings': list(planner.warnings)}
 
 
 def checked_options(files, parts, asterisk):

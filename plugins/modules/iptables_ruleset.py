@@ -190,6 +190,15 @@ options:
       - V(false) turns the check off; the rollback (O(rollback_timeout)) still protects the host.
     type: bool
     default: true
+  owned_files:
+    description:
+      - The options C(files), C(parts), C(enabled) and C(asterisk) of the role's
+        P(pbxops.firewall.owned_files#module) task. The module reads (in check mode too, after the
+        firewall) whether those files, their C(#include) lines and C(local_net) blocks already hold
+        what that task would leave, and returns it in RV(owned_files); when they do, the role's files
+        task runs no module on the host. Set by the role's action plugins; its interface may change.
+      - Omitted, nothing is read.
+    type: dict
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -319,6 +328,14 @@ flows_ended:
   returned: when the owned rules changed, with O(state=present)
   type: dict
   sample: {count: 1, flows: ['udp 203.0.113.9:5071 -> 10.0.0.2:5060'], undecided: 0, left: 0}
+owned_files:
+  description:
+    - With O(owned_files), whether the role's owned files already hold what its files task would leave
+      (C(current)); when they do, also what that task would report (C(parts), C(warnings)). The action
+      plugin adds C(digest), the digest of the options it was computed for.
+  returned: when O(owned_files) is given and the module succeeds
+  type: dict
+  sample: {current: true, parts: {fail2ban: {managed: true, changed: false, files: {}, reload: true}}, warnings: []}
 host_firewall:
   description:
     - "The other firewall managers found on the host and what O(host_firewall) does about them:
@@ -407,10 +424,12 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _apply
+from ansible_collections.pbxops.firewall.plugins.module_utils import _asterisk
 from ansible_collections.pbxops.firewall.plugins.module_utils import _conntrack
 from ansible_collections.pbxops.firewall.plugins.module_utils import _counters
 from ansible_collections.pbxops.firewall.plugins.module_utils import _lockout
 from ansible_collections.pbxops.firewall.plugins.module_utils import _netfilter as nf
+from ansible_collections.pbxops.firewall.plugins.module_utils import _owned_files
 from ansible_collections.pbxops.firewall.plugins.module_utils import _persist as persist
 from ansible_collections.pbxops.firewall.plugins.module_utils import _rollback
 from ansible_collections.pbxops.firewall.plugins.module_utils import _steps
@@ -575,6 +594,20 @@ def judge_lockout(module, ruleset):
     return lockout
 
 
+def owned_files_current(module, spec):
+    """``_owned_files.current`` of the role's files task (its options in SPEC): read only; any
+    doubt (a bad option, an Asterisk CLI error) is ``current: False``, so that task decides."""
+    asterisk = spec.get('asterisk') or {}
+
+    def probe():
+        return _asterisk.probe_chan_sip(module.run_command, module.get_bin_path('asterisk'),
+                                        asterisk.get('config_dir') or '/etc/asterisk')
+    try:
+        return _owned_files.current(spec, probe)
+    except _asterisk.AsteriskError:
+        return {'current': False}
+
+
 def main():
     module = _Module(
         argument_spec=dict(
@@ -588,6 +621,7 @@ def main():
             sets_only=dict(type='bool', default=False),
             lockout_check=dict(type='bool', default=True),
             host_firewall=dict(type='str', choices=list(hostfw.MODES), default='auto'),
+            owned_files=dict(type='dict'),
         ),
         required_if=[('state', 'present', ('ruleset',))],
         supports_check_mode=True,
@@ -671,6 +705,8 @@ def main():
                 result[_rollback.RESULT_KEY] = rollback.confirmation()
     except LockTimeout as exc:
         module.fail_json(msg=str(exc), **result)
+    if params['owned_files'] is not None:
+        result['owned_files'] = owned_files_current(module, params['owned_files'])
     for warning in host.warnings + warnings:
         module.warn(warning)
     module.exit_json(**result)

@@ -113,6 +113,14 @@ options:
     type: list
     elements: str
     default: []
+  current:
+    description:
+      - The role's firewall task's reading of these files (RV(pbxops.firewall.iptables_ruleset#module:owned_files)).
+        When it says they already hold what this module would leave, and was read for the same O(files),
+        O(parts) (after the run's tags), O(enabled) and O(asterisk) in the same play, the action plugin
+        reports it and runs no module on the host. Read by the action plugin only.
+    type: dict
+    default: {}
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -192,15 +200,8 @@ from ansible_collections.pbxops.firewall.plugins.module_utils._text_edits import
 
 def probe_asterisk(module, config_dir):
     """(version or None, chan_sip loaded, warning or None) of the running Asterisk."""
-    binary = module.get_bin_path('asterisk')
-    cli = ast.Cli(module.run_command, binary or 'asterisk')
-    version = cli.running() if binary else None
-    if version is None:
-        absent = ('Asterisk is not installed on this host (no asterisk binary in PATH)' if binary is None
-                  else "No Asterisk answers on this host (asterisk -rx 'core show version')")
-        return None, False, ast.chan_sip_unknown(absent, config_dir)
     try:
-        return version, ast.module_loaded(cli, 'chan_sip.so'), None
+        return ast.probe_chan_sip(module.run_command, module.get_bin_path('asterisk'), config_dir)
     except ast.AsteriskError as exc:
         module.fail_json(msg=str(exc))
 
@@ -252,22 +253,11 @@ def write(module, edit):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            files=dict(type='list', elements='dict', required=True, options=dict(
-                path=dict(type='path', required=True),
-                part=dict(type='str', required=True),
-                content=dict(type='str', default=''),
-                present=dict(type='bool', default=True),
-                mode=dict(type='str', default='0644'),
-                check=dict(type='str', choices=['fail2ban']),
-                needs=dict(type='str', choices=['chan_sip']),
-                include=dict(type='dict'),
-            )),
-            parts=dict(type='dict', default={}),
-            enabled=dict(type='bool', default=True),
-            asterisk=dict(type='dict', default={}),
+            owned.OPTIONS,
             warnings=dict(type='list', elements='str', default=[]),
             notes=dict(type='list', elements='str', default=[]),
             changed_before=dict(type='list', elements='str', default=[]),
+            current=dict(type='dict', default={}),
         ),
         supports_check_mode=True,
     )

@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, pbxops.firewall contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A rerun of the whole role with nothing to change runs at most two modules on the host,
+"""A rerun of the whole role with nothing to change runs one module on the host,
 in every configuration: the defaults, chan_sip asked for, named PJSIP transports,
 Docker-host mode, logged drops with the metrics refresher, and a country network with a blocklist
 file (their sets are compared member by member on the host, inside the same firewall module run).
@@ -12,7 +12,8 @@ inventory again with ``ansible_python_interpreter`` pointing to a wrapper that l
 per start of the interpreter before it execs Python. With a local connection and pipelining
 every module execution is one start, including the modules an action plugin runs internally
 (e.g. a stat inside ``copy``). The rerun must report changed=0, leave every byte as it was and
-start the interpreter at most twice: the firewall module and one ``owned_files`` run.
+start the interpreter once: the firewall module, which also reads whether the owned files
+already hold what the files task would leave (the files task then runs no module).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ NETWORKS = [
     {'name': 'Branch VPN', 'subnet': ['10.8.0.0/24', 'fd00:8::/64'], 'services': ['sip'], 'local_network': True},
     {'name': 'Internet', 'subnet': ['0.0.0.0/0', '::/0'], 'services': ['sip']},
 ]
-MAX_MODULE_RUNS = 2
+MAX_MODULE_RUNS = 1
 CONFIGURATIONS = {
     'defaults': {},
     # no Asterisk answers in the namespace: every run asks, warns and writes nothing for chan_sip
@@ -44,8 +45,8 @@ COUNTRY_NETWORK = {'name': 'Elsewhere', 'countries': ['DE', 'FR'], 'block': ['we
 
 
 @pytest.mark.parametrize('configuration', sorted(CONFIGURATIONS))
-def test_noop_rerun_changes_nothing_and_runs_at_most_two_modules(configuration, netns, playbook, role_paths,
-                                                                 tmp_path):
+def test_noop_rerun_changes_nothing_and_runs_one_module(configuration, netns, playbook, role_paths,
+                                                        tmp_path):
     extra = dict(CONFIGURATIONS[configuration], pbx_firewall_networks=NETWORKS, **role_paths.role_vars())
     if configuration == 'countries_blocklist':
         (tmp_path / 'countries.csv').write_text('198.18.0.0/24,DE\n198.18.1.0/24,FR\nfd18::/48,DE\n')
@@ -105,3 +106,34 @@ def test_noop_rerun_changes_nothing_and_runs_at_most_two_modules(configuration, 
         assert files['result']['parts']['asterisk']['running'] is False
         assert any('nothing is written for chan_sip' in w for w in files['warnings']), files['warnings']
         assert not (role_paths.asterisk_dir / 'sip_pbx_firewall.conf').exists()
+
+
+def test_a_hand_edit_after_a_noop_rerun_is_seen_and_put_back(netns, playbook, role_paths):
+    """The firewall task's reading of the files is not blind: a file's mode, or a named transport's
+    block, changed by hand since is "not current", so the files task runs its module: check mode
+    reports the change with a diff, the real run puts both back and reloads Asterisk's part only."""
+    extra = dict(CONFIGURATIONS['named_transports'], pbx_firewall_networks=NETWORKS, **role_paths.role_vars())
+    play = [{'hosts': 'all', 'gather_facts': False, 'module_defaults': role_paths.module_defaults(),
+             'roles': [sup.ROLE]}]
+    hosts = {'pbx': sup.local_host(**extra)}
+    assert playbook.run(play, hosts, netns=netns.name).rc == 0
+    assert 'changed=0' in playbook.run(play, hosts, netns=netns.name).output
+    pjsip = role_paths.asterisk_dir / 'pjsip.conf'
+    wanted_pjsip = pjsip.read_text()
+    pjsip.write_text(wanted_pjsip.replace('local_net=10.8.0.0/24\n', ''))
+    role_paths.jail_file.chmod(0o600)
+
+    check = playbook.run(play, hosts, netns=netns.name, check=True, diff=True)
+    assert check.rc == 0 and 'changed=1' in check.output, check.output
+    files = check.one('pbx', 'Keep the fail2ban and Asterisk files')
+    assert files['result']['changed_parts'] == ['fail2ban', 'asterisk'], files['result']
+    diffs = dict((d['before_header'], d) for d in files['result']['diff'])
+    assert diffs['%s (mode 0600 (want 0644))' % role_paths.jail_file]['after'] == role_paths.jail_file.read_text()
+    assert diffs[str(pjsip)]['after'] == wanted_pjsip and 'local_net=10.8.0.0/24' not in diffs[str(pjsip)]['before']
+    assert role_paths.jail_file.stat().st_mode & 0o777 == 0o600
+
+    fixed = playbook.run(play, hosts, netns=netns.name)
+    assert fixed.rc == 0, fixed.output
+    assert pjsip.read_text() == wanted_pjsip and role_paths.jail_file.stat().st_mode & 0o777 == 0o644
+    files = fixed.one('pbx', 'Keep the fail2ban and Asterisk files')
+    assert files['result']['ansible_facts']['pbx_firewall_changed'] == ['fail2ban', 'asterisk']

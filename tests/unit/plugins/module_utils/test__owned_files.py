@@ -249,3 +249,53 @@ def test_a_part_that_keeps_nothing_is_not_missed(host, tmp_path):
     assert host.plan(more=metrics(True)).warnings == [
         'cron is not installed on this host (%s is missing): the metrics refresher is not installed (install '
         'it, or set pbx_firewall_metrics_interval: 0).' % os.path.dirname(gone)]
+
+
+# -- current: the firewall module's read-only reading for the files task ------------------------
+
+def options(host, chan_sip=False, transports=()):
+    """The files task's options as the role passes them (unchecked: current checks them)."""
+    return {'files': [
+        {'path': str(host.jail), 'part': 'fail2ban', 'content': '[DEFAULT]\nignoreip = 127.0.0.1/8\n',
+         'check': 'fail2ban'},
+        {'path': str(host.ast / 'pjsip_pbx_firewall.conf'), 'part': 'asterisk', 'content': 'P\n',
+         'include': {'into': 'pjsip.conf'}},
+        {'path': str(host.ast / 'sip_pbx_firewall.conf'), 'part': 'asterisk', 'content': 'S\n',
+         'present': chan_sip, 'needs': 'chan_sip', 'include': {'into': 'sip.conf', 'after': r'^\[general\]'}},
+    ], 'parts': {'fail2ban': {'manage': 'true'}}, 'enabled': True,
+        'asterisk': {'config_dir': str(host.ast), 'transports': list(transports), 'local_net': ['10.0.0.0/8']}}
+
+
+def test_current_only_when_a_run_would_write_nothing_and_it_reports_what_that_run_would(host):
+    assert owned.current(options(host), host.probe) == {'current': False}
+    assert host.checks == []                        # fail2ban's test never runs in the reading
+    host.apply(host.plan(transports=['transport-udp']))
+    reading = owned.current(options(host, transports=['transport-udp']), host.probe)
+    run = host.plan(transports=['transport-udp'])
+    assert reading == {'current': True, 'parts': run.results(), 'warnings': []} and run.edits() == []
+    # any difference (a mode, a byte of an edited file, a transport's block) is not current
+    os.chmod(str(host.jail), 0o640)
+    assert owned.current(options(host, transports=['transport-udp']), host.probe) == {'current': False}
+    os.chmod(str(host.jail), 0o644)
+    assert owned.current(dict(options(host), enabled=False), host.probe) == {'current': False}
+    (host.ast / 'pjsip.conf').write_text('[transport-udp]\ntype=transport\n')
+    assert owned.current(options(host, transports=['transport-udp']), host.probe) == {'current': False}
+
+
+def test_current_asks_asterisk_only_for_a_wanted_chan_sip_file_and_keeps_the_warning(host):
+    host.apply(host.plan())
+    assert owned.current(options(host), host.probe)['current'] is True and host.probes == []
+    host.asterisk = (None, False, 'No Asterisk answers: nothing is written for chan_sip')
+    reading = owned.current(options(host, chan_sip=True), host.probe)
+    assert reading['current'] is True and host.probes == [1]
+    assert reading['warnings'] == ['No Asterisk answers: nothing is written for chan_sip']
+    assert reading['parts']['asterisk']['running'] is False
+    host.asterisk = ('Asterisk 22.10.1', False, None)      # the run would fail: it decides
+    assert owned.current(options(host, chan_sip=True), host.probe) == {'current': False}
+
+
+def test_current_is_false_on_options_the_run_would_refuse(host):
+    bad = options(host)
+    bad['files'][0]['mode'] = 'rw'
+    assert owned.current(bad, host.probe) == {'current': False}
+    assert owned.current({'files': 'nope'}, host.probe) == {'current': False}
