@@ -18,7 +18,10 @@ Parts (each in its own file):
     fleet    fleet_scale.py    the role on 1 / 10 / 20 hosts, forks = hosts, next to ansible -m ping, and
                                where the controller's CPU goes (profile_role.py); drift and verify at the
                                largest size; `--parts fleet` rewrites just the page's fleet section
-                               (`--fleet-sizes 1,20,50,100 --fleet-profile 20`: issue 21's table)
+                               (`--fleet-sizes 1,20,50,100 --fleet-profile 20`: issue 21's table);
+                               with `--fleet-ab COMMIT` instead (fleet_ab.py): at one size (20), this
+                               tree and COMMIT alternating in `--fleet-repeats` rounds (3), and the
+                               floor of the role's shape; rewrites just that part of the fleet section
     sip      sip_guards.py     real SIP attack tools: no firewall vs MikoPBX-style vs the collection,
                                CPU per 10,000 requests (namespaces, under /tmp/pbxfw-kernel.lock);
                                `--parts sip` rewrites just the page's SIP section
@@ -55,6 +58,7 @@ PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet', 'sip', 'flows', 'sets', 
 LAB_PARTS = ('apply', 'noop', 'reload', 'fleet', 'sets', 'counters')
 # parts whose section of the page a run of that part alone rewrites
 SECTIONS = ('sip', 'flows', 'counters', 'sets')
+AB_SIZE = 20        # the fleet size of --fleet-ab
 
 
 def _terminate(signum, _frame):
@@ -70,8 +74,13 @@ def main():
                         % ','.join(str(n) for n in (1, 10, 20)))
     parser.add_argument('--fleet-profile', type=int, metavar='N',
                         help='the fleet size at which the controller\'s CPU is broken down per task (default: the largest)')
-    parser.add_argument('--fleet-repeats', type=int, default=2, metavar='N',
-                        help='runs of each side per fleet size, the best one counts (default 2)')
+    parser.add_argument('--fleet-repeats', type=int, metavar='N',
+                        help='runs of each side per fleet size, the best one counts (default 2); with --fleet-ab: '
+                             'rounds, the medians count (default 3)')
+    parser.add_argument('--fleet-ab', metavar='COMMIT',
+                        help='the fleet part at one size (--fleet-sizes, default %d): this tree and git COMMIT\'s '
+                             'collection alternating, and the floor of the role\'s shape (only with --parts fleet)'
+                        % AB_SIZE)
     parser.add_argument('--flows-cap', type=int, default=180,
                         help='seconds after which the old per-flow code\'s blocking apply is stopped (flows part)')
     parser.add_argument('--loop-limit', type=int, default=15 * 60,
@@ -95,6 +104,10 @@ def main():
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error('unknown parts: %s' % ', '.join(sorted(unknown)))
+    if args.fleet_ab and parts != ['fleet']:
+        parser.error('--fleet-ab goes with --parts fleet alone')
+    if args.fleet_ab and args.fleet_sizes and ',' in args.fleet_sizes:
+        parser.error('--fleet-ab measures one size: --fleet-sizes N')
     signal.signal(signal.SIGTERM, _terminate)
 
     log_dir = os.path.join(lab.CACHE, 'logs')
@@ -173,18 +186,23 @@ def main():
         if set(parts) & {'apply', 'noop', 'reload', 'sets', 'counters'}:
             the_lab.remove([lab.HOST1, lab.CLIENT])
         if 'fleet' in parts:
-            import fleet_scale
-
             def fresh_lab():
                 the_lab.destroy(quiet=True)
                 the_lab.prepare()
-            if args.fleet_sizes:
-                sizes = tuple(int(n) for n in args.fleet_sizes.split(','))
+            if args.fleet_ab:
+                import fleet_ab
+                results['fleet_ab'] = guarded('fleet', lambda: fleet_ab.run(
+                    the_lab, args.fleet_ab, size=int(args.fleet_sizes or (2 if args.quick else AB_SIZE)),
+                    rounds=args.fleet_repeats or (1 if args.quick else 3), log_dir=log_dir), fresh_lab)
             else:
-                sizes = (1, 5) if args.quick else fleet_scale.SIZES
-            results['fleet'] = guarded('fleet', lambda: fleet_scale.run(
-                the_lab, sizes=sizes, log_dir=log_dir, repeats=args.fleet_repeats, profile_at=args.fleet_profile),
-                fresh_lab)
+                import fleet_scale
+                if args.fleet_sizes:
+                    sizes = tuple(int(n) for n in args.fleet_sizes.split(','))
+                else:
+                    sizes = (1, 5) if args.quick else fleet_scale.SIZES
+                results['fleet'] = guarded('fleet', lambda: fleet_scale.run(
+                    the_lab, sizes=sizes, log_dir=log_dir, repeats=args.fleet_repeats or 2,
+                    profile_at=args.fleet_profile), fresh_lab)
         if 'sip' in parts:
             import sip_guards
             lab.say('SIP guards under attack tools (waits for /tmp/pbxfw-kernel.lock)...')
@@ -214,7 +232,10 @@ def main():
     if failed is not None:
         lab.say('FAILED: %s (partial results in lab/.cache/bench/results.json; docs/ not written)' % failed)
         return 1
-    if not args.no_write and parts == ['fleet'] and not args.quick:
+    if not args.no_write and results.get('fleet_ab') and not args.quick:
+        report.write_fleet_ab_section(results)
+        lab.say('wrote the A/B part of the fleet section of %s' % os.path.relpath(report.DOC, lab.REPO))
+    elif not args.no_write and parts == ['fleet'] and not args.quick:
         report.write_fleet_section(results)
         lab.say('wrote the fleet section and the fleet rows of the summary of %s' % os.path.relpath(report.DOC, lab.REPO))
     elif not args.no_write and len(parts) == 1 and parts[0] in SECTIONS and not args.quick:
