@@ -27,7 +27,8 @@ without its content. The same role with a fourth task (a second `set_fact`) show
 more task costs per host. Settings that keep the role's semantics are measured on A's no-op
 rerun and on ping alike; the `free` strategy only to show what it would give: it breaks the
 invariant (each host runs its tasks on its own, so a host may apply before another host's
-compile fails; Ansible warns that `any_errors_fatal` is not supported with it).
+compile fails; Ansible warns that `any_errors_fatal` is not supported with it). The shapes and
+the settings run after A's default no-op rerun and ping in A's turn, in the order of the tables.
 """
 
 import os
@@ -151,6 +152,24 @@ def paired(rounds, run_a, run_b, key='cpu_controller_per_host'):
     return [r['runs'][run_a][key] / r['runs'][run_b][key] for r in rounds]
 
 
+def paired_vs_ping(rounds, kind):
+    """Per round, A / B of one kind with each side's figure taken against its own ping (the same
+    command on both sides, run right after it): what is left once the machine's drift between the
+    two sides' turns is taken out."""
+    return [(r['runs']['A:%s' % kind]['cpu_controller_per_host'] / r['runs']['A:ping']['cpu_controller_per_host'])
+            / (r['runs']['B:%s' % kind]['cpu_controller_per_host'] / r['runs']['B:ping']['cpu_controller_per_host'])
+            for r in rounds]
+
+
+def direction(ratios):
+    """How a set of per-round ratios reads: more or less in every round, or no consistent change."""
+    if all(x > 1 for x in ratios):
+        return 'more in every round'
+    if all(x < 1 for x in ratios):
+        return 'less in every round'
+    return 'no consistent change'
+
+
 def shape_costs(medians):
     """Controller CPU per host: the three-task shape above ping, one more task, the role's no-op
     above the shape; and the shape's and the role's no-op as multiples of ping."""
@@ -239,13 +258,16 @@ def render_ab(ab):
     for kind, label in (('apply', 'apply (every host changes)'), ('noop', 'no-op rerun'), ('ping', '`ansible -m ping`')):
         a, b = med['A:%s' % kind], med['B:%s' % kind]
         ratios = paired(ab['rounds'], 'A:%s' % kind, 'B:%s' % kind)
+        normal = paired_vs_ping(ab['rounds'], kind) if kind != 'ping' else None
         rows.append([label, _cpu(a['cpu_controller_per_host']), _cpu(b['cpu_controller_per_host']),
-                     '%.2f×' % statistics.median(ratios), ', '.join('%.2f×' % x for x in ratios),
+                     '%.2f× (%s)' % (statistics.median(ratios), ', '.join('%.2f' % x for x in ratios)),
+                     '-' if normal is None else '%.2f× (%s)' % (statistics.median(normal), ', '.join('%.2f' % x for x in normal)),
                      '%s / %s' % (report._s(a['seconds']), report._s(b['seconds'])),
                      '%s / %s' % (_cpu(a.get('cpu_hosts_per_host')), _cpu(b.get('cpu_hosts_per_host')))])
     rounds = '%d round%s' % (len(ab['rounds']), '' if len(ab['rounds']) == 1 else 's')
     lines = [report._table(['%d hosts, median of %s' % (n, rounds), 'controller CPU s per host: A',
-                            'B (%s)' % ab['commit'], 'A / B (median of the rounds)', 'A / B per round', 'wall: A / B',
+                            'B (%s)' % ab['commit'], 'A / B: median (each round)',
+                            'A / B, each side against its own ping: median (each round)', 'wall: A / B',
                             'host CPU s per host: A / B'], rows), '']
     per_round = []
     for i, rnd in enumerate(ab['rounds']):
@@ -276,9 +298,9 @@ def render_shape(ab):
         rows.append([label, tasks, _cpu(m['cpu_controller_per_host']),
                      '%.2f×' % (m['cpu_controller_per_host'] / ping['cpu_controller_per_host']),
                      report._s(m['seconds']), '%.2f×' % (m['seconds'] / ping['seconds']),
-                     ', '.join('%.2f' % r['runs'][run]['cpu_controller_per_host'] for r in ab['rounds'])])
+                     ', '.join('%.2f×' % x for x in paired(ab['rounds'], run, 'A:ping'))])
     return report._table(['run (%d hosts)' % ab['hosts'], 'tasks per host', 'controller CPU s per host (median)',
-                          'vs ping', 'wall (median)', 'wall vs ping', 'CPU s per host per round'], rows)
+                          'vs ping', 'wall (median)', 'wall vs ping', 'CPU vs ping in each round'], rows)
 
 
 def render_settings(ab):
@@ -288,41 +310,56 @@ def render_settings(ab):
     for name, what, keeps in [('A', 'defaults (forks = hosts, linear, poll 0.001)', True)] + [
             (name, spec[0], spec[1]) for name, spec in SETTINGS.items()]:
         noop, ping = med['%s:noop' % name], med['%s:ping' % name]
+        versus = paired(ab['rounds'], '%s:noop' % name, 'A:noop')
         rows.append([what, 'yes' if keeps else '**no**: a host may apply before another host\'s compile fails (`any_errors_fatal` unsupported)',
                      _cpu(noop['cpu_controller_per_host']), _cpu(ping['cpu_controller_per_host']),
                      '%.2f×' % (noop['cpu_controller_per_host'] / ping['cpu_controller_per_host']),
+                     '-' if name == 'A' else '%s: %s' % (direction(versus), ', '.join('%.2f×' % x for x in versus)),
                      report._s(noop['seconds']), report._s(ping['seconds'])])
     return report._table(['setting (%d hosts)' % ab['hosts'], 'keeps the invariants', 'no-op: CPU s per host',
-                          'ping: CPU s per host', 'no-op vs ping', 'no-op wall', 'ping wall'], rows,
-                         ['---', '---'] + ['---:'] * 5)
+                          'ping: CPU s per host', 'no-op vs ping', 'no-op CPU vs the defaults\' in each round',
+                          'no-op wall', 'ping wall'], rows, ['---', '---'] + ['---:'] * 6)
 
 
 def conclusions(ab):
     """What the figures say, from the figures (Markdown)."""
-    med = ab['medians']
+    med, rounds = ab['medians'], ab['rounds']
     costs = shape_costs(med)
-    noop_ratio = statistics.median(paired(ab['rounds'], 'A:noop', 'B:noop'))
-    apply_ratio = statistics.median(paired(ab['rounds'], 'A:apply', 'B:apply'))
-    ping_ratio = statistics.median(paired(ab['rounds'], 'A:ping', 'B:ping'))
+    ratio = {kind: statistics.median(paired(rounds, 'A:%s' % kind, 'B:%s' % kind)) for kind in KINDS}
+    normal = {kind: statistics.median(paired_vs_ping(rounds, kind)) for kind in ('apply', 'noop')}
+    host = {side: med['%s:noop' % side].get('cpu_hosts_per_host') for side in SIDES}
     goal = report.GOAL_NOOP_CPU
     ping = med['A:ping']['cpu_controller_per_host']
     if costs['shape4_vs_ping'] > goal:
         verdict = ('**not** reachable with four tasks per host under these invariants: the shape alone, with '
-                   'nothing in it, is above it')
+                   'nothing in it, is %.2f× ping. With three (the files check folded into the module task) the empty '
+                   'shape is %.2f× ping, which would leave %.3f CPU s per host for all of the content, which costs %.3f '
+                   'today' % (costs['shape4_vs_ping'], costs['shape3_vs_ping'],
+                              goal * ping - med['shape3']['cpu_controller_per_host'], costs['role_over_shape']))
     else:
         verdict = ('reachable only if the role\'s content costs at most %.3f CPU s per host above the four-task '
                    'shape (%g× ping less the shape); it costs %.3f'
                    % (goal * ping - med['shape4']['cpu_controller_per_host'], goal, costs['role_over_shape']))
-    return (
-        'In the same rounds, this tree\'s apply cost the controller %.2f× what %s\'s did per host and its no-op '
-        'rerun %.2f× (medians of the rounds\' ratios); ping, the same command on both sides, %.2f×: that much '
-        'is noise. The shape with trivial content cost %.3f CPU s per host above ping: %.2f× ping with three '
-        'tasks, %.2f× with four; one more task that runs no module costs %.3f CPU s per host. The role\'s no-op '
-        'rerun is %.2f× ping, %.3f CPU s per host above the four-task shape: what its content (the policy '
-        'compile, the firewall module\'s read and plan, the files check) costs. The goal, no-op ≤ %g× ping, is %s.'
-        % (apply_ratio, ab['commit'], noop_ratio, ping_ratio, costs['shape_over_ping'], costs['shape3_vs_ping'],
-           costs['shape4_vs_ping'], costs['one_more_task'], costs['noop_vs_ping'], costs['role_over_shape'], goal,
-           verdict))
+    text = [
+        'A against B (%s), controller CPU per host, medians of the rounds\' ratios: apply %.2f×, no-op rerun %.2f×, '
+        'and ping %.2f×, though ping is the same command on both sides: that much is the machine drifting between the '
+        'two sides\' turns. Each side against its own ping, A / B is %.2f× for the apply and %.2f× for the no-op rerun.'
+        % (ab['commit'], ratio['apply'], ratio['noop'], ratio['ping'], normal['apply'], normal['noop'])]
+    if host['A'] is not None and host['B'] is not None:
+        text.append(' On the hosts, a no-op rerun cost %.2f CPU s per host with A and %.2f with B.' % (host['A'], host['B']))
+    text.append(
+        '\n\nThe shape with trivial content cost %.3f CPU s per host above ping: %.2f× ping with three tasks, %.2f× '
+        'with four; one more task that runs no module costs %.3f CPU s per host. The role\'s no-op rerun is %.2f× ping, '
+        '%.3f CPU s per host above the four-task shape: what its content (the policy compile, the firewall module\'s '
+        'read and plan, the files check) costs. The goal, no-op ≤ %g× ping, is %s.'
+        % (costs['shape_over_ping'], costs['shape3_vs_ping'], costs['shape4_vs_ping'], costs['one_more_task'],
+           costs['noop_vs_ping'], costs['role_over_shape'], goal, verdict))
+    settings = ['%s %s (%s)' % (spec[0], direction(paired(rounds, '%s:noop' % name, 'A:noop')),
+                                ', '.join('%.2f×' % x for x in paired(rounds, '%s:noop' % name, 'A:noop')))
+                for name, spec in SETTINGS.items()]
+    text.append('\n\nThe no-op rerun\'s controller CPU against the defaults\' in the same round: %s.'
+                % '; '.join(settings))
+    return ''.join(text)
 
 
 def render(ab):

@@ -61,6 +61,30 @@ SECTIONS = ('sip', 'flows', 'counters', 'sets')
 AB_SIZE = 20        # the fleet size of --fleet-ab
 
 
+def write(results):
+    """Write what a run's results give: a part alone its section of the page (the fleet part with
+    --fleet-ab just its A/B subsection), every part the whole page; anything else, and a quick run,
+    a preview in the cache."""
+    parts, quick = results['parts'], results.get('quick')
+    if results.get('fleet_ab') and not quick:
+        report.write_fleet_ab_section(results)
+        lab.say('wrote the A/B part of the fleet section of %s' % os.path.relpath(report.DOC, lab.REPO))
+    elif parts == ['fleet'] and not quick:
+        report.write_fleet_section(results)
+        lab.say('wrote the fleet section and the fleet rows of the summary of %s' % os.path.relpath(report.DOC, lab.REPO))
+    elif len(parts) == 1 and parts[0] in SECTIONS and not quick:
+        report.write_section(parts[0], results[parts[0]])
+        lab.say('wrote the %s section of %s' % (parts[0], os.path.relpath(report.DOC, lab.REPO)))
+    else:
+        if quick or set(parts) != set(PARTS):
+            # a partial or quick run never overwrites the published page: preview in the cache
+            md, png = os.path.join(lab.CACHE, 'benchmarks-preview.md'), os.path.join(lab.CACHE, 'benchmarks-preview.png')
+        else:
+            md, png = report.DOC, report.PNG
+        report.write_docs(results, md, png)
+        lab.say('wrote %s and %s' % (os.path.relpath(md, lab.REPO), os.path.relpath(png, lab.REPO)))
+
+
 def _terminate(signum, _frame):
     raise KeyboardInterrupt('signal %d' % signum)
 
@@ -86,19 +110,15 @@ def main():
     parser.add_argument('--loop-limit', type=int, default=15 * 60,
                         help='seconds after which the 600-rule builtin loop is stopped and extrapolated')
     parser.add_argument('--render', metavar='RESULTS_JSON',
-                        help='measure nothing: print and write the page from a saved results file '
-                             '(lab/.cache/bench/results.json of an earlier run)')
+                        help='measure nothing: print and write the page (or the section) from a saved results '
+                             'file (lab/.cache/bench/results.json of an earlier run)')
     args = parser.parse_args()
     if args.render:
         with open(args.render) as handle:
             results = json.load(handle)
         print(report.render_text(results))
         if not args.no_write:
-            complete = set(results.get('parts', ())) == set(PARTS) and not results.get('quick')
-            md = report.DOC if complete else os.path.join(lab.CACHE, 'benchmarks-preview.md')
-            png = report.PNG if complete else os.path.join(lab.CACHE, 'benchmarks-preview.png')
-            report.write_docs(results, md, png)
-            lab.say('wrote %s and %s' % (os.path.relpath(md, lab.REPO), os.path.relpath(png, lab.REPO)))
+            write(results)
         return 0
     parts = [p.strip() for p in args.parts.split(',') if p.strip()]
     unknown = set(parts) - set(PARTS)
@@ -232,23 +252,8 @@ def main():
     if failed is not None:
         lab.say('FAILED: %s (partial results in lab/.cache/bench/results.json; docs/ not written)' % failed)
         return 1
-    if not args.no_write and results.get('fleet_ab') and not args.quick:
-        report.write_fleet_ab_section(results)
-        lab.say('wrote the A/B part of the fleet section of %s' % os.path.relpath(report.DOC, lab.REPO))
-    elif not args.no_write and parts == ['fleet'] and not args.quick:
-        report.write_fleet_section(results)
-        lab.say('wrote the fleet section and the fleet rows of the summary of %s' % os.path.relpath(report.DOC, lab.REPO))
-    elif not args.no_write and len(parts) == 1 and parts[0] in SECTIONS and not args.quick:
-        report.write_section(parts[0], results[parts[0]])
-        lab.say('wrote the %s section of %s' % (parts[0], os.path.relpath(report.DOC, lab.REPO)))
-    elif not args.no_write:
-        if args.quick or set(parts) != set(PARTS):
-            # a partial or quick run never overwrites the published page: preview in the cache
-            md, png = os.path.join(lab.CACHE, 'benchmarks-preview.md'), os.path.join(lab.CACHE, 'benchmarks-preview.png')
-        else:
-            md, png = report.DOC, report.PNG
-        report.write_docs(results, md, png)
-        lab.say('wrote %s and %s' % (os.path.relpath(md, lab.REPO), os.path.relpath(png, lab.REPO)))
+    if not args.no_write:
+        write(results)
     lab.say('total %.0f s (%.1f min)' % (results['seconds'], results['seconds'] / 60))
     return 0
 

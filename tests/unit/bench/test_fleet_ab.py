@@ -55,6 +55,25 @@ def test_paired_ratios_take_out_what_moves_both_sides():
     assert fleet_ab.paired(ab['rounds'], 'A:ping', 'B:ping') == pytest.approx([1.0, 1.0, 1.0])
 
 
+def test_against_its_own_ping_a_side_slowed_by_the_machine_is_not_a_cost():
+    ab = _ab(scale=(1.0, 1.0))
+    for rnd in ab['rounds']:                 # A's turn ran on a machine 30% slower: every A figure moves
+        for kind in fleet_ab.KINDS:
+            rnd['runs']['A:%s' % kind]['cpu_controller_per_host'] *= 1.3
+    assert fleet_ab.paired(ab['rounds'], 'A:ping', 'B:ping') == pytest.approx([1.3, 1.3])
+    assert fleet_ab.paired_vs_ping(ab['rounds'], 'noop') == pytest.approx([1.1, 1.1])
+
+
+@pytest.mark.parametrize('ratios, reading', [
+    ([1.2, 1.01, 1.5], 'more in every round'),
+    ([0.9, 0.99], 'less in every round'),
+    ([1.1, 0.9, 1.0], 'no consistent change'),
+    ([1.0], 'no consistent change'),
+])
+def test_direction(ratios, reading):
+    assert fleet_ab.direction(ratios) == reading
+
+
 def test_shape_costs():
     costs = fleet_ab.shape_costs(_ab()['medians'])
     assert costs['shape_over_ping'] == pytest.approx(0.15)
@@ -71,7 +90,7 @@ def test_the_goal_is_judged_from_the_shape(shape4, verdict):
     ab['medians'] = fleet_ab.summarize(ab['rounds'])
     text = fleet_ab.conclusions(ab)
     assert verdict in text
-    assert "a880f1b's" in text
+    assert 'A against B (a880f1b)' in text
 
 
 def test_every_table_renders_every_round():
@@ -79,7 +98,10 @@ def test_every_table_renders_every_round():
     assert text.count(') | B (a880f1b) |') == 3        # one row per round
     assert '| 2 (B then A) | A |' in text
     assert '`strategy = free` | **no**' in text
-    assert '1.10×, 1.10×, 1.10×' in text
+    assert '| no-op rerun | 0.66 | 0.60 | 1.10× (1.10, 1.10, 1.10) | 1.10× (1.10, 1.10, 1.10) |' in text
+    assert '| 1.60×, 1.60×, 1.60× |' in text                         # the three-task shape against ping
+    assert 'no consistent change' not in text
+    assert '`forks = 5` | yes | 0.60 | 0.25 | 2.40× | less in every round: 0.91×, 0.91×, 0.91× |' in text
 
 
 PAGE = '''# Benchmarks
