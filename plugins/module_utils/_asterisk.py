@@ -24,6 +24,8 @@ import re
 
 # Output of `asterisk -rx` that means the command did not do its job, although the
 # exit status may be 0.
+# Where Asterisk's configuration is when no option says otherwise (Debian's, and Asterisk's own).
+CONFIG_DIR = '/etc/asterisk'
 CLI_FAILURES = (
     'No such command',
     'No such module',

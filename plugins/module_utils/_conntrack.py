@@ -51,7 +51,7 @@ import ipaddress
 import os
 import time
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _controller, _ctnetlink, _evaluate
+from ansible_collections.pbxops.firewall.plugins.module_utils import _controller, _ctnetlink, _evaluate, _verdicts
 from ansible_collections.pbxops.firewall.plugins.module_utils import _netfilter as nf
 
 Flow = _ctnetlink.Flow
@@ -215,7 +215,7 @@ class Judge(object):
             if verdict is None:
                 return Judgement(UNDECIDED, [error])
             owned.append(_targets(verdict))
-        if _evaluate.ACCEPT not in owned[0][1] or owned[1][0] == _evaluate.ACCEPT:
+        if _verdicts.ACCEPT not in owned[0][1] or owned[1][0] == _verdicts.ACCEPT:
             return Judgement(KEPT)      # the owned chains changed nothing this flow had
         verdicts, why = [], []
         for side in ('before', 'after'):
@@ -226,10 +226,10 @@ class Judge(object):
             why += ['%s [cannot evaluate: %s]' % (rule.line, ', '.join(rule.uncertain) or 'its target')
                     for rule in verdict.uncertain]
         (before, could_before), (after, could_after) = verdicts
-        if before == _evaluate.ACCEPT and after in _evaluate.DENY:
+        if before == _verdicts.ACCEPT and after in _verdicts.DENY:
             return Judgement(LOST)
-        if (_evaluate.UNKNOWN in (before, after) and _evaluate.ACCEPT in could_before
-                and could_after & set(_evaluate.DENY + (_evaluate.UNKNOWN,))):
+        if (_verdicts.UNKNOWN in (before, after) and _verdicts.ACCEPT in could_before
+                and could_after & set(_verdicts.DENY + (_verdicts.UNKNOWN,))):
             return Judgement(UNDECIDED, sorted(set(why)))
         return Judgement(KEPT)
 

@@ -29,7 +29,6 @@ __metaclass__ = type
 import hashlib
 import json
 import os
-import tempfile
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _steps
 from ansible_collections.pbxops.firewall.plugins.module_utils._rollback import RUN_DIR
@@ -103,10 +102,7 @@ def write(path, state):
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o700)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.counters-')
-    with os.fdopen(fd, 'w') as handle:
-        json.dump(state, handle, sort_keys=True)
-    os.rename(tmp, path)
+    _steps.write_atomically(path, json.dumps(state, sort_keys=True), prefix='.counters-')
 
 
 def record(backend, tables, plan, now, path=None):

@@ -62,13 +62,8 @@ from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import 
     unquote,
 )
 from ansible_collections.pbxops.firewall.plugins.module_utils._reasons import is_log_chain
+from ansible_collections.pbxops.firewall.plugins.module_utils._verdicts import DENY, FINAL, UNKNOWN
 
-ACCEPT = 'ACCEPT'
-DROP = 'DROP'
-REJECT = 'REJECT'
-UNKNOWN = 'UNKNOWN'
-DENY = (DROP, REJECT)
-FINAL = (ACCEPT, DROP, REJECT)
 # targets that log, mark or count and let the packet go on to the next rule
 CONTINUE_TARGETS = ('LOG', 'NFLOG', 'ULOG', 'MARK', 'CONNMARK', 'TRACE', 'AUDIT', 'NOTRACK', 'CT')
 # a walk that meets more uncertain rules than this gives up (UNKNOWN)

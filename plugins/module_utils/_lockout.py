@@ -28,7 +28,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.pbxops.firewall.plugins.module_utils import _controller, _evaluate
+from ansible_collections.pbxops.firewall.plugins.module_utils import _controller, _evaluate, _verdicts
 from ansible_collections.pbxops.firewall.plugins.module_utils._reasons import FINAL_DROP_COMMENT
 
 # ICMPv6 errors and neighbour/router discovery: accepting them opens nothing
@@ -102,11 +102,11 @@ def _set_fix(conn, members):
 def refusal(conn, verdict, evaluator=None):
     """The message that refuses an apply, or None when the controller keeps its access."""
     possible = set(verdict.possible) | {verdict.target}
-    if not possible & set(_evaluate.DENY + (_evaluate.UNKNOWN,)):
+    if not possible & set(_verdicts.DENY + (_verdicts.UNKNOWN,)):
         return None
     where = ('a new tcp packet from the controller %s (its SSH connection as this host sees it) '
              'to port %d' % (conn.client, conn.server_port))
-    if verdict.target in _evaluate.DENY:
+    if verdict.target in _verdicts.DENY:
         members = _set_members(evaluator, verdict.rule, verdict.packet.source)
         if members:
             return ('Refusing to apply: the new ruleset would lock the controller out: %s gets %s from %s: '
@@ -127,7 +127,7 @@ def refusal(conn, verdict, evaluator=None):
 def _outcome(target):
     if target is None:
         return 'no verdict of the owned chains (the INPUT chain decides)'
-    if target == _evaluate.UNKNOWN:
+    if target == _verdicts.UNKNOWN:
         return 'an unknown verdict'
     return target
 
@@ -152,11 +152,11 @@ def final_drop_warnings(evaluator):
         if not chain:
             continue
         last = chain[-1]
-        if last.tests or last.target not in _evaluate.DENY:
+        if last.tests or last.target not in _verdicts.DENY:
             continue
         rules = evaluator.rules(family)
         # a jump into an owned chain (the SIP guards) opens nothing itself; its rules are counted
-        closed = _evaluate.DENY + ('RETURN', '') + tuple(evaluator.chains[family])
+        closed = _verdicts.DENY + ('RETURN', '') + tuple(evaluator.chains[family])
         if any(_opens(r) for r in rules if r.target not in closed):
             continue
         label = FAMILY_LABEL[family]

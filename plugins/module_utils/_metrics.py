@@ -17,7 +17,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import tempfile
+
+from ansible_collections.pbxops.firewall.plugins.module_utils import _steps
 
 FILE_NAME = 'pbx_firewall.prom'
 # Debian's prometheus-node-exporter reads this directory (--collector.textfile.directory)
@@ -81,15 +82,6 @@ def textfile_dir(option, exists=os.path.isdir):
 
 def write(directory, text):
     """Write ``pbx_firewall.prom`` in ``directory`` atomically; returns its path."""
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % FILE_NAME, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        path = os.path.join(directory, FILE_NAME)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    path = os.path.join(directory, FILE_NAME)
+    _steps.write_atomically(path, text, 0o644, prefix='.%s.' % FILE_NAME)
     return path

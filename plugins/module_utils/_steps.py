@@ -69,19 +69,31 @@ def _makedirs(directory):
         os.makedirs(directory, 0o755)
 
 
-def _write(path, content, mode):
-    directory = os.path.dirname(path)
-    _makedirs(directory)
-    fd, tmp = tempfile.mkstemp(dir=directory or '.', prefix='.pbxfw-')
+def write_atomically(path, content, mode=None, prefix='.pbxfw-'):
+    """Put ``content`` (text, written as UTF-8, or bytes) at ``path`` through a temporary file in
+    the same directory renamed over it, so a reader sees the old file or the new one. ``mode``:
+    the file's permissions (mkstemp's 0o600 when None). On a failure the temporary file is
+    removed and the error raised. The one such writer of the host's files (the metrics file, the
+    counter state); ``_rollback`` keeps its own, as the watcher runs that file's text alone, and
+    the controller's is ``plugin_utils/_run_cache.write_atomically``."""
+    if not isinstance(content, bytes):
+        content = content.encode('utf-8', 'surrogateescape')
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or '.', prefix=prefix)
     try:
         with os.fdopen(fd, 'wb') as handle:
-            handle.write(content.encode('utf-8', 'surrogateescape'))
-        os.chmod(tmp, mode)
+            handle.write(content)
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
+    except BaseException:
+        if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _write(path, content, mode):
+    _makedirs(os.path.dirname(path))
+    write_atomically(path, content, mode)
 
 
 def _file_step(step):

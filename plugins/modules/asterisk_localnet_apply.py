@@ -178,7 +178,7 @@ def main():
             local_net=dict(type='list', elements='str', default=[]),
             transports=dict(type='list', elements='str', default=[]),
             template=dict(type='str', default='pbx-firewall-localnet'),
-            config_dir=dict(type='path', default='/etc/asterisk'),
+            config_dir=dict(type='path', default=ast.CONFIG_DIR),
             chan_sip=dict(type='bool', default=False),
             restart=dict(type='str', choices=['when_convenient', 'never'], default='when_convenient'),
             restart_wait=dict(type='int', default=20),

@@ -467,8 +467,8 @@ class _Module(AnsibleModule):
 def _members_counted(spec):
     """An ipset of the ruleset as the invocation log shows it: its members replaced by their number."""
     entries = spec.get('entries') if isinstance(spec, dict) else None
-    if isinstance(entries, str):
-        count = len(nf.entry_list(entries))
+    if isinstance(entries, str):        # a member per line; the last line may lack its newline
+        count = entries.count('\n') + (1 if entries and not entries.endswith('\n') else 0)
     elif isinstance(entries, list):
         count = len(entries)
     else:
@@ -601,7 +601,7 @@ def owned_files_current(module, spec):
 
     def probe():
         return _asterisk.probe_chan_sip(module.run_command, module.get_bin_path('asterisk'),
-                                        asterisk.get('config_dir') or '/etc/asterisk')
+                                        asterisk.get('config_dir') or _asterisk.CONFIG_DIR)
     try:
         return _owned_files.current(spec, probe)
     except _asterisk.AsteriskError:

@@ -267,7 +267,7 @@ def main():
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     planner = owned.Planner(files, parts, params['enabled'], asterisk,
-                            probe=lambda: probe_asterisk(module, asterisk.get('config_dir') or '/etc/asterisk'),
+                            probe=lambda: probe_asterisk(module, asterisk.get('config_dir') or ast.CONFIG_DIR),
                             check=lambda config_dir, path, text, also=(): check_fail2ban(module, config_dir, path, text, also))
     try:
         planner.run()

@@ -71,6 +71,22 @@ def run_directory():
     return C.DEFAULT_LOCAL_TMP
 
 
+def write_atomically(path, data):
+    """Put ``data`` (bytes) at ``path`` through a temporary file in the same directory renamed
+    over it, so a reader sees a whole file or none; on a failure the temporary file is removed
+    and the error raised. The controller's one such writer (this cache, the country database's);
+    the host's is ``module_utils/_steps.write_atomically``."""
+    fd, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.part-')
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(data)
+        os.rename(temp, path)
+    except BaseException:
+        if os.path.lexists(temp):
+            os.unlink(temp)
+        raise
+
+
 class RunCache(object):
     """One kind of entry (``policy``, ``dns``) in the run's directory (or ``directory``)."""
 
@@ -103,10 +119,7 @@ class RunCache(object):
             return False
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=self.directory, prefix='.part-')
-            with os.fdopen(fd, 'wb') as handle:
-                handle.write(data)
-            os.replace(temp, self._path(name))
+            write_atomically(self._path(name), data)
         except (OSError, IOError):
             return False
         return True

@@ -26,6 +26,7 @@ __metaclass__ = type
 import ipaddress
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _evaluate
+from ansible_collections.pbxops.firewall.plugins.module_utils import _verdicts
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 
 OPEN = 'open'
@@ -111,11 +112,11 @@ class Expectations(object):
         verdict = self.evaluator.evaluate(family, source, proto, port)
         rule = verdict.rule
         result = {'decided_by': _rule_text(rule), 'rule': None if rule is None else rule.line}
-        if verdict.target == _evaluate.ACCEPT:
+        if verdict.target == _verdicts.ACCEPT:
             result.update(expected=OPEN, reason='accepted by %s' % _rule_text(rule))
-        elif verdict.target in _evaluate.DENY:
+        elif verdict.target in _verdicts.DENY:
             result.update(expected=CLOSED, reason='%s by %s' % (
-                'dropped' if verdict.target == _evaluate.DROP else 'rejected', _rule_text(rule)))
+                'dropped' if verdict.target == _verdicts.DROP else 'rejected', _rule_text(rule)))
         elif verdict.target is None:
             result.update(expected=OPEN, decided_by='no owned rule',
                           reason='no rule of the owned chain decides (no network is defined: '

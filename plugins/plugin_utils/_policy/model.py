@@ -19,6 +19,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.pbxops.firewall.plugins.module_utils._verdicts import ACCEPT, DROP
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.scalars import (
     parse_int,
     type_name,
@@ -46,8 +47,6 @@ DEFAULT_METRICS_SCRIPT = '/usr/local/sbin/pbx-firewall-metrics'
 # that the longest name this allows still fits IPSET_NAME_MAX.
 SERVICE_NAME_MAX = 12
 
-ACCEPT = 'ACCEPT'
-DROP = 'DROP'
 VERB = {ACCEPT: 'allow', DROP: 'block'}
 
 BUILTIN_PORTS = {

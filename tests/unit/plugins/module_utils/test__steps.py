@@ -121,3 +121,16 @@ def test_extra_keys_are_kept_on_the_record(kind):
             'symlink': lambda: _steps.symlink('/p', '/t', before=1),
             'remove': lambda: _steps.remove('/p', before=1)}[kind]
     assert make()['before'] == 1
+
+
+def test_write_atomically_sets_the_mode_and_on_a_failure_leaves_the_target_and_no_temporary(tmp_path):
+    target = tmp_path / 'state.json'
+    _steps.write_atomically(str(target), '{"a": 1}', 0o640)
+    assert target.read_text() == '{"a": 1}' and stat.S_IMODE(target.stat().st_mode) == 0o640
+    _steps.write_atomically(str(target), b'\xff raw')
+    assert target.read_bytes() == b'\xff raw' and stat.S_IMODE(target.stat().st_mode) == 0o600
+    occupied = tmp_path / 'a-directory'
+    (occupied / 'inside').mkdir(parents=True)
+    with pytest.raises(OSError):                 # a file cannot be renamed over a directory
+        _steps.write_atomically(str(occupied), 'text')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['a-directory', 'state.json']

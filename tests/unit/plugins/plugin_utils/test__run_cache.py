@@ -133,3 +133,12 @@ def test_workers_started_together_compute_once(tmp_path):
     go.write_text('')
     assert [os.waitpid(pid, 0)[1] for pid in children] == [0, 0, 0, 0]
     assert log.read_text().split() == ['computed']
+
+
+def test_write_atomically_on_a_failure_leaves_no_temporary_file(tmp_path):
+    rc.write_atomically(str(tmp_path / 'entry.json'), b'{}')
+    assert (tmp_path / 'entry.json').read_bytes() == b'{}'
+    (tmp_path / 'a-directory' / 'inside').mkdir(parents=True)
+    with pytest.raises(OSError):                 # a file cannot be renamed over a directory
+        rc.write_atomically(str(tmp_path / 'a-directory'), b'{}')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['a-directory', 'entry.json']

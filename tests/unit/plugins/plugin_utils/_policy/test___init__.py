@@ -26,12 +26,13 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *(['..'] * 5)))
 BUILD = os.path.join(REPO, '.build')
 # What loading every filter file may load of the collection besides the filters: the glue, the
 # run cache, the package and its light names (``model``: the defaults of the filters'
-# signatures and the names errors use, with ``scalars``, which model needs). Everything else
+# signatures and the names errors use, with ``scalars`` and the verdict names of
+# ``module_utils/_verdicts``, which model needs). Everything else
 # (the compiler, validation, addresses, outputs, files, the verify core, the host core) must
 # wait for a call.
 LIGHT = {'plugins', 'plugins.filter', 'plugins.plugin_utils', 'plugins.plugin_utils._filter_support',
          'plugins.plugin_utils._run_cache', 'plugins.plugin_utils._policy', 'plugins.plugin_utils._policy.model',
-         'plugins.plugin_utils._policy.scalars'}
+         'plugins.plugin_utils._policy.scalars', 'plugins.module_utils', 'plugins.module_utils._verdicts'}
 
 
 @pytest.mark.parametrize('name, module', sorted(_policy.EXPORTS.items()))

@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _evaluate
+from ansible_collections.pbxops.firewall.plugins.module_utils import _verdicts
 from ansible_collections.pbxops.firewall.plugins.plugin_utils import _policy
 from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy import reference
 from ansible_collections.pbxops.firewall.tests.unit.plugins.plugin_utils._policy.support import members
@@ -381,7 +382,7 @@ def _verdict(evaluator, source, proto, port, state='NEW', payload=None, over=Fal
     """The evaluator's target; the compiler's rules must never leave it uncertain."""
     result = evaluator.evaluate(_family(source), source, proto, port, state=state, payload=payload,
                                 over_limit=over)
-    assert result.target != _evaluate.UNKNOWN and not result.uncertain, result.as_dict()
+    assert result.target != _verdicts.UNKNOWN and not result.uncertain, result.as_dict()
     return result.target
 
 
