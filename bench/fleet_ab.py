@@ -31,6 +31,7 @@ compile fails; Ansible warns that `any_errors_fatal` is not supported with it). 
 the settings run after A's default no-op rerun and ping in A's turn, in the order of the tables.
 """
 
+import configparser
 import os
 import shutil
 import statistics
@@ -73,6 +74,8 @@ ONE_MORE_TASK = '''
   ansible.builtin.set_fact:
     __bench_shape_count: "{{ __bench_shape_policy | length }}"
 '''
+# the role's no-op rerun: Ansible's argument check, the compile, the firewall module, the files task
+ROLE_NOOP_TASKS = 4
 # name: (tasks per host, tasks/main.yml)
 SHAPES = {'shape3': (3, SHAPE_TASKS), 'shape4': (4, SHAPE_TASKS + ONE_MORE_TASK)}
 SHAPE_PLAY = '''---
@@ -95,7 +98,7 @@ SETTINGS = {
 def write_shapes(root):
     """The shape roles and their plays under root: {shape: play path}."""
     plays = {}
-    for name, (_count, tasks) in SHAPES.items():
+    for name, (_tasks_per_host, tasks) in SHAPES.items():
         role = os.path.join(root, 'roles', 'bench_%s' % name)
         for rel, text in (('meta/argument_specs.yml', SHAPE_SPECS), ('defaults/main.yml', '---\nbench_shape_enabled: true\n'),
                           ('tasks/main.yml', tasks)):
@@ -112,7 +115,6 @@ def settings_config(root, name, defaults):
     """An ansible.cfg: the repo's with these [defaults] (None: the repo's own is enough)."""
     if not defaults:
         return None
-    import configparser
     parser = configparser.ConfigParser()
     parser.read(os.path.join(lab.REPO, 'ansible.cfg'))
     # relative paths of a configuration file are its own directory's: this one is elsewhere
@@ -129,7 +131,7 @@ def _record(timed, size, idle_rate):
     seconds, proc, ctl, hosts = timed
     if hosts is not None and idle_rate is not None:
         hosts = max(hosts - idle_rate * size * seconds, 0.0)
-    recap = fleet_scale._recap(proc.stdout)
+    recap = fleet_scale.recap(proc.stdout)
     return {'seconds': seconds, 'cpu_controller_per_host': ctl / size,
             'cpu_hosts_per_host': None if hosts is None else hosts / size,
             'changed': sum(r['changed'] for r in recap.values()),
@@ -206,7 +208,7 @@ def run(the_lab, commit, size=20, rounds=3, log_dir=None):
             'ping': ['ansible', '-i', inventory, 'bench', '-m', 'ansible.builtin.ping']}
 
     def measure(label, command, attempt, env=None, forks=None):
-        timed = fleet_scale._timed_run(command, forks or size, os.path.join(log_dir, 'fleet-ab-%s-%d.log' % (
+        timed = fleet_scale.timed_run(command, forks or size, os.path.join(log_dir, 'fleet-ab-%s-%d.log' % (
             label.replace(':', '-'), attempt)), ids, env=env)
         return _record(timed, size, idle_rate)
 
@@ -291,9 +293,9 @@ def render_shape(ab):
     ping = med['A:ping']
     rows = []
     for run, label, tasks in (('A:ping', '`ansible -m ping`', 1),
-                              ('shape3', 'shape: argument check, `set_fact`, `ping`', 3),
-                              ('shape4', 'shape + one more `set_fact`', 4),
-                              ('A:noop', 'the role\'s no-op rerun (A)', 4)):
+                              ('shape3', 'shape: argument check, `set_fact`, `ping`', SHAPES['shape3'][0]),
+                              ('shape4', 'shape + one more `set_fact`', SHAPES['shape4'][0]),
+                              ('A:noop', 'the role\'s no-op rerun (A)', ROLE_NOOP_TASKS)):
         m = med[run]
         rows.append([label, tasks, _cpu(m['cpu_controller_per_host']),
                      '%.2f×' % (m['cpu_controller_per_host'] / ping['cpu_controller_per_host']),

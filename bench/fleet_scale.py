@@ -42,7 +42,7 @@ FLEET_MAX = 149          # hosts .101-.249 of pbxbench-mgmt, below the probe
 RECAP = re.compile(r'^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 
 
-def _recap(stdout):
+def recap(stdout):
     return {m.group(1): {'ok': int(m.group(2)), 'changed': int(m.group(3)), 'unreachable': int(m.group(4)),
                          'failed': int(m.group(5))} for m in RECAP.finditer(stdout)}
 
@@ -75,7 +75,7 @@ def _container_cpu(ids):
     return total
 
 
-def _timed_run(argv, forks, log, ids, env=None):
+def timed_run(argv, forks, log, ids, env=None):
     """(wall seconds, CompletedProcess, controller CPU s, hosts' CPU s or None)."""
     before_hosts = _container_cpu(ids)
     seconds, proc = lab.ansible(argv, forks=forks, log=log, env_extra=env)
@@ -119,7 +119,7 @@ def _side(runs, size, idle_rate):
         hosts = max(hosts - (idle_rate * size * seconds if idle_rate is not None else 0.0), 0.0)
     return {'seconds': seconds, 'runs': walls, 'cpu_controller': ctl, 'cpu_hosts': hosts,
             'cpu_controller_per_host': ctl / size, 'cpu_hosts_per_host': None if hosts is None else hosts / size,
-            'recap': _recap(proc.stdout)}
+            'recap': recap(proc.stdout)}
 
 
 def playbooks_at_scale(the_lab, inventory, size, log_dir):
@@ -181,8 +181,8 @@ def run(the_lab, sizes=SIZES, log_dir=None, repeats=2, profile=True, profile_at=
             for side, argv in (('apply', ['ansible-playbook', '-i', inventory, play]),
                                ('noop', ['ansible-playbook', '-i', inventory, play]),
                                ('ping', ['ansible', '-i', inventory, 'bench', '-m', 'ansible.builtin.ping'])):
-                runs[side].append(_timed_run(argv, size, os.path.join(log_dir, 'fleet-%d-%s-%d.log'
-                                                                      % (size, side, attempt)), ids))
+                runs[side].append(timed_run(argv, size, os.path.join(log_dir, 'fleet-%d-%s-%d.log'
+                                                                     % (size, side, attempt)), ids))
             lab.say('fleet %2d hosts, run %d: apply %.1f s, no-op rerun %.1f s, ping %.1f s'
                     % (size, attempt + 1, runs['apply'][-1][0], runs['noop'][-1][0], runs['ping'][-1][0]))
         row = {'hosts': size, 'load_before': load}
