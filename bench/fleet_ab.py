@@ -29,6 +29,8 @@ rerun and on ping alike; the `free` strategy only to show what it would give: it
 invariant (each host runs its tasks on its own, so a host may apply before another host's
 compile fails; Ansible warns that `any_errors_fatal` is not supported with it). The shapes and
 the settings run after A's default no-op rerun and ping in A's turn, in the order of the tables.
+After the rounds, one more ping and one more run of each shape through `bench/instrument.py`
+(as in the fleet part's breakdown) show what each task's worker processes cost.
 """
 
 import configparser
@@ -41,6 +43,7 @@ import fleet_scale
 import lab
 import noop_rerun
 import policies
+import profile_role
 import report
 
 SIDES = ('A', 'B')
@@ -236,10 +239,14 @@ def run(the_lab, commit, size=20, rounds=3, log_dir=None):
                 % ((size, attempt + 1, ' then '.join(order)) + tuple(
                     runs['%s:%s' % (side, kind)]['cpu_controller_per_host'] for kind in KINDS for side in SIDES)
                    + (runs['shape3']['cpu_controller_per_host'], runs['shape4']['cpu_controller_per_host'])))
+    # where the shape's CPU goes, task by task: one instrumented run of each (profile_role.py)
+    breakdown = {name: profile_role.measure(command, size, log_dir, 'ab-%s-%d' % (name, size)) for name, command in (
+        ('ping', argv['ping']), ('shape3', ['ansible-playbook', '-i', inventory, shapes['shape3']]),
+        ('shape4', ['ansible-playbook', '-i', inventory, shapes['shape4']]))}
     the_lab.remove(names)
     shutil.rmtree(root, ignore_errors=True)
     result = {'hosts': size, 'commit': commit, 'rounds': done, 'idle_cpu_per_host': idle_rate,
-              'start_seconds': started}
+              'start_seconds': started, 'breakdown': breakdown}
     result['medians'] = summarize(done)
     lab.say('fleet A/B medians:\n%s' % render(result))
     return result
@@ -305,6 +312,20 @@ def render_shape(ab):
                           'vs ping', 'wall (median)', 'wall vs ping', 'CPU vs ping in each round'], rows)
 
 
+def render_breakdown(ab):
+    """One instrumented run of ping and of each shape: the main process, the task workers (each task's
+    own), SSH; per host."""
+    n, rows = ab['hosts'], []
+    for name, label in (('ping', '`ansible -m ping`'), ('shape3', 'shape, 3 tasks'), ('shape4', 'shape, 4 tasks')):
+        b = ab['breakdown'][name]
+        tasks = ', '.join('%s %.3f' % (row['action'].replace('ansible.builtin.', ''), row['cpu'] / n) for row in b['tasks'])
+        rows.append([label, report._s(b['seconds']), '%.3f' % (b['total'] / n), '%.3f' % (b['main'] / n),
+                     '%.3f' % (b['workers'] / n), '%.3f' % (b['ssh_and_rest'] / n), tasks])
+    return report._table(['instrumented run (%d hosts)' % n, 'wall', 'CPU s per host', 'main process', 'task workers',
+                          'SSH and the rest', 'each task\'s workers, CPU s per host'], rows,
+                         ['---'] + ['---:'] * 5 + ['---'])
+
+
 def render_settings(ab):
     """A's no-op rerun and ping under each setting, next to the defaults."""
     med = ab['medians']
@@ -366,4 +387,5 @@ def conclusions(ab):
 
 def render(ab):
     """Every table of the A/B run (text and Markdown alike)."""
-    return '\n\n'.join([render_ab(ab), render_shape(ab), render_settings(ab), conclusions(ab)])
+    tables = [render_ab(ab), render_shape(ab)] + ([render_breakdown(ab)] if ab.get('breakdown') else [])
+    return '\n\n'.join(tables + [render_settings(ab), conclusions(ab)])

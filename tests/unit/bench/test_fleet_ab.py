@@ -93,6 +93,28 @@ def test_the_goal_is_judged_from_the_shape(shape4, verdict):
     assert 'A against B (a880f1b)' in text
 
 
+def _measured(total, main, tasks):
+    """profile_role.measure's result for 20 hosts: tasks [(action, CPU s per host)]."""
+    workers = sum(cpu for _action, cpu in tasks) * 20
+    return {'seconds': 8.0, 'total': total * 20, 'main': main * 20, 'workers': workers,
+            'ssh_and_rest': total * 20 - main * 20 - workers, 'worker_runs': 20 * len(tasks),
+            'tasks': [{'task': action, 'action': action, 'runs': 20, 'skipped': 0, 'cpu': cpu * 20}
+                      for action, cpu in tasks]}
+
+
+def test_the_instrumented_runs_show_each_task():
+    ab = _ab()
+    ab['breakdown'] = {'ping': _measured(0.25, 0.06, [('ansible.builtin.ping', 0.17)]),
+                       'shape3': _measured(0.40, 0.10, [('ansible.builtin.validate_argument_spec', 0.06),
+                                                        ('ansible.builtin.set_fact', 0.05), ('ansible.builtin.ping', 0.17)]),
+                       'shape4': _measured(0.47, 0.11, [('ansible.builtin.validate_argument_spec', 0.06),
+                                                        ('ansible.builtin.set_fact', 0.05), ('ansible.builtin.ping', 0.17),
+                                                        ('ansible.builtin.set_fact', 0.05)])}
+    text = fleet_ab.render(ab)
+    assert '| shape, 3 tasks | 8.00 s | 0.400 | 0.100 | 0.280 | 0.020 | validate_argument_spec 0.060, set_fact 0.050, ping 0.170 |' in text
+    assert 'instrumented run' not in fleet_ab.render(_ab())     # results of a run before the breakdown
+
+
 def test_every_table_renders_every_round():
     text = fleet_ab.render(_ab())
     assert text.count(') | B (a880f1b) |') == 3        # one row per round
