@@ -91,13 +91,7 @@ def summary_rows(r):
                          '%.2f×' % row['vs_floor'], '≤ 1.5×', _yes(row['vs_floor'] <= 1.5)])
     noop = r.get('noop')
     if noop:
-        rows.append(['No-op rerun of the role, one host',
-                     'changed=%d, %d module tasks (%d AnsiballZ), %s'
-                     % (noop['changed'], noop['module_task_count'], noop['ansiballz'], _s(noop['seconds'])),
-                     'first apply on a clean host: %s' % _s(noop['first_apply']), '',
-                     'changed=0, ≤ %d module runs' % NOOP_MODULES,
-                     _yes(noop['changed'] == 0 and noop['ansiballz'] <= NOOP_MODULES)
-                     if noop['changed'] == 0 else '**no** (changed)'])
+        rows.append(noop_goal_row(noop))
     fleet = r.get('fleet')
     if fleet:
         rows += fleet_goal_rows(fleet)
@@ -159,6 +153,7 @@ def sets_summary_rows(sets):
 
 # Issue 21's goals, each measured next to `ansible -m ping` on the same hosts in the same run.
 NOOP_MODULES = 1
+NOOP_HEADING = '## 2. No-op rerun of the role'
 GOAL_APPLY_CPU = 3.0        # controller CPU per host of an apply, times ping's
 GOAL_NOOP_CPU = 1.5         # of a no-op rerun, times ping's
 GOAL_NOOP_WALL = 2.0        # wall time of a no-op rerun at WALL_GOAL_HOSTS hosts, times ping's
@@ -417,8 +412,49 @@ def render_sets_section(sets):
     return [SETS_HEADING, '', sets_scale.__doc__.split('\n\n', 1)[1].strip(), '', sets_scale.table(sets), '']
 
 
-SECTIONS = {'sip': (SIP_HEADING, render_sip_section), 'flows': (FLOWS_HEADING, render_flows_section),
+def noop_goal_row(noop):
+    """The no-op rerun's row of the summary (also refreshed by a run of just the noop part)."""
+    return ['No-op rerun of the role, one host',
+            'changed=%d, %d module tasks, %d module run%s (AnsiballZ), %s'
+            % (noop['changed'], noop['module_task_count'], noop['ansiballz'], '' if noop['ansiballz'] == 1 else 's',
+               _s(noop['seconds'])),
+            'first apply on a clean host: %s' % _s(noop['first_apply']), '',
+            'changed=0, ≤ %d module run%s' % (NOOP_MODULES, '' if NOOP_MODULES == 1 else 's'),
+            _yes(noop['changed'] == 0 and noop['ansiballz'] <= NOOP_MODULES)
+            if noop['changed'] == 0 else '**no** (changed)']
+
+
+def render_noop_section(n):
+    """The page's no-op section (lines), also written alone by a run of just the noop part."""
+    return [NOOP_HEADING, '',
+            'The `pbx_firewall` role (one play, `gather_facts: false`, like a rollout batch) on one lab host, '
+            'with the same %d-network inventory and the role\'s defaults (%d IPv4 and %d IPv6 rules, %d '
+            'ipsets), first on a clean host (%s), then again with nothing to change: '
+            '**changed=%d**, %s (median of %d runs: %s). The lab image has fail2ban and an '
+            '`/etc/asterisk/pjsip.conf`, so every part of the role runs.'
+            % (n['networks'], n['rules_ipv4'], n['rules_ipv6'], n['ipsets'], _s(n['first_apply']), n['changed'],
+               _s(n['seconds']), len(n['runs']), ', '.join(_s(x) for x in n['runs'])),
+            '',
+            'Module runs on the host, counted two ways: tasks that ran a module there, from a JSON stdout '
+            'callback that ships with the benchmark (`bench/callback_plugins/bench_json.py`; ansible-core has '
+            'none and Galaxy is not reachable) - every non-skipped task result whose action is not '
+            'controller-only (set_fact, debug, meta, include/import, assert, fail, argument validation), although an '
+            'action plugin may answer without running its module; '
+            'and AnsiballZ executions counted on the host, with `ansible_python_interpreter` pointing to a '
+            'wrapper that logs each start of python3 (with pipelining, one per module execution).',
+            '',
+            '**%d tasks that can run a module on the host ran; %d AnsiballZ executions (the module runs '
+            'themselves)**; the play has %d tasks in all '
+            '(%d ok, %d skipped).' % (n['module_task_count'], n['ansiballz'], n['tasks_total'], n['stats']['ok'],
+                                      n['stats']['skipped']),
+            '', render_noop(n), _noop_advice(n)]
+
+
+SECTIONS = {'noop': (NOOP_HEADING, render_noop_section), 'sip': (SIP_HEADING, render_sip_section),
+            'flows': (FLOWS_HEADING, render_flows_section),
             'counters': (COUNTERS_HEADING, render_counters_section), 'sets': (SETS_HEADING, render_sets_section)}
+# parts with a row in the summary table that a run of the part alone refreshes
+SUMMARY_ROWS = {'noop': noop_goal_row}
 
 
 def write_section(part, measured, md=DOC):
@@ -436,6 +472,11 @@ def write_section(part, measured, md=DOC):
         text = head + section + '## Reproduce' + tail
     else:
         text += '\n' + section
+    if part in SUMMARY_ROWS:            # its row of the summary table, found by its first cell
+        row = SUMMARY_ROWS[part](measured)
+        lines = text.split('\n')
+        lines = [_table([], [row]).split('\n')[2] if line.startswith('| %s |' % row[0]) else line for line in lines]
+        text = '\n'.join(lines)
     with open(md, 'w') as handle:
         handle.write(_with_reproduce(text))
 
@@ -788,6 +829,7 @@ def reproduce_section():
     return [REPRODUCE_HEADING, '', '```console',
             'make bench                                  # everything, rewrites this page',
             '.venv/bin/python bench/run.py --parts apply   # one part, print only (with --no-write)',
+            '.venv/bin/python bench/run.py --parts noop    # rewrites only the no-op section and its summary row',
             '.venv/bin/python bench/run.py --parts fleet --fleet-sizes 1,20,50,100 --fleet-profile 20   '
             '# rewrites only the fleet section',
             '.venv/bin/python bench/run.py --parts fleet --fleet-ab a880f1b   # only its A/B part: this tree vs '
@@ -846,26 +888,7 @@ def render_doc(r):
            'run opens its own SSH connections (a fresh ControlPath directory per run). After each side the '
            'filter table\'s `PBX-FIREWALL` chain and INPUT are read with `iptables-save`: the three sides '
            'must be identical (column "same iptables-save").', '', render_apply(a), _apply_advice(a),
-           '## 2. No-op rerun of the role', '',
-           'The `pbx_firewall` role (one play, `gather_facts: false`, like a rollout batch) on one lab host, '
-           'with the same %d-network inventory and the role\'s defaults (%d IPv4 and %d IPv6 rules, %d '
-           'ipsets), first on a clean host (%s), then again with nothing to change: '
-           '**changed=%d**, %s (median of %d runs: %s). The lab image has fail2ban and an '
-           '`/etc/asterisk/pjsip.conf`, so every part of the role runs.'
-           % (n['networks'], n['rules_ipv4'], n['rules_ipv6'], n['ipsets'], _s(n['first_apply']), n['changed'],
-              _s(n['seconds']), len(n['runs']), ', '.join(_s(x) for x in n['runs'])),
-           '',
-           'Module runs on the host, counted two ways: tasks that ran a module there, from a JSON stdout '
-           'callback that ships with the benchmark (`bench/callback_plugins/bench_json.py`; ansible-core has '
-           'none and Galaxy is not reachable) - every non-skipped task result whose action is not '
-           'controller-only (set_fact, debug, meta, include/import, assert, fail, argument validation); '
-           'and AnsiballZ executions counted on the host, with `ansible_python_interpreter` pointing to a '
-           'wrapper that logs each start of python3 (with pipelining, one per module execution).',
-           '',
-           '**%d tasks ran a module on the host (%d AnsiballZ executions)**; the play has %d tasks in all '
-           '(%d ok, %d skipped).' % (n['module_task_count'], n['ansiballz'], n['tasks_total'], n['stats']['ok'],
-                                     n['stats']['skipped']),
-           '', render_noop(n), _noop_advice(n),
+           ] + render_noop_section(n) + [
            '## 3. Compile scale', '',
            '`bench/compile_scale.py`: the `firewall_ruleset` compiler alone, each size in a fresh Python '
            'process (peak RSS includes the interpreter and netaddr). The networks use five service sets and '

@@ -13,7 +13,8 @@ Parts (each in its own file):
     compile  compile_scale.py  compile 1k / 10k / 100k networks: time, peak RSS, rules
     apply    apply_compare.py  60 / 600 rules: this collection vs an ansible.builtin.iptables loop
                                vs a bare iptables-restore over ssh (+ ansible -m ping)
-    noop     noop_rerun.py     no-op rerun of the pbx_firewall role: changed=0, module runs, time
+    noop     noop_rerun.py     no-op rerun of the pbx_firewall role: changed=0, module runs, time;
+                               `--parts noop` rewrites just the page's no-op section and its summary row
     reload   reload_safety.py  50 re-applies under client traffic, vs a MikoPBX-style reload
     fleet    fleet_scale.py    the role on 1 / 10 / 20 hosts, forks = hosts, next to ansible -m ping, and
                                where the controller's CPU goes (profile_role.py); drift and verify at the
@@ -57,7 +58,7 @@ PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet', 'sip', 'flows', 'sets', 
 # the parts that use the Docker lab (the others build network namespaces of their own)
 LAB_PARTS = ('apply', 'noop', 'reload', 'fleet', 'sets', 'counters')
 # parts whose section of the page a run of that part alone rewrites
-SECTIONS = ('sip', 'flows', 'counters', 'sets')
+SECTIONS = ('noop', 'sip', 'flows', 'counters', 'sets')
 AB_SIZE = 20        # the fleet size of --fleet-ab
 
 
