@@ -28,6 +28,8 @@ __metaclass__ = type
 
 import datetime
 import email.utils
+import itertools
+import operator
 import re
 import socket
 
@@ -46,8 +48,12 @@ _FIELDS = {
 }
 _COUNTRY = rb'([A-Z]{2}|\?\?)'
 _LINE = dict((fmt, re.compile(fields + b',' + _COUNTRY + rb'\r?')) for fmt, fields in _FIELDS.items())
+# The scans below run over the data with a newline put in front, each line starting with its
+# newline: a search for a literal newline is the engine's fast scan (a ``^`` in multi-line
+# mode is tried at every byte), half the time on a 16 MB file.
+_END = rb'\r?(?=\n|\Z)'
 # The first line of a file that is neither a comment, empty, nor a line of the format.
-_BAD = dict((fmt, re.compile(rb'^(?!#|\r?$|' + fields + b',' + _COUNTRY + rb'\r?$).*$', re.M))
+_BAD = dict((fmt, re.compile(rb'\n(?!#|' + _END + b'|' + fields + b',' + _COUNTRY + _END + rb')[^\n]*'))
             for fmt, fields in _FIELDS.items())
 _DATA_LINE = re.compile(rb'^(?!#|\r?$).*$', re.M)
 _GENERATED = re.compile(rb'^#\s*Generated:\s*(.+?)\s*$', re.M)
@@ -134,16 +140,17 @@ def parse(data, countries):
     Raises DatabaseError naming the first bad line.
     """
     fmt = detect(data)
-    bad = _BAD[fmt].search(data)
+    lines = b'\n' + data
+    bad = _BAD[fmt].search(lines)
     if bad is not None:
         raise DatabaseError('line %d: %s is not a line of this file\'s format (%s, as its first data '
                             'line); a country database has one format throughout'
-                            % (_line_number(data, bad.start()), _show(bad.group()), fmt))
+                            % (_line_number(data, bad.start()), _show(bad.group()[1:]), fmt))
     codes = _wanted(countries)
     found = dict((country, {4: [], 6: []}) for country in countries)
     if codes:
-        pattern = re.compile(rb'^' + _FIELDS[fmt] + b',(' + b'|'.join(sorted(codes)) + rb')\r?$', re.M)
-        rows = pattern.findall(data)
+        pattern = re.compile(rb'\n' + _FIELDS[fmt] + b',(' + b'|'.join(sorted(codes)) + b')' + _END)
+        rows = pattern.findall(lines)
         spans = _spans(fmt, rows)
         if spans is None:       # a bad range: the careful reader names its line
             reader = {INTEGERS: _integers, ADDRESSES: _addresses, CIDRS: _cidrs}[fmt]
@@ -175,22 +182,30 @@ def _spans(fmt, rows):
     The short way through 100,000 rows (a comprehension, no call per row of ours); the careful
     readers below decide the same and word the refusal of the first bad row.
     """
-    pton, number = socket.inet_pton, int.from_bytes
+    if not rows or fmt == CIDRS:
+        return [] if not rows else None
+    firsts, lasts, _codes = zip(*rows)
     try:
         if fmt == INTEGERS:
-            spans = [(4, int(first), int(last)) for first, last, _code in rows]
-            bad = any(low > high or high > 0xffffffff for _v, low, high in spans)
-        elif fmt == ADDRESSES:
-            spans = [(6, number(pton(socket.AF_INET6, first.decode('ascii')), 'big'),
-                      number(pton(socket.AF_INET6, last.decode('ascii')), 'big')) if b':' in first else
-                     (4, number(pton(socket.AF_INET, first.decode('ascii')), 'big'),
-                      number(pton(socket.AF_INET, last.decode('ascii')), 'big')) for first, last, _code in rows]
-            bad = any(low > high for _v, low, high in spans)
+            versions = itertools.repeat(4)
+            lows, highs = list(map(int, firsts)), list(map(int, lasts))
+            bad = max(highs) > 0xffffffff
         else:
-            return None
+            versions = [6 if b':' in first else 4 for first in firsts]
+            lows, highs = _numbers(versions, firsts), _numbers(versions, lasts)
+            bad = False
     except (OSError, ValueError):
         return None
-    return None if bad else spans
+    if bad or any(map(operator.gt, lows, highs)):
+        return None
+    return list(zip(versions, lows, highs))
+
+
+def _numbers(versions, texts):
+    """The integers of addresses (bytes) of the given versions: C loops (map), a call each."""
+    families = map({4: socket.AF_INET, 6: socket.AF_INET6}.__getitem__, versions)
+    packed = map(socket.inet_pton, families, map(bytes.decode, texts))
+    return list(map(int.from_bytes, packed, itertools.repeat('big')))
 
 
 def _where(data, *fields):

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import socket
 
 import pytest
 
@@ -52,6 +53,28 @@ def test_ipv6_entries_as_ipset_prints_them():
                                    int(ipaddress.IPv6Address('2001:db8:1:ffff:ffff:ffff:ffff:ffff')))], 128)
     assert prefixes.entries(6, found) == ['2001:db8::/47']
     assert prefixes.entries(6, [(1, 128), (0, 0)]) == ['::1', '::/0']
+
+
+def _network(version, first, length):
+    network = (ipaddress.IPv4Network if version == 4 else ipaddress.IPv6Network)((first, length), strict=False)
+    return network.network_address, network.prefixlen
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([4, 6]).flatmap(lambda version: st.tuples(st.just(version), st.lists(
+    st.builds(_network, st.just(version), st.integers(0, 2 ** prefixes.WIDTH[version] - 1),
+              st.integers(0, prefixes.WIDTH[version])), max_size=8))))
+def test_entries_print_what_ipset_save_prints(members):
+    """A host without its length, a network with it, the address as inet_ntop writes it (ipset does
+    too; for IPv6 that is RFC 5952, except the IPv4-compatible ::a.b.c.d, which ipaddress writes
+    otherwise)."""
+    version, networks = members
+    width = prefixes.WIDTH[version]
+    family = socket.AF_INET if version == 4 else socket.AF_INET6
+    texts = [socket.inet_ntop(family, address.packed) for address, _length in networks]
+    expected = [text if length == width else '%s/%d' % (text, length)
+                for text, (_address, length) in zip(texts, networks)]
+    assert prefixes.entries(version, [(int(address), length) for address, length in networks]) == expected
 
 
 @pytest.mark.parametrize('ranges, others, both, only_first', [
