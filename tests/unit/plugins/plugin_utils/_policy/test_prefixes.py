@@ -114,6 +114,17 @@ def _addresses(ranges):
 
 
 @settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 30)), max_size=10))
+def test_merge_gives_the_range_list_of_the_same_addresses(items):
+    """Sorted, neither overlapping nor touching, and covering exactly the addresses given."""
+    ranges = [(first, first + span) for first, span in items]
+    merged = prefixes.merge(ranges)
+    assert _addresses(merged) == _addresses(ranges)
+    assert all(last + 1 < following for (_f, last), (following, _l) in zip(merged, merged[1:]))
+    assert all(first <= last for first, last in merged)
+
+
+@settings(max_examples=300, deadline=None)
 @given(RANGE_LISTS, RANGE_LISTS)
 def test_set_operations_on_random_ranges(first, second):
     assert _addresses(prefixes.intersect(first, second)) == _addresses(first) & _addresses(second)
