@@ -149,8 +149,7 @@ def parse(data, countries):
     codes = _wanted(countries)
     found = dict((country, {4: [], 6: []}) for country in countries)
     if codes:
-        pattern = re.compile(rb'\n' + _FIELDS[fmt] + b',(' + b'|'.join(sorted(codes)) + b')' + _END)
-        rows = pattern.findall(lines)
+        rows = _rows(lines, fmt, codes)
         spans = _spans(fmt, rows)
         if spans is None:       # a bad range: the careful reader names its line
             reader = {INTEGERS: _integers, ADDRESSES: _addresses, CIDRS: _cidrs}[fmt]
@@ -162,6 +161,24 @@ def parse(data, countries):
     ranges = dict((country, dict((v, prefixes.merge(r)) for v, r in per.items()))
                   for country, per in found.items())
     return Parsed(fmt, date, dated, families, ranges)
+
+
+def _rows(lines, fmt, codes):
+    """(first, second, code) of the lines of the countries ``codes`` (``lines``: the data with a
+    newline in front, every line checked to be of the format ``fmt`` already).
+
+    A line of a range format has exactly two commas and ends in its country: the lines that end
+    in a wanted one are found with ``endswith`` and their fields split in one go, which is
+    faster than a regular expression's scan. A CIDR,CC line is read by one."""
+    if fmt == CIDRS:
+        pattern = re.compile(rb'\n' + _FIELDS[fmt] + b',(' + b'|'.join(sorted(codes)) + b')' + _END)
+        return pattern.findall(lines)
+    if b'\r' in lines:
+        lines = lines.replace(b'\r\n', b'\n')      # the check allowed "\r" only before a newline
+    ends = tuple(b',' + code for code in codes)
+    kept = [line for line in lines.split(b'\n') if line.endswith(ends) and not line.startswith(b'#')]
+    fields = b','.join(kept).split(b',')
+    return list(zip(fields[0::3], fields[1::3], fields[2::3]))
 
 
 def _families(data, fmt):

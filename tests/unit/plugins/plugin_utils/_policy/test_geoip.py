@@ -78,6 +78,11 @@ CIDRS = b'''# hand-made
     (CIDRS, [], geoip.CIDRS, [4, 6], {}),
     (b'1.0.0.0,1.0.0.255,AU\r\n1.0.1.0,1.0.1.255,AU\r\n', ['AU'], geoip.ADDRESSES, [4],
      {'AU': {4: [v4('1.0.0.0', '1.0.1.255')], 6: []}}),
+    # a comment that ends like a wanted line is a comment; the last line may lack its newline
+    (b'# moved: 1,2,AU\n16777216,16777471,AU\n# 5,6,AU', ['AU'], geoip.INTEGERS, [4],
+     {'AU': {4: [v4('1.0.0.0', '1.0.0.255')], 6: []}}),
+    (b'16777216,16777471,AU\r\n16777472,16777727,AU', ['AU'], geoip.INTEGERS, [4],
+     {'AU': {4: [v4('1.0.0.0', '1.0.1.255')], 6: []}}),
 ])
 def test_parse(data, countries, fmt, families, ranges):
     parsed = geoip.parse(data, countries)
