@@ -196,7 +196,7 @@ def _families(data, fmt):
 def _spans(fmt, rows):
     """(version, first, last) of every row of a range format when all are valid ranges, else None.
 
-    The short way through 100,000 rows (a comprehension, no call per row of ours); the careful
+    The short way through 100,000 rows (C loops, ``map``, no call per row of ours); the careful
     readers below decide the same and word the refusal of the first bad row.
     """
     if not rows or fmt == CIDRS:

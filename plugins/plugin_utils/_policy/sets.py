@@ -328,7 +328,7 @@ def _read_files(files):
     for label, path in files:
         try:
             texts.append((label, _read_text(path)))
-        except (OSError, IOError) as exc:
+        except OSError as exc:
             texts.append((label, exc))
     return texts
 
@@ -348,7 +348,7 @@ def _blocklist_entries(blocklist, texts, names, errors):
             errors.append('%s: %s' % (path, exc))
     counts = []
     for label, text in texts:
-        if isinstance(text, EnvironmentError):
+        if isinstance(text, OSError):
             errors.append('%s: cannot read the blocklist file: %s' % (label, text.strerror or text))
             continue
         found, problems = blocklists.parse_file(text, label)
@@ -404,6 +404,8 @@ def _blocklist(policy, blocklist, files, names, sets, errors):
     key = _blocklist_key(policy, blocklist, texts, exempt)
     stored = countrydb.read_result(cache_dir, key) if key is not None else None
     if stored is not None:
+        if errors:
+            return              # as when computed: no sets next to errors
         merged = dict((int(v), [tuple(r) for r in ranges]) for v, ranges in stored['merged'].items())
         members = dict((int(v), found) for v, found in stored['members'].items())
         counts = [tuple(count) for count in stored['counts']]
