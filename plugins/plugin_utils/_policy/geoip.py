@@ -60,6 +60,8 @@ _GENERATED = re.compile(rb'^#\s*Generated:\s*(.+?)\s*$', re.M)
 # Codes the databases write for a country that ISO 3166-1 spells otherwise.
 DATABASE_ALIASES = {'GB': ('UK',)}
 MAX_DATE_HEADER = 4096
+# Bytes of a database split into lines at a time (_rows).
+CHUNK = 1 << 20
 
 
 class DatabaseError(ValueError):
@@ -140,16 +142,15 @@ def parse(data, countries):
     Raises DatabaseError naming the first bad line.
     """
     fmt = detect(data)
-    lines = b'\n' + data
-    bad = _BAD[fmt].search(lines)
+    bad = _first_bad(data, fmt)
     if bad is not None:
         raise DatabaseError('line %d: %s is not a line of this file\'s format (%s, as its first data '
                             'line); a country database has one format throughout'
-                            % (_line_number(data, bad.start()), _show(bad.group()[1:]), fmt))
+                            % (_line_number(data, bad[0]), _show(bad[1]), fmt))
     codes = _wanted(countries)
     found = dict((country, {4: [], 6: []}) for country in countries)
     if codes:
-        rows = _rows(lines, fmt, codes)
+        rows = _rows(data, fmt, codes)
         spans = _spans(fmt, rows)
         if spans is None:       # a bad range: the careful reader names its line
             reader = {INTEGERS: _integers, ADDRESSES: _addresses, CIDRS: _cidrs}[fmt]
@@ -163,20 +164,38 @@ def parse(data, countries):
     return Parsed(fmt, date, dated, families, ranges)
 
 
-def _rows(lines, fmt, codes):
-    """(first, second, code) of the lines of the countries ``codes`` (``lines``: the data with a
-    newline in front, every line checked to be of the format ``fmt`` already).
+def _first_bad(data, fmt):
+    """(offset, text) of the first line that is neither a comment, empty, nor of the format, or
+    None. The scan finds each line by the newline in front of it; the first line has none, so it
+    is looked at on its own (the file is not copied to put one there)."""
+    first = data.split(b'\n', 1)[0]
+    if _BAD[fmt].match(b'\n' + first):
+        return 0, first
+    bad = _BAD[fmt].search(data)
+    return None if bad is None else (bad.start() + 1, bad.group()[1:])
+
+
+def _rows(data, fmt, codes):
+    """(first, second, code) of the lines of the countries ``codes`` (every line of ``data`` is
+    of the format ``fmt``: checked already).
 
     A line of a range format has exactly two commas and ends in its country: the lines that end
     in a wanted one are found with ``endswith`` and their fields split in one go, which is
     faster than a regular expression's scan. A CIDR,CC line is read by one."""
     if fmt == CIDRS:
         pattern = re.compile(rb'\n' + _FIELDS[fmt] + b',(' + b'|'.join(sorted(codes)) + b')' + _END)
-        return pattern.findall(lines)
-    if b'\r' in lines:
-        lines = lines.replace(b'\r\n', b'\n')      # the check allowed "\r" only before a newline
+        return pattern.findall(b'\n' + data.split(b'\n', 1)[0]) + pattern.findall(data)
     ends = tuple(b',' + code for code in codes)
-    kept = [line for line in lines.split(b'\n') if line.endswith(ends) and not line.startswith(b'#')]
+    kept = []
+    start = 0
+    while start < len(data):       # a piece at a time: its list of lines stays small
+        end = data.find(b'\n', start + CHUNK)
+        end = len(data) if end < 0 else end
+        piece = data[start:end]
+        if b'\r' in piece:
+            piece = piece.replace(b'\r\n', b'\n')    # the check allowed "\r" only before a newline
+        kept += [line for line in piece.split(b'\n') if line.endswith(ends) and not line.startswith(b'#')]
+        start = end
     fields = b','.join(kept).split(b',')
     return list(zip(fields[0::3], fields[1::3], fields[2::3]))
 

@@ -89,6 +89,13 @@ def test_parse(data, countries, fmt, families, ranges):
     assert (parsed.format, parsed.families, parsed.ranges) == (fmt, families, ranges)
 
 
+@pytest.mark.parametrize('data, countries', [(TOR_V4, ['AU', 'GB', 'CN']), (TOR_V6, ['JP']), (DBIP, ['AU', 'JP'])])
+def test_a_database_read_a_few_bytes_at_a_time_gives_the_same_ranges(data, countries, monkeypatch):
+    whole = geoip.parse(data, countries).ranges
+    monkeypatch.setattr(geoip, 'CHUNK', 7)
+    assert geoip.parse(data, countries).ranges == whole
+
+
 def test_dates():
     assert geoip.parse(TOR_V4, []).date == datetime.date(2026, 6, 25)
     assert geoip.parse(TOR_V4, []).dated is True
