@@ -197,16 +197,10 @@ class Rollback:
         self.launch = list(launch)
         self.paths = markers(token, run_dir)
         self.spec = None
-        self._rest = None       # the spec without its deadline, as JSON: encoded once
         self.warnings = []
 
     def _write_spec(self):
-        """Write the spec; only its deadline changes after arm(), and the rest (the boot files'
-        contents: ten countries' sets are 7 MB) is encoded once and written as it is."""
-        if self._rest is None:
-            self._rest = json.dumps(dict((k, v) for k, v in self.spec.items() if k != 'deadline'), sort_keys=True)
-        _write_atomically(self.paths['spec'], '{"deadline": %s, %s' % (json.dumps(self.spec['deadline']),
-                                                                       self._rest[1:]))
+        _write_atomically(self.paths['spec'], json.dumps(self.spec, sort_keys=True))
 
     def arm(self, steps, persist=(), persist_revert=()):
         """Write the spec, the script and the pending marker, start the watcher. Raises OSError or RuntimeError.

@@ -190,7 +190,6 @@ def test_hold_keeps_the_watcher_waiting_and_restart_clock_gives_the_full_timeout
     time.sleep(1.2)                      # past the first deadline: the watcher read the new one
     assert os.path.exists(paths['pending']) and not os.path.exists(paths['done'])
     assert _load(paths['spec'])['deadline'] > first + 1.9
-    assert _load(paths['spec']) == rollback.spec        # the rest of the spec as armed, encoded once
     assert 0.4 < rollback.restart_clock() <= 0.5
     wait_for(paths['done'])
 
