@@ -25,9 +25,10 @@ countries (DE, US, CN, RU, FR, GB, NL, BR, IN, JP) and a blocklist file of 50,00
 
 Side by side in the same run, this collection (A) and git ``BASE`` (B: main before the host
 checked a whole set's members in one pass and the compile cached the blocklist's sets and
-parsed the database and wrote the members in C loops): the compiles alternate A, B; the applies, the no-op reruns and the
-refreshes alternate A, B on the same host, each variant's collection on the controller and
-shipped to the host by Ansible (``ANSIBLE_COLLECTIONS_PATH``). The goals are judged on A.
+parsed the database and wrote the members in C loops): the compiles alternate A, B; the
+applies, the no-op reruns and the refreshes alternate A, B on the same host, each variant's
+collection on the controller and shipped to the host by Ansible (``ANSIBLE_COLLECTIONS_PATH``).
+The goals are judged on A.
 """
 
 import json
