@@ -50,10 +50,11 @@ print((time.perf_counter() - start) / n)
 
 
 def base_collection(root, commit=BASE):
-    """The plugins of git ``commit`` as a collection under ``root`` (None when git cannot give them)."""
+    """The plugins and the role of git ``commit`` as a collection under ``root`` (None when git
+    cannot give them)."""
     dest = os.path.join(root, 'ansible_collections', 'pbxops', 'firewall')
     os.makedirs(dest, exist_ok=True)
-    archive = subprocess.run(['git', '-C', lab.REPO, 'archive', commit, 'plugins', 'meta', 'galaxy.yml'],
+    archive = subprocess.run(['git', '-C', lab.REPO, 'archive', commit, 'plugins', 'roles', 'meta', 'galaxy.yml'],
                              capture_output=True, check=False)
     if archive.returncode != 0:
         return None

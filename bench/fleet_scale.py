@@ -42,7 +42,7 @@ FLEET_MAX = 149          # hosts .101-.249 of pbxbench-mgmt, below the probe
 RECAP = re.compile(r'^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 
 
-def _recap(stdout):
+def recap(stdout):
     return {m.group(1): {'ok': int(m.group(2)), 'changed': int(m.group(3)), 'unreachable': int(m.group(4)),
                          'failed': int(m.group(5))} for m in RECAP.finditer(stdout)}
 
@@ -75,13 +75,30 @@ def _container_cpu(ids):
     return total
 
 
-def _timed_run(argv, forks, log, ids):
+def timed_run(argv, forks, log, ids, env=None):
     """(wall seconds, CompletedProcess, controller CPU s, hosts' CPU s or None)."""
     before_hosts = _container_cpu(ids)
-    seconds, proc = lab.ansible(argv, forks=forks, log=log)
+    seconds, proc = lab.ansible(argv, forks=forks, log=log, env_extra=env)
     after_hosts = _container_cpu(ids)
     hosts = None if before_hosts is None or after_hosts is None else after_hosts - before_hosts
     return seconds, proc, proc.controller_cpu, hosts
+
+
+def container_ids(names):
+    return {name: lab.docker('inspect', '--format', '{{.Id}}', name).stdout.strip() for name in names}
+
+
+def idle_cpu_rate(ids, seconds=5):
+    """What idle containers burn anyway (sshd, fail2ban's polling, the listener), CPU s per second
+    each, or None: subtracted from the hosts' CPU of every run."""
+    start, t0 = _container_cpu(ids), time.perf_counter()
+    time.sleep(seconds)
+    end = _container_cpu(ids)
+    if start is None or end is None:
+        return None
+    rate = (end - start) / (time.perf_counter() - t0) / len(ids)
+    lab.say('fleet: idle containers use %.3f CPU s per second each' % rate)
+    return rate
 
 
 def reset_all(names):
@@ -102,7 +119,7 @@ def _side(runs, size, idle_rate):
         hosts = max(hosts - (idle_rate * size * seconds if idle_rate is not None else 0.0), 0.0)
     return {'seconds': seconds, 'runs': walls, 'cpu_controller': ctl, 'cpu_hosts': hosts,
             'cpu_controller_per_host': ctl / size, 'cpu_hosts_per_host': None if hosts is None else hosts / size,
-            'recap': _recap(proc.stdout)}
+            'recap': recap(proc.stdout)}
 
 
 def playbooks_at_scale(the_lab, inventory, size, log_dir):
@@ -147,17 +164,8 @@ def run(the_lab, sizes=SIZES, log_dir=None, repeats=2, profile=True, profile_at=
     with open(play, 'w') as handle:
         handle.write(noop_rerun.PLAY)
     inv_vars = noop_rerun.role_vars(policies.networks(60))
-    ids_by_name = {name: lab.docker('inspect', '--format', '{{.Id}}', name).stdout.strip()
-                   for name in (lab.fleet_name(i) for i in range(1, largest + 1))}
-    # What idle containers burn anyway (sshd, fail2ban's polling, the listener): subtracted below.
-    all_ids = list(ids_by_name.values())
-    idle_start, t_idle = _container_cpu(all_ids), time.perf_counter()
-    time.sleep(5)
-    idle_end = _container_cpu(all_ids)
-    idle_rate = None if idle_start is None or idle_end is None else \
-        (idle_end - idle_start) / (time.perf_counter() - t_idle) / len(all_ids)
-    if idle_rate is not None:
-        lab.say('fleet: idle containers use %.3f CPU s per second each' % idle_rate)
+    ids_by_name = container_ids([lab.fleet_name(i) for i in range(1, largest + 1)])
+    idle_rate = idle_cpu_rate(list(ids_by_name.values()))
     rows = []
     breakdown = None
     for size in sorted(sizes):
@@ -173,8 +181,8 @@ def run(the_lab, sizes=SIZES, log_dir=None, repeats=2, profile=True, profile_at=
             for side, argv in (('apply', ['ansible-playbook', '-i', inventory, play]),
                                ('noop', ['ansible-playbook', '-i', inventory, play]),
                                ('ping', ['ansible', '-i', inventory, 'bench', '-m', 'ansible.builtin.ping'])):
-                runs[side].append(_timed_run(argv, size, os.path.join(log_dir, 'fleet-%d-%s-%d.log'
-                                                                      % (size, side, attempt)), ids))
+                runs[side].append(timed_run(argv, size, os.path.join(log_dir, 'fleet-%d-%s-%d.log'
+                                                                     % (size, side, attempt)), ids))
             lab.say('fleet %2d hosts, run %d: apply %.1f s, no-op rerun %.1f s, ping %.1f s'
                     % (size, attempt + 1, runs['apply'][-1][0], runs['noop'][-1][0], runs['ping'][-1][0]))
         row = {'hosts': size, 'load_before': load}

@@ -359,6 +359,10 @@ def render_text(r):
         if r['fleet'].get('playbooks'):
             parts += ['', 'drift and verify', render_playbooks(r['fleet']['playbooks'])]
         parts += ['', 'Projection (controller CPU)', render_projection(r['fleet'])]
+    if r.get('fleet_ab'):
+        import fleet_ab
+        parts += ['', 'Fleet A/B at %d hosts: this tree (A) and %s (B), and the role\'s shape'
+                  % (r['fleet_ab']['hosts'], r['fleet_ab']['commit']), fleet_ab.render(r['fleet_ab'])]
     if r.get('reload'):
         parts += ['', 'Reload safety (part 5)', render_reload(r['reload'])]
     if r.get('sip'):
@@ -433,7 +437,7 @@ def write_section(part, measured, md=DOC):
     else:
         text += '\n' + section
     with open(md, 'w') as handle:
-        handle.write(text)
+        handle.write(_with_reproduce(text))
 
 
 # -- the chart --------------------------------------------------------------------------------
@@ -671,8 +675,9 @@ def _repeats(count):
     return '%s and the best run of each side counts' % ('twice' if count == 2 else '%d times' % count)
 
 
-def fleet_section(f):
-    """The page's fleet section (lines), also written alone by a run of just the fleet part."""
+def fleet_section(f, kept_ab=None):
+    """The page's fleet section (lines), also written alone by a run of just the fleet part;
+    kept_ab: the A/B subsection as the page has it (a run with --fleet-ab writes it)."""
     largest = max(row['hosts'] for row in f['sizes'])
     out = [FLEET_HEADING, '',
            'The role as in part 2 on the first N of %d containers `pbxbench-h1..h%d` (started once), forks '
@@ -691,6 +696,7 @@ def fleet_section(f):
               GOAL_APPLY_CPU, GOAL_NOOP_CPU, WALL_GOAL_HOSTS, GOAL_NOOP_WALL),
            '', render_fleet(f), '', _fleet_advice(f)]
     out += _breakdown_section(f)
+    out += kept_ab.rstrip('\n').split('\n') + [''] if kept_ab else []
     if f.get('playbooks'):
         out += ['### drift and verify at %d hosts' % f['playbooks']['hosts'], '',
                 'After the largest size\'s no-op rerun, every host holds its policy: `pbxops.firewall.drift` '
@@ -709,7 +715,7 @@ def write_fleet_section(r, md=DOC):
     """Replace the fleet section and the fleet rows of the summary of the published page."""
     with open(md) as handle:
         text = handle.read()
-    lines = fleet_section(r['fleet'])
+    lines = fleet_section(r['fleet'], kept_ab=_kept_ab(text))
     lines[2:2] = ['This section and the fleet rows of the summary: `bench/run.py --parts fleet` alone, %s, %.1f min; '
                   'load average at the start %.2f %.2f %.2f, at the end %.2f %.2f %.2f.'
                   % ((r['machine']['date'], r.get('seconds', 0) / 60) + tuple(r['load_start'])
@@ -723,7 +729,86 @@ def write_fleet_section(r, md=DOC):
         lines[fleet_rows[0]:fleet_rows[-1] + 1] = _table([], fleet_goal_rows(r['fleet'])).split('\n')[2:]
     text = '\n'.join(lines) + section + '\n' + tail.lstrip('\n')
     with open(md, 'w') as handle:
-        handle.write(text)
+        handle.write(_with_reproduce(text))
+
+
+AB_HEADING = '### A/B at one size, and the floor of the role\'s shape'
+
+
+def _subsection(text, heading):
+    """(start, end) of a subsection of text: from its heading line to the next heading of level 2
+    or 3, or None."""
+    start = text.find('\n%s\n' % heading)
+    if start < 0:
+        return None
+    ends = [i for i in (text.find('\n### ', start + 1), text.find('\n## ', start + 1)) if i >= 0]
+    return start + 1, (min(ends) + 1 if ends else len(text))
+
+
+def _kept_ab(text):
+    """The A/B subsection of a page (a run with --fleet-ab wrote it), or None."""
+    span = _subsection(text, AB_HEADING)
+    return text[span[0]:span[1]] if span else None
+
+
+def fleet_ab_section(r):
+    """The A/B subsection of the fleet section (lines), from a run with --fleet-ab."""
+    import fleet_ab
+    ab = r['fleet_ab']
+    return [AB_HEADING, '',
+            '`bench/run.py --parts fleet --fleet-ab %s --fleet-sizes %d --fleet-repeats %d`, %s, %.1f min; load average '
+            'at the start %.2f %.2f %.2f, at the end %.2f %.2f %.2f.'
+            % ((ab['commit'], ab['hosts'], len(ab['rounds']), r['machine']['date'], r.get('seconds', 0) / 60)
+               + tuple(r['load_start']) + tuple(r.get('load_end', (0, 0, 0)))), '',
+            '\n\n'.join(' '.join(paragraph.split()) for paragraph in fleet_ab.__doc__.split('\n\n')[2:]), '',
+            fleet_ab.render(ab), '']
+
+
+def write_fleet_ab_section(r, md=DOC):
+    """Replace (or add, before drift and verify) the A/B subsection of the published page's fleet section."""
+    with open(md) as handle:
+        text = handle.read()
+    section = '\n'.join(fleet_ab_section(r)) + '\n'
+    span = _subsection(text, AB_HEADING)
+    if span is None:
+        fleet = text.index(FLEET_HEADING)
+        after = [text.find(mark, fleet) for mark in ('\n### drift and verify', '\n### Projection', '\n## ')]
+        at = min(i for i in after if i >= 0) + 1 if any(i >= 0 for i in after) else len(text)
+        span = (at, at)
+    text = text[:span[0]] + section + text[span[1]:]
+    with open(md, 'w') as handle:
+        handle.write(_with_reproduce(text))
+
+
+REPRODUCE_HEADING = '## Reproduce'
+
+
+def reproduce_section():
+    """The page's Reproduce list (lines): every run that writes the page or a section of it."""
+    return [REPRODUCE_HEADING, '', '```console',
+            'make bench                                  # everything, rewrites this page',
+            '.venv/bin/python bench/run.py --parts apply   # one part, print only (with --no-write)',
+            '.venv/bin/python bench/run.py --parts fleet --fleet-sizes 1,20,50,100 --fleet-profile 20   '
+            '# rewrites only the fleet section',
+            '.venv/bin/python bench/run.py --parts fleet --fleet-ab a880f1b   # only its A/B part: this tree vs '
+            'a commit at 20 hosts, and the floor of the role\'s shape',
+            '.venv/bin/python bench/run.py --parts sip     # rewrites only the SIP section',
+            '.venv/bin/python bench/run.py --parts flows   # rewrites only the flows section',
+            '.venv/bin/python bench/run.py --parts sets    # rewrites only the sets section',
+            '.venv/bin/python bench/run.py --parts counters   # rewrites only the counters section',
+            '.venv/bin/python bench/run.py --quick         # small sizes, to try the harness',
+            '.venv/bin/python bench/run.py --render lab/.cache/bench/results.json   # page from saved results',
+            '```', '']
+
+
+def _with_reproduce(text):
+    """The page with its Reproduce section as reproduce_section() gives it (added at the end if missing)."""
+    section = '\n'.join(reproduce_section())
+    if '\n%s\n' % REPRODUCE_HEADING not in text:
+        return text.rstrip('\n') + '\n\n' + section
+    head, rest = text.split('\n%s\n' % REPRODUCE_HEADING, 1)
+    tail = rest[rest.index('\n## ') + 1:] if '\n## ' in rest else ''
+    return head + '\n' + section + ('\n' + tail if tail else '')
 
 
 def render_doc(r):
@@ -786,7 +871,11 @@ def render_doc(r):
            'process (peak RSS includes the interpreter and netaddr). The networks use five service sets and '
            'every subnet has an IPv6 twin, so above the ipset threshold (16) the rules stay few and the '
            'subnets go into ipsets.', '', render_compile(c), '']
-    out += fleet_section(f)
+    kept = None
+    if os.path.exists(DOC):
+        with open(DOC) as handle:
+            kept = _kept_ab(handle.read())
+    out += fleet_section(f, kept_ab=kept)
     out += ['## 5. Reload safety', '',
             'Two 60-rule policies, both allowing service A (sip: TCP and UDP 5060) and blocking service B '
             '(web TCP 80, iax UDP 4569) from the client network, differing only in an unrelated network, '
@@ -823,14 +912,7 @@ def render_doc(r):
     out += render_flows_section(r['flows']) if r.get('flows') else []
     out += render_sets_section(r['sets']) if r.get('sets') else []
     out += render_counters_section(r['counters']) if r.get('counters') else []
-    out += ['## Reproduce', '', '```console', 'make bench                                  # everything, '
-            'rewrites this page', '.venv/bin/python bench/run.py --parts apply   # one part, print only '
-            '(with --no-write)', '.venv/bin/python bench/run.py --parts sip     # rewrites only the SIP '
-            'section', '.venv/bin/python bench/run.py --parts flows   # rewrites only the flows section',
-            '.venv/bin/python bench/run.py --parts counters   # rewrites only the counters section',
-            '.venv/bin/python bench/run.py --quick         # small sizes, to try the '
-            'harness', '.venv/bin/python bench/run.py --render lab/.cache/bench/results.json   # page from '
-            'saved results', '```', '']
+    out += reproduce_section()
     return '\n'.join(out)
 
 

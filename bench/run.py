@@ -18,7 +18,10 @@ Parts (each in its own file):
     fleet    fleet_scale.py    the role on 1 / 10 / 20 hosts, forks = hosts, next to ansible -m ping, and
                                where the controller's CPU goes (profile_role.py); drift and verify at the
                                largest size; `--parts fleet` rewrites just the page's fleet section
-                               (`--fleet-sizes 1,20,50,100 --fleet-profile 20`: issue 21's table)
+                               (`--fleet-sizes 1,20,50,100 --fleet-profile 20`: issue 21's table);
+                               with `--fleet-ab COMMIT` instead (fleet_ab.py): at one size (20), this
+                               tree and COMMIT alternating in `--fleet-repeats` rounds (3), and the
+                               floor of the role's shape; rewrites just that part of the fleet section
     sip      sip_guards.py     real SIP attack tools: no firewall vs MikoPBX-style vs the collection,
                                CPU per 10,000 requests (namespaces, under /tmp/pbxfw-kernel.lock);
                                `--parts sip` rewrites just the page's SIP section
@@ -55,6 +58,31 @@ PARTS = ('compile', 'apply', 'noop', 'reload', 'fleet', 'sip', 'flows', 'sets', 
 LAB_PARTS = ('apply', 'noop', 'reload', 'fleet', 'sets', 'counters')
 # parts whose section of the page a run of that part alone rewrites
 SECTIONS = ('sip', 'flows', 'counters', 'sets')
+AB_SIZE = 20        # the fleet size of --fleet-ab
+
+
+def write(results):
+    """Write what a run's results give: a part alone its section of the page (the fleet part with
+    --fleet-ab just its A/B subsection), every part the whole page; anything else, and a quick run,
+    a preview in the cache."""
+    parts, quick = results['parts'], results.get('quick')
+    if results.get('fleet_ab') and not quick:
+        report.write_fleet_ab_section(results)
+        lab.say('wrote the A/B part of the fleet section of %s' % os.path.relpath(report.DOC, lab.REPO))
+    elif parts == ['fleet'] and not quick:
+        report.write_fleet_section(results)
+        lab.say('wrote the fleet section and the fleet rows of the summary of %s' % os.path.relpath(report.DOC, lab.REPO))
+    elif len(parts) == 1 and parts[0] in SECTIONS and not quick:
+        report.write_section(parts[0], results[parts[0]])
+        lab.say('wrote the %s section of %s' % (parts[0], os.path.relpath(report.DOC, lab.REPO)))
+    else:
+        if quick or set(parts) != set(PARTS):
+            # a partial or quick run never overwrites the published page: preview in the cache
+            md, png = os.path.join(lab.CACHE, 'benchmarks-preview.md'), os.path.join(lab.CACHE, 'benchmarks-preview.png')
+        else:
+            md, png = report.DOC, report.PNG
+        report.write_docs(results, md, png)
+        lab.say('wrote %s and %s' % (os.path.relpath(md, lab.REPO), os.path.relpath(png, lab.REPO)))
 
 
 def _terminate(signum, _frame):
@@ -70,31 +98,36 @@ def main():
                         % ','.join(str(n) for n in (1, 10, 20)))
     parser.add_argument('--fleet-profile', type=int, metavar='N',
                         help='the fleet size at which the controller\'s CPU is broken down per task (default: the largest)')
-    parser.add_argument('--fleet-repeats', type=int, default=2, metavar='N',
-                        help='runs of each side per fleet size, the best one counts (default 2)')
+    parser.add_argument('--fleet-repeats', type=int, metavar='N',
+                        help='runs of each side per fleet size, the best one counts (default 2); with --fleet-ab: '
+                             'rounds, the medians count (default 3)')
+    parser.add_argument('--fleet-ab', metavar='COMMIT',
+                        help='the fleet part at one size (--fleet-sizes, default %d): this tree and git COMMIT\'s '
+                             'collection alternating, and the floor of the role\'s shape (only with --parts fleet)'
+                        % AB_SIZE)
     parser.add_argument('--flows-cap', type=int, default=180,
                         help='seconds after which the old per-flow code\'s blocking apply is stopped (flows part)')
     parser.add_argument('--loop-limit', type=int, default=15 * 60,
                         help='seconds after which the 600-rule builtin loop is stopped and extrapolated')
     parser.add_argument('--render', metavar='RESULTS_JSON',
-                        help='measure nothing: print and write the page from a saved results file '
-                             '(lab/.cache/bench/results.json of an earlier run)')
+                        help='measure nothing: print and write the page (or the section) from a saved results '
+                             'file (lab/.cache/bench/results.json of an earlier run)')
     args = parser.parse_args()
     if args.render:
         with open(args.render) as handle:
             results = json.load(handle)
         print(report.render_text(results))
         if not args.no_write:
-            complete = set(results.get('parts', ())) == set(PARTS) and not results.get('quick')
-            md = report.DOC if complete else os.path.join(lab.CACHE, 'benchmarks-preview.md')
-            png = report.PNG if complete else os.path.join(lab.CACHE, 'benchmarks-preview.png')
-            report.write_docs(results, md, png)
-            lab.say('wrote %s and %s' % (os.path.relpath(md, lab.REPO), os.path.relpath(png, lab.REPO)))
+            write(results)
         return 0
     parts = [p.strip() for p in args.parts.split(',') if p.strip()]
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error('unknown parts: %s' % ', '.join(sorted(unknown)))
+    if args.fleet_ab and parts != ['fleet']:
+        parser.error('--fleet-ab goes with --parts fleet alone')
+    if args.fleet_ab and args.fleet_sizes and ',' in args.fleet_sizes:
+        parser.error('--fleet-ab measures one size: --fleet-sizes N')
     signal.signal(signal.SIGTERM, _terminate)
 
     log_dir = os.path.join(lab.CACHE, 'logs')
@@ -173,18 +206,23 @@ def main():
         if set(parts) & {'apply', 'noop', 'reload', 'sets', 'counters'}:
             the_lab.remove([lab.HOST1, lab.CLIENT])
         if 'fleet' in parts:
-            import fleet_scale
-
             def fresh_lab():
                 the_lab.destroy(quiet=True)
                 the_lab.prepare()
-            if args.fleet_sizes:
-                sizes = tuple(int(n) for n in args.fleet_sizes.split(','))
+            if args.fleet_ab:
+                import fleet_ab
+                results['fleet_ab'] = guarded('fleet', lambda: fleet_ab.run(
+                    the_lab, args.fleet_ab, size=int(args.fleet_sizes or (2 if args.quick else AB_SIZE)),
+                    rounds=args.fleet_repeats or (1 if args.quick else 3), log_dir=log_dir), fresh_lab)
             else:
-                sizes = (1, 5) if args.quick else fleet_scale.SIZES
-            results['fleet'] = guarded('fleet', lambda: fleet_scale.run(
-                the_lab, sizes=sizes, log_dir=log_dir, repeats=args.fleet_repeats, profile_at=args.fleet_profile),
-                fresh_lab)
+                import fleet_scale
+                if args.fleet_sizes:
+                    sizes = tuple(int(n) for n in args.fleet_sizes.split(','))
+                else:
+                    sizes = (1, 5) if args.quick else fleet_scale.SIZES
+                results['fleet'] = guarded('fleet', lambda: fleet_scale.run(
+                    the_lab, sizes=sizes, log_dir=log_dir, repeats=args.fleet_repeats or 2,
+                    profile_at=args.fleet_profile), fresh_lab)
         if 'sip' in parts:
             import sip_guards
             lab.say('SIP guards under attack tools (waits for /tmp/pbxfw-kernel.lock)...')
@@ -214,20 +252,8 @@ def main():
     if failed is not None:
         lab.say('FAILED: %s (partial results in lab/.cache/bench/results.json; docs/ not written)' % failed)
         return 1
-    if not args.no_write and parts == ['fleet'] and not args.quick:
-        report.write_fleet_section(results)
-        lab.say('wrote the fleet section and the fleet rows of the summary of %s' % os.path.relpath(report.DOC, lab.REPO))
-    elif not args.no_write and len(parts) == 1 and parts[0] in SECTIONS and not args.quick:
-        report.write_section(parts[0], results[parts[0]])
-        lab.say('wrote the %s section of %s' % (parts[0], os.path.relpath(report.DOC, lab.REPO)))
-    elif not args.no_write:
-        if args.quick or set(parts) != set(PARTS):
-            # a partial or quick run never overwrites the published page: preview in the cache
-            md, png = os.path.join(lab.CACHE, 'benchmarks-preview.md'), os.path.join(lab.CACHE, 'benchmarks-preview.png')
-        else:
-            md, png = report.DOC, report.PNG
-        report.write_docs(results, md, png)
-        lab.say('wrote %s and %s' % (os.path.relpath(md, lab.REPO), os.path.relpath(png, lab.REPO)))
+    if not args.no_write:
+        write(results)
     lab.say('total %.0f s (%.1f min)' % (results['seconds'], results['seconds'] / 60))
     return 0
 
