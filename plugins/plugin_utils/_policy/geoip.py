@@ -48,8 +48,8 @@ _FIELDS = {
 }
 _COUNTRY = rb'([A-Z]{2}|\?\?)'
 _LINE = dict((fmt, re.compile(fields + b',' + _COUNTRY + rb'\r?')) for fmt, fields in _FIELDS.items())
-# The scans below run over the data with a newline put in front, each line starting with its
-# newline: a search for a literal newline is the engine's fast scan (a ``^`` in multi-line
+# The scans below find each line by the newline in front of it (the first line is looked at on
+# its own): a search for a literal newline is the engine's fast scan (a ``^`` in multi-line
 # mode is tried at every byte), half the time on a 16 MB file.
 _END = rb'\r?(?=\n|\Z)'
 # The first line of a file that is neither a comment, empty, nor a line of the format.
@@ -164,11 +164,16 @@ def parse(data, countries):
     return Parsed(fmt, date, dated, families, ranges)
 
 
+def _first_line(data):
+    end = data.find(b'\n')
+    return data if end < 0 else data[:end]
+
+
 def _first_bad(data, fmt):
     """(offset, text) of the first line that is neither a comment, empty, nor of the format, or
     None. The scan finds each line by the newline in front of it; the first line has none, so it
     is looked at on its own (the file is not copied to put one there)."""
-    first = data.split(b'\n', 1)[0]
+    first = _first_line(data)
     if _BAD[fmt].match(b'\n' + first):
         return 0, first
     bad = _BAD[fmt].search(data)
@@ -184,7 +189,7 @@ def _rows(data, fmt, codes):
     faster than a regular expression's scan. A CIDR,CC line is read by one."""
     if fmt == CIDRS:
         pattern = re.compile(rb'\n' + _FIELDS[fmt] + b',(' + b'|'.join(sorted(codes)) + b')' + _END)
-        return pattern.findall(b'\n' + data.split(b'\n', 1)[0]) + pattern.findall(data)
+        return pattern.findall(b'\n' + _first_line(data)) + pattern.findall(data)
     ends = tuple(b',' + code for code in codes)
     kept = []
     start = 0
