@@ -50,6 +50,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import itertools
+import operator
 import socket
 
 from ansible_collections.pbxops.firewall.plugins.module_utils._netfilter import (
@@ -177,10 +179,46 @@ class IpSet(object):
         self._index = None
 
     def _build(self):
-        width = 32 if self.version == 4 else 128
+        entries = entry_list(self._entries)
+        index = self._plain_index(entries)
+        if index is None:
+            index = self._index_each(entries)
+        self._index = [(self._width - length, index[length]) for length in sorted(index, reverse=True)]
+
+    @property
+    def _width(self):
+        return 32 if self.version == 4 else 128
+
+    def _plain_index(self, entries):
+        """The index of members that are plain addresses or CIDRs (no flag, the common case: a
+        country's 200,000), each conversion a C loop over all of them; None when one is not (the
+        member-by-member index then decides it, and words the refusal)."""
+        if not entries:
+            return {}
+        width = self._width
+        family = socket.AF_INET if self.version == 4 else socket.AF_INET6
+        try:
+            addresses, slashes, lengths = zip(*map(str.partition, entries, itertools.repeat('/')))
+            numbers = list(map(int.from_bytes, map(socket.inet_pton, itertools.repeat(family), addresses),
+                               itertools.repeat('big')))
+            # a host has no length: its width; "/" without a length stays "" (refused by int)
+            prefixlens = list(map(int, map(operator.add, lengths, map({'': str(width), '/': ''}.get, slashes))))
+        except (TypeError, ValueError, OSError):
+            return None
+        if min(prefixlens) < 0 or max(prefixlens) > width:
+            return None
+        masks = [~((1 << (width - length)) - 1) for length in range(width + 1)]
+        index = {}
+        for value, length, entry in zip(map(operator.and_, numbers, map(masks.__getitem__, prefixlens)),
+                                        prefixlens, entries):
+            index.setdefault(length, {})[value] = (entry, False)
+        return index
+
+    def _index_each(self, entries):
+        width = self._width
         family = socket.AF_INET if self.version == 4 else socket.AF_INET6
         index = {}
-        for entry in entry_list(self._entries):
+        for entry in entries:
             parts = str(entry).split()
             if not parts or any(flag != 'nomatch' for flag in parts[1:]):
                 raise ValueError('ipset %s: bad entry %r' % (self.name, entry))
@@ -194,7 +232,7 @@ class IpSet(object):
                 raise ValueError('ipset %s: %r is not an IPv%d address or CIDR' % (self.name, entry, self.version))
             value &= ~((1 << (width - prefixlen)) - 1)
             index.setdefault(prefixlen, {})[value] = (parts[0], len(parts) > 1)
-        self._index = [(width - length, index[length]) for length in sorted(index, reverse=True)]
+        return index
 
     def lookup(self, address):
         """(member, nomatch) of the longest member that contains ``address``, or None."""

@@ -21,9 +21,11 @@ removed). Any problem with the cache (not writable, a damaged entry) only costs 
 
 It also keeps what the country networks' sets came to (``read_result``/``write_result``):
 turning ten countries' ranges into 360,000 set members costs more than reading the ranges,
-and the same database and networks give the same members on every run and host. Such an
-entry's name is the SHA-256 of everything the sets depend on, the files' identities included;
-at most ``KEEP_RESULTS`` are kept.
+and the same database and networks give the same members on every run and host. The
+blocklist's sets are kept the same way (``sets.py``; parsing a 50,000-line feed would
+otherwise be most of a compile). Such an entry's name is the SHA-256 of everything the sets
+depend on (the database files' identities, the feeds' contents); at most ``KEEP_RESULTS``
+are kept.
 
 Where: ``$PBX_FIREWALL_CACHE_DIR``, else ``$XDG_CACHE_HOME/pbxops.firewall``, else
 ``~/.cache/pbxops.firewall``; an empty ``PBX_FIREWALL_CACHE_DIR`` turns the cache off.

@@ -28,6 +28,8 @@ __metaclass__ = type
 
 import datetime
 import email.utils
+import itertools
+import operator
 import re
 import socket
 
@@ -46,14 +48,20 @@ _FIELDS = {
 }
 _COUNTRY = rb'([A-Z]{2}|\?\?)'
 _LINE = dict((fmt, re.compile(fields + b',' + _COUNTRY + rb'\r?')) for fmt, fields in _FIELDS.items())
+# The scans below find each line by the newline in front of it (the first line is looked at on
+# its own): a search for a literal newline is the engine's fast scan (a ``^`` in multi-line
+# mode is tried at every byte), half the time on a 16 MB file.
+_END = rb'\r?(?=\n|\Z)'
 # The first line of a file that is neither a comment, empty, nor a line of the format.
-_BAD = dict((fmt, re.compile(rb'^(?!#|\r?$|' + fields + b',' + _COUNTRY + rb'\r?$).*$', re.M))
+_BAD = dict((fmt, re.compile(rb'\n(?!#|' + _END + b'|' + fields + b',' + _COUNTRY + _END + rb')[^\n]*'))
             for fmt, fields in _FIELDS.items())
 _DATA_LINE = re.compile(rb'^(?!#|\r?$).*$', re.M)
 _GENERATED = re.compile(rb'^#\s*Generated:\s*(.+?)\s*$', re.M)
 # Codes the databases write for a country that ISO 3166-1 spells otherwise.
 DATABASE_ALIASES = {'GB': ('UK',)}
 MAX_DATE_HEADER = 4096
+# Bytes of a database split into lines at a time (_rows).
+CHUNK = 1 << 20
 
 
 class DatabaseError(ValueError):
@@ -134,16 +142,15 @@ def parse(data, countries):
     Raises DatabaseError naming the first bad line.
     """
     fmt = detect(data)
-    bad = _BAD[fmt].search(data)
+    bad = _first_bad(data, fmt)
     if bad is not None:
         raise DatabaseError('line %d: %s is not a line of this file\'s format (%s, as its first data '
                             'line); a country database has one format throughout'
-                            % (_line_number(data, bad.start()), _show(bad.group()), fmt))
+                            % (_line_number(data, bad[0]), _show(bad[1]), fmt))
     codes = _wanted(countries)
     found = dict((country, {4: [], 6: []}) for country in countries)
     if codes:
-        pattern = re.compile(rb'^' + _FIELDS[fmt] + b',(' + b'|'.join(sorted(codes)) + rb')\r?$', re.M)
-        rows = pattern.findall(data)
+        rows = _rows(data, fmt, codes)
         spans = _spans(fmt, rows)
         if spans is None:       # a bad range: the careful reader names its line
             reader = {INTEGERS: _integers, ADDRESSES: _addresses, CIDRS: _cidrs}[fmt]
@@ -155,6 +162,47 @@ def parse(data, countries):
     ranges = dict((country, dict((v, prefixes.merge(r)) for v, r in per.items()))
                   for country, per in found.items())
     return Parsed(fmt, date, dated, families, ranges)
+
+
+def _first_line(data):
+    end = data.find(b'\n')
+    return data if end < 0 else data[:end]
+
+
+def _first_bad(data, fmt):
+    """(offset, text) of the first line that is neither a comment, empty, nor of the format, or
+    None. The scan finds each line by the newline in front of it; the first line has none, so it
+    is looked at on its own (the file is not copied to put one there)."""
+    first = _first_line(data)
+    if _BAD[fmt].match(b'\n' + first):
+        return 0, first
+    bad = _BAD[fmt].search(data)
+    return None if bad is None else (bad.start() + 1, bad.group()[1:])
+
+
+def _rows(data, fmt, codes):
+    """(first, second, code) of the lines of the countries ``codes`` (every line of ``data`` is
+    of the format ``fmt``: checked already).
+
+    A line of a range format has exactly two commas and ends in its country: the lines that end
+    in a wanted one are found with ``endswith`` and their fields split in one go, which is
+    faster than a regular expression's scan. A CIDR,CC line is read by one."""
+    if fmt == CIDRS:
+        pattern = re.compile(rb'\n' + _FIELDS[fmt] + b',(' + b'|'.join(sorted(codes)) + b')' + _END)
+        return pattern.findall(b'\n' + _first_line(data)) + pattern.findall(data)
+    ends = tuple(b',' + code for code in codes)
+    kept = []
+    start = 0
+    while start < len(data):       # a piece at a time: its list of lines stays small
+        end = data.find(b'\n', start + CHUNK)
+        end = len(data) if end < 0 else end
+        piece = data[start:end]
+        if b'\r' in piece:
+            piece = piece.replace(b'\r\n', b'\n')    # the check allowed "\r" only before a newline
+        kept += [line for line in piece.split(b'\n') if line.endswith(ends) and not line.startswith(b'#')]
+        start = end
+    fields = b','.join(kept).split(b',')
+    return list(zip(fields[0::3], fields[1::3], fields[2::3]))
 
 
 def _families(data, fmt):
@@ -172,25 +220,33 @@ def _families(data, fmt):
 def _spans(fmt, rows):
     """(version, first, last) of every row of a range format when all are valid ranges, else None.
 
-    The short way through 100,000 rows (a comprehension, no call per row of ours); the careful
+    The short way through 100,000 rows (C loops, ``map``, no call per row of ours); the careful
     readers below decide the same and word the refusal of the first bad row.
     """
-    pton, number = socket.inet_pton, int.from_bytes
+    if not rows or fmt == CIDRS:
+        return [] if not rows else None
+    firsts, lasts, _codes = zip(*rows)
     try:
         if fmt == INTEGERS:
-            spans = [(4, int(first), int(last)) for first, last, _code in rows]
-            bad = any(low > high or high > 0xffffffff for _v, low, high in spans)
-        elif fmt == ADDRESSES:
-            spans = [(6, number(pton(socket.AF_INET6, first.decode('ascii')), 'big'),
-                      number(pton(socket.AF_INET6, last.decode('ascii')), 'big')) if b':' in first else
-                     (4, number(pton(socket.AF_INET, first.decode('ascii')), 'big'),
-                      number(pton(socket.AF_INET, last.decode('ascii')), 'big')) for first, last, _code in rows]
-            bad = any(low > high for _v, low, high in spans)
+            versions = itertools.repeat(4)
+            lows, highs = list(map(int, firsts)), list(map(int, lasts))
+            bad = max(highs) > 0xffffffff
         else:
-            return None
+            versions = [6 if b':' in first else 4 for first in firsts]
+            lows, highs = _numbers(versions, firsts), _numbers(versions, lasts)
+            bad = False
     except (OSError, ValueError):
         return None
-    return None if bad else spans
+    if bad or any(map(operator.gt, lows, highs)):
+        return None
+    return list(zip(versions, lows, highs))
+
+
+def _numbers(versions, texts):
+    """The integers of addresses (bytes) of the given versions: C loops (map), a call each."""
+    families = map({4: socket.AF_INET, 6: socket.AF_INET6}.__getitem__, versions)
+    packed = map(socket.inet_pton, families, map(bytes.decode, texts))
+    return list(map(int.from_bytes, packed, itertools.repeat('big')))
 
 
 def _where(data, *fields):

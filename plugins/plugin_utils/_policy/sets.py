@@ -321,7 +321,19 @@ def _read_text(path):
         return handle.read().decode('utf-8', 'replace')
 
 
-def _blocklist_entries(blocklist, files, names, errors):
+def _read_files(files):
+    """[(label, text)] of the blocklist files; instead of the text, the error of a file that could
+    not be read (an OSError)."""
+    texts = []
+    for label, path in files:
+        try:
+            texts.append((label, _read_text(path)))
+        except OSError as exc:
+            texts.append((label, exc))
+    return texts
+
+
+def _blocklist_entries(blocklist, texts, names, errors):
     """(entries [(Subnet, origin)], per-file entry counts [(label, count)])."""
     entries = []
     base = names['blocklist']
@@ -335,11 +347,9 @@ def _blocklist_entries(blocklist, files, names, errors):
         except ValueError as exc:
             errors.append('%s: %s' % (path, exc))
     counts = []
-    for label, path in files:
-        try:
-            text = _read_text(path)
-        except (OSError, IOError) as exc:
-            errors.append('%s: cannot read the blocklist file: %s' % (label, exc.strerror or exc))
+    for label, text in texts:
+        if isinstance(text, OSError):
+            errors.append('%s: cannot read the blocklist file: %s' % (label, text.strerror or text))
             continue
         found, problems = blocklists.parse_file(text, label)
         errors.extend(problems)
@@ -352,8 +362,22 @@ def _entries(count):
     return '1 entry' if count == 1 else '%d entries' % count
 
 
-def _blocklist(policy, blocklist, files, names, sets, errors):
-    entries, counts = _blocklist_entries(blocklist, files, names, errors)
+def _blocklist_key(policy, blocklist, texts, exempt):
+    """Everything the blocklist's sets depend on, as plain data (the files by their contents), or
+    None when it cannot be a cache key (a file that could not be read)."""
+    inline = [] if blocklist is None else blocklist
+    if any(not isinstance(text, str) for _label, text in texts) or not isinstance(inline, (list, tuple)) \
+            or not all(isinstance(item, str) for item in inline):
+        return None
+    return ['blocklist', list(inline),
+            [[label, hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()] for label, text in texts],
+            [s.cidr() for _label, s in exempt], policy.ipv6]
+
+
+def _compute_blocklist(policy, blocklist, texts, names, exempt, errors):
+    """(merged ranges {version: range list}, members {version: [member]}, counts, entries) of the
+    blocklist, or None with the errors."""
+    entries, counts = _blocklist_entries(blocklist, texts, names, errors)
     merged = dict((v, prefixes.merge((s.value, s.last) for s, _o in entries if s.version == v)) for v in (4, 6))
     for version in (4, 6):
         if prefixes.covers(merged[version], prefixes.WIDTH[version]):
@@ -361,13 +385,41 @@ def _blocklist(policy, blocklist, files, names, sets, errors):
                           'whole Internet; a blocklist lists abusers' % (names['blocklist'],
                                                                          names['blocklist_files'], version))
     if errors:
-        return
-    exempt = _exempt_subnets(policy)
-    sets.blocklist = {}
+        return None
+    members = {}
     for version in (4, 6) if policy.ipv6 else (4,):
         cut = [s for _label, s in exempt if s.version == version]
         kept = prefixes.subtract(merged[version], _ranges(cut, version)) if cut else merged[version]
-        sets.blocklist[version] = prefixes.entries(version, prefixes.to_prefixes(kept, prefixes.WIDTH[version]))
+        members[version] = prefixes.entries(version, prefixes.to_prefixes(kept, prefixes.WIDTH[version]))
+    return merged, members, counts, entries
+
+
+def _blocklist(policy, blocklist, files, names, sets, errors):
+    """The blocklist's sets and notes: as the same entries, files and exemptions gave them before
+    (the cache, countrydb.read_result: parsing a 50,000-line feed is most of a compile with a
+    warm country cache), else computed and kept."""
+    exempt = _exempt_subnets(policy)
+    texts = _read_files(files)
+    cache_dir = countrydb.default_cache_dir()
+    key = _blocklist_key(policy, blocklist, texts, exempt)
+    stored = countrydb.read_result(cache_dir, key) if key is not None else None
+    if stored is not None:
+        if errors:
+            return              # as when computed: no sets next to errors
+        merged = dict((int(v), [tuple(r) for r in ranges]) for v, ranges in stored['merged'].items())
+        members = dict((int(v), found) for v, found in stored['members'].items())
+        counts = [tuple(count) for count in stored['counts']]
+        entries = None          # read again only when a warning needs an entry's origin
+    else:
+        computed = _compute_blocklist(policy, blocklist, texts, names, exempt, errors)
+        if computed is None:
+            return
+        merged, members, counts, entries = computed
+        if key is not None:
+            countrydb.write_result(cache_dir, key, {
+                'merged': dict((str(v), r) for v, r in merged.items()),
+                'members': dict((str(v), m) for v, m in members.items()), 'counts': counts})
+    sets.blocklist = members
     sources = ['%s (%s)' % (names['blocklist'], _entries(len(blocklist)))] if blocklist else []
     sources += ['%s (%s)' % (label, _entries(count)) for label, count in counts]
     sets.blocklist_source = ', '.join(sources)
@@ -377,14 +429,18 @@ def _blocklist(policy, blocklist, files, names, sets, errors):
     for label, count in counts:
         if not count:
             sets.warnings.append('%s has no entries: it blocks nothing (did a download fail?)' % label)
-    _blocklist_warnings(policy, entries, merged, exempt, sets)
+
+    def all_entries():
+        return entries if entries is not None else _blocklist_entries(blocklist, texts, names, [])[0]
+    _blocklist_warnings(policy, all_entries, merged, exempt, sets)
 
 
 def _blocklist_warnings(policy, entries, merged, exempt, sets):
     """A trunk or never_block subnet the blocklist touches (it stays exempt), and a network the
-    blocklist touches that is not exempt (its sources lose every service)."""
+    blocklist touches that is not exempt (its sources lose every service). ``entries``: a
+    function that gives them, called only when a subnet is touched."""
     def entries_touching(subnet):
-        return [(s, origin) for s, origin in entries
+        return [(s, origin) for s, origin in entries()
                 if s.version == subnet.version and s.value <= subnet.last and subnet.value <= s.last]
 
     def touched(subnet):

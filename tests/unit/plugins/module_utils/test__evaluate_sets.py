@@ -11,6 +11,8 @@ __metaclass__ = type
 import ipaddress
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.pbxops.firewall.plugins.module_utils import _evaluate
 
@@ -67,3 +69,30 @@ def test_bad_members_are_refused_when_the_set_is_first_used(entries, message):
     with pytest.raises(ValueError) as excinfo:
         ipset.contains(ipaddress.ip_address('10.0.0.1'))
     assert str(excinfo.value) == message
+
+
+# members written any way the evaluator accepts, and ones it refuses
+ANY_MEMBER = st.one_of(
+    st.builds(lambda v, n: '%s/%d' % (ipaddress.IPv4Address(v), n), st.integers(0, 2 ** 32 - 1), st.integers(0, 32)),
+    st.builds(lambda v: str(ipaddress.IPv4Address(v)), st.integers(0, 2 ** 32 - 1)),
+    st.builds(lambda v, n: '%s/%d' % (ipaddress.IPv6Address(v), n), st.integers(0, 2 ** 128 - 1),
+              st.integers(0, 128)),
+    st.sampled_from(['10.0.0.0/8 nomatch', '10.0.0.0/08', '10.0.0.0/+8', '10.0.0.0/', '10.0.0.0/33', ' 10.0.0.0/8',
+                     '10.0.0.0/8 timeout', '010.0.0.0/8', '::/0', '', '10.0.0.0/-1']),
+    st.sampled_from([None, 7]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(ANY_MEMBER, max_size=6), st.sampled_from(['inet', 'inet6']))
+def test_the_one_pass_index_is_the_member_by_member_index(entries, family):
+    """A set of plain members is indexed in C loops; whatever it gives (or refuses), the member
+    by member index gives (or refuses) too."""
+    ipset = _evaluate.IpSet({'name': 'pbxfw-p', 'family': family, 'entries': entries})
+    fast = ipset._plain_index(entries)
+    try:
+        slow = ipset._index_each(entries)
+    except ValueError:
+        assert fast is None
+    else:
+        assert fast == slow or (fast is None and not all(isinstance(e, str) and e.split() == [e] for e in entries))

@@ -56,6 +56,58 @@ def test_canonical_entries(entry, canonical):
     assert nf._canonical_entry(entry, family) == canonical
 
 
+def _canonical_network(version, value, length):
+    """A network's canonical text (the host bits cleared), as ipset save prints a member."""
+    net = ipaddress.ip_network((value, length), strict=False) if version == 4 else \
+        ipaddress.IPv6Network((value, length), strict=False)
+    return str(net.network_address) if length == net.max_prefixlen else str(net)
+
+
+# members as a ruleset may give them: canonical ones, and the near misses a one-by-one check refuses
+# or rewrites (host bits, /32, /0, a leading zero, upper case, a trailing slash, a flag, the other
+# family, not a string)
+MEMBER = st.one_of(
+    st.builds(_canonical_network, st.just(4), st.integers(0, 2 ** 32 - 1), st.integers(0, 32)),
+    st.builds(_canonical_network, st.just(6), st.integers(0, 2 ** 128 - 1), st.integers(0, 128)),
+    st.builds(lambda v, n: '%s/%d' % (ipaddress.IPv4Address(v), n), st.integers(0, 2 ** 32 - 1), st.integers(0, 33)),
+    st.builds(lambda v, n: '%s/%d' % (ipaddress.IPv6Address(v), n), st.integers(0, 2 ** 128 - 1),
+              st.integers(0, 129)),
+    st.sampled_from(['010.0.0.0/8', '10.0.0.0/08', '10.1', '10.0.0.0/', '2001:DB8::/32', '2001:db8:0::/48',
+                     '10.0.0.0/8 nomatch', '10.0.0.0/8/8', ' 10.0.0.0/8', '::ffff:10.0.0.0/104', '::10.0.0.1',
+                     '10.0.0.0\x00/8', '', '/8', '\u0661.0.0.0/8', 'fe80::/10', '0.0.0.0', '::']),
+    st.sampled_from([None, 10, 1.5, b'10.0.0.0/8']),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(MEMBER, max_size=6), st.sampled_from(['inet', 'inet6']))
+def test_the_one_pass_check_accepts_exactly_what_the_member_check_keeps(entries, family):
+    """_all_canonical says yes exactly when every member goes through _members unchanged by the
+    one-by-one check (_canonical_entry): it refuses all the check refuses or rewrites."""
+    one_by_one = all(isinstance(e, str) and ' ' not in e and nf._canonical_entry(e, family) == e for e in entries)
+    assert nf._all_canonical(entries, family) == nf._all_canonical(entries, family, chunk=2) == one_by_one
+
+
+@pytest.mark.parametrize('entries', [
+    ['203.0.113.0/24', '10.0.0.1/8'], ['203.0.113.0/24', '010.0.0.0/8'], ['10.1', '203.0.113.0/24'],
+    ['203.0.113.0/24', '198.51.100.7/32'], ['203.0.113.0/24', '2001:db8::/32'], ['203.0.113.0/24', None],
+    ['203.0.113.0/24', '203.0.113.9 nomatch'],
+])
+def test_a_set_with_one_member_out_of_canonical_form_is_checked_member_by_member(entries):
+    """The member-by-member check names the bad member, or writes it as ipset save would."""
+    assert not nf._all_canonical(entries, 'inet')
+    try:
+        expected = [nf.normalize_entry(e, 'inet', 'hash:net', 'ruleset.ipsets[0].entries[%d]' % i)
+                    for i, e in enumerate(entries)]
+    except ValueError as exc:
+        with pytest.raises(ValueError) as excinfo:
+            nf.validate_ruleset({'ipsets': [blocklist(entries)]})
+        assert str(excinfo.value) == str(exc)
+    else:
+        assert nf.validate_ruleset({'ipsets': [blocklist(entries)]}).ipsets['pbxfw-blocklist4'].entries == \
+            tuple(dict.fromkeys(expected))
+
+
 def test_parse_ipset_save_keeps_the_hashsize_and_is_linear():
     count = 50000
     lines = ['create pbxfw-blocklist4 hash:net family inet hashsize 16384 maxelem 65536 bucketsize 12 initval 0x1']

@@ -78,10 +78,22 @@ CIDRS = b'''# hand-made
     (CIDRS, [], geoip.CIDRS, [4, 6], {}),
     (b'1.0.0.0,1.0.0.255,AU\r\n1.0.1.0,1.0.1.255,AU\r\n', ['AU'], geoip.ADDRESSES, [4],
      {'AU': {4: [v4('1.0.0.0', '1.0.1.255')], 6: []}}),
+    # a comment that ends like a wanted line is a comment; the last line may lack its newline
+    (b'# moved: 1,2,AU\n16777216,16777471,AU\n# 5,6,AU', ['AU'], geoip.INTEGERS, [4],
+     {'AU': {4: [v4('1.0.0.0', '1.0.0.255')], 6: []}}),
+    (b'16777216,16777471,AU\r\n16777472,16777727,AU', ['AU'], geoip.INTEGERS, [4],
+     {'AU': {4: [v4('1.0.0.0', '1.0.1.255')], 6: []}}),
 ])
 def test_parse(data, countries, fmt, families, ranges):
     parsed = geoip.parse(data, countries)
     assert (parsed.format, parsed.families, parsed.ranges) == (fmt, families, ranges)
+
+
+@pytest.mark.parametrize('data, countries', [(TOR_V4, ['AU', 'GB', 'CN']), (TOR_V6, ['JP']), (DBIP, ['AU', 'JP'])])
+def test_a_database_read_a_few_bytes_at_a_time_gives_the_same_ranges(data, countries, monkeypatch):
+    whole = geoip.parse(data, countries).ranges
+    monkeypatch.setattr(geoip, 'CHUNK', 7)
+    assert geoip.parse(data, countries).ranges == whole
 
 
 def test_dates():

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import socket
 
 import pytest
 
@@ -54,6 +55,28 @@ def test_ipv6_entries_as_ipset_prints_them():
     assert prefixes.entries(6, [(1, 128), (0, 0)]) == ['::1', '::/0']
 
 
+def _network(version, first, length):
+    network = (ipaddress.IPv4Network if version == 4 else ipaddress.IPv6Network)((first, length), strict=False)
+    return network.network_address, network.prefixlen
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([4, 6]).flatmap(lambda version: st.tuples(st.just(version), st.lists(
+    st.builds(_network, st.just(version), st.integers(0, 2 ** prefixes.WIDTH[version] - 1),
+              st.integers(0, prefixes.WIDTH[version])), max_size=8))))
+def test_entries_print_what_ipset_save_prints(members):
+    """A host without its length, a network with it, the address as inet_ntop writes it (ipset does
+    too; for IPv6 that is RFC 5952, except the IPv4-compatible ::a.b.c.d, which ipaddress writes
+    otherwise)."""
+    version, networks = members
+    width = prefixes.WIDTH[version]
+    family = socket.AF_INET if version == 4 else socket.AF_INET6
+    texts = [socket.inet_ntop(family, address.packed) for address, _length in networks]
+    expected = [text if length == width else '%s/%d' % (text, length)
+                for text, (_address, length) in zip(texts, networks)]
+    assert prefixes.entries(version, [(int(address), length) for address, length in networks]) == expected
+
+
 @pytest.mark.parametrize('ranges, others, both, only_first', [
     ([(0, 10)], [(5, 20)], [(5, 10)], [(0, 4)]),
     ([(0, 10), (20, 30)], [(5, 25)], [(5, 10), (20, 25)], [(0, 4), (26, 30)]),
@@ -88,6 +111,17 @@ RANGE_LISTS = st.lists(st.tuples(st.integers(0, 4095), st.integers(0, 60)), max_
 
 def _addresses(ranges):
     return {value for first, last in ranges for value in range(first, last + 1)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 30)), max_size=10))
+def test_merge_gives_the_range_list_of_the_same_addresses(items):
+    """Sorted, neither overlapping nor touching, and covering exactly the addresses given."""
+    ranges = [(first, first + span) for first, span in items]
+    merged = prefixes.merge(ranges)
+    assert _addresses(merged) == _addresses(ranges)
+    assert all(last + 1 < following for (_f, last), (following, _l) in zip(merged, merged[1:]))
+    assert all(first <= last for first, last in merged)
 
 
 @settings(max_examples=300, deadline=None)

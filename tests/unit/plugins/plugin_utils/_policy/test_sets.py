@@ -321,6 +321,52 @@ def test_a_blocklist_may_not_cover_a_family():
         'which would drop the whole Internet; a blocklist lists abusers']
 
 
+def _no_feed_parsed(monkeypatch):
+    def refuse(*_args, **_kwargs):
+        raise AssertionError('the blocklist file was parsed')
+    monkeypatch.setattr(sets_module.blocklists, 'parse_file', refuse)
+
+
+@pytest.mark.parametrize('touched', [False, True])
+def test_a_second_compile_takes_the_blocklist_from_the_cache(tmp_path, monkeypatch, touched):
+    """The same feed, entries and exemptions give the same sets, notes and warnings from the cache;
+    the feed is parsed again only for a warning that names an entry's line."""
+    feed = tmp_path / 'feed.netset'
+    feed.write_text('# feed\n203.0.113.0/24\n198.51.100.0/24\n2001:db8:bad::/48\n')
+    networks = [INTERNET] + ([{'name': 'Partner', 'subnet': '198.51.100.64/26', 'services': ['ssh'],
+                               'never_block': True}] if touched else [])
+    first = role_policy(networks, blocklist=['192.0.2.7'], blocklist_files=[str(feed)])
+    if not touched:
+        _no_feed_parsed(monkeypatch)
+    assert role_policy(networks, blocklist=['192.0.2.7'], blocklist_files=[str(feed)]) == first
+    assert bool(first['warnings']) == touched
+
+
+@pytest.mark.parametrize('change', ['feed', 'inline', 'trunks', 'ipv6', 'label'])
+def test_the_blocklist_cache_follows_what_the_sets_depend_on(tmp_path, monkeypatch, change):
+    """After any change the sets depend on, a compile gives what one without a cache gives."""
+    feed = tmp_path / 'feed.netset'
+    feed.write_text('203.0.113.0/24\n2001:db8:bad::/48\n')
+    other = tmp_path / 'other.netset'
+    other.write_text(feed.read_text())
+    before = dict(blocklist=['192.0.2.7'], blocklist_files=[str(feed)], trunks=[], ipv6=True)
+    first = role_policy([INTERNET], **before)
+    after = dict(before)
+    if change == 'feed':
+        feed.write_text('203.0.113.0/25\n')
+    elif change == 'inline':
+        after['blocklist'] = ['192.0.2.8']
+    elif change == 'trunks':
+        after['trunks'] = ['203.0.113.9']
+    elif change == 'ipv6':
+        after['ipv6'] = False
+    else:
+        after['blocklist_files'] = [str(other)]
+    second = role_policy([INTERNET], **after)
+    monkeypatch.setenv('PBX_FIREWALL_CACHE_DIR', '')
+    assert second == role_policy([INTERNET], **after) != first
+
+
 def test_fingerprint_follows_the_feed(tmp_path):
     feed = tmp_path / 'feed.txt'
     feed.write_text('203.0.113.0/24\n')
