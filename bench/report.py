@@ -887,13 +887,13 @@ def render_doc(r):
            'Every side starts from the same clean host (no owned chain, empty INPUT) and every Ansible '
            'run opens its own SSH connections (a fresh ControlPath directory per run). After each side the '
            'filter table\'s `PBX-FIREWALL` chain and INPUT are read with `iptables-save`: the three sides '
-           'must be identical (column "same iptables-save").', '', render_apply(a), _apply_advice(a),
-           ] + render_noop_section(n) + [
-           '## 3. Compile scale', '',
-           '`bench/compile_scale.py`: the `firewall_ruleset` compiler alone, each size in a fresh Python '
-           'process (peak RSS includes the interpreter and netaddr). The networks use five service sets and '
-           'every subnet has an IPv6 twin, so above the ipset threshold (16) the rules stay few and the '
-           'subnets go into ipsets.', '', render_compile(c), '']
+           'must be identical (column "same iptables-save").', '', render_apply(a), _apply_advice(a)]
+    out += render_noop_section(n)
+    out += ['## 3. Compile scale', '',
+            '`bench/compile_scale.py`: the `firewall_ruleset` compiler alone, each size in a fresh Python '
+            'process (peak RSS includes the interpreter and netaddr). The networks use five service sets and '
+            'every subnet has an IPv6 twin, so above the ipset threshold (16) the rules stay few and the '
+            'subnets go into ipsets.', '', render_compile(c), '']
     kept = None
     if os.path.exists(DOC):
         with open(DOC) as handle:
