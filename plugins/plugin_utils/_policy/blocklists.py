@@ -22,8 +22,7 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import addresses
-from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.addresses import parse_subnet
+from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.addresses import canonical_subnet, parse_subnet
 
 # The widest entry: as wide as a SIP trunk may be wide or more would block a region, not
 # the abusers in it (the same bounds as validate.TRUNK_MAX_WIDTH for a trunk: a /16 there).
@@ -96,7 +95,7 @@ def parse_file(text, label):
     bad = 0
     for number, line in enumerate(text.split('\n'), 1):
         # the common line, a bare address or CIDR in canonical form (a feed has 50,000)
-        subnet = addresses.canonical_subnet(line)
+        subnet = canonical_subnet(line)
         if subnet is not None and check_entry(subnet, line) is None:
             entries.append((subnet, '%s line %d' % (label, number)))
             continue

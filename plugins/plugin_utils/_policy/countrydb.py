@@ -19,13 +19,8 @@ into place, and misses are computed under one ``flock`` so that hosts compiled a
 moment parse the file once. At most ``KEEP`` file identities are kept (the oldest used are
 removed). Any problem with the cache (not writable, a damaged entry) only costs a parse.
 
-It also keeps what the country networks' sets came to (``read_result``/``write_result``):
-turning ten countries' ranges into 360,000 set members costs more than reading the ranges,
-and the same database and networks give the same members on every run and host. The
-blocklist's sets are kept the same way (``sets.py``; parsing a 50,000-line feed would
-otherwise be most of a compile). Such an entry's name is the SHA-256 of everything the sets
-depend on (the database files' identities, the feeds' contents); at most ``KEEP_RESULTS``
-are kept.
+What the country networks' and the blocklist's sets came to is kept next to it, in the
+same cache directory, by ``results_cache.py``.
 
 Where: ``$PBX_FIREWALL_CACHE_DIR``, else ``$XDG_CACHE_HOME/pbxops.firewall``, else
 ``~/.cache/pbxops.firewall``; an empty ``PBX_FIREWALL_CACHE_DIR`` turns the cache off.
@@ -54,7 +49,6 @@ except ImportError:   # pragma: no cover - not on POSIX: no lock, at worst a fil
 DEFAULT_PATHS = ('/usr/share/tor/geoip', '/usr/share/tor/geoip6')
 CACHE_FORMAT = 1          # bump when what a cache entry holds changes
 KEEP = 8
-KEEP_RESULTS = 16
 
 
 def identity(path):
@@ -97,46 +91,11 @@ class FileData(object):
         return '%s (%s)' % (self.path, self.date.isoformat())
 
 
-def _write_json(path, value):
+def write_json(path, value):
     """Write ``value`` to ``path`` in one rename (a reader sees a whole entry or none).
     json.dumps, not json.dump: dump streams through the pure-Python encoder (1.3 s for ten
     countries' ranges), dumps uses the C one (0.1 s)."""
     write_atomically(path, json.dumps(value, separators=(',', ':')).encode('ascii'))
-
-
-def _result_path(cache_dir, key):
-    name = hashlib.sha256(json.dumps([CACHE_FORMAT, key], sort_keys=True).encode('utf-8')).hexdigest()[:32]
-    return os.path.join(cache_dir, 'geoip', 'results', name + '.json')
-
-
-def read_result(cache_dir, key):
-    """What write_result stored under ``key`` (plain data), or None."""
-    if not cache_dir:
-        return None
-    path = _result_path(cache_dir, key)
-    try:
-        with open(path) as handle:
-            value = json.load(handle)
-        os.utime(path)            # used: kept longer than the others
-    except (OSError, ValueError):
-        return None
-    return value
-
-
-def write_result(cache_dir, key, value):
-    """Keep ``value`` (plain data) under ``key``; a cache that cannot be written is skipped."""
-    if not cache_dir:
-        return
-    path = _result_path(cache_dir, key)
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        _write_json(path, value)
-        entries = sorted((os.stat(os.path.join(os.path.dirname(path), n)).st_mtime, n)
-                         for n in os.listdir(os.path.dirname(path)) if n.endswith('.json'))
-        for _mtime, name in entries[:-KEEP_RESULTS]:
-            os.unlink(os.path.join(os.path.dirname(path), name))
-    except OSError:
-        pass
 
 
 def _mtime_date(info):
@@ -185,7 +144,7 @@ class _Cache(object):
         os.makedirs(self.dir, exist_ok=True)
         items = [('%s.json' % c, dict((str(v), r) for v, r in per.items())) for c, per in ranges.items()]
         for name, value in items + [('meta.json', meta)]:
-            _write_json(os.path.join(self.dir, name), value)
+            write_json(os.path.join(self.dir, name), value)
         self._prune()
 
     def _prune(self):

@@ -35,6 +35,7 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import (
     countrydb,
     geoip,
     prefixes,
+    results_cache,
 )
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.countries import ISO_3166_ALPHA2
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model import check_list
@@ -270,10 +271,10 @@ def _restored(users, stored, sets):
 
 def _countries(policy, db_paths, users, names, max_age, sets, errors):
     """The country sets and their notes: as the same database and networks gave them before (the
-    cache, countrydb.read_result), else computed and kept."""
+    cache, results_cache.read_result), else computed and kept."""
     cache_dir = countrydb.default_cache_dir()
     key = _country_key(policy, db_paths, users)
-    stored = countrydb.read_result(cache_dir, key)
+    stored = results_cache.read_result(cache_dir, key)
     if stored is not None:
         files, empty = _restored(users, stored, sets)
     else:
@@ -285,7 +286,7 @@ def _countries(policy, db_paths, users, names, max_age, sets, errors):
         if errors:
             return
         empty = sorted(c for c, per in per_country.items() if not per[4] and not per[6])
-        countrydb.write_result(cache_dir, key, _stored(files, empty, sets))
+        results_cache.write_result(cache_dir, key, _stored(files, empty, sets))
     _country_notes(policy, files, empty, sets, max_age, names)
 
 
@@ -396,13 +397,13 @@ def _compute_blocklist(policy, blocklist, texts, names, exempt, errors):
 
 def _blocklist(policy, blocklist, files, names, sets, errors):
     """The blocklist's sets and notes: as the same entries, files and exemptions gave them before
-    (the cache, countrydb.read_result: parsing a 50,000-line feed is most of a compile with a
+    (the cache, results_cache.read_result: parsing a 50,000-line feed is most of a compile with a
     warm country cache), else computed and kept."""
     exempt = _exempt_subnets(policy)
     texts = _read_files(files)
     cache_dir = countrydb.default_cache_dir()
     key = _blocklist_key(policy, blocklist, texts, exempt)
-    stored = countrydb.read_result(cache_dir, key) if key is not None else None
+    stored = results_cache.read_result(cache_dir, key) if key is not None else None
     if stored is not None:
         if errors:
             return              # as when computed: no sets next to errors
@@ -416,7 +417,7 @@ def _blocklist(policy, blocklist, files, names, sets, errors):
             return
         merged, members, counts, entries = computed
         if key is not None:
-            countrydb.write_result(cache_dir, key, {
+            results_cache.write_result(cache_dir, key, {
                 'merged': dict((str(v), r) for v, r in merged.items()),
                 'members': dict((str(v), m) for v, m in members.items()), 'counts': counts})
     sets.blocklist = members
