@@ -12,8 +12,8 @@ database *files*: their identity (path, size, modification time, inode), reading
 Parsing a 400,000-line file costs about a second of CPU, and the policy of every host is
 compiled in a worker process of its own (Ansible forks per host and task): without a
 cache each host of a fleet would parse the database again. The cache keeps, per file
-identity, the merged address ranges of each country read so far (one small JSON file per
-country) and the file's format and date. A changed file has another identity, so a
+identity, the merged address ranges of each country read so far (one small binary file per
+country: JSON would be four times the bytes and time) and the file's format and date. A changed file has another identity, so a
 cached answer is never stale; a cache entry is written to a temporary file and renamed
 into place, and misses are computed under one ``flock`` so that hosts compiled at the same
 moment parse the file once. At most ``KEEP`` file identities are kept (the oldest used are
@@ -33,6 +33,7 @@ __metaclass__ = type
 import datetime
 import errno
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -47,7 +48,7 @@ except ImportError:   # pragma: no cover - not on POSIX: no lock, at worst a fil
 
 # Debian's tor-geoipdb package (IPFire location data, CC BY-SA 4.0).
 DEFAULT_PATHS = ('/usr/share/tor/geoip', '/usr/share/tor/geoip6')
-CACHE_FORMAT = 1          # bump when what a cache entry holds changes
+CACHE_FORMAT = 2          # bump when what a cache entry holds changes
 KEEP = 8
 
 
@@ -98,6 +99,35 @@ def write_json(path, value):
     write_atomically(path, json.dumps(value, separators=(',', ':')).encode('ascii'))
 
 
+# A country's ranges file: the number of IPv4 ranges (COUNT_BYTES), then every range's first and
+# last address, big-endian, the IPv4 ones (4 bytes each) before the IPv6 ones (16 bytes each).
+COUNT_BYTES = 8
+NUMBER_BYTES = {4: 4, 6: 16}
+
+
+def pack_ranges(ranges):
+    """One country's ``{4: range list, 6: range list}`` as the bytes of its cache file."""
+    parts = [len(ranges[4]).to_bytes(COUNT_BYTES, 'big')]
+    for version in (4, 6):
+        numbers = itertools.chain.from_iterable(ranges[version])
+        parts += map(int.to_bytes, numbers, itertools.repeat(NUMBER_BYTES[version]), itertools.repeat('big'))
+    return b''.join(parts)
+
+
+def unpack_ranges(data):
+    """What pack_ranges packed; ValueError for bytes it cannot have written."""
+    ipv4_end = COUNT_BYTES + int.from_bytes(data[:COUNT_BYTES], 'big') * 2 * NUMBER_BYTES[4]
+    if len(data) < max(ipv4_end, COUNT_BYTES) or (len(data) - ipv4_end) % (2 * NUMBER_BYTES[6]):
+        raise ValueError('not a ranges file of %d bytes' % len(data))
+    ranges = {}
+    for version, start, end in ((4, COUNT_BYTES, ipv4_end), (6, ipv4_end, len(data))):
+        size = NUMBER_BYTES[version]
+        pieces = map(data.__getitem__, map(slice, range(start, end, size), range(start + size, end + size, size)))
+        numbers = map(int.from_bytes, pieces, itertools.repeat('big'))
+        ranges[version] = list(zip(numbers, numbers))      # the same iterator twice: in pairs
+    return ranges
+
+
 def _mtime_date(info):
     return datetime.datetime.fromtimestamp(info['mtime_ns'] / 1e9, datetime.timezone.utc).date()
 
@@ -129,10 +159,9 @@ class _Cache(object):
         found = {}
         for country in countries:
             try:
-                with open(os.path.join(self.dir, '%s.json' % country)) as handle:
-                    raw = json.load(handle)
-                found[country] = dict((int(v), [tuple(r) for r in raw[v]]) for v in ('4', '6'))
-            except (OSError, ValueError, KeyError, TypeError):
+                with open(os.path.join(self.dir, '%s.ranges' % country), 'rb') as handle:
+                    found[country] = unpack_ranges(handle.read())
+            except (OSError, ValueError):
                 continue
         try:
             os.utime(self.dir)        # used: kept longer than the others
@@ -142,9 +171,9 @@ class _Cache(object):
 
     def write(self, meta, ranges):
         os.makedirs(self.dir, exist_ok=True)
-        items = [('%s.json' % c, dict((str(v), r) for v, r in per.items())) for c, per in ranges.items()]
-        for name, value in items + [('meta.json', meta)]:
-            write_json(os.path.join(self.dir, name), value)
+        for country, per in ranges.items():
+            write_atomically(os.path.join(self.dir, '%s.ranges' % country), pack_ranges(per))
+        write_json(os.path.join(self.dir, 'meta.json'), meta)
         self._prune()
 
     def _prune(self):

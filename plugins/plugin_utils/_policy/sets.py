@@ -29,6 +29,8 @@ __metaclass__ = type
 
 import datetime
 import hashlib
+import itertools
+import operator
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import (
     blocklists,
@@ -151,7 +153,7 @@ def _country_ranges(files, country):
     for version in (4, 6):
         parts = [data.ranges[country][version] for data in files if data.ranges[country][version]]
         # one file's list is merged already (tor-geoipdb has one file per family)
-        result[version] = parts[0] if len(parts) == 1 else prefixes.merge(r for part in parts for r in part)
+        result[version] = parts[0] if len(parts) == 1 else prefixes.merge(itertools.chain.from_iterable(parts))
     return result
 
 
@@ -170,7 +172,8 @@ def _country_families(net, ipv6):
 
 
 def _size(ranges):
-    return sum(last - first for first, last in ranges) + len(ranges)
+    """How many addresses a range list holds (a C loop: a country has 50,000 ranges)."""
+    return len(ranges) - sum(itertools.starmap(operator.sub, ranges))
 
 
 def _overlaps(per_country, errors, source):
@@ -182,7 +185,7 @@ def _overlaps(per_country, errors, source):
     unions = {}
     for version in (4, 6):
         lists = [per[version] for per in per_country.values()]
-        unions[version] = prefixes.merge(r for ranges in lists for r in ranges)
+        unions[version] = prefixes.merge(itertools.chain.from_iterable(lists))
         if _size(unions[version]) == sum(_size(ranges) for ranges in lists):
             continue
         countries = sorted(per_country)
@@ -190,7 +193,7 @@ def _overlaps(per_country, errors, source):
             for other in countries[i + 1:]:
                 shared = prefixes.intersect(per_country[country][version], per_country[other][version])
                 if shared:
-                    where = prefixes.entries(version, prefixes.to_prefixes(shared[:1], prefixes.WIDTH[version]))
+                    where = prefixes.members(version, shared[:1])
                     errors.append('the country database (%s) gives %s to both %s and %s; a country database '
                                   'gives each address to one country' % (source, where[0], country, other))
                     return unions
@@ -207,11 +210,10 @@ def _country_sets(policy, files, sets, errors):
     for net in sorted(_country_users(policy.networks), key=lambda n: n['name']):
         item = CountrySet(net)
         for version in _country_families(net, policy.ipv6):
-            width = prefixes.WIDTH[version]
             if len(net['countries']) == len(per_country):       # every country used: the union
                 covered = unions[version]
             else:
-                covered = prefixes.merge(r for c in net['countries'] for r in per_country[c][version])
+                covered = prefixes.merge(itertools.chain.from_iterable(per_country[c][version] for c in net['countries']))
             definition = 'countries=%s' % ','.join(net['countries'])
             own = [s for s in net['subnets'] if s.version == version]
             if own:
@@ -219,11 +221,11 @@ def _country_sets(policy, files, sets, errors):
                 definition += ';subnets=%s' % ','.join(s.cidr() for s in sorted(own))
             cut = [s for _label, s in exempt if s.version == version
                    and prefixes.overlapping(covered, s.value, s.last)]
-            accept = prefixes.entries(version, prefixes.to_prefixes(covered, width))
+            accept = prefixes.members(version, covered)
             drop = prefixes.subtract(covered, _ranges(cut, version)) if cut else None
             item.members[version] = {
                 'accept': accept,
-                'drop': prefixes.entries(version, prefixes.to_prefixes(drop, width)) if cut else accept,
+                'drop': prefixes.members(version, drop) if cut else accept,
             }
             item.definition[version] = {
                 'accept': definition,
@@ -334,9 +336,15 @@ def _read_files(files):
     return texts
 
 
-def _blocklist_entries(blocklist, texts, names, errors):
-    """(entries [(Subnet, origin)], per-file entry counts [(label, count)])."""
+def _blocklist_entries(blocklist, texts, names, errors, plain=True):
+    """(entries [(Subnet, origin)], per-file entry counts [(label, count)], ranges {version:
+    [(first, last)]} of every entry).
+
+    A file of plain IPv4 lines (blocklists.plain_ipv4_ranges) gives its ranges without an entry
+    per line: ``entries`` is then None, and a caller that needs them asks again with ``plain``
+    False."""
     entries = []
+    ranges = {4: [], 6: []}
     base = names['blocklist']
     for pos, item in enumerate(check_list([] if blocklist is None else blocklist, base, errors)):
         path = '%s[%d]' % (base, pos)
@@ -348,15 +356,24 @@ def _blocklist_entries(blocklist, texts, names, errors):
         except ValueError as exc:
             errors.append('%s: %s' % (path, exc))
     counts = []
+    whole = True
     for label, text in texts:
         if isinstance(text, OSError):
             errors.append('%s: cannot read the blocklist file: %s' % (label, text.strerror or text))
+            continue
+        found = blocklists.plain_ipv4_ranges(text) if plain else None
+        if found is not None:
+            ranges[4] += found
+            counts.append((label, len(found)))
+            whole = False
             continue
         found, problems = blocklists.parse_file(text, label)
         errors.extend(problems)
         entries.extend(found)
         counts.append((label, len(found)))
-    return entries, counts
+    for subnet, _origin in entries:
+        ranges[subnet.version].append((subnet.value, subnet.last))
+    return (entries if whole else None), counts, ranges
 
 
 def _entries(count):
@@ -376,10 +393,10 @@ def _blocklist_key(policy, blocklist, texts, exempt):
 
 
 def _compute_blocklist(policy, blocklist, texts, names, exempt, errors):
-    """(merged ranges {version: range list}, members {version: [member]}, counts, entries) of the
-    blocklist, or None with the errors."""
-    entries, counts = _blocklist_entries(blocklist, texts, names, errors)
-    merged = dict((v, prefixes.merge((s.value, s.last) for s, _o in entries if s.version == v)) for v in (4, 6))
+    """(merged ranges {version: range list}, members {version: [member]}, counts, entries or None)
+    of the blocklist, or None with the errors."""
+    entries, counts, ranges = _blocklist_entries(blocklist, texts, names, errors)
+    merged = dict((v, prefixes.merge(ranges[v])) for v in (4, 6))
     for version in (4, 6):
         if prefixes.covers(merged[version], prefixes.WIDTH[version]):
             errors.append('%s, %s: together the entries cover every IPv%d address, which would drop the '
@@ -391,7 +408,7 @@ def _compute_blocklist(policy, blocklist, texts, names, exempt, errors):
     for version in (4, 6) if policy.ipv6 else (4,):
         cut = [s for _label, s in exempt if s.version == version]
         kept = prefixes.subtract(merged[version], _ranges(cut, version)) if cut else merged[version]
-        members[version] = prefixes.entries(version, prefixes.to_prefixes(kept, prefixes.WIDTH[version]))
+        members[version] = prefixes.members(version, kept)
     return merged, members, counts, entries
 
 
@@ -432,7 +449,7 @@ def _blocklist(policy, blocklist, files, names, sets, errors):
             sets.warnings.append('%s has no entries: it blocks nothing (did a download fail?)' % label)
 
     def all_entries():
-        return entries if entries is not None else _blocklist_entries(blocklist, texts, names, [])[0]
+        return entries if entries is not None else _blocklist_entries(blocklist, texts, names, [], plain=False)[0]
     _blocklist_warnings(policy, all_entries, merged, exempt, sets)
 
 

@@ -9,6 +9,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import blocklists
 
@@ -95,3 +97,31 @@ def test_parse_file_reports_bad_lines_and_caps_them():
                          "\":\", then \"/\" and the prefix length")
     assert len(errors) == blocklists.MAX_ERRORS_PER_FILE + 1
     assert errors[-1] == 'feed.txt: ... and 4 more bad lines'
+
+
+# Lines a plain feed has, and near misses the short way must leave to the strict parser.
+FEED_LINES = ['203.0.113.5', '198.51.100.0/24', '10.0.0.0/8', '1.2.3.4/32', '0.0.0.0/8', '255.255.255.255',
+              '# comment 1.2.3.4', '; comment', '', '10.0.0.0/7', '0.0.0.0/0', '010.0.0.0/8', '10.1',
+              '1.2.3.4/24', '1.2.3.0/024', '1.2.3.0/33', '1.2.3.0/', '1.2.3.4 ; SBL1', ' 1.2.3.4', '1.2.3.4\r',
+              '2001:db8::/32', '::ffff:1.2.3.4', '1.2.3.4/8x', 'x', '{"cidr": "1.2.3.0/24"}', '1.2.3.4 5.6.7.8']
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(FEED_LINES), max_size=12))
+def test_the_short_way_through_a_feed_agrees_with_the_strict_parser(lines):
+    """Whenever plain_ipv4_ranges answers, parse_file gives the same ranges, in order, and no error."""
+    text = '\n'.join(lines)
+    short = blocklists.plain_ipv4_ranges(text)
+    entries, errors = blocklists.parse_file(text, 'feed')
+    if short is not None:
+        assert errors == []
+        assert short == [(subnet.value, subnet.last) for subnet, _origin in entries]
+
+
+@pytest.mark.parametrize('text', [
+    '# FireHOL level 1\n1.10.16.0/20\n5.188.10.0/23\n203.0.113.5\n',
+    '203.0.113.5\n\n; note\n198.51.100.0/24',
+])
+def test_a_plain_feed_takes_the_short_way(text):
+    entries, _errors = blocklists.parse_file(text, 'feed')
+    assert blocklists.plain_ipv4_ranges(text) == [(s.value, s.last) for s, _origin in entries]

@@ -70,8 +70,8 @@ def test_a_damaged_entry_costs_a_parse_only(tmp_path, parses):
     cache = str(tmp_path / 'cache')
     countrydb.read_file(path, ['CN'], cache)
     (entry,) = [d for d in os.listdir(os.path.join(cache, 'geoip')) if not d.startswith('.')]
-    with open(os.path.join(cache, 'geoip', entry, 'CN.json'), 'w') as handle:
-        handle.write('{"4": [[1, ')
+    with open(os.path.join(cache, 'geoip', entry, 'CN.ranges'), 'rb+') as handle:
+        handle.truncate(13)
     assert countrydb.read_file(path, ['CN'], cache).ranges['CN'][4] == [(16777472, 16778239)]
     assert parses == [['CN'], ['CN']]
 
@@ -131,3 +131,20 @@ def test_default_cache_dir(environ, expected):
 def test_default_cache_dir_in_home(monkeypatch):
     monkeypatch.setenv('HOME', '/home/ops')
     assert countrydb.default_cache_dir({}) == '/home/ops/.cache/pbxops.firewall'
+
+
+@pytest.mark.parametrize('ranges', [
+    {4: [], 6: []},
+    {4: [(0, 0), (16777472, 16778239), (4294967295, 4294967295)], 6: []},
+    {4: [], 6: [(0, 1), ((1 << 128) - 2, (1 << 128) - 1)]},
+    {4: [(1, 2)], 6: [(0x20010db8 << 96, (0x20010db8 << 96) + (1 << 96) - 1)]},
+])
+def test_a_countrys_ranges_file_gives_back_its_ranges(ranges):
+    assert countrydb.unpack_ranges(countrydb.pack_ranges(ranges)) == ranges
+
+
+@pytest.mark.parametrize('cut', [0, 5, 8 + 4, 8 + 8 + 31])
+def test_a_cut_ranges_file_is_refused(cut):
+    data = countrydb.pack_ranges({4: [(1, 2)], 6: [(3, 4)]})
+    with pytest.raises(ValueError):
+        countrydb.unpack_ranges(data[:cut])

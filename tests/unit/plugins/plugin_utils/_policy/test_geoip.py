@@ -89,7 +89,19 @@ def test_parse(data, countries, fmt, families, ranges):
     assert (parsed.format, parsed.families, parsed.ranges) == (fmt, families, ranges)
 
 
-@pytest.mark.parametrize('data, countries', [(TOR_V4, ['AU', 'GB', 'CN']), (TOR_V6, ['JP']), (DBIP, ['AU', 'JP'])])
+@pytest.mark.parametrize('data, countries', [
+    (TOR_V4, ['AU', 'GB', 'CN']), (TOR_V6, ['JP', 'US']), (DBIP, ['AU', 'JP', 'CN']), (CIDRS, ['DE', 'AT']),
+    (b'1.0.0.0,1.0.0.255,AU\r\n2001:200::,2001:200::ff,AU\r\n1.0.1.0,1.0.1.255,AU', ['AU']),
+])
+def test_the_short_way_gives_what_the_careful_readers_give(data, countries, monkeypatch):
+    """Countries converted a whole column at a time (_ranges_by_code) and row by row (the
+    readers that word a refusal) give the same ranges."""
+    short = geoip.parse(data, countries).ranges
+    monkeypatch.setattr(geoip, '_ranges_by_code', lambda *columns: None)
+    assert geoip.parse(data, countries).ranges == short
+
+
+@pytest.mark.parametrize('data, countries', [(TOR_V6, ['JP']), (DBIP, ['AU', 'JP'])])
 def test_a_database_read_a_few_bytes_at_a_time_gives_the_same_ranges(data, countries, monkeypatch):
     whole = geoip.parse(data, countries).ranges
     monkeypatch.setattr(geoip, 'CHUNK', 7)

@@ -46,12 +46,14 @@ def test_merge(ranges, merged):
 def test_to_prefixes_and_entries(first, last, expected):
     found = prefixes.to_prefixes([(v4(first), v4(last))], 32)
     assert prefixes.entries(4, found) == expected
+    assert prefixes.members(4, [(v4(first), v4(last))]) == expected
 
 
 def test_ipv6_entries_as_ipset_prints_them():
     found = prefixes.to_prefixes([(int(ipaddress.IPv6Address('2001:db8::')),
                                    int(ipaddress.IPv6Address('2001:db8:1:ffff:ffff:ffff:ffff:ffff')))], 128)
     assert prefixes.entries(6, found) == ['2001:db8::/47']
+    assert prefixes.members(6, [(0, 0), (1 << 64, (1 << 65) - 1)]) == ['::', '0:0:0:1::/64']
     assert prefixes.entries(6, [(1, 128), (0, 0)]) == ['::1', '::/0']
 
 

@@ -325,6 +325,7 @@ def _no_feed_parsed(monkeypatch):
     def refuse(*_args, **_kwargs):
         raise AssertionError('the blocklist file was parsed')
     monkeypatch.setattr(sets_module.blocklists, 'parse_file', refuse)
+    monkeypatch.setattr(sets_module.blocklists, 'plain_ipv4_ranges', refuse)
 
 
 @pytest.mark.parametrize('touched', [False, True])
