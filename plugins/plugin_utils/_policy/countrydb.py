@@ -30,6 +30,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import array
 import datetime
 import errno
 import hashlib
@@ -37,6 +38,7 @@ import itertools
 import json
 import os
 import shutil
+import sys
 
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._run_cache import write_atomically
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import geoip
@@ -105,13 +107,22 @@ COUNT_BYTES = 8
 NUMBER_BYTES = {4: 4, 6: 16}
 
 
+def _ipv4_array(numbers=()):
+    """An array of 32-bit unsigned integers ('I' is 4 bytes on the platforms Ansible runs on)."""
+    found = array.array('I', numbers)
+    if found.itemsize != NUMBER_BYTES[4]:
+        raise ValueError('no 32-bit array type')
+    return found
+
+
 def pack_ranges(ranges):
     """One country's ``{4: range list, 6: range list}`` as the bytes of its cache file."""
-    parts = [len(ranges[4]).to_bytes(COUNT_BYTES, 'big')]
-    for version in (4, 6):
-        numbers = itertools.chain.from_iterable(ranges[version])
-        parts += map(int.to_bytes, numbers, itertools.repeat(NUMBER_BYTES[version]), itertools.repeat('big'))
-    return b''.join(parts)
+    ipv4 = _ipv4_array(itertools.chain.from_iterable(ranges[4]))
+    if sys.byteorder == 'little':
+        ipv4.byteswap()
+    numbers = itertools.chain.from_iterable(ranges[6])
+    ipv6 = map(int.to_bytes, numbers, itertools.repeat(NUMBER_BYTES[6]), itertools.repeat('big'))
+    return len(ranges[4]).to_bytes(COUNT_BYTES, 'big') + ipv4.tobytes() + b''.join(ipv6)
 
 
 def unpack_ranges(data):
@@ -119,13 +130,15 @@ def unpack_ranges(data):
     ipv4_end = COUNT_BYTES + int.from_bytes(data[:COUNT_BYTES], 'big') * 2 * NUMBER_BYTES[4]
     if len(data) < max(ipv4_end, COUNT_BYTES) or (len(data) - ipv4_end) % (2 * NUMBER_BYTES[6]):
         raise ValueError('not a ranges file of %d bytes' % len(data))
-    ranges = {}
-    for version, start, end in ((4, COUNT_BYTES, ipv4_end), (6, ipv4_end, len(data))):
-        size = NUMBER_BYTES[version]
-        pieces = map(data.__getitem__, map(slice, range(start, end, size), range(start + size, end + size, size)))
-        numbers = map(int.from_bytes, pieces, itertools.repeat('big'))
-        ranges[version] = list(zip(numbers, numbers))      # the same iterator twice: in pairs
-    return ranges
+    ipv4 = _ipv4_array()
+    ipv4.frombytes(data[COUNT_BYTES:ipv4_end])
+    if sys.byteorder == 'little':
+        ipv4.byteswap()
+    size = NUMBER_BYTES[6]
+    pieces = map(data.__getitem__, map(slice, range(ipv4_end, len(data), size), range(ipv4_end + size, len(data) + size, size)))
+    ipv6 = map(int.from_bytes, pieces, itertools.repeat('big'))
+    ipv4 = iter(ipv4)
+    return {4: list(zip(ipv4, ipv4)), 6: list(zip(ipv6, ipv6))}     # the same iterator twice: in pairs
 
 
 def _mtime_date(info):
