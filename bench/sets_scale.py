@@ -23,9 +23,9 @@ countries (DE, US, CN, RU, FR, GB, NL, BR, IN, JP) and a blocklist file of 50,00
 - **role**: the ``pbx_firewall`` role with and without the countries and the blocklist: a no-op
   rerun must stay changed=0 with the same module runs.
 
-Side by side in the same run, this collection (A) and git ``BASE`` (B: main before the host
-checked a whole set's members in one pass and the compile cached the blocklist's sets and
-parsed the database and wrote the members in C loops): the compiles alternate A, B; the
+Side by side in the same run, this collection (A) and git ``BASE`` (B: main before the
+compile converted the database's rows a column at a time, kept the countries' ranges in
+binary and read a plain IPv4 feed without a call per line): the compiles alternate A, B; the
 applies, the no-op reruns and the refreshes alternate A, B on the same host, each variant's
 collection on the controller and shipped to the host by Ansible (``ANSIBLE_COLLECTIONS_PATH``).
 The goals are judged on A.
@@ -48,8 +48,8 @@ COUNTED = ['DE', 'CN', 'US', 'RU']
 FEED_SIZE = 50000
 TOR_GEOIPDB = ('/usr/share/tor/geoip', '/usr/share/tor/geoip6')
 GOALS = {'compile': 2.0, 'over_floor': 2.0}
-# main before the h22-fast changes (the one-pass member check on the host, the blocklist cache, ...)
-BASE = '7ea668a'
+# main before the cold-compile changes of session 28 (columns, binary ranges cache, plain feeds)
+BASE = '6f95377'
 VARIANTS = ('this', 'base')
 
 
