@@ -26,6 +26,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import datetime
 import email.utils
 import itertools
@@ -52,8 +53,11 @@ _LINE = dict((fmt, re.compile(fields + b',' + _COUNTRY + rb'\r?')) for fmt, fiel
 # its own): a search for a literal newline is the engine's fast scan (a ``^`` in multi-line
 # mode is tried at every byte), half the time on a 16 MB file.
 _END = rb'\r?(?=\n|\Z)'
-# The first line of a file that is neither a comment, empty, nor a line of the format.
-_BAD = dict((fmt, re.compile(rb'\n(?!#|' + _END + b'|' + fields + b',' + _COUNTRY + _END + rb')[^\n]*'))
+# The first line of a file that is neither a comment, empty, nor a line of the format. A data line
+# followed by a newline, the common case, is tried first, and its end found by a plain "\n" (a
+# quarter faster than the lookahead, which is left for the last line).
+_BAD = dict((fmt, re.compile(rb'\n(?!' + fields + b',' + _COUNTRY + rb'\r?\n|#|' + _END + b'|' + fields + b','
+                             + _COUNTRY + _END + rb')[^\n]*'))
             for fmt, fields in _FIELDS.items())
 _DATA_LINE = re.compile(rb'^(?!#|\r?$).*$', re.M)
 _GENERATED = re.compile(rb'^#\s*Generated:\s*(.+?)\s*$', re.M)
@@ -232,41 +236,35 @@ def _families(data, fmt):
     return found
 
 
-# The last character of a row's key (its country, then its family): IPv6 or not.
-_FAMILY_MARK = {False: b'4', True: b'6'}
-
-
 def _ranges_by_code(fmt, firsts, lasts, codes):
     """``{code: {4: ranges, 6: ranges}}`` of the rows (each code's in the file's order) when all
     are valid ranges, else None.
 
-    The short way through 300,000 rows, with no call of ours per row: the columns are converted
-    at once (``map``), and each country's ranges picked out in a C loop; _careful_ranges
-    decides the same and words the refusal of the first bad row.
+    The short way through 300,000 rows: the columns are converted at once (``map``, C loops);
+    _careful_ranges decides the same and words the refusal of the first bad row.
     """
     if fmt == CIDRS:
         return None if firsts else {}
     try:
         if fmt == INTEGERS:
+            is6 = itertools.repeat(False)
             lows, highs = list(map(int, firsts)), list(map(int, lasts))
             if highs and max(highs) > 0xffffffff:
                 return None
-            keys = list(map(operator.add, codes, itertools.repeat(b'4')))
         else:
             is6 = [b':' in first for first in firsts]
             lows, highs = _numbers(is6, firsts), _numbers(is6, lasts)
-            keys = list(map(operator.add, codes, map(_FAMILY_MARK.__getitem__, is6)))
     except (OSError, ValueError):
         return None
     if any(map(operator.gt, lows, highs)):
         return None
-    # each country's and family's rows (their key: "DE6") picked out in a C loop per key: a few
-    # keys, 300,000 rows (a sort by key would compare rows millions of times)
-    ranges = list(zip(lows, highs))
+    # grouped by a plain loop: measured faster than a sort by key or a C loop per country
+    groups = collections.defaultdict(list)
+    for key, item in zip(zip(codes, is6), zip(lows, highs)):
+        groups[key].append(item)
     found = {}
-    for key in sorted(set(keys)):
-        picked = list(itertools.compress(ranges, map(operator.eq, keys, itertools.repeat(key))))
-        found.setdefault(key[:-1], {4: [], 6: []})[int(key[-1:])] = picked
+    for (code, ipv6), items in groups.items():
+        found.setdefault(code, {4: [], 6: []})[6 if ipv6 else 4] = items
     return found
 
 

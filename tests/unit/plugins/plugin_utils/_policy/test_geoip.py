@@ -125,6 +125,9 @@ def test_dates():
     (b'1,2,DE\n3,4,de\n', "line 2: '3,4,de' is not a line of this file's format (start,end,CC with "
                           "integers (tor-geoipdb geoip), as its first data line); a country database has "
                           "one format throughout"),
+    (b'1,2,DE\n3,4,de', "line 2: '3,4,de' is not a line of this file's format (start,end,CC with "
+                        "integers (tor-geoipdb geoip), as its first data line); a country database has "
+                        "one format throughout"),
     (b'1,2,DE\n3,4,DE,extra\n', "line 2: '3,4,DE,extra' is not a line of this file's format (start,end,CC "
                                 "with integers (tor-geoipdb geoip), as its first data line); a country "
                                 "database has one format throughout"),
