@@ -6,12 +6,14 @@
 """The rollback watcher of pbxops.firewall, its confirmation and its markers (private to this collection).
 
 Before an apply that the controller must confirm, the module writes the run's spec to
-``RUN_DIR/rollback-<token>.json`` (the revert steps of the rules, the boot-file steps, the
-deadline), the script ``rollback-<token>.py`` that the watcher and the confirmation run,
-creates the marker ``pending-<token>`` and starts the detached watcher (in a transient
-systemd scope where systemd runs, so that the end of the SSH session cannot kill it). While
-the module still works after the commit (ending flows) it *holds* the watcher; its window
-starts when the module is done (``restart_clock``).
+``RUN_DIR/rollback-<token>.json`` (the revert steps of the rules, the boot-file steps), its
+window ``rollback-<token>.window`` (the deadline), the script ``rollback-<token>.py`` that
+the watcher and the confirmation run, creates the marker ``pending-<token>`` and starts the
+detached watcher (in a transient systemd scope where systemd runs, so that the end of the
+SSH session cannot kill it). While the module still works after the commit (ending flows)
+it *holds* the watcher; its window starts when the module is done (``restart_clock``). Only
+the small window file is rewritten then: the spec holds the boot files (megabytes with
+countries) and is written once.
 
 The action plugin confirms over a new connection by running the script's ``confirm``: it
 renames ``pending`` to ``confirming`` (exactly one of it and the watcher's claim wins),
@@ -53,6 +55,7 @@ SUPERSEDED = 'superseded-'
 SPEC = 'rollback-'          # + token + SPEC_SUFFIX (and SCRIPT_SUFFIX)
 SPEC_SUFFIX = '.json'
 SCRIPT_SUFFIX = '.py'
+WINDOW_SUFFIX = '.window'
 CURRENT = 'current-'        # + network namespace id: the token of the last apply there
 TOKEN_RE = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
 # Module arguments whose names start with this prefix are internal: the action plugin sets
@@ -71,7 +74,7 @@ SCOPE_PREFIX = 'pbx-firewall-rollback-'
 
 
 def markers(token, run_dir=RUN_DIR):
-    """The paths of one run: its markers, report (done), spec and script."""
+    """The paths of one run: its markers, report (done), spec, window and script."""
     return {
         'pending': os.path.join(run_dir, PENDING + token),
         'claimed': os.path.join(run_dir, CLAIMED + token),
@@ -81,6 +84,7 @@ def markers(token, run_dir=RUN_DIR):
         'superseded': os.path.join(run_dir, SUPERSEDED + token),
         'spec': os.path.join(run_dir, SPEC + token + SPEC_SUFFIX),
         'script': os.path.join(run_dir, SPEC + token + SCRIPT_SUFFIX),
+        'window': os.path.join(run_dir, SPEC + token + WINDOW_SUFFIX),
     }
 
 
@@ -196,11 +200,13 @@ class Rollback:
         self.run_dir = run_dir
         self.launch = list(launch)
         self.paths = markers(token, run_dir)
-        self.spec = None
+        self.netns = None
         self.warnings = []
 
-    def _write_spec(self):
-        _write_atomically(self.paths['spec'], json.dumps(self.spec, sort_keys=True))
+    def _write_window(self, deadline):
+        """The run's deadline and network namespace (open_windows, the watcher)."""
+        _write_atomically(self.paths['window'], json.dumps({'deadline': deadline, 'netns': self.netns}))
+        return deadline
 
     def arm(self, steps, persist=(), persist_revert=()):
         """Write the spec, the script and the pending marker, start the watcher. Raises OSError or RuntimeError.
@@ -210,10 +216,13 @@ class Rollback:
         """
         if not os.path.isdir(self.run_dir):
             os.makedirs(self.run_dir, 0o700)
-        self.spec = dict(self.paths, token=self.token, deadline=time.time() + self.timeout, steps=steps,
-                         persist=list(persist), persist_revert=list(persist_revert), lock=self.lock_path,
-                         netns=netns_id(), current=current_path(self.run_dir))
-        self._write_spec()
+        self.netns = netns_id()
+        # the spec's deadline is the watcher's until it reads the window (which may move it)
+        deadline = self._write_window(time.time() + self.timeout)
+        spec = dict(self.paths, token=self.token, deadline=deadline, steps=steps, persist=list(persist),
+                    persist_revert=list(persist_revert), lock=self.lock_path, netns=self.netns,
+                    current=current_path(self.run_dir))
+        _write_atomically(self.paths['spec'], json.dumps(spec, sort_keys=True))
         _write_atomically(self.paths['script'], script_source())
         with open(self.paths['pending'], 'w') as handle:
             handle.write('%s\n' % self.token)
@@ -234,9 +243,7 @@ class Rollback:
             raise RuntimeError('could not start the rollback watcher: %s' % err.strip())
 
     def _deadline(self, seconds):
-        self.spec['deadline'] = time.time() + seconds
-        self._write_spec()
-        return self.spec['deadline'] - time.time()
+        return self._write_window(time.time() + seconds) - time.time()
 
     def hold(self, seconds):
         """Keep the watcher from acting for ``seconds`` more than the timeout (the module's
@@ -267,6 +274,14 @@ def _load(path):
         return json.load(handle)
 
 
+def _window(paths):
+    """A run's window ({deadline, netns}); a run of an older version of this file had it in its spec."""
+    try:
+        return _load(paths['window'])
+    except (OSError, IOError, ValueError):
+        return _load(paths['spec'])
+
+
 def open_windows(token, run_dir=RUN_DIR, netns=None, now=None):
     """Other runs of this network namespace whose confirmation window is open: (open, stale).
 
@@ -287,12 +302,12 @@ def open_windows(token, run_dir=RUN_DIR, netns=None, now=None):
             if not other or other == token or not TOKEN_RE.match(other):
                 continue
             try:
-                spec = _load(markers(other, run_dir)['spec'])
+                window = _window(markers(other, run_dir))
             except (OSError, IOError, ValueError):
                 continue
-            if spec.get('netns') != netns:
+            if window.get('netns') != netns:
                 continue
-            until = spec['deadline'] + (GRACE if prefix == PENDING else 4 * GRACE)
+            until = window['deadline'] + (GRACE if prefix == PENDING else 4 * GRACE)
             if until < now:
                 stale.append(other)
             else:
@@ -363,37 +378,35 @@ def detach():
     os.umask(0o077)
 
 
-def _identity(path):
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_ino, info.st_mtime
-
-
 def _report(path, report):
     _write_atomically(path, json.dumps(report, indent=1, sort_keys=True) + '\n')
+
+
+def _read_deadline(path, known):
+    """The deadline in a run's window file, or ``known`` when it cannot be read (being replaced)."""
+    try:
+        return float(_load(path)['deadline'])
+    except (OSError, IOError, ValueError, KeyError, TypeError):
+        return known
 
 
 def wait_and_revert(spec_path, execute, run, poll=0.25):
     """Wait for the deadline; unless confirmed, claim the marker and revert, then write the report.
 
-    The spec is read again only when it was rewritten (the module holds or restarts the
-    clock). Returns the report, or None when the run was confirmed (or the spec vanished).
+    The spec is read once; the deadline is read from the run's window file at every poll (the
+    module holds or restarts the clock by rewriting that file). Returns the report, or None
+    when the run was confirmed (or the spec vanished).
     """
-    seen, spec = None, None
+    try:
+        spec = _load(spec_path)
+    except (OSError, IOError, ValueError):
+        return None
+    deadline = spec['deadline']
     while True:
-        identity = _identity(spec_path)
-        if identity is None:
-            return None
-        if identity != seen:
-            try:
-                spec, seen = _load(spec_path), identity
-            except (OSError, IOError, ValueError):
-                return None
         if not os.path.exists(spec['pending']):
             return None
-        left = spec['deadline'] - time.time()
+        deadline = _read_deadline(spec['window'], deadline)
+        left = deadline - time.time()
         if left <= 0:
             break
         time.sleep(min(left, poll))
@@ -454,7 +467,7 @@ def confirm(spec_path, execute, run, failed):
     if error is not None:
         execute(spec.get('persist_revert') or [], run, keep_going=True)
     _write_atomically(spec['confirmed'], json.dumps(outcome, sort_keys=True) + '\n')
-    for path in (spec['confirming'], spec_path, spec['script']):
+    for path in (spec['confirming'], spec['window'], spec_path, spec['script']):
         try:
             os.unlink(path)
         except OSError:

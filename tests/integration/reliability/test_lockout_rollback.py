@@ -177,12 +177,12 @@ def test_ten_lockouts_are_rolled_back_by_the_hosts(ssh_fleet, playbook, tmp_path
                 assert after['status'] == 'ok', after
                 assert sup.owned_chains(after['result']['stdout']) == sup.expected_owned(allow[host.name]['ipv4'])
                 # the host's own timing: the restore finished within timeout + 5 s of the apply's end
-                with open(os.path.join(RUN_DIR, 'rollback-%s.json' % outcome['rollback_token'])) as handle:
-                    spec = json.load(handle)
+                with open(os.path.join(RUN_DIR, 'rollback-%s.window' % outcome['rollback_token'])) as handle:
+                    window = json.load(handle)
                 with open(outcome['rollback_report']) as handle:
                     report = json.load(handle)
                 assert report['ok'] is True, report
-                applied_at = spec['deadline'] - TIMEOUT
+                applied_at = window['deadline'] - TIMEOUT
                 assert TIMEOUT <= report['time'] - applied_at <= TIMEOUT + 5, (report['time'], applied_at)
 
             # seen from outside: every lock-out was replaced by the previous rules within timeout + 5 s,
@@ -203,6 +203,6 @@ def test_ten_lockouts_are_rolled_back_by_the_hosts(ssh_fleet, playbook, tmp_path
             assert sup.tree_digests(tmp_path / host.name) == boot_files[host.name]
     finally:
         for token in tokens:
-            for name in ('rolled-back-%s' % token, 'rollback-%s.json' % token):
+            for name in ('rolled-back-%s' % token, 'rollback-%s.json' % token, 'rollback-%s.window' % token):
                 if token and os.path.exists(os.path.join(RUN_DIR, name)):
                     os.unlink(os.path.join(RUN_DIR, name))

@@ -573,7 +573,7 @@ def test_rollback_over_ssh(ssh_host, ansible, backend):
     restore, reset = [step['argv'][0] for step in report['results']]
     assert restore == '/usr/sbin/iptables-%s-restore' % backend and os.path.basename(reset) == 'sh'
     assert report['time'] - float(clock['stdout'].strip()) <= timeout + 5
-    for name in ('rolled-back-%s' % token, 'rollback-%s.json' % token):
+    for name in ('rolled-back-%s' % token, 'rollback-%s.json' % token, 'rollback-%s.window' % token):
         os.unlink(os.path.join('/run/pbx-firewall', name))
     assert not [m for m in _markers() if token in m]
 

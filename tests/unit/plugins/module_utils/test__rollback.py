@@ -57,7 +57,8 @@ def test_marker_names_are_defined_once():
     assert paths == {'pending': '/run/x/pending-abc', 'claimed': '/run/x/claimed-abc',
                      'confirming': '/run/x/confirming-abc', 'confirmed': '/run/x/confirmed-abc',
                      'done': '/run/x/rolled-back-abc', 'superseded': '/run/x/superseded-abc',
-                     'spec': '/run/x/rollback-abc.json', 'script': '/run/x/rollback-abc.py'}
+                     'spec': '/run/x/rollback-abc.json', 'script': '/run/x/rollback-abc.py',
+                     'window': '/run/x/rollback-abc.window'}
     assert _rollback.markers('abc')['pending'] == '/run/pbx-firewall/pending-abc'
     assert _rollback.TOKEN_ARG.startswith(_rollback.INTERNAL_PREFIX)
     assert [word for _name, word in _rollback.STATES] + ['PBXFW-UNKNOWN'] == list(_rollback.WORDS)
@@ -106,7 +107,7 @@ def test_watcher_reverts_like_the_executor(tmp_path):
     assert [r['argv'][0] for r in report['results'] if r['kind'] == 'run'] == ['sh', 'sh']
     wait_for_gone(paths['claimed'])
     assert sorted(os.listdir(str(tmp_path / 'run'))) == [
-        'current-' + _rollback.netns_id(), 'rollback-tok-1.json', 'rolled-back-tok-1']
+        'current-' + _rollback.netns_id(), 'rollback-tok-1.json', 'rollback-tok-1.window', 'rolled-back-tok-1']
     assert oct(os.stat(paths['done']).st_mode & 0o777) == oct(0o600)
 
 
@@ -185,12 +186,15 @@ def test_a_watcher_leaves_a_state_another_apply_made_alone(tmp_path):
 
 def test_hold_keeps_the_watcher_waiting_and_restart_clock_gives_the_full_timeout(tmp_path):
     rollback, paths = arm('tok-6', 0.5, tmp_path)
-    first = _load(paths['spec'])['deadline']
+    first = _load(paths['window'])['deadline']
+    spec = os.stat(paths['spec'])
     assert 2.4 < rollback.hold(2) <= 2.5
     time.sleep(1.2)                      # past the first deadline: the watcher read the new one
     assert os.path.exists(paths['pending']) and not os.path.exists(paths['done'])
-    assert _load(paths['spec'])['deadline'] > first + 1.9
+    assert _load(paths['window'])['deadline'] > first + 1.9
     assert 0.4 < rollback.restart_clock() <= 0.5
+    # only the window moved: the spec (megabytes of boot files with countries) is written once
+    assert (os.stat(paths['spec']).st_ino, os.stat(paths['spec']).st_mtime_ns) == (spec.st_ino, spec.st_mtime_ns)
     wait_for(paths['done'])
 
 
@@ -244,10 +248,12 @@ def test_a_failing_systemd_run_falls_back_to_a_plain_start(tmp_path):
     rollback.disarm()
 
 
-def spec_of(run_dir, token, deadline, netns=None, marker='pending'):
+def spec_of(run_dir, token, deadline, netns=None, marker='pending', where='window'):
+    """A run's marker and its window (``where='spec'``: as a run of the version before the window
+    file kept it, in its spec)."""
     paths = _rollback.markers(token, run_dir)
     os.makedirs(run_dir, exist_ok=True)
-    with open(paths['spec'], 'w') as handle:
+    with open(paths[where], 'w') as handle:
         json.dump({'deadline': deadline, 'netns': netns or _rollback.netns_id()}, handle)
     open(paths[marker], 'w').close()
     return paths
@@ -260,8 +266,10 @@ def test_open_windows_of_this_namespace(tmp_path):
     spec_of(run_dir, 'other-netns', now + 5, netns='net1')
     spec_of(run_dir, 'rolling', now - 20, marker='claimed')
     spec_of(run_dir, 'stale', now - _rollback.GRACE - 1)
+    spec_of(run_dir, 'older', now + 7, where='spec')
     assert _rollback.open_windows('mine', run_dir, now=now) == (
-        {'open': now + 5 + _rollback.GRACE, 'rolling': now - 20 + 4 * _rollback.GRACE}, ['stale'])
+        {'open': now + 5 + _rollback.GRACE, 'rolling': now - 20 + 4 * _rollback.GRACE,
+         'older': now + 7 + _rollback.GRACE}, ['stale'])
 
 
 class FakeLock:
