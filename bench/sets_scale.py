@@ -25,10 +25,11 @@ countries (DE, US, CN, RU, FR, GB, NL, BR, IN, JP) and a blocklist file of 50,00
 
 Side by side in the same run, this collection (A) and git ``BASE`` (B: main before the
 compile converted the database's rows a column at a time, kept the countries' ranges in
-binary and read a plain IPv4 feed without a call per line): the compiles alternate A, B; the
-applies, the no-op reruns and the refreshes alternate A, B on the same host, each variant's
-collection on the controller and shipped to the host by Ansible (``ANSIBLE_COLLECTIONS_PATH``).
-The goals are judged on A.
+binary and read a plain IPv4 feed without a call per line, and before the rollback's
+deadline got a file of its own, so that the spec with the boot files is written once): the
+compiles alternate A, B; the applies, the no-op reruns and the refreshes alternate A, B on
+the same host, each variant's collection on the controller and shipped to the host by
+Ansible (``ANSIBLE_COLLECTIONS_PATH``). The goals are judged on A.
 """
 
 import json
