@@ -10,14 +10,15 @@ database *files*: their identity (path, size, modification time, inode), reading
 (``geoip.py`` parses the bytes) and a cache of what reading gave.
 
 Parsing a 400,000-line file costs about a second of CPU, and the policy of every host is
-compiled in a worker process of its own (Ansible forks per host and task): without a
-cache each host of a fleet would parse the database again. The cache keeps, per file
-identity, the merged address ranges of each country read so far (one small binary file per
-country: JSON would be four times the bytes and time) and the file's format and date. A changed file has another identity, so a
-cached answer is never stale; a cache entry is written to a temporary file and renamed
-into place, and misses are computed under one ``flock`` so that hosts compiled at the same
-moment parse the file once. At most ``KEEP`` file identities are kept (the oldest used are
-removed). Any problem with the cache (not writable, a damaged entry) only costs a parse.
+compiled in a worker process of its own (Ansible forks per host and task): without a cache
+each host of a fleet would parse the database again. The cache keeps, per file identity,
+the merged address ranges of each country read so far (one small binary file per country:
+a third of the bytes of JSON, and faster to write) and the file's format and date. A
+changed file has another identity, so a cached answer is never stale; a cache entry is
+written to a temporary file and renamed into place, and misses are computed under one
+``flock`` so that hosts compiled at the same moment parse the file once. At most ``KEEP``
+file identities are kept (the oldest used are removed). Any problem with the cache (not
+writable, a damaged entry) only costs a parse.
 
 What the country networks' and the blocklist's sets came to is kept next to it, in the
 same cache directory, by ``results_cache.py``.

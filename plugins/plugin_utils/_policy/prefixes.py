@@ -12,8 +12,8 @@ address family (its ``width``, 32 or 128 bits). A *range list* is sorted, and it
 neither overlap nor touch (``merge``); the set operations take and give range lists, and
 ``to_prefixes`` turns one into the fewest CIDR prefixes (what netaddr's ``cidr_merge``
 gives, at 50,000 prefixes per tenth of a second). ``entries`` prints prefixes the way
-``ipset save`` does, and ``members`` a range list's prefixes. Pure Python, no Ansible imports, no netaddr (plain integers are
-fast enough and need no parsing).
+``ipset save`` does, and ``members`` a range list's prefixes. Pure Python, no Ansible
+imports, no netaddr (plain integers are fast enough and need no parsing).
 """
 
 from __future__ import absolute_import, division, print_function
