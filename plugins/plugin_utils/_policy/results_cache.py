@@ -13,8 +13,8 @@ inputs give the same members on every run and host. ``sets.py`` keeps both here
 depend on (the database files' identities, the feeds' contents, the networks, the exempt
 subnets), so a changed input never reads an old entry; it is written in one rename, and at
 most ``KEEP_RESULTS`` are kept (the least recently used are removed). It lives in the
-country database's cache directory (``countrydb.default_cache_dir``); a cache that cannot be
-read or written only costs the computation.
+country database's cache directory (``countrydb.default_cache_dir``), in ``results/`` beside
+the database's entries; a cache that cannot be read or written only costs the computation.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -32,7 +32,9 @@ KEEP_RESULTS = 16
 
 def _result_path(cache_dir, key):
     name = hashlib.sha256(json.dumps([countrydb.CACHE_FORMAT, key], sort_keys=True).encode('utf-8')).hexdigest()[:32]
-    return os.path.join(cache_dir, 'geoip', 'results', name + '.json')
+    # beside the database's own entries (``geoip/``), not among them: pruning those removes any
+    # directory it does not recognise
+    return os.path.join(cache_dir, 'results', name + '.json')
 
 
 def read_result(cache_dir, key):
@@ -54,12 +56,12 @@ def write_result(cache_dir, key, value):
     if not cache_dir:
         return
     path = _result_path(cache_dir, key)
+    folder = os.path.dirname(path)
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.makedirs(folder, exist_ok=True)
         countrydb.write_json(path, value)
-        entries = sorted((os.stat(os.path.join(os.path.dirname(path), n)).st_mtime, n)
-                         for n in os.listdir(os.path.dirname(path)) if n.endswith('.json'))
+        entries = sorted((os.stat(os.path.join(folder, n)).st_mtime, n) for n in os.listdir(folder) if n.endswith('.json'))
         for _mtime, name in entries[:-KEEP_RESULTS]:
-            os.unlink(os.path.join(os.path.dirname(path), name))
+            os.unlink(os.path.join(folder, name))
     except OSError:
         pass

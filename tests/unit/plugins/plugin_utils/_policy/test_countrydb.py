@@ -148,3 +148,13 @@ def test_a_cut_ranges_file_is_refused(cut):
     data = countrydb.pack_ranges({4: [(1, 2)], 6: [(3, 4)]})
     with pytest.raises(ValueError):
         countrydb.unpack_ranges(data[:cut])
+
+
+def test_parsing_a_file_keeps_the_finished_sets_cache_beside_it(tmp_path):
+    """The finished sets (results_cache.py) live in the same directory; pruning old file
+    identities must not take them for a damaged entry."""
+    from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy import results_cache
+    cache = str(tmp_path / 'cache')
+    results_cache.write_result(cache, ['a key'], {'sets': 1})
+    countrydb.read_file(write(tmp_path / 'geoip', DB), ['CN'], cache)
+    assert results_cache.read_result(cache, ['a key']) == {'sets': 1}
