@@ -27,7 +27,7 @@ from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.model impo
 
 PACKAGE = 'ansible_collections.pbxops.firewall.plugins.module_utils'
 # the host core's files the report needs, each after the files it imports
-MODULE_UTILS = ('_steps', '_netfilter', '_rollback', '_counters', '_reasons', '_host', '_report', '_metrics')
+MODULE_UTILS = ('_steps', '_canonical', '_netfilter', '_rollback', '_counters', '_reasons', '_host', '_report', '_metrics')
 SCRIPT_PATH = DEFAULT_METRICS_SCRIPT
 CRON_PATH = '/etc/cron.d/pbx-firewall-metrics'
 BACKENDS = ('auto', 'nft', 'legacy')

@@ -20,11 +20,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import itertools
 import json
 import operator
-import socket
 
+from ansible_collections.pbxops.firewall.plugins.module_utils._canonical import blocks, hostmasks
 from ansible_collections.pbxops.firewall.plugins.plugin_utils._policy.addresses import canonical_subnet, parse_subnet
 
 # The widest entry: as wide as a SIP trunk may be wide or more would block a region, not
@@ -90,8 +89,7 @@ def entry_text(line):
 
 
 # What may follow a canonical IPv4 entry's address, and the host bits of each (0 for an address).
-_IPV4_SUFFIX_HOSTMASK = dict([('', 0)] + [('/%d' % length, (1 << (32 - length)) - 1)
-                                          for length in range(MAX_WIDTH[4], 33)])
+_IPV4_SUFFIX_HOSTMASK = hostmasks('inet', range(MAX_WIDTH[4], 33))
 
 
 def plain_ipv4_ranges(text):
@@ -101,27 +99,15 @@ def plain_ipv4_ranges(text):
     parse_file reads it line by line and words any refusal.
 
     The same checks as the strict parser's on such a line (``inet_pton``, ``inet_ntop`` gives
-    the text back, a canonical prefix length, no host bit set), each a C loop (``map``) over
-    all lines: a feed has 50,000, and a call of ours per line was half of a cold compile's
-    blocklist."""
+    the text back, a canonical prefix length, no host bit set), in C loops over all lines
+    (``module_utils/_canonical.py``): a feed has 50,000, and a call of ours per line was half
+    of a cold compile's blocklist."""
     lines = [line for line in text.split('\n') if line and not line.startswith(('#', ';'))]
-    if not lines:
+    found = blocks(lines, 'inet', _IPV4_SUFFIX_HOSTMASK)
+    if found is None:
         return None
-    addresses, slashes, lengths = zip(*map(str.partition, lines, itertools.repeat('/')))
-    try:
-        packed = list(map(socket.inet_pton, itertools.repeat(socket.AF_INET), addresses))
-    except (OSError, ValueError):
-        return None
-    if not all(map(operator.eq, map(socket.inet_ntop, itertools.repeat(socket.AF_INET), packed), addresses)):
-        return None
-    suffixes = list(map(operator.add, slashes, lengths))
-    if not _IPV4_SUFFIX_HOSTMASK.keys() >= set(suffixes):
-        return None
-    firsts = list(map(int.from_bytes, packed, itertools.repeat('big')))
-    hostmasks = list(map(_IPV4_SUFFIX_HOSTMASK.__getitem__, suffixes))
-    if any(map(operator.and_, firsts, hostmasks)):
-        return None
-    return list(zip(firsts, map(operator.add, firsts, hostmasks)))
+    firsts, masks = found
+    return list(zip(firsts, map(operator.add, firsts, masks)))
 
 
 def parse_file(text, label):

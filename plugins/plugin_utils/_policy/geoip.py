@@ -195,18 +195,23 @@ def _columns(data, fmt, codes):
     """
     wanted = sorted(codes)
     if fmt == CIDRS:
-        pattern = re.compile(rb'\n' + _FIELDS[fmt] + b',(' + b'|'.join(wanted) + b')' + _END)
-        rows = pattern.findall(b'\n' + _first_line(data)) + pattern.findall(data)
+        rows = _findall(rb'\n' + _FIELDS[fmt] + b',(' + b'|'.join(wanted) + b')' + _END, data)
         return tuple(map(list, zip(*rows))) if rows else ([], [], [])
     if fmt == INTEGERS:
-        pattern = re.compile(rb'\n([0-9]+,[0-9]+,(?:' + b'|'.join(wanted) + b'))' + _END)
-        lines = pattern.findall(b'\n' + _first_line(data)) + pattern.findall(data)
+        lines = _findall(rb'\n([0-9]+,[0-9]+,(?:' + b'|'.join(wanted) + b'))' + _END, data)
     else:
         lines = _lines_ending(data, tuple(b',' + code for code in wanted))
     if not lines:
         return [], [], []
     fields = b','.join(lines).split(b',')
     return fields[0::3], fields[1::3], fields[2::3]
+
+
+def _findall(pattern, data):
+    """``findall`` of a pattern that starts with the newline in front of a line, the first line
+    included (looked at on its own: the file is not copied to put a newline before it)."""
+    pattern = re.compile(pattern)
+    return pattern.findall(b'\n' + _first_line(data)) + pattern.findall(data)
 
 
 def _lines_ending(data, ends):
